@@ -1,0 +1,37 @@
+# lookwright — every target installs what it needs into .venv itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: lookml demo test check lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lookml: $(STAMP)  ## regenerate generated_lookml/ and sql/ from semantic/, then validate
+	$(BIN)/lookwright generate
+
+check: $(STAMP)  ## fail if committed output is stale
+	$(BIN)/lookwright generate --check
+
+demo: $(STAMP)  ## synthetic data -> DuckDB warehouse -> rollups, costs, checks, summary
+	$(BIN)/lookwright demo
+
+test: $(STAMP)  ## the whole test suite
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src
+
+bench: $(STAMP)
+	$(BIN)/python bench/generate.py 2000
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache
