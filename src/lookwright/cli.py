@@ -1,0 +1,93 @@
+"""The `lookwright` command line: the only place exceptions become exit codes and text."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import click
+from rich.console import Console
+
+from lookwright import __version__
+from lookwright.errors import ExitCode, LookwrightError, ModelError
+
+# command name -> "module:attribute". Modules are imported only when their command runs,
+# so `lookwright generate` never pays for importing duckdb or looker_sdk.
+COMMANDS: dict[str, str] = {
+    "generate": "lookwright.commands.generate:generate",
+    "schema": "lookwright.commands.generate:schema",
+    "validate": "lookwright.commands.validate:validate",
+    "explain": "lookwright.commands.validate:explain",
+    "synth": "lookwright.commands.warehouse:synth",
+    "load": "lookwright.commands.warehouse:load",
+    "build": "lookwright.commands.warehouse:build",
+    "checks": "lookwright.commands.warehouse:checks",
+    "demo": "lookwright.commands.warehouse:demo",
+    "deploy": "lookwright.commands.looker:deploy",
+    "verify": "lookwright.commands.looker:verify",
+}
+
+HELP = """Turn one YAML semantic model into LookML and warehouse SQL, build it, and prove it right.
+
+\b
+Exit codes: 0 ok · 1 a check failed (stale output, data quality, validation)
+            2 invalid input (the YAML model) · 3 warehouse error · 4 Looker error
+"""
+
+
+def _module_exists(target: str) -> bool:
+    return importlib.util.find_spec(target.split(":")[0]) is not None
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands live in modules loaded on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name, target in COMMANDS.items() if _module_exists(target))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lookwright")
+def cli() -> None:
+    """Root command group."""
+
+
+def report_error(error: LookwrightError, console: Console) -> None:
+    """Print an error the way a user can act on it."""
+    if isinstance(error, ModelError):
+        for diagnostic in error.diagnostics:
+            console.print(diagnostic.format(), markup=False, highlight=False)
+        console.print(f"error: {error}; nothing was written", markup=False, highlight=False)
+        return
+    console.print(f"error: {error}", markup=False, highlight=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script."""
+    try:
+        cli.main(args=argv, prog_name="lookwright", standalone_mode=False)
+    except LookwrightError as error:
+        report_error(error, Console(stderr=True, soft_wrap=True))
+        sys.exit(int(error.exit_code))
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(int(ExitCode.INVALID_INPUT))
+    except click.exceptions.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    sys.exit(int(ExitCode.OK))
+
+
+if __name__ == "__main__":
+    main()
