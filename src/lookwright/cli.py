@@ -21,9 +21,9 @@ COMMANDS: dict[str, str] = {
     "explain": "lookwright.commands.validate:explain",
     "synth": "lookwright.commands.warehouse:synth",
     "load": "lookwright.commands.warehouse:load",
-    "build": "lookwright.commands.warehouse:build",
-    "checks": "lookwright.commands.warehouse:checks",
-    "demo": "lookwright.commands.warehouse:demo",
+    "build": "lookwright.commands.build:build",
+    "checks": "lookwright.commands.build:checks",
+    "demo": "lookwright.commands.build:demo",
     "deploy": "lookwright.commands.looker:deploy",
     "verify": "lookwright.commands.looker:verify",
 }
