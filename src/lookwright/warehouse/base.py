@@ -1,0 +1,75 @@
+"""The interface every warehouse connection offers to loaders and transforms."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, Self
+
+Params = Sequence[Any] | dict[str, Any] | None
+
+
+class Warehouse(ABC):
+    """A SQL warehouse connection; `dialect` is the sqlglot dialect name of its SQL."""
+
+    dialect: str
+
+    @abstractmethod
+    def execute(self, sql: str, params: Params = None) -> None:
+        """Run one statement and discard any result."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
+        """Run one statement and return every row as a tuple."""
+
+    @abstractmethod
+    def query_dicts(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
+        """Run one statement and return every row as a column-name -> value dict."""
+
+    @abstractmethod
+    def begin(self) -> None:
+        """Start a transaction."""
+
+    @abstractmethod
+    def commit(self) -> None:
+        """Commit the open transaction."""
+
+    @abstractmethod
+    def rollback(self) -> None:
+        """Roll the open transaction back."""
+
+    @abstractmethod
+    def table_exists(self, name: str) -> bool:
+        """Whether a table or view of that name exists."""
+
+    @abstractmethod
+    def columns(self, name: str) -> list[str]:
+        """The column names of a table or view, in order."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
+
+    @contextmanager
+    def transaction(self) -> Iterator[Self]:
+        """Commit when the block succeeds; roll back everything it did when it raises."""
+        self.begin()
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,103 @@
+"""The embedded DuckDB warehouse the demo and the tests build into."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from lookwright.errors import WarehouseError
+from lookwright.warehouse.base import Params, Warehouse
+
+DEFAULT_WAREHOUSE_PATH = Path("build/demo/warehouse.duckdb")
+DEFAULT_MEMORY_LIMIT = "3GB"
+DEFAULT_THREADS = 2
+URL_SCHEME = "duckdb:"
+
+
+def _first_line(sql: str) -> str:
+    lines = [line.strip() for line in sql.strip().splitlines()]
+    return lines[0] if lines else ""
+
+
+class DuckDBWarehouse(Warehouse):
+    """A DuckDB database file (or ":memory:"), with UTC session time and bounded memory."""
+
+    dialect = "duckdb"
+
+    def __init__(
+        self,
+        path: Path | str = DEFAULT_WAREHOUSE_PATH,
+        *,
+        memory_limit: str = DEFAULT_MEMORY_LIMIT,
+        threads: int = DEFAULT_THREADS,
+    ) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._connection = duckdb.connect(self.path)
+        except duckdb.Error as error:
+            raise WarehouseError(f"cannot open DuckDB warehouse {self.path}: {error}") from error
+        self.execute(f"SET memory_limit = '{memory_limit}'")
+        self.execute(f"SET threads = {int(threads)}")
+        self.execute("SET TimeZone = 'UTC'")
+
+    def _run(self, sql: str, params: Params) -> duckdb.DuckDBPyConnection:
+        try:
+            return self._connection.execute(sql, params)
+        except duckdb.Error as error:
+            raise WarehouseError(f"{_first_line(sql)}: {error}") from error
+
+    def execute(self, sql: str, params: Params = None) -> None:
+        self._run(sql, params)
+
+    def query(self, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
+        cursor = self._run(sql, params)
+        try:
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+        except duckdb.Error as error:
+            raise WarehouseError(f"{_first_line(sql)}: {error}") from error
+        return rows
+
+    def query_dicts(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
+        cursor = self._run(sql, params)
+        names = [column[0] for column in cursor.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def begin(self) -> None:
+        self.execute("BEGIN TRANSACTION")
+
+    def commit(self) -> None:
+        self.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.execute("ROLLBACK")
+
+    def table_exists(self, name: str) -> bool:
+        rows = self.query(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        )
+        return bool(rows[0][0])
+
+    def columns(self, name: str) -> list[str]:
+        rows = self.query(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_name = ? ORDER BY ordinal_position",
+            [name],
+        )
+        return [str(row[0]) for row in rows]
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def open_warehouse(url: str) -> DuckDBWarehouse:
+    """Open a warehouse from a URL such as `duckdb:build/demo/warehouse.duckdb` or `duckdb::memory:`."""
+    if not url.startswith(URL_SCHEME):
+        raise WarehouseError(f"unsupported warehouse URL {url!r}: expected duckdb:PATH")
+    path = url[len(URL_SCHEME) :]
+    if not path:
+        raise WarehouseError(f"warehouse URL {url!r} names no path: expected duckdb:PATH")
+    return DuckDBWarehouse(path)
