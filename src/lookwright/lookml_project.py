@@ -1,0 +1,614 @@
+"""Load a LookML project directory into frozen, line-tracked views, explores and models."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import lkml
+from lkml import tree
+
+BLOCK_KEYS_BY_NAME = frozenset(
+    {"dimension", "dimension_group", "measure", "filter", "parameter", "set", "join",
+     "aggregate_table", "datagroup", "access_filter"}
+)
+# Parameters that refinements add to rather than replace (looker.md §1.10).
+ADDITIVE_LIST_KEYS = frozenset({"filters", "extends", "bind_filters", "dev_filters", "sorts"})
+FIELD_KINDS = ("dimension", "dimension_group", "measure", "filter", "parameter")
+ALL_TIMEFRAMES = (
+    "raw", "time", "time_of_day", "date", "week", "month", "quarter", "year", "hour",
+    "hour_of_day", "minute", "second", "millisecond", "microsecond", "day_of_week",
+    "day_of_week_index", "day_of_month", "day_of_year", "week_of_year", "month_num", "month_name",
+    "quarter_of_year", "fiscal_month_num", "fiscal_quarter", "fiscal_quarter_of_year",
+    "fiscal_year", "yesno",
+)
+ALL_INTERVALS = ("day", "hour", "minute", "month", "quarter", "second", "week", "year")
+EXPRESSION_KEYS = tuple(sorted(lkml.keys.EXPR_BLOCK_KEYS, key=len, reverse=True))
+
+
+@dataclass(frozen=True)
+class Node:
+    """One LookML pair, list or block with the file and line it starts on."""
+
+    kind: str  # "pair" | "list" | "block"
+    key: str
+    file: str
+    line: int
+    name: str = ""
+    value: str = ""
+    items: tuple[str, ...] = ()
+    pairs: tuple[tuple[str, str], ...] = ()
+    children: tuple[Node, ...] = ()
+
+    def find(self, key: str) -> Node | None:
+        """The last child with this key (later definitions win)."""
+        found = [child for child in self.children if child.key == key]
+        return found[-1] if found else None
+
+    def all(self, key: str) -> tuple[Node, ...]:
+        return tuple(child for child in self.children if child.key == key)
+
+    def get(self, key: str) -> str | None:
+        child = self.find(key)
+        return child.value if child is not None and child.kind == "pair" else None
+
+    def get_list(self, key: str) -> tuple[str, ...] | None:
+        child = self.find(key)
+        if child is None or child.kind != "list":
+            return None
+        return child.items
+
+    def get_pairs(self, key: str) -> tuple[tuple[str, str], ...]:
+        """Pairs of a list like `filters: [a: "x"]`, concatenated over repeats."""
+        return tuple(pair for child in self.all(key) if child.kind == "list" for pair in child.pairs)
+
+    def has(self, key: str) -> bool:
+        return any(child.key == key for child in self.children)
+
+
+@dataclass(frozen=True)
+class SyntaxProblem:
+    """A file lkml could not parse."""
+
+    file: str
+    line: int
+    message: str
+
+
+@dataclass(frozen=True)
+class LkmlFile:
+    path: str  # relative to the project root, "/"-separated
+    nodes: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Field:
+    """A referencable field: dimension group timeframes and intervals are expanded."""
+
+    name: str
+    view: str
+    kind: str  # dimension | dimension_group | measure | filter | parameter
+    type: str
+    sql: str | None
+    file: str
+    line: int
+    primary_key: bool = False
+    group: str | None = None  # dimension_group name for expanded fields
+    timeframe: str | None = None  # timeframe or interval of an expanded field
+    timeframes: tuple[str, ...] = ()
+    intervals: tuple[str, ...] = ()
+    filters: tuple[tuple[str, str], ...] = ()
+    label: str | None = None
+    allow_approximate_optimization: bool = False
+    node: Node | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def is_time(self) -> bool:
+        return self.kind == "dimension_group" and self.type == "time"
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    fields: tuple[Field, ...]  # as declared; dimension groups unexpanded
+    sql_table_name: str | None
+    derived_table: Node | None
+    primary_key: str | None
+    file: str
+    line: int
+    extends: tuple[str, ...] = ()
+    node: Node | None = field(default=None, compare=False, repr=False)
+
+    def referencable(self) -> dict[str, Field]:
+        """Every name `${view.x}` may use, dimension groups expanded."""
+        names: dict[str, Field] = {}
+        for declared in self.fields:
+            for expanded in expand_field(declared):
+                names.setdefault(expanded.name, expanded)
+        return names
+
+    def field(self, name: str) -> Field | None:
+        return self.referencable().get(name)
+
+
+@dataclass(frozen=True)
+class Join:
+    name: str  # the alias used in field references
+    view_name: str
+    type: str
+    relationship: str | None
+    sql_on: str | None
+    foreign_key: str | None
+    fields: tuple[str, ...] | None
+    required_joins: tuple[str, ...]
+    file: str
+    line: int
+    node: Node | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class AggregateTable:
+    name: str
+    explore: str
+    dimensions: tuple[str, ...]
+    measures: tuple[str, ...]
+    filters: tuple[tuple[str, str], ...]
+    timezone: str | None
+    materialization: Node | None
+    file: str
+    line: int
+    node: Node | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Explore:
+    name: str
+    view_name: str  # the underlying view
+    alias: str  # the name base-view fields are referenced by
+    joins: tuple[Join, ...]
+    fields: tuple[str, ...] | None
+    always_filter: tuple[tuple[str, str], ...]
+    access_filter: tuple[str, ...]
+    conditionally_filter: tuple[tuple[str, str], ...]
+    sql_always_where: str | None
+    aggregate_tables: tuple[AggregateTable, ...]
+    file: str
+    line: int
+    extension_required: bool = False
+    node: Node | None = field(default=None, compare=False, repr=False)
+
+    def view_for_alias(self, alias: str) -> str | None:
+        if alias == self.alias:
+            return self.view_name
+        return next((join.view_name for join in self.joins if join.name == alias), None)
+
+    def aliases(self) -> tuple[str, ...]:
+        return (self.alias, *(join.name for join in self.joins))
+
+
+@dataclass(frozen=True)
+class Include:
+    pattern: str
+    file: str
+    line: int
+    matches: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    file: str
+    connection: str | None
+    includes: tuple[Include, ...]
+    files: tuple[str, ...]  # the model file and every included file, in include order
+    views: dict[str, View]
+    explores: dict[str, Explore]
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    files: tuple[LkmlFile, ...]
+    syntax_problems: tuple[SyntaxProblem, ...]
+    models: dict[str, Model]
+    views: dict[str, View]  # all views of the project, refinements applied in file order
+    explores: dict[str, Explore]  # explores of every model (first model wins on clashes)
+
+    def explore(self, name: str) -> tuple[Explore, dict[str, View]]:
+        """An explore and the views it can see; KeyError if no model defines it."""
+        for model_name in sorted(self.models):
+            model = self.models[model_name]
+            if name in model.explores:
+                return model.explores[name], model.views
+        if name in self.explores:
+            return self.explores[name], self.views
+        raise KeyError(name)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _token_text(token: tree.SyntaxToken) -> str:
+    return str(token.value).strip()
+
+
+def _convert(syntax: tree.SyntaxNode, file: str) -> Node:
+    line = syntax.line_number or 1
+    if isinstance(syntax, tree.PairNode):
+        return Node("pair", _token_text(syntax.type), file, line, value=_token_text(syntax.value))
+    if isinstance(syntax, tree.ListNode):
+        items = syntax.items
+        if items and isinstance(items[0], tree.PairNode):
+            pairs = tuple(
+                (_token_text(item.type), _token_text(item.value))
+                for item in items
+                if isinstance(item, tree.PairNode)
+            )
+            return Node("list", _token_text(syntax.type), file, line, pairs=pairs)
+        values = tuple(_token_text(item) for item in items if isinstance(item, tree.SyntaxToken))
+        return Node("list", _token_text(syntax.type), file, line, items=values)
+    assert isinstance(syntax, tree.BlockNode)
+    name = _token_text(syntax.name) if syntax.name is not None else ""
+    children = tuple(_convert(child, file) for child in syntax.container.items)
+    return Node("block", _token_text(syntax.type), file, line, name=name, children=children)
+
+
+def _unterminated_expression_line(text: str) -> int:
+    """Line of the expression that runs to the end of the file without `;;` (lkml's lexer
+    then fails with an IndexError that carries no line)."""
+    pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, EXPRESSION_KEYS)) + r")\s*:")
+    position, line = 0, 1
+    while (match := pattern.search(text, position)) is not None:
+        end = text.find(";;", match.end())
+        if end == -1:
+            return text.count("\n", 0, match.start()) + 1
+        position = end + 2
+    return line
+
+
+def _duplicate_key_line(text: str, key: str) -> int:
+    """First line where `key:` repeats inside one block (lkml's KeyError has no line)."""
+    seen: list[set[str]] = [set()]
+    for number, raw in enumerate(text.splitlines(), start=1):
+        stripped = raw.split("#", 1)[0].strip()
+        match = re.match(r"([+\w]+)\s*:", stripped)
+        if match and match.group(1) == key and key in seen[-1]:
+            return number
+        if match:
+            seen[-1].add(match.group(1))
+        for char in stripped:
+            if char == "{":
+                seen.append(set())
+            elif char == "}" and len(seen) > 1:
+                seen.pop()
+    return 1
+
+
+def parse_file(text: str, path: str) -> LkmlFile | SyntaxProblem:
+    """Parse one file, or describe why lkml rejected it."""
+    try:
+        document = lkml.parse(text)
+    except SyntaxError as error:
+        line = error.lineno or _line_from_message(str(error))
+        return SyntaxProblem(path, line, f"Syntax error: {error.msg or error}")
+    except KeyError as error:
+        message = str(error.args[0]) if error.args else str(error)
+        key_match = re.match(r'Key "(\w+)"', message)
+        line = _duplicate_key_line(text, key_match.group(1)) if key_match else 1
+        return SyntaxProblem(path, line, f"Syntax error: {message}")
+    except (IndexError, ValueError, TypeError):
+        line = _unterminated_expression_line(text)
+        return SyntaxProblem(
+            path, line, "Syntax error: an expression is not terminated with ';;' before end of file"
+        )
+    nodes = tuple(_convert(item, path) for item in document.container.items)
+    return LkmlFile(path, nodes)
+
+
+def _line_from_message(message: str) -> int:
+    match = re.search(r"on line (\d+)", message)
+    return int(match.group(1)) if match else 1
+
+
+# --------------------------------------------------------------------------- merging
+
+
+def _merge_block(base: Node, refinement: Node) -> Node:
+    """Apply a refinement (or an extending object) on top of `base`."""
+    children = list(base.children)
+    for child in refinement.children:
+        index = _matching_index(children, child)
+        if index is None:
+            children.append(child)
+        elif child.kind == "block" and children[index].kind == "block":
+            children[index] = _merge_block(children[index], child)
+        elif child.key in ADDITIVE_LIST_KEYS and child.kind == "list":
+            old = children[index]
+            children[index] = replace(
+                child, items=old.items + child.items, pairs=old.pairs + child.pairs
+            )
+        else:
+            children[index] = child
+    return replace(base, children=tuple(children))
+
+
+def _matching_index(children: list[Node], child: Node) -> int | None:
+    for index in range(len(children) - 1, -1, -1):
+        existing = children[index]
+        if existing.key != child.key:
+            continue
+        if child.kind == "block" and child.key in BLOCK_KEYS_BY_NAME:
+            if existing.name == child.name:
+                return index
+            continue
+        return index
+    return None
+
+
+def _definitions(nodes: Iterable[Node], key: str) -> tuple[dict[str, list[Node]], dict[str, list[Node]]]:
+    """Base definitions and refinements of views or explores, in order."""
+    bases: dict[str, list[Node]] = {}
+    refinements: dict[str, list[Node]] = {}
+    for node in nodes:
+        if node.key != key or node.kind != "block":
+            continue
+        if node.name.startswith("+"):
+            refinements.setdefault(node.name[1:], []).append(node)
+        else:
+            bases.setdefault(node.name, []).append(node)
+    return bases, refinements
+
+
+def _resolve_blocks(nodes: list[Node], key: str) -> dict[str, Node]:
+    """Merge refinements into base definitions and resolve `extends` (REF order)."""
+    bases, refinements = _definitions(nodes, key)
+    refined: dict[str, Node] = {}
+    for name, definitions in bases.items():
+        merged = definitions[0]
+        for refinement in refinements.get(name, []):
+            merged = _merge_block(merged, replace(refinement, name=name))
+        refined[name] = merged
+    resolved: dict[str, Node] = {}
+    for name in refined:
+        resolved[name] = _apply_extends(name, refined, set())
+    return resolved
+
+
+def _apply_extends(name: str, refined: dict[str, Node], visiting: set[str]) -> Node:
+    node = refined[name]
+    parents = node.get_list("extends") or ()
+    if not parents or name in visiting:
+        return node
+    merged: Node | None = None
+    for parent in parents:
+        if parent not in refined:
+            continue
+        parent_node = _apply_extends(parent, refined, visiting | {name})
+        merged = parent_node if merged is None else _merge_block(merged, parent_node)
+    if merged is None:
+        return node
+    own = replace(node, children=tuple(c for c in node.children if c.key != "extension"))
+    inherited = replace(merged, children=tuple(c for c in merged.children if c.key != "extension"))
+    result = _merge_block(inherited, own)
+    return replace(result, name=name, file=node.file, line=node.line)
+
+
+# --------------------------------------------------------------------------- objects
+
+
+def _yes(value: str | None) -> bool:
+    return value == "yes"
+
+
+def _field(node: Node, view: str) -> Field:
+    kind = node.key
+    default_type = {"dimension_group": "time", "filter": "string", "parameter": "string"}
+    field_type = node.get("type") or default_type.get(kind, "string")
+    return Field(
+        name=node.name,
+        view=view,
+        kind=kind,
+        type=field_type,
+        sql=node.get("sql"),
+        file=node.file,
+        line=node.line,
+        primary_key=_yes(node.get("primary_key")),
+        timeframes=node.get_list("timeframes") or (ALL_TIMEFRAMES if field_type == "time" else ()),
+        intervals=node.get_list("intervals") or (ALL_INTERVALS if field_type == "duration" else ()),
+        filters=node.get_pairs("filters"),
+        label=node.get("label"),
+        allow_approximate_optimization=_yes(node.get("allow_approximate_optimization")),
+        node=node,
+    )
+
+
+def expand_field(declared: Field) -> Iterator[Field]:
+    """The names a field is referenced by: `group_timeframe`, `intervals_group`, or itself."""
+    if declared.kind != "dimension_group":
+        yield declared
+        return
+    if declared.type == "time":
+        for timeframe in declared.timeframes:
+            yield replace(declared, name=f"{declared.name}_{timeframe}", group=declared.name,
+                          timeframe=timeframe)
+    elif declared.type == "duration":
+        for interval in declared.intervals:
+            yield replace(declared, name=f"{interval}s_{declared.name}", group=declared.name,
+                          timeframe=interval)
+
+
+def build_view(node: Node) -> View:
+    fields = tuple(_field(child, node.name) for child in node.children if child.key in FIELD_KINDS)
+    keys = [f.name for f in fields if f.primary_key]
+    return View(
+        name=node.name,
+        fields=fields,
+        sql_table_name=node.get("sql_table_name"),
+        derived_table=node.find("derived_table"),
+        primary_key=keys[0] if keys else None,
+        file=node.file,
+        line=node.line,
+        extends=node.get_list("extends") or (),
+        node=node,
+    )
+
+
+def _join(node: Node) -> Join:
+    return Join(
+        name=node.name,
+        view_name=node.get("from") or node.name,
+        type=node.get("type") or "left_outer",
+        relationship=node.get("relationship"),
+        sql_on=node.get("sql_on"),
+        foreign_key=node.get("foreign_key"),
+        fields=node.get_list("fields"),
+        required_joins=node.get_list("required_joins") or (),
+        file=node.file,
+        line=node.line,
+        node=node,
+    )
+
+
+def _aggregate_table(node: Node, explore: str) -> AggregateTable:
+    query = node.find("query") or Node("block", "query", node.file, node.line)
+    return AggregateTable(
+        name=node.name,
+        explore=explore,
+        dimensions=query.get_list("dimensions") or (),
+        measures=query.get_list("measures") or (),
+        filters=query.get_pairs("filters"),
+        timezone=query.get("timezone"),
+        materialization=node.find("materialization"),
+        file=node.file,
+        line=node.line,
+        node=node,
+    )
+
+
+def _filter_pairs(node: Node, key: str) -> tuple[tuple[str, str], ...]:
+    """`always_filter: { filters: [a: "x"] }` (or `conditionally_filter`) as pairs."""
+    block = node.find(key)
+    return block.get_pairs("filters") if block is not None else ()
+
+
+def build_explore(node: Node) -> Explore:
+    underlying = node.get("from") or node.get("view_name") or node.name
+    alias = node.get("view_name") or node.name
+    return Explore(
+        name=node.name,
+        view_name=underlying,
+        alias=alias,
+        joins=tuple(_join(child) for child in node.all("join")),
+        fields=node.get_list("fields"),
+        always_filter=_filter_pairs(node, "always_filter"),
+        access_filter=tuple(
+            value for block in node.all("access_filter") if (value := block.get("field"))
+        ),
+        conditionally_filter=_filter_pairs(node, "conditionally_filter"),
+        sql_always_where=node.get("sql_always_where"),
+        aggregate_tables=tuple(_aggregate_table(child, node.name)
+                               for child in node.all("aggregate_table")),
+        file=node.file,
+        line=node.line,
+        extension_required=node.get("extension") == "required",
+        node=node,
+    )
+
+
+# --------------------------------------------------------------------------- includes
+
+
+def glob_to_regex(pattern: str) -> re.Pattern[str]:
+    """Looker include globs: `*` within a directory, `**/` across directories."""
+    out = ""
+    index = 0
+    while index < len(pattern):
+        if pattern.startswith("**/", index):
+            out += "(?:.*/)?"
+            index += 3
+        elif pattern.startswith("**", index):
+            out += ".*"
+            index += 2
+        elif pattern[index] == "*":
+            out += "[^/]*"
+            index += 1
+        else:
+            out += re.escape(pattern[index])
+            index += 1
+    return re.compile(out + r"\Z")
+
+
+def resolve_include(pattern: str, model_file: str, files: Iterable[str]) -> tuple[str, ...]:
+    """Project-relative files an include matches (leading `/` = project root)."""
+    if pattern.startswith("//"):
+        return ()  # another project's file: out of scope for a local check
+    if pattern.startswith("/"):
+        target = pattern[1:]
+    else:
+        parent = str(Path(model_file).parent)
+        target = pattern if parent == "." else f"{parent}/{pattern}"
+    candidates = [glob_to_regex(target)]
+    if not target.endswith(".lkml"):
+        candidates.append(glob_to_regex(target + ".lkml"))
+    return tuple(f for f in files if any(regex.match(f) for regex in candidates))
+
+
+# --------------------------------------------------------------------------- project
+
+
+def _lkml_paths(root: Path) -> list[Path]:
+    return sorted(path for path in root.rglob("*.lkml") if path.is_file())
+
+
+def _model(parsed: LkmlFile, by_path: dict[str, LkmlFile]) -> Model:
+    includes: list[Include] = []
+    ordered: list[str] = []
+    for node in parsed.nodes:
+        if node.key != "include" or node.kind != "pair":
+            continue
+        matches = resolve_include(node.value, parsed.path, sorted(by_path))
+        includes.append(Include(node.value, parsed.path, node.line, matches))
+        ordered.extend(m for m in matches if m not in ordered and m != parsed.path)
+    ordered.append(parsed.path)
+    nodes = [node for path in ordered for node in by_path[path].nodes]
+    views = {name: build_view(n) for name, n in _resolve_blocks(nodes, "view").items()}
+    explores = {name: build_explore(n) for name, n in _resolve_blocks(nodes, "explore").items()}
+    name = Path(parsed.path).name.removesuffix(".model.lkml")
+    return Model(
+        name=name,
+        file=parsed.path,
+        connection=next((n.value for n in parsed.nodes if n.key == "connection"), None),
+        includes=tuple(includes),
+        files=tuple(ordered),
+        views=views,
+        explores=explores,
+    )
+
+
+def load_project(root: Path) -> Project:
+    """Parse every `*.lkml` file under `root` (sorted) and resolve its models."""
+    parsed: list[LkmlFile] = []
+    problems: list[SyntaxProblem] = []
+    for path in _lkml_paths(root):
+        relative = path.relative_to(root).as_posix()
+        result = parse_file(path.read_text(encoding="utf-8"), relative)
+        if isinstance(result, SyntaxProblem):
+            problems.append(result)
+        else:
+            parsed.append(result)
+    by_path = {item.path: item for item in parsed}
+    models = {
+        model.name: model
+        for model in (_model(item, by_path) for item in parsed if item.path.endswith(".model.lkml"))
+    }
+    all_nodes = [node for item in parsed for node in item.nodes]
+    views = {name: build_view(n) for name, n in _resolve_blocks(all_nodes, "view").items()}
+    explores: dict[str, Explore] = {}
+    for model_name in sorted(models):
+        for name, explore in models[model_name].explores.items():
+            explores.setdefault(name, explore)
+    if not models:
+        explores = {n: build_explore(x) for n, x in _resolve_blocks(all_nodes, "explore").items()}
+    return Project(root, tuple(parsed), tuple(problems), models, views, explores)

@@ -1,0 +1,550 @@
+"""Static LookML checks that reproduce Looker's validator messages (looker.md §6) offline.
+
+Codes (severity, check).  Messages marked "Looker" use the wording of Looker's error catalog;
+where the catalog leaves a placeholder we fill it as shown; the others are lookwright wording
+for rules the catalog derives but does not word.
+
+| code    | severity | message |
+|---------|----------|---------|
+| LKML001 | error    | Syntax error: <lkml's parser message> (`;;` problems, unclosed blocks, repeated keys) |
+| LKML101 | error    | Looker: Unknown or inaccessible field <view.field>. Check for typos or append a timeframe to the name if the field is type time. |
+| LKML102 | error    | Looker: Inaccessible view <v>. <v> is not accessible in explore <e>. Check for missing joins in explore <e>. |
+| LKML103 | error    | Looker: Unknown view <v>. |
+| LKML104 | error    | Looker: Unknown view <v>. View <v> does not exist in model <m>. Check for typos or missing include statements in <m>. |
+| LKML105 | error    | Looker: Unknown field <f> in filter |
+| LKML106 | error    | Looker: always_filter: unknown filter field '<f>' |
+| LKML110 | error    | Looker: Measures with Looker aggregations (sum, average, min, max, list types) may not reference other measures. |
+| LKML111 | error    | Looker: Measures of type count do not use the sql parameter. Use count_distinct to count by something other than the primary key, or remove the sql parameter. |
+| LKML112 | error    | Looker: filters: ` is not supported for measures of non-aggregate type '<type>' |
+| LKML113 | error    | Looker: A list_field must be defined for measures of type list. |
+| LKML120 | error    | Looker: Multiple primary key definitions for view '<v>': '<a>' and '<b>' |
+| LKML121 | error    | Looker: Cannot specify both sql_table_name and derived_table for view <v> |
+| LKML122 | error    | Looker: Redefinition of field '<view.field>' |
+| LKML130 | error    | Looker: A view named <v> has been defined multiple times (+ " in model <m>.") |
+| LKML131 | error    | Looker: An explore named <e> has been defined multiple times (+ " in model <m>.") |
+| LKML140 | error    | Looker: This include does not match any files |
+| LKML150 | error    | Looker: Unknown or unexpected parameter "<p>" in <kind> <name>. |
+| LKML160 | error    | <table> uses more than one persistence strategy: <a>, <b>. Use exactly one. |
+| LKML161 | error    | Aggregate table <e>::<t> has no persistence strategy; add datagroup_trigger, sql_trigger_value or persist_for to its materialization. |
+| LKML162 | error    | <param> is only allowed on persisted tables; <table> is not persisted. |
+| LKML163 | error    | cluster_keys on BigQuery require partition_keys; add partition_keys to <table>. |
+| LKML164 | error    | increment_key and increment_offset need trigger persistence (datagroup_trigger, sql_trigger_value or interval_trigger); <table> uses <strategy>. |
+| LKML165 | error    | increment_offset without increment_key in <table>. |
+| LKML166 | error    | increment_key <key> of aggregate table <e>::<t> must be one of its dimensions. |
+| LKML167 | error    | publish_as_db_view is not supported with persist_for; <table> uses persist_for. |
+| LKML170 | warning  | Looker: relationship missing, assumed to be many_to_one. |
+| LKML171 | warning  | Looker: Field '<label>' cannot be calculated because of a one_to_many or many_to_many join. Add a primary key to <view>. |
+
+The dialect is assumed to be BigQuery (the toolkit's target), so LKML163 always applies.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from lookwright.lookml_project import (
+    AggregateTable,
+    Explore,
+    Field,
+    Model,
+    Node,
+    Project,
+    View,
+    expand_field,
+    load_project,
+)
+
+SEVERITIES = ("error", "warning", "info")
+REFERENCE = re.compile(r"\$\{([^}]*)\}")
+SPECIAL_REFERENCES = frozenset({"TABLE", "EXTENDED", "SQL_TABLE_NAME"})
+FIELD_EXPRESSION_KEYS = ("sql", "sql_start", "sql_end", "sql_latitude", "sql_longitude",
+                         "sql_distinct_key")
+AGGREGATE_MEASURE_TYPES = frozenset({
+    "count", "count_distinct", "sum", "sum_distinct", "average", "average_distinct", "min", "max",
+    "median", "median_distinct", "percentile", "percentile_distinct", "list",
+})
+NON_AGGREGATE_MEASURE_TYPES = frozenset({"number", "string", "date", "yesno"})
+# Measure types Looker turns into symmetric aggregates (they need a primary key under fanout).
+SYMMETRIC_TYPES = frozenset({"count", "sum", "average", "median", "percentile"})
+PERSISTENCE_KEYS = ("datagroup_trigger", "sql_trigger_value", "interval_trigger", "persist_for",
+                    "materialized_view")
+TRIGGER_KEYS = frozenset({"datagroup_trigger", "sql_trigger_value", "interval_trigger"})
+PERSISTED_ONLY_KEYS = ("partition_keys", "cluster_keys", "publish_as_db_view", "indexes",
+                       "sortkeys", "distribution", "distribution_style")
+UNKNOWN_FIELD = ("Unknown or inaccessible field {0}. Check for typos or append a timeframe to the "
+                 "name if the field is type time.")
+INACCESSIBLE_VIEW = ("Inaccessible view {0}. {0} is not accessible in explore {1}. "
+                     "Check for missing joins in explore {1}.")
+UNKNOWN_MODEL_VIEW = ("Unknown view {0}. View {0} does not exist in model {1}. "
+                      "Check for typos or missing include statements in {1}.")
+MEASURE_REFERENCES_MEASURE = ("Measures with Looker aggregations (sum, average, min, max, list "
+                              "types) may not reference other measures.")
+COUNT_WITH_SQL = ("Measures of type count do not use the sql parameter. Use count_distinct to "
+                  "count by something other than the primary key, or remove the sql parameter.")
+FANOUT = ("Field '{0}' cannot be calculated because of a one_to_many or many_to_many join. "
+          "Add a primary key to {1}.")
+CODE_SEVERITY = {"LKML170": "warning", "LKML171": "warning"}
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One validator finding; `file` is relative to the project directory."""
+
+    file: str
+    line: int
+    severity: str
+    code: str
+    message: str
+
+    def text(self) -> str:
+        return f"{self.file}:{self.line}: {self.severity}[{self.code}]: {self.message}"
+
+    def github(self) -> str:
+        level = "notice" if self.severity == "info" else self.severity
+        return f"::{level} file={self.file},line={self.line},title={self.code}::{self.message}"
+
+
+def _finding(node_file: str, line: int, code: str, message: str) -> Finding:
+    return Finding(node_file, line, CODE_SEVERITY.get(code, "error"), code, message)
+
+
+def validate_lookml(project_dir: Path) -> list[Finding]:
+    """Every finding for the LookML project in `project_dir`, sorted and de-duplicated."""
+    return validate_project(load_project(project_dir))
+
+
+def validate_project(project: Project) -> list[Finding]:
+    findings: set[Finding] = {
+        _finding(p.file, p.line, "LKML001", p.message) for p in project.syntax_problems
+    }
+    checked_views: set[str] = set()
+    nodes = {item.path: item.nodes for item in project.files}
+    for model in project.models.values():
+        findings.update(_check_model(model, nodes))
+        checked_views.update(view.name for view in model.views.values())
+    standalone = {n: v for n, v in project.views.items() if n not in checked_views}
+    for view in standalone.values():
+        findings.update(_check_view(view, project.views))
+    return sorted(findings, key=lambda f: (f.file, f.line, f.code, f.message))
+
+
+# --------------------------------------------------------------------------- model level
+
+
+def _check_model(model: Model, nodes: dict[str, tuple[Node, ...]]) -> Iterator[Finding]:
+    for include in model.includes:
+        if not include.matches:
+            yield _finding(include.file, include.line, "LKML140",
+                           "This include does not match any files")
+    yield from _duplicates(model, nodes)
+    for view in model.views.values():
+        yield from _check_view(view, model.views)
+    for explore in model.explores.values():
+        yield from _check_explore(explore, model)
+
+
+def _duplicates(model: Model, nodes: dict[str, tuple[Node, ...]]) -> Iterator[Finding]:
+    seen: dict[tuple[str, str], int] = {}
+    for node in (node for path in model.files for node in nodes.get(path, ())):
+        if node.kind != "block" or node.key not in ("view", "explore") or node.name.startswith("+"):
+            continue
+        key = (node.key, node.name)
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:
+            code, article = ("LKML130", "A view") if node.key == "view" else ("LKML131", "An explore")
+            message = f"{article} named {node.name} has been defined multiple times in model {model.name}."
+            yield _finding(node.file, node.line, code, message)
+
+
+# --------------------------------------------------------------------------- references
+
+
+def _references(text: str | None) -> Iterator[tuple[str, ...]]:
+    for match in REFERENCE.finditer(text or ""):
+        yield tuple(part.strip() for part in match.group(1).split("."))
+
+
+def _resolve(view_name: str, field_name: str, views: dict[str, View]) -> Field | None:
+    view = views.get(view_name)
+    return view.field(field_name) if view is not None else None
+
+
+def _check_reference(parts: tuple[str, ...], view: View, views: dict[str, View], file: str,
+                     line: int) -> Iterator[Finding]:
+    if len(parts) == 1:
+        if parts[0] in SPECIAL_REFERENCES or view.field(parts[0]) is not None:
+            return
+        yield _finding(file, line, "LKML101", UNKNOWN_FIELD.format(f"{view.name}.{parts[0]}"))
+        return
+    target, name = parts[0], parts[1]
+    if target not in views:
+        yield _finding(file, line, "LKML103", f"Unknown view {target}.")
+    elif name not in SPECIAL_REFERENCES and _resolve(target, name, views) is None:
+        yield _finding(file, line, "LKML101", UNKNOWN_FIELD.format(f"{target}.{name}"))
+
+
+# --------------------------------------------------------------------------- views
+
+
+def _check_view(view: View, views: dict[str, View]) -> Iterator[Finding]:
+    if view.sql_table_name is not None and view.derived_table is not None:
+        yield _finding(view.file, view.line, "LKML121",
+                       f"Cannot specify both sql_table_name and derived_table for view {view.name}")
+    yield from _primary_keys(view)
+    yield from _redefinitions(view)
+    for table_ref in _references(view.sql_table_name):
+        yield from _table_reference(table_ref, views, view.file, view.line)
+    if view.derived_table is not None:
+        yield from _check_derived_table(view, views)
+    for declared in view.fields:
+        yield from _check_field(declared, view, views)
+
+
+def _table_reference(parts: tuple[str, ...], views: dict[str, View], file: str,
+                     line: int) -> Iterator[Finding]:
+    if len(parts) >= 2 and parts[1] == "SQL_TABLE_NAME" and parts[0] not in views:
+        yield _finding(file, line, "LKML103", f"Unknown view {parts[0]}.")
+
+
+def _primary_keys(view: View) -> Iterator[Finding]:
+    keys = [f for f in view.fields if f.primary_key]
+    for extra in keys[1:]:
+        message = (f"Multiple primary key definitions for view '{view.name}': "
+                   f"'{keys[0].name}' and '{extra.name}'")
+        yield _finding(extra.file, extra.line, "LKML120", message)
+
+
+def _redefinitions(view: View) -> Iterator[Finding]:
+    seen: set[str] = set()
+    for declared in view.fields:
+        names = {expanded.name for expanded in expand_field(declared)}
+        for name in sorted(names & seen):
+            yield _finding(declared.file, declared.line, "LKML122",
+                           f"Redefinition of field '{view.name}.{name}'")
+        seen |= names
+
+
+def _check_field(declared: Field, view: View, views: dict[str, View]) -> Iterator[Finding]:
+    node = declared.node
+    assert node is not None
+    for key in FIELD_EXPRESSION_KEYS:
+        for parts in _references(node.get(key)):
+            yield from _check_reference(parts, view, views, declared.file, declared.line)
+    yield from _unexpected_parameters(declared, view)
+    if declared.kind == "measure":
+        yield from _check_measure(declared, view, views)
+
+
+def _unexpected_parameters(declared: Field, view: View) -> Iterator[Finding]:
+    node = declared.node
+    assert node is not None
+    allowed_on = {
+        "timeframes": declared.kind == "dimension_group" and declared.type == "time",
+        "intervals": declared.kind == "dimension_group" and declared.type == "duration",
+        "sql_start": declared.kind == "dimension_group" and declared.type == "duration",
+        "sql_end": declared.kind == "dimension_group" and declared.type == "duration",
+        "sql_distinct_key": declared.kind == "measure",
+        "list_field": declared.kind == "measure",
+    }
+    for parameter, allowed in allowed_on.items():
+        child = node.find(parameter)
+        if child is not None and not allowed:
+            message = (f'Unknown or unexpected parameter "{parameter}" in '
+                       f"{declared.kind} {view.name}.{declared.name}.")
+            yield _finding(child.file, child.line, "LKML150", message)
+
+
+def _check_measure(measure: Field, view: View, views: dict[str, View]) -> Iterator[Finding]:
+    if measure.type in AGGREGATE_MEASURE_TYPES and _references_measure(measure, view, views):
+        yield _finding(measure.file, measure.line, "LKML110", MEASURE_REFERENCES_MEASURE)
+    if measure.type == "count" and measure.sql is not None:
+        yield _finding(measure.file, measure.line, "LKML111", COUNT_WITH_SQL)
+    if measure.filters and measure.type in NON_AGGREGATE_MEASURE_TYPES:
+        message = f"filters: ` is not supported for measures of non-aggregate type '{measure.type}'"
+        yield _finding(measure.file, measure.line, "LKML112", message)
+    node = measure.node
+    assert node is not None
+    if measure.type == "list" and node.get("list_field") is None:
+        yield _finding(measure.file, measure.line, "LKML113",
+                       "A list_field must be defined for measures of type list.")
+    for name, _ in measure.filters:
+        target, field_name = name.split(".", 1) if "." in name else (view.name, name)
+        if _resolve(target, field_name, views) is None:
+            yield _finding(measure.file, measure.line, "LKML105", f"Unknown field {name} in filter")
+
+
+def _references_measure(measure: Field, view: View, views: dict[str, View]) -> bool:
+    for parts in _references(measure.sql):
+        target, name = (view.name, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+        referenced = _resolve(target, name, views)
+        if referenced is not None and referenced.kind == "measure":
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- persistence
+
+
+def _strategies(node: Node) -> list[str]:
+    return [key for key in PERSISTENCE_KEYS if node.has(key)]
+
+
+def _check_persistence(node: Node, label: str) -> Iterator[Finding]:
+    strategies = _strategies(node)
+    if len(strategies) > 1:
+        message = (f"{label} uses more than one persistence strategy: {', '.join(strategies)}. "
+                   "Use exactly one.")
+        yield _finding(node.file, node.line, "LKML160", message)
+    if not strategies:
+        for key in PERSISTED_ONLY_KEYS:
+            if (child := node.find(key)) is not None:
+                message = f"{key} is only allowed on persisted tables; {label} is not persisted."
+                yield _finding(child.file, child.line, "LKML162", message)
+    cluster = node.find("cluster_keys")
+    if cluster is not None and not node.has("partition_keys"):
+        yield _finding(cluster.file, cluster.line, "LKML163",
+                       f"cluster_keys on BigQuery require partition_keys; add partition_keys to {label}.")
+    yield from _check_increment(node, label, strategies)
+    publish = node.find("publish_as_db_view")
+    if publish is not None and "persist_for" in strategies:
+        yield _finding(publish.file, publish.line, "LKML167",
+                       f"publish_as_db_view is not supported with persist_for; {label} uses persist_for.")
+
+
+def _check_increment(node: Node, label: str, strategies: list[str]) -> Iterator[Finding]:
+    increment = node.find("increment_key") or node.find("increment_offset")
+    if increment is None:
+        return
+    if not any(strategy in TRIGGER_KEYS for strategy in strategies):
+        used = ", ".join(strategies) if strategies else "no persistence"
+        message = ("increment_key and increment_offset need trigger persistence (datagroup_trigger, "
+                   f"sql_trigger_value or interval_trigger); {label} uses {used}.")
+        yield _finding(increment.file, increment.line, "LKML164", message)
+    if not node.has("increment_key"):
+        yield _finding(increment.file, increment.line, "LKML165",
+                       f"increment_offset without increment_key in {label}.")
+
+
+def _check_derived_table(view: View, views: dict[str, View]) -> Iterator[Finding]:
+    table = view.derived_table
+    assert table is not None
+    for parts in _references(table.get("sql")):
+        yield from _table_reference(parts, views, table.file, table.line)
+    yield from _check_persistence(table, f"derived table {view.name}")
+
+
+# --------------------------------------------------------------------------- explores
+
+
+def _check_explore(explore: Explore, model: Model) -> Iterator[Finding]:
+    views = model.views
+    if explore.view_name not in views:
+        yield _finding(explore.file, explore.line, "LKML104",
+                       UNKNOWN_MODEL_VIEW.format(explore.view_name, model.name))
+    for join in explore.joins:
+        if join.view_name not in views:
+            yield _finding(join.file, join.line, "LKML104",
+                           UNKNOWN_MODEL_VIEW.format(join.view_name, model.name))
+        if join.relationship is None:
+            yield _finding(join.file, join.line, "LKML170",
+                           "relationship missing, assumed to be many_to_one.")
+        assert join.node is not None
+        if (where := join.node.find("sql_always_where")) is not None:
+            message = f'Unknown or unexpected parameter "sql_always_where" in join {join.name}.'
+            yield _finding(where.file, where.line, "LKML150", message)
+        for expression in (join.sql_on, join.node.get("sql_where")):
+            yield from _explore_expression(expression, explore, model, join.file, join.line)
+        yield from _field_list(join.fields or (), explore, model, join.file, join.line, join.name)
+    yield from _explore_expression(explore.sql_always_where, explore, model, explore.file,
+                                   explore.line)
+    yield from _field_list(explore.fields or (), explore, model, explore.file, explore.line, None)
+    yield from _explore_filters(explore, model)
+    yield from _inaccessible_views(explore, model)
+    yield from _fanout(explore, model)
+    for table in explore.aggregate_tables:
+        yield from _check_aggregate_table(table, explore, model)
+
+
+def _explore_field(name: str, explore: Explore, model: Model) -> tuple[str, Field | None]:
+    """(problem code or "", field) for a scoped `alias.field` inside the explore."""
+    if "." not in name:
+        return "LKML101", None
+    alias, field_name = name.split(".", 1)
+    view_name = explore.view_for_alias(alias)
+    if view_name is None:
+        return ("LKML102" if alias in model.views else "LKML103"), None
+    found = _resolve(view_name, field_name, model.views)
+    return ("" if found is not None else "LKML101"), found
+
+
+def _explore_problem(code: str, name: str, explore: Explore, file: str, line: int) -> Finding:
+    alias = name.split(".", 1)[0]
+    if code == "LKML102":
+        return _finding(file, line, code, INACCESSIBLE_VIEW.format(alias, explore.name))
+    if code == "LKML103":
+        return _finding(file, line, code, f"Unknown view {alias}.")
+    return _finding(file, line, code, UNKNOWN_FIELD.format(name))
+
+
+def _explore_expression(text: str | None, explore: Explore, model: Model, file: str,
+                        line: int) -> Iterator[Finding]:
+    for parts in _references(text):
+        if len(parts) < 2 or parts[1] in SPECIAL_REFERENCES:
+            continue
+        name = f"{parts[0]}.{parts[1]}"
+        code, _ = _explore_field(name, explore, model)
+        if code:
+            yield _explore_problem(code, name, explore, file, line)
+
+
+def _field_list(items: Iterable[str], explore: Explore, model: Model, file: str, line: int,
+                default_alias: str | None) -> Iterator[Finding]:
+    for item in items:
+        name = item.lstrip("-")
+        if name.endswith("*"):
+            continue
+        if "." not in name and default_alias is not None:
+            name = f"{default_alias}.{name}"
+        code, _ = _explore_field(name, explore, model)
+        if code:
+            yield _explore_problem(code, name, explore, file, line)
+
+
+def _explore_filters(explore: Explore, model: Model) -> Iterator[Finding]:
+    node = explore.node
+    assert node is not None
+    for key, message in (("always_filter", "always_filter: unknown filter field '{0}'"),
+                         ("conditionally_filter", "Unknown field {0} in filter")):
+        block = node.find(key)
+        for name, _ in block.get_pairs("filters") if block is not None else ():
+            if _explore_field(name, explore, model)[0]:
+                code = "LKML106" if key == "always_filter" else "LKML105"
+                yield _finding(block.file if block else explore.file,
+                               block.line if block else explore.line, code, message.format(name))
+    for access in node.all("access_filter"):
+        name = access.get("field") or ""
+        code, _ = _explore_field(name, explore, model)
+        if code:
+            yield _explore_problem(code, name, explore, access.file, access.line)
+
+
+def _inaccessible_views(explore: Explore, model: Model) -> Iterator[Finding]:
+    aliases = set(explore.aliases())
+    for alias in explore.aliases():
+        view = model.views.get(explore.view_for_alias(alias) or "")
+        if view is None:
+            continue
+        for declared in view.fields:
+            node = declared.node
+            assert node is not None
+            for key in FIELD_EXPRESSION_KEYS:
+                for parts in _references(node.get(key)):
+                    target = parts[0]
+                    if (len(parts) >= 2 and parts[1] not in SPECIAL_REFERENCES
+                            and target not in aliases and target != view.name
+                            and target in model.views):
+                        yield _finding(declared.file, declared.line, "LKML102",
+                                       INACCESSIBLE_VIEW.format(target, explore.name))
+
+
+def fanned_out_aliases(explore: Explore, joined: Iterable[str] | None = None) -> set[str]:
+    """Aliases whose rows repeat because of the joins in use (they need symmetric aggregates).
+
+    `joined` restricts the joins considered (None: every join of the explore)."""
+    active = [j for j in explore.joins if joined is None or j.name in set(joined)]
+    every = {explore.alias, *(join.name for join in active)}
+    fanned: set[str] = set()
+    for join in active:
+        relationship = join.relationship or "many_to_one"
+        if relationship == "many_to_one":
+            fanned.add(join.name)
+        elif relationship == "one_to_many":
+            fanned |= every - {join.name}
+        elif relationship == "many_to_many":
+            fanned |= every
+    return fanned
+
+
+def _fanout(explore: Explore, model: Model) -> Iterator[Finding]:
+    fanned = fanned_out_aliases(explore)
+    for alias in sorted(fanned):
+        view = model.views.get(explore.view_for_alias(alias) or "")
+        if view is None or view.primary_key is not None:
+            continue
+        cause = _fanout_cause(explore, alias)
+        for measure in view.fields:
+            if measure.kind == "measure" and measure.type in SYMMETRIC_TYPES:
+                label = measure.label or _default_label(alias, measure.name)
+                yield _finding(cause[0], cause[1], "LKML171", FANOUT.format(label, view.name))
+
+
+def _fanout_cause(explore: Explore, alias: str) -> tuple[str, int]:
+    for join in explore.joins:
+        relationship = join.relationship or "many_to_one"
+        if (join.name == alias and relationship in ("many_to_one", "many_to_many")) or (
+            relationship in ("one_to_many", "many_to_many") and join.name != alias
+        ):
+            return join.file, join.line
+    return explore.file, explore.line
+
+
+def _default_label(alias: str, name: str) -> str:
+    """Looker's default field label: view label + field name, title-cased."""
+    return " ".join(word.capitalize() for word in f"{alias}_{name}".split("_") if word)
+
+
+def _check_aggregate_table(table: AggregateTable, explore: Explore,
+                           model: Model) -> Iterator[Finding]:
+    file, line = table.file, table.line
+    for name in (*table.dimensions, *table.measures):
+        code, _ = _explore_field(name, explore, model)
+        if code:
+            yield _explore_problem(code, name, explore, file, line)
+    for name, _ in table.filters:
+        if _explore_field(name, explore, model)[0]:
+            yield _finding(file, line, "LKML105", f"Unknown field {name} in filter")
+    label = f"aggregate table {explore.name}::{table.name}"
+    materialization = table.materialization
+    if materialization is None or not _strategies(materialization):
+        message = (f"Aggregate table {explore.name}::{table.name} has no persistence strategy; add "
+                   "datagroup_trigger, sql_trigger_value or persist_for to its materialization.")
+        yield _finding(file, line, "LKML161", message)
+    if materialization is None:
+        return
+    yield from _check_persistence(materialization, label)
+    key = materialization.get("increment_key")
+    scoped = key if key is None or "." in key else f"{explore.alias}.{key}"
+    if key is not None and scoped not in table.dimensions:
+        node = materialization.find("increment_key")
+        assert node is not None
+        message = (f"increment_key {key} of aggregate table {explore.name}::{table.name} "
+                   "must be one of its dimensions.")
+        yield _finding(node.file, node.line, "LKML166", message)
+
+
+# --------------------------------------------------------------------------- output
+
+
+def summary(findings: Iterable[Finding]) -> dict[str, int]:
+    counts = {"errors": 0, "warnings": 0, "infos": 0}
+    for finding in findings:
+        counts[f"{finding.severity}s"] += 1
+    return counts
+
+
+def render(findings: list[Finding], output_format: str) -> str:
+    """Findings as `text`, `json` (schema version 1) or `github` workflow commands."""
+    if output_format == "json":
+        document = {"version": 1, "findings": [asdict(f) for f in findings],
+                    "summary": summary(findings)}
+        return json.dumps(document, indent=2, sort_keys=False)
+    if output_format == "github":
+        return "\n".join(f.github() for f in findings)
+    counts = summary(findings)
+    lines = [f.text() for f in findings]
+    lines.append(f"{counts['errors']} errors, {counts['warnings']} warnings, {counts['infos']} infos")
+    return "\n".join(lines)
