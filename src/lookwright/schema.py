@@ -1,0 +1,318 @@
+"""The YAML semantic-model format as pydantic models; the source of `semantic/schema.json`.
+
+Every model forbids unknown keys, so a typo is an error, not a silent no-op. These classes describe
+what a file *says*; cross-file rules live in `validate.py` and the typed result in `ir.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$", max_length=128)]
+FieldRef = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?\*?$")]
+
+ColumnType = Literal[
+    "STRING", "INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC", "BOOL", "DATE", "DATETIME",
+    "TIMESTAMP", "JSON", "BYTES", "SKETCH",
+]
+Timeframe = Literal[
+    "raw", "time", "time_of_day", "date", "week", "month", "quarter", "year", "hour",
+    "hour_of_day", "minute", "minute5", "minute15", "second", "day_of_week", "day_of_week_index",
+    "day_of_month", "day_of_year", "week_of_year", "month_num", "month_name", "quarter_of_year",
+]
+Interval = Literal["second", "minute", "hour", "day", "week", "month", "quarter", "year"]
+DimensionType = Literal["string", "number", "yesno", "tier", "time", "duration", "zipcode"]
+MeasureType = Literal[
+    "count", "count_distinct", "sum", "average", "min", "max", "median", "percentile",
+    "sum_distinct", "average_distinct", "list", "number", "ratio",
+]
+
+
+class StrictModel(BaseModel):
+    """Base: frozen, unknown keys rejected, field docs flow into the JSON Schema."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class Column(StrictModel):
+    """A physical column of a warehouse table."""
+
+    name: Identifier
+    type: ColumnType
+    """BigQuery type. SKETCH is a mergeable latency histogram (ARRAY<STRUCT<bucket, count>>)."""
+    description: str = ""
+    required: bool = False
+    """NOT NULL in the DDL, and checked for nulls after every build."""
+
+
+class Partition(StrictModel):
+    """BigQuery partitioning: by a DATE/TIMESTAMP column, or by ingestion time."""
+
+    column: Identifier | None = None
+    ingestion: bool = False
+    granularity: Literal["hour", "day", "month", "year"] = "day"
+
+
+class ForeignKey(StrictModel):
+    """`column` of this table references `table.column` of another."""
+
+    column: Identifier
+    references: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")]
+
+
+class Dimension(StrictModel):
+    """A LookML dimension (or dimension_group for type time/duration)."""
+
+    name: Identifier
+    type: DimensionType = "string"
+    sql: str | None = None
+    """SQL with ${TABLE} and ${field} references; default: the column named like the dimension."""
+    column: Identifier | None = None
+    """Shorthand for sql: ${TABLE}.<column>."""
+    primary_key: bool = False
+    hidden: bool = False
+    label: str | None = None
+    description: str | None = None
+    group_label: str | None = None
+    value_format: str | None = None
+    value_format_name: str | None = None
+    tiers: list[float] | None = None
+    style: Literal["classic", "interval", "integer", "relational"] | None = None
+    timeframes: list[Timeframe] | None = None
+    datatype: Literal["timestamp", "datetime", "date", "epoch", "yyyymmdd"] | None = None
+    convert_tz: bool | None = None
+    intervals: list[Interval] | None = None
+    sql_start: str | None = None
+    sql_end: str | None = None
+    drill_fields: list[FieldRef] | None = None
+    required_access_grants: list[Identifier] | None = None
+
+
+class Measure(StrictModel):
+    """A LookML measure. `ratio` compiles to a `number` measure with safe division."""
+
+    name: Identifier
+    type: MeasureType
+    sql: str | None = None
+    percentile: float | None = Field(default=None, gt=0, lt=100)
+    sql_distinct_key: str | None = None
+    list_field: Identifier | None = None
+    numerator: Identifier | None = None
+    denominator: Identifier | None = None
+    multiplier: float | None = None
+    filters: dict[str, str] | None = None
+    label: str | None = None
+    description: str | None = None
+    group_label: str | None = None
+    value_format: str | None = None
+    value_format_name: str | None = None
+    hidden: bool = False
+    drill_fields: list[FieldRef] | None = None
+    required_access_grants: list[Identifier] | None = None
+
+
+RollupAgg = Literal[
+    "count", "count_if", "sum", "min", "max", "sketch", "merge_sketch", "percentile", "ratio",
+    "per_second", "any_value",
+]
+
+
+class RollupMetric(StrictModel):
+    """One output column of a rollup table and how it is aggregated from the source."""
+
+    name: Identifier
+    agg: RollupAgg
+    sql: str | None = None
+    """Expression over the source table's columns (count_if: the boolean condition)."""
+    sketch: Identifier | None = None
+    """percentile: the SKETCH metric of this rollup the percentile is read from."""
+    percentile: float | None = Field(default=None, gt=0, lt=100)
+    numerator: Identifier | None = None
+    denominator: Identifier | None = None
+    of: Identifier | None = None
+    """per_second: the additive metric divided by the seconds in the period."""
+    multiplier: float | None = None
+    description: str = ""
+
+
+class RollupPeriod(StrictModel):
+    """The time grain of a rollup: `column` = truncation of the source column `source` to `grain`."""
+
+    column: Identifier
+    source: Identifier
+    grain: Literal["hour", "day"]
+
+
+class Rollup(StrictModel):
+    """A warehouse rollup table computed from another table, built incrementally."""
+
+    source: Identifier
+    period: RollupPeriod
+    group_by: list[Identifier]
+    metrics: list[RollupMetric]
+    increment_offset: int = Field(default=1, ge=0)
+    """Periods before the newest one that every incremental build recomputes (late data)."""
+    datagroup: Identifier | None = None
+
+
+class Transform(StrictModel):
+    """How a non-rollup table is built: a Jinja2 template under templates/transforms/."""
+
+    template: str
+    incremental_column: Identifier | None = None
+    """A time column: incremental builds rewrite rows at or after the watermark minus the window."""
+
+
+class Check(StrictModel):
+    """A data-quality check run after every build."""
+
+    name: Identifier
+    kind: Literal["unique", "not_null", "accepted_range", "volume_jump", "daily_availability"]
+    columns: list[Identifier] = []
+    min: float | None = None
+    max: float | None = None
+    time_column: Identifier | None = None
+    factor: float | None = None
+    severity: Literal["error", "warning"] = "error"
+
+
+class Table(StrictModel):
+    """A warehouse table and the LookML view of the same name."""
+
+    name: Identifier
+    kind: Literal["fact", "dimension", "bridge", "rollup"]
+    description: str = ""
+    label: str | None = None
+    sql_table_name: str | None = None
+    """project.dataset.table; default: warehouse project and dataset + name."""
+    columns: list[Column] = []
+    primary_key: list[Identifier] | None = None
+    partition: Partition | None = None
+    cluster_by: list[Identifier] = []
+    retention_days: int | None = Field(default=None, gt=0)
+    foreign_keys: list[ForeignKey] = []
+    dimensions: list[Dimension] = []
+    measures: list[Measure] = []
+    sets: dict[Identifier, list[FieldRef]] = {}
+    rollup: Rollup | None = None
+    transform: Transform | None = None
+    checks: list[Check] = []
+    hidden: bool = False
+
+
+class Join(StrictModel):
+    """A join into an explore; `sql_on` and `relationship` derive from foreign keys when omitted."""
+
+    view: Identifier
+    type: Literal["left_outer", "inner", "full_outer", "cross"] = "left_outer"
+    relationship: Literal["many_to_one", "one_to_one", "one_to_many", "many_to_many"] | None = None
+    sql_on: str | None = None
+    fields: list[FieldRef] | None = None
+    view_label: str | None = None
+
+
+class Materialization(StrictModel):
+    """How Looker persists an aggregate table."""
+
+    datagroup: Identifier
+    increment_key: FieldRef | None = None
+    increment_offset: int | None = Field(default=None, ge=0)
+    partition_keys: list[str] | None = None
+    cluster_keys: list[str] | None = None
+    publish_as_db_view: bool = False
+
+
+class AggregateTable(StrictModel):
+    """A Looker aggregate_table of an explore."""
+
+    name: Identifier
+    dimensions: list[FieldRef]
+    measures: list[FieldRef]
+    filters: dict[str, str] = {}
+    timezone: str | None = None
+    exact_match: bool = False
+    """Allow non-rollable measures: the table then serves only queries that match it exactly."""
+    materialization: Materialization
+
+
+class Explore(StrictModel):
+    """A LookML explore over a base view and its joins."""
+
+    name: Identifier
+    view: Identifier | None = None
+    """Base view; default: the view named like the explore."""
+    label: str | None = None
+    description: str | None = None
+    hidden: bool = False
+    joins: list[Join] = []
+    fields: list[FieldRef] | None = None
+    sql_always_where: str | None = None
+    always_filter: dict[str, str] = {}
+    persist_with: Identifier | None = None
+    aggregate_tables: list[AggregateTable] = []
+    required_access_grants: list[Identifier] | None = None
+
+
+class Datagroup(StrictModel):
+    """A LookML datagroup: when caches expire and persisted tables rebuild."""
+
+    name: Identifier
+    sql_trigger: str | None = None
+    interval_trigger: str | None = None
+    max_cache_age: str | None = None
+    label: str | None = None
+    description: str | None = None
+
+
+class AccessGrant(StrictModel):
+    """A LookML access_grant; `applies_to` globs add it to every matching field and its dependents."""
+
+    name: Identifier
+    user_attribute: Identifier
+    allowed_values: list[str]
+    applies_to: list[str] = []
+
+
+class Model(StrictModel):
+    """A LookML model file."""
+
+    name: Identifier
+    connection: str
+    label: str | None = None
+    explores: list[Identifier]
+    persist_with: Identifier | None = None
+
+
+class DeclaredQuery(StrictModel):
+    """A query users run (e.g. a dashboard tile); validated against aggregate awareness."""
+
+    name: Identifier
+    explore: Identifier
+    fields: list[FieldRef]
+    filters: dict[str, str] = {}
+    timezone: str | None = None
+    must_hit: Identifier | None = None
+    """The aggregate table that must serve this query."""
+
+
+class Warehouse(StrictModel):
+    """Where the tables live."""
+
+    project: str
+    dataset: str
+    timezone: str = "UTC"
+
+
+class SemanticFile(StrictModel):
+    """One file of a semantic model; all files of a directory merge into one model."""
+
+    version: Literal[1] = 1
+    warehouse: Warehouse | None = None
+    tables: list[Table] = []
+    explores: list[Explore] = []
+    datagroups: list[Datagroup] = []
+    access_grants: list[AccessGrant] = []
+    models: list[Model] = []
+    queries: list[DeclaredQuery] = []
