@@ -377,6 +377,8 @@ def _explore_field(name: str, explore: Explore, model: Model) -> tuple[str, Fiel
     view_name = explore.view_for_alias(alias)
     if view_name is None:
         return ("LKML102" if alias in model.views else "LKML103"), None
+    if view_name not in model.views:
+        return "", None  # the join's unknown view is reported once, as LKML104
     found = _resolve(view_name, field_name, model.views)
     return ("" if found is not None else "LKML101"), found
 

@@ -1,0 +1,82 @@
+"""The `validate` command group (`validate lookml`) and the `explain` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from lookwright.errors import CheckFailed, InputError
+from lookwright.lookml_validator import render, summary, validate_lookml
+
+DEFAULT_LOOKML_DIR = "generated_lookml"
+
+
+def _stdout() -> Console:
+    return Console(soft_wrap=True, highlight=False, markup=False, emoji=False)
+
+
+def _project_dir(path: str) -> Path:
+    directory = Path(path)
+    if not directory.is_dir():
+        raise InputError(f"LookML directory {path} does not exist")
+    return directory
+
+
+@click.group(name="validate")
+def validate() -> None:
+    """Validate generated artefacts (LookML, SQL, rollups, aggregate tables)."""
+
+
+@validate.command(name="lookml")
+@click.argument("directory", default=DEFAULT_LOOKML_DIR, required=False)
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "github"]),
+              default="text", show_default=True, help="Output format of the findings.")
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+def lookml(directory: str, output_format: str, strict: bool) -> None:
+    """Check a LookML project offline with Looker's validator rules and messages."""
+    findings = validate_lookml(_project_dir(directory))
+    text = render(findings, output_format)
+    if text:
+        _stdout().print(text)
+    counts = summary(findings)
+    failing = counts["errors"] + (counts["warnings"] if strict else 0)
+    if failing:
+        raise CheckFailed(
+            f"LookML validation failed: {counts['errors']} errors, {counts['warnings']} warnings"
+        )
+
+
+def _parse_filters(values: tuple[str, ...]) -> dict[str, str]:
+    filters: dict[str, str] = {}
+    for value in values:
+        name, separator, expression = value.partition("=")
+        if not separator or not name.strip():
+            raise InputError(f"--filters expects FIELD=EXPRESSION, got {value!r}")
+        filters[name.strip()] = expression
+    return filters
+
+
+@click.command(name="explain")
+@click.option("--lookml", "directory", default=DEFAULT_LOOKML_DIR, show_default=True,
+              help="LookML project directory.")
+@click.option("--explore", required=True, help="Explore the query runs on.")
+@click.option("--fields", required=True, help="Comma-separated scoped fields (view.field).")
+@click.option("--filters", "filter_values", multiple=True,
+              help="FIELD=EXPRESSION (Looker filter expression); repeatable.")
+@click.option("--timezone", default=None, help="Query time zone (omit for the database's).")
+def explain(directory: str, explore: str, fields: str, filter_values: tuple[str, ...],
+            timezone: str | None) -> None:
+    """Explain which aggregate table Looker would use for a query, as Looker's SQL comments."""
+    from lookwright.aggregate_matcher import explain_query
+    from lookwright.lookml_project import load_project
+
+    project = load_project(_project_dir(directory))
+    names = [name.strip() for name in fields.split(",") if name.strip()]
+    explanation = explain_query(project, explore, names, _parse_filters(filter_values), timezone)
+    console = _stdout()
+    for line in explanation.lines:
+        console.print(line)
+    if not explanation.lines:
+        console.print(f"-- explore {explore} has no aggregate tables")

@@ -1,0 +1,186 @@
+"""Each validator message is triggered by a minimal LookML fixture; the valid project triggers none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lookwright.lookml_project import load_project, resolve_include
+from lookwright.lookml_validator import Finding, render, validate_lookml
+
+FIXTURES = Path(__file__).parent / "fixtures" / "lookml"
+UNKNOWN_FIELD = ("Unknown or inaccessible field {0}. Check for typos or append a timeframe to "
+                 "the name if the field is type time.")
+
+CASES = [
+    ("syntax_unterminated_sql", "orders.view.lkml", 3, "error", "LKML001",
+     "Syntax error: an expression is not terminated with ';;' before end of file"),
+    ("syntax_semicolons_in_sql", "orders.view.lkml", 3, "error", "LKML001",
+     "Syntax error: Unable to find a matching expression for '<literal>' on line 3"),
+    ("syntax_repeated_key", "orders.view.lkml", 4, "error", "LKML001",
+     'Syntax error: Key "type" already exists in tree and would overwrite the existing value.'),
+    ("unknown_field", "orders.view.lkml", 26, "error", "LKML101",
+     UNKNOWN_FIELD.format("orders.amout")),
+    ("dimension_group_without_timeframe", "orders.view.lkml", 26, "error", "LKML101",
+     UNKNOWN_FIELD.format("orders.created")),
+    ("unknown_aggregate_field", "shop.model.lkml", 9, "error", "LKML101",
+     UNKNOWN_FIELD.format("orders.created_day")),
+    ("inaccessible_view", "orders.view.lkml", 26, "error", "LKML102",
+     "Inaccessible view users. users is not accessible in explore orders. "
+     "Check for missing joins in explore orders."),
+    ("unknown_view_reference", "orders.view.lkml", 26, "error", "LKML103",
+     "Unknown view customers."),
+    ("unknown_explore_view", "shop.model.lkml", 6, "error", "LKML104",
+     "Unknown view order_items. View order_items does not exist in model shop. "
+     "Check for typos or missing include statements in shop."),
+    ("unknown_join_view", "shop.model.lkml", 5, "error", "LKML104",
+     "Unknown view customers. View customers does not exist in model shop. "
+     "Check for typos or missing include statements in shop."),
+    ("unknown_measure_filter_field", "orders.view.lkml", 26, "error", "LKML105",
+     "Unknown field amuont in filter"),
+    ("unknown_aggregate_filter_field", "shop.model.lkml", 9, "error", "LKML105",
+     "Unknown field orders.status in filter"),
+    ("unknown_always_filter_field", "shop.model.lkml", 5, "error", "LKML106",
+     "always_filter: unknown filter field 'orders.created'"),
+    ("aggregate_measure_references_measure", "orders.view.lkml", 30, "error", "LKML110",
+     "Measures with Looker aggregations (sum, average, min, max, list types) may not reference "
+     "other measures."),
+    ("count_with_sql", "orders.view.lkml", 26, "error", "LKML111",
+     "Measures of type count do not use the sql parameter. Use count_distinct to count by "
+     "something other than the primary key, or remove the sql parameter."),
+    ("filters_on_number_measure", "orders.view.lkml", 31, "error", "LKML112",
+     "filters: ` is not supported for measures of non-aggregate type 'number'"),
+    ("list_without_list_field", "orders.view.lkml", 26, "error", "LKML113",
+     "A list_field must be defined for measures of type list."),
+    ("multiple_primary_keys", "orders.view.lkml", 26, "error", "LKML120",
+     "Multiple primary key definitions for view 'orders': 'id' and 'order_number'"),
+    ("table_and_derived_table", "orders.view.lkml", 1, "error", "LKML121",
+     "Cannot specify both sql_table_name and derived_table for view orders"),
+    ("redefinition_of_field", "orders.view.lkml", 26, "error", "LKML122",
+     "Redefinition of field 'orders.created_date'"),
+    ("duplicate_view", "orders_copy.view.lkml", 1, "error", "LKML130",
+     "A view named orders has been defined multiple times in model shop."),
+    ("duplicate_explore", "shop.model.lkml", 6, "error", "LKML131",
+     "An explore named orders has been defined multiple times in model shop."),
+    ("include_matches_nothing", "shop.model.lkml", 3, "error", "LKML140",
+     "This include does not match any files"),
+    ("timeframes_on_dimension", "orders.view.lkml", 28, "error", "LKML150",
+     'Unknown or unexpected parameter "timeframes" in dimension orders.shipped.'),
+    ("sql_distinct_key_on_dimension", "orders.view.lkml", 28, "error", "LKML150",
+     'Unknown or unexpected parameter "sql_distinct_key" in dimension orders.shipped.'),
+    ("sql_always_where_on_join", "shop.model.lkml", 8, "error", "LKML150",
+     'Unknown or unexpected parameter "sql_always_where" in join users.'),
+    ("two_persistence_strategies", "orders.view.lkml", 2, "error", "LKML160",
+     "derived table orders uses more than one persistence strategy: datagroup_trigger, "
+     "persist_for. Use exactly one."),
+    ("aggregate_without_persistence", "shop.model.lkml", 9, "error", "LKML161",
+     "Aggregate table orders::daily has no persistence strategy; add datagroup_trigger, "
+     "sql_trigger_value or persist_for to its materialization."),
+    ("partition_keys_not_persisted", "orders.view.lkml", 4, "error", "LKML162",
+     "partition_keys is only allowed on persisted tables; derived table orders is not persisted."),
+    ("cluster_keys_without_partition_keys", "orders.view.lkml", 5, "error", "LKML163",
+     "cluster_keys on BigQuery require partition_keys; add partition_keys to derived table orders."),
+    ("increment_key_with_persist_for", "orders.view.lkml", 5, "error", "LKML164",
+     "increment_key and increment_offset need trigger persistence (datagroup_trigger, "
+     "sql_trigger_value or interval_trigger); derived table orders uses persist_for."),
+    ("increment_offset_without_key", "orders.view.lkml", 5, "error", "LKML165",
+     "increment_offset without increment_key in derived table orders."),
+    ("increment_key_not_in_dimensions", "shop.model.lkml", 16, "error", "LKML166",
+     "increment_key orders.created_date of aggregate table orders::daily must be one of its "
+     "dimensions."),
+    ("publish_as_db_view_with_persist_for", "orders.view.lkml", 5, "error", "LKML167",
+     "publish_as_db_view is not supported with persist_for; derived table orders uses persist_for."),
+    ("relationship_missing", "shop.model.lkml", 5, "warning", "LKML170",
+     "relationship missing, assumed to be many_to_one."),
+    ("fanout_without_primary_key", "shop.model.lkml", 5, "warning", "LKML171",
+     "Field 'Users Count' cannot be calculated because of a one_to_many or many_to_many join. "
+     "Add a primary key to users."),
+]
+
+
+@pytest.mark.parametrize(("case", "file", "line", "severity", "code", "message"), CASES,
+                         ids=[c[0] for c in CASES])
+def test_each_fixture_triggers_exactly_its_finding(
+    case: str, file: str, line: int, severity: str, code: str, message: str
+) -> None:
+    assert validate_lookml(FIXTURES / case) == [Finding(file, line, severity, code, message)]
+
+
+def test_every_documented_code_has_a_triggering_fixture() -> None:
+    import lookwright.lookml_validator as module
+
+    documented = {word for word in (module.__doc__ or "").split() if word.startswith("LKML")}
+    assert documented == {c[4] for c in CASES}
+
+
+def test_the_valid_project_triggers_no_finding() -> None:
+    # It holds the near misses of every rule: ${created_raw}, ${orders.SQL_TABLE_NAME}, a count
+    # without sql, filters on a sum, sql_distinct_key on a measure, list with list_field,
+    # an aggregate table added by an explore refinement, increment_key among the dimensions,
+    # cluster_keys with partition_keys on persisted tables, relationships everywhere, PKs.
+    assert validate_lookml(FIXTURES / "valid") == []
+
+
+def test_loader_keeps_lines_and_expands_dimension_groups() -> None:
+    project = load_project(FIXTURES / "valid")
+    orders = project.models["shop"].views["orders"]
+    created_month = orders.field("created_month")
+    days_open = orders.field("days_open")
+    assert created_month is not None and days_open is not None
+    assert (created_month.file, created_month.line, created_month.group,
+            created_month.timeframe) == ("views/orders.view.lkml", 29, "created", "month")
+    assert (days_open.kind, days_open.type, days_open.timeframe) == ("dimension_group",
+                                                                     "duration", "day")
+    assert orders.field("created") is None
+    assert orders.primary_key == "id"
+
+
+def test_refinements_add_aggregate_tables_and_override_parameters() -> None:
+    model = load_project(FIXTURES / "valid").models["shop"]
+    explore = model.explores["orders"]
+    assert [(t.name, t.file, t.line) for t in explore.aggregate_tables] == [
+        ("sales_daily", "explores/orders_aggregates.explore.lkml", 2)
+    ]
+    assert [join.name for join in explore.joins] == ["users", "order_facts"]
+    state = model.views["users"].field("state")
+    assert state is not None and state.label == "State" and state.line == 10
+    assert model.files == ("views/order_facts.view.lkml", "views/orders.view.lkml",
+                           "views/users.view.lkml", "explores/orders_aggregates.explore.lkml",
+                           "shop.model.lkml")
+
+
+def test_includes_resolve_from_the_root_or_the_model_directory() -> None:
+    files = ["models/shop.model.lkml", "models/views/a.view.lkml", "views/b.view.lkml",
+             "views/deep/c.view.lkml"]
+    assert resolve_include("/views/*.view.lkml", "models/shop.model.lkml", files) == (
+        "views/b.view.lkml",)
+    assert resolve_include("/views/**/*.view.lkml", "models/shop.model.lkml", files) == (
+        "views/b.view.lkml", "views/deep/c.view.lkml")
+    assert resolve_include("views/*.view", "models/shop.model.lkml", files) == (
+        "models/views/a.view.lkml",)
+
+
+def test_extends_copies_fields_of_the_base_view(tmp_path: Path) -> None:
+    (tmp_path / "shop.model.lkml").write_text(
+        'connection: "bq"\ninclude: "/*.view.lkml"\nexplore: orders {}\n')
+    (tmp_path / "orders.view.lkml").write_text(
+        "view: base {\n  extension: required\n  dimension: id {\n    primary_key: yes\n"
+        "    sql: ${TABLE}.id ;;\n  }\n}\n\nview: orders {\n  extends: [base]\n"
+        "  sql_table_name: `shop.orders` ;;\n  measure: total {\n    type: sum\n"
+        "    sql: ${id} ;;\n  }\n}\n")
+    orders = load_project(tmp_path).models["shop"].views["orders"]
+    assert [(f.name, f.line) for f in orders.fields] == [("id", 3), ("total", 12)]
+    assert orders.primary_key == "id"
+    assert validate_lookml(tmp_path) == []
+
+
+def test_render_formats() -> None:
+    findings = [Finding("a.view.lkml", 3, "error", "LKML101", "boom"),
+                Finding("b.view.lkml", 1, "warning", "LKML170", "hm")]
+    assert render(findings, "text") == (
+        "a.view.lkml:3: error[LKML101]: boom\nb.view.lkml:1: warning[LKML170]: hm\n"
+        "1 errors, 1 warnings, 0 infos")
+    assert render(findings, "github") == (
+        "::error file=a.view.lkml,line=3,title=LKML101::boom\n"
+        "::warning file=b.view.lkml,line=1,title=LKML170::hm")
