@@ -452,9 +452,19 @@ def reset_to_remote(fake: FakeLooker, request: Request) -> tuple[int, Any]:
     return 204, None
 
 
+def _lookml_errors(fake: FakeLooker, root: Path) -> list[dict[str, Any]]:
+    """Looker's LookML validator, played by lookwright's static validator."""
+    from lookwright.lookml_validator import validate_lookml
+
+    return [{"code": f.code, "severity": "fatal" if f.code == "LKML001" else f.severity,
+             "kind": "syntax" if f.code == "LKML001" else "lookml", "message": f.message,
+             "sanitized_message": f.message, "file_path": f"{fake.project}/{f.file}", "line_number": f.line}
+            for f in validate_lookml(root)]
+
+
 def _validation(fake: FakeLooker, request: Request) -> dict[str, Any]:
     index = fake.index(request)
-    errors = list(index.errors) + list(fake.injected_lookml_errors)
+    errors = _lookml_errors(fake, fake.workspace_dir(request)) + list(fake.injected_lookml_errors)
     for model, rel in sorted(index.model_files.items()):
         if model not in fake.models:
             message = f"Model '{model}' has not been configured."
@@ -525,6 +535,15 @@ def create_lookml_model(fake: FakeLooker, request: Request) -> tuple[int, Any]:
 def lookml_model(fake: FakeLooker, request: Request) -> tuple[int, Any]:
     assert request.match is not None
     return 200, _model_body(fake, request, urllib.parse.unquote(request.match.group(1)))
+
+
+@route("DELETE", "/lookml_models/{lookml_model_name}")
+def delete_lookml_model(fake: FakeLooker, request: Request) -> tuple[int, Any]:
+    assert request.match is not None
+    name = urllib.parse.unquote(request.match.group(1))
+    if fake.models.pop(name, None) is None:
+        raise ApiError(404, f"Model '{name}' has not been configured.")
+    return 204, None
 
 
 @route("GET", "/lookml_models/{lookml_model_name}/explores/{explore_name}")
@@ -610,14 +629,15 @@ def run_inline_query(fake: FakeLooker, request: Request) -> tuple[int, Any]:
 def _aggregate_comments(fake: FakeLooker, request: Request, body: dict[str, Any]) -> list[str]:
     """Aggregate-awareness comments, computed by lookwright's matcher when it exists."""
     try:
-        from lookwright.aggregate_matcher import explain_query  # type: ignore[import-not-found]
-        from lookwright.lookml_project import load_project  # type: ignore[import-not-found]
+        from lookwright.aggregate_matcher import explain_query
+        from lookwright.lookml_project import load_project
     except ImportError:
         return []
     project = load_project(fake.workspace_dir(request))
     explanation = explain_query(project, body["view"], body.get("fields") or [], body.get("filters") or {},
                                 body.get("query_timezone"))
-    return list(explanation.lines)
+    return [line + f" in scratch.LR$FAKE_{line.split('::')[1]}" if line.startswith("-- use existing") else line
+            for line in explanation.lines]
 
 
 @dataclass(frozen=True)

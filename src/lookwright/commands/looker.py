@@ -1,0 +1,86 @@
+"""`lookwright deploy` and `lookwright verify`: the Looker commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from lookwright.deploy import DeployFailed, DeployOptions, load_queries
+from lookwright.deploy import deploy as run_deploy
+from lookwright.looker_api import LookerClient
+from lookwright.verify import VerifyFailed, parse_warehouse
+from lookwright.verify import verify as run_verify
+
+LOOKER_INI = click.option("--looker-ini", type=click.Path(path_type=Path), default=Path("looker.ini"),
+                          show_default=True, help="looker.ini (LOOKERSDK_* env vars override it)")
+SECTION = click.option("--section", default=None, help="ini section (default: the first)")
+LOOKML_DIR = click.option("--lookml-dir", type=click.Path(path_type=Path), default=Path("generated_lookml"),
+                          show_default=True)
+QUERIES = click.option("--queries", type=click.Path(path_type=Path, exists=True), default=None,
+                       help="JSON/YAML list of check queries")
+
+
+@click.command()
+@LOOKER_INI
+@SECTION
+@click.option("--project", required=True, help="Looker project id")
+@click.option("--branch", required=True, help="git branch to push and validate")
+@click.option("--production", is_flag=True, help="deploy the branch to production if every check passes")
+@click.option("--dry-run", is_flag=True, help="print the plan and the git diff; change nothing")
+@LOOKML_DIR
+@click.option("--repo", required=True, help="path or URL of the LookML project's git remote")
+@click.option("--severity", default="warning", show_default=True,
+              type=click.Choice(["info", "warning", "error", "fatal"]), help="fail on validation errors this bad")
+@QUERIES
+def deploy(looker_ini: Path, section: str | None, project: str, branch: str, production: bool, dry_run: bool,
+           lookml_dir: Path, repo: str, severity: str, queries: Path | None) -> None:
+    """Push generated LookML to a branch, validate it in Looker's dev mode, optionally deploy it."""
+    console = Console(stderr=True)
+    options = DeployOptions(project=project, branch=branch, lookml_dir=lookml_dir, repo=repo,
+                            production=production, dry_run=dry_run, severity=severity,
+                            queries=load_queries(queries) if queries else ())
+    try:
+        result = run_deploy(options, lambda: LookerClient.from_ini(looker_ini, section),
+                            progress=lambda step: console.print(f"[dim]… {step}[/dim]"))
+    except DeployFailed as failure:
+        console.print(f"[red]{failure.step} failed; production was not changed[/red]")
+        raise
+    out = Console(soft_wrap=True)
+    if dry_run:
+        out.print("Planned steps (dry run, nothing changed):", markup=False)
+        for number, step in enumerate(result.steps, 1):
+            out.print(f"  {number}. {step}", markup=False, highlight=False)
+        out.print(result.diff or "(no changes to generated files)", markup=False, highlight=False)
+        return
+    target = "deployed to production" if result.deployed else "validated in dev mode"
+    out.print(f"{branch} @ {result.commit}: {len(result.changed_files)} files changed, {target}",
+              markup=False, highlight=False)
+
+
+@click.command()
+@LOOKER_INI
+@SECTION
+@click.option("--project", required=True, help="Looker project id")
+@click.option("--explore", default=None, help="only this explore")
+@LOOKML_DIR
+@QUERIES
+@click.option("--warehouse", default=None, help="duckdb:PATH to compare check-query numbers with")
+def verify(looker_ini: Path, section: str | None, project: str, explore: str | None, lookml_dir: Path,
+           queries: Path | None, warehouse: str | None) -> None:
+    """Check the deployed model against the generated LookML and the warehouse's numbers."""
+    client = LookerClient.from_ini(looker_ini, section)
+    try:
+        run_verify(client, lookml_dir, explore=explore, queries=load_queries(queries) if queries else (),
+                   warehouse=parse_warehouse(warehouse) if warehouse else None)
+    except VerifyFailed as failure:
+        table = Table("what", "expected", "Looker", title=f"{project}: mismatches")
+        for mismatch in failure.mismatches:
+            table.add_row(mismatch.subject, mismatch.expected, mismatch.actual)
+        Console(soft_wrap=True).print(table)
+        raise
+    finally:
+        client.logout()
+    Console().print(f"{project}: generated LookML and Looker agree", markup=False, highlight=False)

@@ -1,0 +1,339 @@
+"""Deploy generated LookML: local gate, git push, Looker dev-mode validation, then production."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lkml
+import yaml
+from looker_sdk.sdk.api40 import models as models40
+
+from lookwright.errors import CheckFailed, InputError, LookerError
+from lookwright.looker_api import LookerClient
+
+MANIFEST = ".lookwright-manifest.json"
+SEVERITY_RANK = {"success": 0, "info": 10, "warning": 20, "error": 30, "fatal": 40}
+USE_EXISTING = re.compile(r"^-- use existing (\S+?)::(\S+)")
+DID_NOT_USE = re.compile(r"^-- Did not use (\S+?)::([^;\s]+);")
+
+
+@dataclass(frozen=True)
+class CheckQuery:
+    """A declared query: explore fields and filters, plus optional warehouse SQL for verify."""
+
+    name: str
+    model: str
+    explore: str
+    fields: tuple[str, ...]
+    filters: dict[str, str] = field(default_factory=dict)
+    timezone: str | None = None
+    warehouse_sql: str | None = None
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    project: str
+    branch: str
+    lookml_dir: Path
+    repo: str
+    production: bool = False
+    dry_run: bool = False
+    severity: str = "warning"
+    queries: tuple[CheckQuery, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    """What a deploy did (or, with --dry-run, would do)."""
+
+    steps: tuple[str, ...]
+    changed_files: tuple[str, ...]
+    diff: str
+    commit: str | None
+    deployed: bool
+
+
+class DeployFailed(CheckFailed):
+    """Looker or the local gate found problems; nothing reached production."""
+
+    def __init__(self, step: str, problems: list[str]) -> None:
+        self.step = step
+        self.problems = problems
+        super().__init__(f"{step}: {len(problems)} problem{'s' if len(problems) != 1 else ''}\n" + "\n".join(problems))
+
+
+def load_queries(path: Path) -> tuple[CheckQuery, ...]:
+    """Read a JSON or YAML list of {name, model, explore, fields, filters, timezone, warehouse_sql}."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"cannot read queries file {path}: {exc}") from None
+    if not isinstance(raw, list):
+        raise InputError(f"{path}: expected a list of queries")
+    return tuple(_query(path, n, item) for n, item in enumerate(raw, 1))
+
+
+def _query(path: Path, number: int, item: Any) -> CheckQuery:
+    if not isinstance(item, dict) or not {"model", "explore", "fields"} <= item.keys():
+        raise InputError(f"{path}: query {number} needs model, explore and fields")
+    return CheckQuery(
+        name=str(item.get("name", f"query {number}")),
+        model=str(item["model"]),
+        explore=str(item["explore"]),
+        fields=tuple(str(f) for f in item["fields"]),
+        filters={str(k): str(v) for k, v in (item.get("filters") or {}).items()},
+        timezone=item.get("timezone"),
+        warehouse_sql=item.get("warehouse_sql"),
+    )
+
+
+# ---- step 1: local gate ------------------------------------------------------------------------
+
+
+def local_gate(lookml_dir: Path) -> None:
+    """Run the static validator; any error stops the deploy before anything leaves the machine."""
+    from lookwright.lookml_validator import validate_lookml
+
+    if not lookml_dir.is_dir():
+        raise InputError(f"LookML directory {lookml_dir} does not exist")
+    errors = [f.text() for f in validate_lookml(lookml_dir) if f.severity == "error"]
+    if errors:
+        raise DeployFailed("local LookML validation", errors)
+
+
+def generated_files(lookml_dir: Path) -> list[str]:
+    """Files lookwright generated: the manifest's list, or every *.lkml file without one."""
+    manifest = lookml_dir / MANIFEST
+    if manifest.exists():
+        return sorted(str(name) for name in json.loads(manifest.read_text())["files"])
+    return sorted(p.relative_to(lookml_dir).as_posix() for p in lookml_dir.rglob("*.lkml"))
+
+
+# ---- step 2: git -------------------------------------------------------------------------------
+
+
+def _git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise LookerError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def prepare_commit(options: DeployOptions, clone: Path) -> tuple[list[str], str]:
+    """Clone the repo, check out the branch, copy generated files in; return changed files and diff."""
+    _git(clone.parent, "clone", "-q", options.repo, str(clone))
+    if _git(clone, "ls-remote", "--heads", "origin", options.branch):
+        _git(clone, "checkout", "-q", "-B", options.branch, f"origin/{options.branch}")
+    else:
+        _git(clone, "checkout", "-q", "-b", options.branch)
+    previous = generated_files(clone) if (clone / MANIFEST).exists() else []
+    current = generated_files(options.lookml_dir)
+    for stale in sorted(set(previous) - set(current)):
+        (clone / stale).unlink(missing_ok=True)
+    for name in current + ([MANIFEST] if (options.lookml_dir / MANIFEST).exists() else []):
+        (clone / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(options.lookml_dir / name, clone / name)
+    paths = sorted(set(previous) | set(current) | {MANIFEST})
+    existing = [p for p in paths if (clone / p).exists() or p in previous]
+    _git(clone, "add", "-A", "--", *existing)
+    changed = _git(clone, "diff", "--cached", "--name-only").splitlines()
+    return changed, _git(clone, "diff", "--cached")
+
+
+def commit_and_push(options: DeployOptions, clone: Path, changed: list[str]) -> str:
+    if changed:
+        message = f"lookwright: regenerate LookML from {options.lookml_dir.name}/ ({len(changed)} files changed)"
+        _git(clone, "-c", "user.name=lookwright", "-c", "user.email=lookwright@localhost",
+             "commit", "-q", "-m", message)
+    _git(clone, "push", "-q", "origin", f"{options.branch}:{options.branch}")
+    return _git(clone, "rev-parse", "HEAD")
+
+
+# ---- step 3: Looker --------------------------------------------------------------------------
+
+
+@contextmanager
+def dev_branch(client: LookerClient, project: str, branch: str) -> Iterator[None]:
+    """Check out `branch` in the dev workspace; always restore the original branch and workspace."""
+    original_workspace = client.workspace()
+    client.set_workspace("dev")
+    original = client.call("record the original branch", lambda: client.sdk.git_branch(project)).name
+    try:
+        client.call("check out the branch",
+                    lambda: client.sdk.update_git_branch(project, models40.WriteGitBranch(name=branch)))
+        client.call("reset the branch to the remote", lambda: client.sdk.reset_project_to_remote(project))
+        yield
+    finally:
+        if original and original != branch:
+            client.call("restore the original branch",
+                        lambda: client.sdk.update_git_branch(project, models40.WriteGitBranch(name=original)))
+        client.set_workspace(original_workspace)
+
+
+def model_connections(lookml_dir: Path, files: list[str]) -> dict[str, str]:
+    """model name -> connection for every generated model file."""
+    out = {}
+    for name in files:
+        if name.endswith(".model.lkml"):
+            parsed = lkml.load((lookml_dir / name).read_text())
+            out[Path(name).name.removesuffix(".model.lkml")] = str(parsed.get("connection", ""))
+    return out
+
+
+def configure_models(client: LookerClient, project: str, connections: dict[str, str]) -> list[str]:
+    """create_lookml_model for model files Looker does not know yet; return the names created."""
+    known = {m.name for m in client.call("list LookML models", lambda: client.sdk.all_lookml_models(fields="name"))}
+    created = []
+    for name, connection in sorted(connections.items()):
+        if name in known:
+            continue
+        body = models40.WriteLookmlModel(name=name, project_name=project, allowed_db_connection_names=[connection])
+        client.call(f"configure model {name}", lambda body=body: client.sdk.create_lookml_model(body))  # type: ignore[misc]
+        created.append(name)
+    return created
+
+
+def check_lookml(client: LookerClient, project: str, severity: str) -> None:
+    validation = client.call("validate the LookML project", lambda: client.sdk.validate_project(project))
+    threshold = SEVERITY_RANK[severity]
+    problems = [
+        f"{e.file_path}:{e.line_number}: {e.severity}: {e.message}"
+        for e in validation.errors or []
+        if SEVERITY_RANK.get(str(e.severity), 40) >= threshold
+    ]
+    if problems:
+        raise DeployFailed("Looker LookML validation", problems)
+
+
+def _content_errors(client: LookerClient, project: str) -> set[str]:
+    result = client.call("validate content",
+                         lambda: client.sdk.content_validation(project_names=models40.DelimSequence([project])))
+    errors = set()
+    for item in result.content_with_errors or []:
+        title = item.dashboard.title if item.dashboard else item.look.title if item.look else item.id
+        for err in item.errors or []:
+            errors.add(f"{title}: {err.message} ({err.model_name}/{err.explore_name})")
+    return errors
+
+
+def check_content(client: LookerClient, project: str) -> None:
+    """Fail on content errors the branch introduces; errors production already has are not ours."""
+    in_dev = _content_errors(client, project)
+    if not in_dev:
+        return
+    with client.in_workspace("production"):
+        in_production = _content_errors(client, project)
+    new = sorted(in_dev - in_production)
+    if new:
+        raise DeployFailed("content validation (new errors)", new)
+
+
+def aggregate_choices(lines: list[str]) -> tuple[str | None, frozenset[str]]:
+    """(used table, tables explicitly not used) from SQL comment lines."""
+    used = next((m.group(2) for line in lines if (m := USE_EXISTING.match(line))), None)
+    skipped = frozenset(m.group(2) for line in lines if (m := DID_NOT_USE.match(line)))
+    return used, skipped
+
+
+def check_queries(client: LookerClient, lookml_dir: Path, queries: tuple[CheckQuery, ...]) -> None:
+    """Looker's aggregate-table choice for each query must equal the local matcher's."""
+    from lookwright.aggregate_matcher import explain_query
+    from lookwright.lookml_project import load_project
+
+    project = load_project(lookml_dir)
+    problems = []
+    for query in queries:
+        body = models40.WriteQuery(model=query.model, view=query.explore, fields=list(query.fields),
+                                   filters=dict(query.filters), query_timezone=query.timezone)
+        sql = client.call(f"generate SQL for {query.name}", lambda body=body: client.sdk.run_inline_query("sql", body))  # type: ignore[misc]
+        looker = aggregate_choices(str(sql).splitlines())
+        local = explain_query(project, query.explore, list(query.fields), dict(query.filters), query.timezone)
+        expected = aggregate_choices(local.lines)
+        if looker != expected:
+            problems.append(f"{query.name}: Looker used {looker[0] or 'no aggregate table'}, "
+                            f"lookwright expected {expected[0] or 'no aggregate table'}")
+    if problems:
+        raise DeployFailed("aggregate awareness", problems)
+
+
+# ---- the whole flow ----------------------------------------------------------------------------
+
+
+def plan(options: DeployOptions) -> tuple[str, ...]:
+    steps = [
+        f"validate LookML in {options.lookml_dir} locally",
+        f"commit generated files to {options.repo} branch {options.branch} and push",
+        "log in to Looker, enter the dev workspace, check out the branch and reset it to the remote",
+        "configure new models (create_lookml_model)",
+        f"validate the LookML project {options.project} (fail at {options.severity} or worse)",
+        "validate content; fail on errors production does not already have",
+    ]
+    if options.queries:
+        steps.append(f"compare aggregate-table choices for {len(options.queries)} queries")
+    if options.production:
+        steps.append(f"deploy branch {options.branch} to production")
+    steps.append("restore the original branch and workspace")
+    return tuple(steps)
+
+
+def deploy(options: DeployOptions, connect: Callable[[], LookerClient],
+           progress: Callable[[str], None] = lambda _: None) -> DeployResult:
+    """Run the deploy; on any failure production is untouched and Looker state is restored."""
+    if options.severity not in SEVERITY_RANK:
+        raise InputError(f"unknown severity {options.severity}; use one of {', '.join(SEVERITY_RANK)}")
+    progress("local LookML validation")
+    local_gate(options.lookml_dir)
+    with tempfile.TemporaryDirectory(prefix="lookwright-deploy-") as tmp:
+        clone = Path(tmp) / "repo"
+        changed, diff = prepare_commit(options, clone)
+        if options.dry_run:
+            return DeployResult(plan(options), tuple(changed), diff, None, False)
+        progress(f"pushing {len(changed)} changed files to {options.branch}")
+        commit = commit_and_push(options, clone, changed)
+    client = connect()
+    try:
+        deployed = _looker_steps(client, options, progress)
+    finally:
+        client.logout()
+    return DeployResult(plan(options), tuple(changed), diff, commit, deployed)
+
+
+def _looker_steps(client: LookerClient, options: DeployOptions, progress: Callable[[str], None]) -> bool:
+    connections = model_connections(options.lookml_dir, generated_files(options.lookml_dir))
+    created: list[str] = []
+    succeeded = False
+    try:
+        with dev_branch(client, options.project, options.branch):
+            progress("configuring models")
+            created = configure_models(client, options.project, connections)
+            progress("validating LookML in Looker")
+            check_lookml(client, options.project, options.severity)
+            progress("validating content")
+            check_content(client, options.project)
+            if options.queries:
+                progress("checking aggregate awareness")
+                check_queries(client, options.lookml_dir, options.queries)
+        if options.production:
+            progress("deploying to production")
+            client.call("deploy to production",
+                        lambda: client.sdk.deploy_ref_to_production(options.project, branch=options.branch))
+        succeeded = True
+    finally:
+        if not succeeded:
+            _unconfigure(client, created)
+    return options.production
+
+
+def _unconfigure(client: LookerClient, created: list[str]) -> None:
+    """Remove model configurations this run created, so a failed deploy leaves no trace."""
+    for name in created:
+        client.call(f"remove the configuration of model {name}", lambda name=name: client.sdk.delete_lookml_model(name))  # type: ignore[misc]

@@ -1,0 +1,159 @@
+"""Verify a deployed Looker model: explores and fields as generated, numbers equal to the warehouse."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from looker_sdk.sdk.api40 import models as models40
+
+from lookwright.deploy import CheckQuery
+from lookwright.errors import CheckFailed, InputError, WarehouseError
+from lookwright.looker_api import LookerClient
+from lookwright.lookml_project import Explore, Field, Model, load_project
+
+
+@dataclass(frozen=True, order=True)
+class Mismatch:
+    """One difference between what lookwright generated (or the warehouse says) and Looker."""
+
+    subject: str
+    expected: str
+    actual: str
+
+
+class VerifyFailed(CheckFailed):
+    def __init__(self, mismatches: list[Mismatch]) -> None:
+        self.mismatches = sorted(mismatches)
+        count = len(self.mismatches)
+        super().__init__(f"{count} mismatch{'es' if count != 1 else ''} between the generated LookML and Looker")
+
+
+def looker_type(field: Field) -> str:
+    """The type Looker reports for a field in explore metadata."""
+    if field.kind == "dimension_group":
+        prefix = "date" if field.type == "time" else "duration"
+        return f"{prefix}_{field.timeframe}"
+    return field.type or ("count" if field.kind == "measure" else "string")
+
+
+def expected_fields(explore: Explore, model: Model) -> dict[str, str]:
+    """'alias.field' -> Looker type for every dimension and measure the explore exposes."""
+    out: dict[str, str] = {}
+    for alias in explore.aliases():
+        view = model.views.get(explore.view_for_alias(alias) or "")
+        if view is None:
+            continue
+        for name, field in sorted(view.referencable().items()):
+            if field.kind in ("dimension", "dimension_group", "measure"):
+                out[f"{alias}.{name}"] = looker_type(field)
+    return out
+
+
+def actual_fields(metadata: models40.LookmlModelExplore) -> dict[str, str]:
+    fields = metadata.fields
+    if fields is None:
+        return {}
+    found = [*(fields.dimensions or []), *(fields.measures or [])]
+    return {str(f.name): str(f.type) for f in found}
+
+
+def check_explores(client: LookerClient, lookml_dir: Path, only: str | None = None) -> list[Mismatch]:
+    """Every generated explore, view and field must exist in Looker with the same type."""
+    project = load_project(lookml_dir)
+    configured = {m.name: m for m in client.call("list LookML models", client.sdk.all_lookml_models)}
+    mismatches: list[Mismatch] = []
+    for model_name, model in sorted(project.models.items()):
+        if model_name not in configured:
+            mismatches.append(Mismatch(f"model {model_name}", "configured", "missing"))
+            continue
+        deployed = {e.name for e in configured[model_name].explores or []}
+        for name, explore in sorted(model.explores.items()):
+            if only is not None and name != only:
+                continue
+            if name not in deployed:
+                mismatches.append(Mismatch(f"explore {model_name}.{name}", "present", "missing"))
+                continue
+            metadata = client.call(f"read explore {model_name}.{name}",
+                                   lambda m=model_name, n=name: client.sdk.lookml_model_explore(m, n))  # type: ignore[misc]
+            mismatches.extend(_compare_fields(f"{model_name}.{name}", expected_fields(explore, model),
+                                              actual_fields(metadata)))
+    return mismatches
+
+
+def _compare_fields(where: str, expected: dict[str, str], actual: dict[str, str]) -> list[Mismatch]:
+    return [Mismatch(f"field {where} {name}", kind, actual.get(name, "missing"))
+            for name, kind in sorted(expected.items()) if actual.get(name) != kind]
+
+
+def _normal(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, (int, float, decimal.Decimal)):
+        return f"{float(value):.6g}"
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def warehouse_rows(warehouse: Path, sql: str) -> list[tuple[str, ...]]:
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            rows = con.execute(sql).fetchall()
+    except duckdb.Error as exc:
+        raise WarehouseError(f"check query failed in {warehouse}: {exc}") from None
+    return sorted(tuple(_normal(v) for v in row) for row in rows)
+
+
+def looker_rows(client: LookerClient, query: CheckQuery) -> list[tuple[str, ...]]:
+    body = models40.WriteQuery(model=query.model, view=query.explore, fields=list(query.fields),
+                               filters=dict(query.filters), query_timezone=query.timezone, limit="-1")
+    text = client.call(f"run {query.name}", lambda: client.sdk.run_inline_query("json", body))
+    rows = json.loads(str(text))
+    return sorted(tuple(_normal(row.get(name)) for name in query.fields) for row in rows)
+
+
+def check_numbers(client: LookerClient, queries: tuple[CheckQuery, ...], warehouse: Path) -> list[Mismatch]:
+    """Each declared check query must return the same rows from Looker and from the warehouse."""
+    mismatches = []
+    for query in queries:
+        if query.warehouse_sql is None:
+            raise InputError(f"check query {query.name} has no warehouse_sql to compare against")
+        expected = warehouse_rows(warehouse, query.warehouse_sql)
+        actual = looker_rows(client, query)
+        if expected != actual:
+            mismatches.append(Mismatch(f"query {query.name}", _rows_text(expected), _rows_text(actual)))
+    return mismatches
+
+
+def _rows_text(rows: list[tuple[str, ...]]) -> str:
+    return "; ".join(", ".join(row) for row in rows) or "(no rows)"
+
+
+def parse_warehouse(spec: str) -> Path:
+    """`duckdb:PATH` -> PATH."""
+    kind, _, location = spec.partition(":")
+    if kind != "duckdb" or not location:
+        raise InputError(f"unsupported warehouse {spec!r}; use duckdb:PATH")
+    path = Path(location)
+    if not path.exists():
+        raise InputError(f"warehouse file {path} does not exist")
+    return path
+
+
+def verify(client: LookerClient, lookml_dir: Path, *, explore: str | None = None,
+           queries: tuple[CheckQuery, ...] = (), warehouse: Path | None = None) -> None:
+    """Run every check; raise VerifyFailed listing all mismatches, or return [] when all agree."""
+    mismatches = check_explores(client, lookml_dir, explore)
+    if queries:
+        if warehouse is None:
+            raise InputError("check queries need --warehouse duckdb:PATH")
+        mismatches.extend(check_numbers(client, queries, warehouse))
+    if mismatches:
+        raise VerifyFailed(mismatches)
+
