@@ -1,0 +1,92 @@
+"""What every loader shares: load reports, the per-file transaction, and line readers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lookwright.errors import InputError, WarehouseError
+from lookwright.warehouse.base import Warehouse
+
+STAGE_TABLE = "_lw_stage"
+# A stage table holds one row per data row of the file: the raw table's columns (without
+# source_file/loaded_at), `source_line`, and `bad_reason` (NULL for a good row).
+StageFn = Callable[[Warehouse, str], None]
+
+
+@dataclass(frozen=True, order=True)
+class BadRow:
+    """A row that was not loaded, located to file:line, with the reason."""
+
+    file: str
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """The outcome of loading one file."""
+
+    file: str
+    table: str
+    rows_loaded: int
+    bad_rows: list[BadRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source kind: which raw table it fills and how a file of it is staged."""
+
+    kind: str
+    table: str
+    description: str
+    stage: StageFn
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal for `value`."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def lines_sql(path: str) -> str:
+    """Non-blank lines of a text file with their 1-based line numbers: (source_line, line)."""
+    return f"""
+        SELECT source_line, line FROM (
+            SELECT unnest(l) AS line, generate_subscripts(l, 1) AS source_line
+            FROM (SELECT string_split(content, chr(10)) AS l FROM read_text({sql_string(path)}))
+        ) WHERE trim(line) <> ''
+    """
+
+
+def stage_file(warehouse: Warehouse, source: Source, path: str) -> None:
+    """Run the source's staging, turning a file that cannot be read into an InputError."""
+    try:
+        source.stage(warehouse, path)
+    except WarehouseError as error:
+        raise InputError(f"{path}: cannot load as {source.kind}: {error}") from error
+
+
+def load_file(warehouse: Warehouse, source: Source, path: Path, create_sql: str) -> LoadReport:
+    """Load one file in one transaction: replace its earlier rows, insert good rows, report bad ones."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    name = path.resolve().as_posix()
+    with warehouse.transaction():
+        warehouse.execute(create_sql)
+        stage_file(warehouse, source, name)
+        warehouse.execute(f"DELETE FROM {source.table} WHERE source_file = ?", [name])
+        warehouse.execute(
+            f"INSERT INTO {source.table} BY NAME SELECT * EXCLUDE (bad_reason),"
+            " ? AS source_file, CAST(now() AS TIMESTAMP) AS loaded_at"
+            f" FROM {STAGE_TABLE} WHERE bad_reason IS NULL ORDER BY source_line",
+            [name],
+        )
+        loaded = warehouse.query(f"SELECT count(*) FROM {STAGE_TABLE} WHERE bad_reason IS NULL")
+        bad = warehouse.query(
+            f"SELECT source_line, bad_reason FROM {STAGE_TABLE} WHERE bad_reason IS NOT NULL"
+            " ORDER BY source_line, bad_reason"
+        )
+        warehouse.execute(f"DROP TABLE {STAGE_TABLE}")
+    bad_rows = [BadRow(name, int(line), str(reason)) for line, reason in bad]
+    return LoadReport(name, source.table, int(loaded[0][0]), bad_rows)
