@@ -610,7 +610,7 @@ def run_inline_query(fake: FakeLooker, request: Request) -> tuple[int, Any]:
         raise ApiError(400, "Must query at least one dimension or measure")
     index = fake.index(request)
     try:
-        sql = compile_query(index, model, explore, fields, body.get("filters") or {}, int(body.get("limit") or 500))
+        sql = compile_query(index, model, explore, fields, body.get("filters") or {}, _limit(body.get("limit")))
     except KeyError as exc:
         raise ApiError(400, f"View Not Found or unknown field: {exc}") from exc
     if fmt == "sql":
@@ -624,6 +624,11 @@ def run_inline_query(fake: FakeLooker, request: Request) -> tuple[int, Any]:
         names = [d[0] for d in cursor.description]
         rows = [{n: _jsonable(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
     return 200, RawText(json.dumps(rows), "application/json")
+
+
+def _limit(value: str | None) -> int:
+    limit = int(value or 500)
+    return 1_000_000_000 if limit < 0 else limit
 
 
 def _aggregate_comments(fake: FakeLooker, request: Request, body: dict[str, Any]) -> list[str]:
@@ -674,8 +679,8 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = fake.handle(request)
         except ApiError as exc:
             status, payload = exc.status, _error_body(exc.status, exc.message, url.path)
-        except SpecViolation as exc:
-            fake.violations.append(str(exc))
+        except (SpecViolation, Exception) as exc:  # a crash in the fake must fail the test too
+            fake.violations.append(f"{type(exc).__name__}: {exc}")
             self._send(500, json.dumps(_error_body(500, f"SPEC VIOLATION: {exc}", url.path)).encode(), "application/json")
             return
         data, ctype = self._encode(payload)

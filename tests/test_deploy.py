@@ -1,0 +1,241 @@
+"""deploy against the fake Looker: every failure leaves production, branches and workspace as they were."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conftest_looker import CLIENT_SECRET, FIXTURES, read_tree
+from fakes.looker_server import DEV_BRANCH, FakeLooker
+from lookwright.deploy import DeployFailed, DeployOptions, deploy, load_queries
+from lookwright.errors import LookerError
+from lookwright.looker_api import LookerClient, RetryPolicy
+from lookwright.verify import verify
+
+pytest_plugins = ["conftest_looker"]
+
+FAST = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, total_seconds=10, timeout=0.6)
+
+
+@pytest.fixture
+def lookml(tmp_path: Path) -> Path:
+    target = tmp_path / "generated_lookml"
+    shutil.copytree(FIXTURES / "generated_lookml", target)
+    return target
+
+
+@pytest.fixture
+def connect(looker_ini: Path) -> Callable[[], LookerClient]:
+    clients: list[LookerClient] = []
+
+    def make() -> LookerClient:
+        clients.append(LookerClient.from_ini(looker_ini, policy=FAST))
+        return clients[-1]
+
+    make.clients = clients  # type: ignore[attr-defined]
+    return make
+
+
+def options(fake: FakeLooker, lookml: Path, **overrides: object) -> DeployOptions:
+    values: dict[str, object] = {"project": fake.project, "branch": "lookwright/regen", "lookml_dir": lookml,
+                                 "repo": str(fake.remote), "production": True}
+    values.update(overrides)
+    return DeployOptions(**values)  # type: ignore[arg-type]
+
+
+def snapshot(fake: FakeLooker) -> tuple[str, str, list[str], dict[str, str]]:
+    return fake.production_commit, fake.dev_branch(), sorted(fake.models), read_tree(fake.prod_dir)
+
+
+def assert_untouched(fake: FakeLooker, before: tuple[str, str, list[str], dict[str, str]]) -> None:
+    assert snapshot(fake) == before
+    assert fake.dev_branch() == DEV_BRANCH
+    assert set(fake.workspaces()) <= {"production"}  # logged out or back in production
+
+
+def remote_file(fake: FakeLooker, ref: str, path: str) -> str:
+    return subprocess.run(["git", "show", f"{ref}:{path}"], cwd=fake.remote, capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_happy_path_deploys_to_production_and_verify_passes(fake_looker: FakeLooker, lookml: Path, connect,
+                                                            warehouse: Path) -> None:
+    result = deploy(options(fake_looker, lookml), connect)
+    assert result.changed_files == (".lookwright-manifest.json", "views/orders.view.lkml")
+    assert result.deployed is True
+    assert fake_looker.production_commit == result.commit == fake_looker.remote_branches()["lookwright/regen"]
+    assert "dimension: status" in (fake_looker.prod_dir / "views/orders.view.lkml").read_text()
+    assert remote_file(fake_looker, "lookwright/regen", "README.md") == "# LookML project\nHand-written README.\n"
+    assert remote_file(fake_looker, "lookwright/regen", "manual/notes.view.lkml") == \
+        (FIXTURES / "production/manual/notes.view.lkml").read_text()
+    assert fake_looker.dev_branch() == DEV_BRANCH
+    assert sorted(fake_looker.remote_branches()) == ["lookwright/regen", "main"]
+    message = subprocess.run(["git", "log", "-1", "--format=%s", "lookwright/regen"], cwd=fake_looker.remote,
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert message == "lookwright: regenerate LookML from generated_lookml/ (2 files changed)"
+    client = connect()
+    verify(client, lookml, queries=load_queries(FIXTURES / "queries.json"), warehouse=warehouse)
+    client.logout()
+
+
+def test_new_model_file_is_configured_with_its_connection(fake_looker: FakeLooker, lookml: Path, connect) -> None:
+    (lookml / "extra.model.lkml").write_text('connection: "analytics"\ninclude: "/views/*.view.lkml"\n'
+                                             "explore: customers {}\n")
+    (lookml / ".lookwright-manifest.json").unlink()
+    deploy(options(fake_looker, lookml), connect)
+    assert fake_looker.models["extra"]["allowed_db_connection_names"] == ["analytics"]
+
+
+def test_dry_run_prints_the_diff_and_changes_nothing(fake_looker: FakeLooker, lookml: Path, connect) -> None:
+    before, branches = snapshot(fake_looker), fake_looker.remote_branches()
+    result = deploy(options(fake_looker, lookml, dry_run=True), connect)
+    assert result.commit is None and result.deployed is False
+    assert "+  dimension: status {" in result.diff
+    assert result.changed_files == (".lookwright-manifest.json", "views/orders.view.lkml")
+    assert fake_looker.remote_branches() == branches
+    assert fake_looker.log == []  # not a single API call
+    assert_untouched(fake_looker, before)
+
+
+def test_local_validation_errors_stop_before_anything_leaves_the_machine(fake_looker: FakeLooker, lookml: Path,
+                                                                        connect) -> None:
+    orders = lookml / "views/orders.view.lkml"
+    orders.write_text(orders.read_text().replace("${TABLE}.amount", "${unknown_field}"))
+    branches = fake_looker.remote_branches()
+    with pytest.raises(DeployFailed) as failure:
+        deploy(options(fake_looker, lookml), connect)
+    assert failure.value.step == "local LookML validation"
+    assert "views/orders.view.lkml" in str(failure.value)
+    assert fake_looker.remote_branches() == branches
+    assert fake_looker.log == []
+
+
+def test_looker_validation_errors_refuse_the_deploy(fake_looker: FakeLooker, lookml: Path, connect) -> None:
+    before = snapshot(fake_looker)
+    fake_looker.inject_lookml_error("Connection warehouse could not be registered.", "shop.model.lkml", 1)
+    with pytest.raises(DeployFailed) as failure:
+        deploy(options(fake_looker, lookml), connect)
+    assert failure.value.problems == [
+        "lw_project/shop.model.lkml:1: error: Connection warehouse could not be registered."]
+    assert_untouched(fake_looker, before)
+
+
+def test_warnings_pass_when_the_threshold_is_error(fake_looker: FakeLooker, lookml: Path, connect) -> None:
+    fake_looker.inject_lookml_error("Something deprecated.", "shop.model.lkml", 1, severity="warning")
+    with pytest.raises(DeployFailed):
+        deploy(options(fake_looker, lookml, production=False), connect)
+    result = deploy(options(fake_looker, lookml, severity="error"), connect)
+    assert fake_looker.production_commit == result.commit
+
+
+def test_new_content_errors_fail_but_preexisting_ones_do_not(fake_looker: FakeLooker, lookml: Path,
+                                                            connect) -> None:
+    # dashboard 2 ("Legacy", orders.discount) is already broken in production: not our fault
+    result = deploy(options(fake_looker, lookml), connect)
+    assert fake_looker.production_commit == result.commit
+    before = snapshot(fake_looker)
+    orders = lookml / "views/orders.view.lkml"
+    orders.write_text(orders.read_text().replace("dimension: status", "dimension: order_status"))
+    with pytest.raises(DeployFailed) as failure:
+        deploy(options(fake_looker, lookml), connect)
+    assert failure.value.problems == [
+        "Orders by status: Could not find a field named 'orders.status' (shop/orders)"]
+    assert_untouched(fake_looker, before)
+
+
+def test_a_failing_deploy_leaves_production_and_workspace_as_before(fake_looker: FakeLooker, lookml: Path,
+                                                                   connect) -> None:
+    before = snapshot(fake_looker)
+    fake_looker.fail_deploy("Deploy webhook rejected: merge conflict")
+    with pytest.raises(LookerError) as failure:
+        deploy(options(fake_looker, lookml), connect)
+    assert str(failure.value) == (
+        "deploy to production failed: POST /api/4.0/projects/lw_project/deploy_ref_to_production (HTTP 400): "
+        "Deploy webhook rejected: merge conflict")
+    assert_untouched(fake_looker, before)
+
+
+def test_failed_deploy_removes_the_model_configuration_it_created(fake_looker: FakeLooker, lookml: Path,
+                                                                 connect) -> None:
+    (lookml / "extra.model.lkml").write_text('connection: "analytics"\ninclude: "/views/*.view.lkml"\n'
+                                             "explore: customers {}\n")
+    (lookml / ".lookwright-manifest.json").unlink()
+    fake_looker.fail_deploy("nope")
+    with pytest.raises(LookerError):
+        deploy(options(fake_looker, lookml), connect)
+    assert sorted(fake_looker.models) == ["shop"]
+
+
+def test_token_expiry_mid_flow_relogs_in_and_reasserts_dev_mode(fake_looker: FakeLooker, lookml: Path,
+                                                                connect) -> None:
+    # the tokens die right after the branch checkout; validation must still run on the branch in dev mode
+    original = fake_looker.take_fault
+    expired: list[str] = []
+
+    def expire_after_checkout(method: str, path: str):  # type: ignore[no-untyped-def]
+        if path.endswith("/reset_to_remote") and not expired:
+            expired.append(path)
+            fake_looker.expire_tokens()
+        return original(method, path)
+
+    fake_looker.take_fault = expire_after_checkout  # type: ignore[method-assign]
+    result = deploy(options(fake_looker, lookml), connect)
+    assert connect.clients[0].transport.relogins >= 1
+    assert fake_looker.production_commit == result.commit
+    assert ("POST", "/api/4.0/projects/lw_project/reset_to_remote", 401) in fake_looker.log
+    assert fake_looker.dev_branch() == DEV_BRANCH
+
+
+def test_sdk_side_token_expiry_also_reasserts_dev_mode(fake_looker: FakeLooker, lookml: Path, connect) -> None:
+    fake_looker.token_ttl = 10  # the SDK renews 10 s early: every call logs in again
+    result = deploy(options(fake_looker, lookml), connect)
+    assert connect.clients[0].transport.relogins >= 5
+    assert fake_looker.production_commit == result.commit
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_bursts_of_transient_errors_are_retried(fake_looker: FakeLooker, lookml: Path, connect, status: int) -> None:
+    fake_looker.fail_next("/validate", status, count=2)
+    fake_looker.fail_next("/git_branch", status, count=2, method="PUT")
+    fake_looker.fail_next("/deploy_ref_to_production", status, count=3)
+    result = deploy(options(fake_looker, lookml), connect)
+    assert fake_looker.production_commit == result.commit
+    assert [s for m, p, s in fake_looker.log if p.endswith("deploy_ref_to_production")] == [status] * 3 + [204]
+
+
+def test_endless_5xx_gives_up_and_restores_state(fake_looker: FakeLooker, lookml: Path, connect) -> None:
+    before = snapshot(fake_looker)
+    fake_looker.fail_next("/validate", 503, count=100)
+    with pytest.raises(LookerError) as failure:
+        deploy(options(fake_looker, lookml), connect)
+    assert str(failure.value) == ("validate the LookML project failed: POST /api/4.0/projects/lw_project/validate "
+                                  "(HTTP 503): Injected 503")
+    assert_untouched(fake_looker, before)
+
+
+def test_slow_responses_time_out_and_are_retried(fake_looker: FakeLooker, lookml: Path, connect) -> None:
+    fake_looker.slow_next("/content_validation", 1.0, count=1)
+    result = deploy(options(fake_looker, lookml), connect)
+    assert fake_looker.production_commit == result.commit
+
+
+def test_secrets_never_appear_in_errors(fake_looker: FakeLooker, lookml: Path, connect, looker_ini: Path) -> None:
+    fake_looker.fail_deploy(f"boom for {CLIENT_SECRET}")
+    with pytest.raises(LookerError) as failure:
+        deploy(options(fake_looker, lookml), connect)
+    assert CLIENT_SECRET not in str(failure.value)
+    assert "boom for ***" in str(failure.value)
+    for token in connect.clients[0].transport.record.tokens:
+        assert token not in str(failure.value)
+
+
+def test_wrong_credentials_fail_fast_naming_login(fake_looker: FakeLooker, lookml: Path, looker_ini: Path) -> None:
+    looker_ini.write_text(looker_ini.read_text().replace(CLIENT_SECRET, "wrong-secret-value"))
+    with pytest.raises(LookerError) as failure:
+        deploy(options(fake_looker, lookml), lambda: LookerClient.from_ini(looker_ini, policy=FAST))
+    assert "wrong-secret-value" not in str(failure.value)
+    assert "POST /api/4.0/login (HTTP 404)" in str(failure.value)
