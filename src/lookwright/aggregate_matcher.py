@@ -56,7 +56,7 @@ FINEST = frozenset({"raw", "time", "second", "millisecond", "microsecond"})
 # Fineness rank used by the tie-break: larger = finer = bigger table.
 FINENESS = {"year": 1, "fiscal_year": 1, "quarter": 2, "fiscal_quarter": 2, "month": 3, "week": 4,
             "date": 5, "hour": 6, "minute": 7, "time": 8, "second": 8, "raw": 9}
-DATABASE_TIMEZONE = "database time zone"
+DATABASE_TIMEZONE = "(database time zone)"
 
 
 @dataclass(frozen=True)
