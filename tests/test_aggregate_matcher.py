@@ -8,7 +8,7 @@ import pytest
 
 from lookwright.aggregate_matcher import Explanation, explain_query
 from lookwright.errors import InputError
-from lookwright.lookml_project import load_project
+from lookwright.lookml_project import Project, load_project
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lookml"
 LA = "America/Los_Angeles"
@@ -37,8 +37,8 @@ CASES: list[tuple[str, str, str, list[str], dict[str, str], str | None, str | No
      ["-- use existing orders::sales_monthly",
       "-- Did not use orders::sales_weekly; " + missing("orders.created_month"),
       "-- Did not use orders::sales_daily; " + better("orders::sales_monthly"),
-      "-- Did not use orders::sales_last_3_days; contained filters not in the query: "
-      "orders.created_date"]),
+      ("-- Did not use orders::sales_last_3_days; contained filters not in the query: "
+      "orders.created_date")]),
     ("weekly query uses the weekly table, daily also fits", "agg_orders", "orders",
      ["orders.created_week", "orders.count"], {}, LA, "sales_weekly",
      ["-- use existing orders::sales_weekly",
@@ -56,8 +56,8 @@ CASES: list[tuple[str, str, str, list[str], dict[str, str], str | None, str | No
      ["-- use existing orders::sales_daily",
       "-- Did not use orders::sales_weekly; " + missing("orders.created_day_of_week"),
       "-- Did not use orders::sales_monthly; " + missing("orders.created_day_of_week"),
-      "-- Did not use orders::sales_last_3_days; contained filters not in the query: "
-      "orders.created_date"]),
+      ("-- Did not use orders::sales_last_3_days; contained filters not in the query: "
+      "orders.created_date")]),
     ("a finer timeframe than any table is not served", "agg_orders", "orders",
      ["orders.created_hour", "orders.count"], {}, LA, None,
      ["-- Did not use orders::sales_weekly; " + missing("orders.created_hour"),
@@ -67,33 +67,34 @@ CASES: list[tuple[str, str, str, list[str], dict[str, str], str | None, str | No
     ("query time zone must equal the table's", "agg_orders", "orders",
      ["orders.created_month", "orders.count"], {}, "UTC", None,
      ["-- Did not use orders::sales_weekly; " + missing("orders.created_month"),
-      "-- Did not use orders::sales_daily; the query timezone UTC does not match the aggregate "
-      "table timezone America/Los_Angeles",
-      "-- Did not use orders::sales_monthly; the query timezone UTC does not match the aggregate "
-      "table timezone America/Los_Angeles",
+      ("-- Did not use orders::sales_daily; the query timezone UTC does not match the aggregate "
+      "table timezone America/Los_Angeles"),
+      ("-- Did not use orders::sales_monthly; the query timezone UTC does not match the aggregate "
+      "table timezone America/Los_Angeles"),
       "-- Did not use orders::sales_last_3_days; " + missing("orders.count")]),
     ("a missing query time zone is the database's", "agg_orders", "orders",
      ["orders.created_week", "orders.count"], {}, None, None,
-     ["-- Did not use orders::sales_weekly; the query timezone (database time zone) does not "
-      "match the aggregate table timezone America/Los_Angeles",
-      "-- Did not use orders::sales_daily; the query timezone (database time zone) does not "
-      "match the aggregate table timezone America/Los_Angeles",
+     [("-- Did not use orders::sales_weekly; the query timezone (database time zone) does not "
+      "match the aggregate table timezone America/Los_Angeles"),
+      ("-- Did not use orders::sales_daily; the query timezone (database time zone) does not "
+      "match the aggregate table timezone America/Los_Angeles"),
       "-- Did not use orders::sales_monthly; " + missing("orders.created_week"),
       "-- Did not use orders::sales_last_3_days; " + missing("orders.count")]),
-    ("time zone is irrelevant without time fields; coarsest table wins ties", "agg_orders", "orders",
+    ("time zone is irrelevant without time fields; coarsest table wins ties", "agg_orders",
+     "orders",
      ["orders.total_revenue"], {}, "UTC", "sales_monthly",
      ["-- use existing orders::sales_monthly",
       "-- Did not use orders::sales_weekly; " + better("orders::sales_monthly"),
       "-- Did not use orders::sales_daily; " + better("orders::sales_monthly"),
-      "-- Did not use orders::sales_last_3_days; contained filters not in the query: "
-      "orders.created_date"]),
+      ("-- Did not use orders::sales_last_3_days; contained filters not in the query: "
+      "orders.created_date")]),
     ("a filter on a field no table has", "agg_orders", "orders",
      ["orders.created_month", "orders.total_revenue"], {"orders.status": "complete"}, LA, None,
      ["-- Did not use orders::sales_weekly; " + missing("orders.created_month"),
       "-- Did not use orders::sales_daily; " + NEITHER + "orders.status.",
       "-- Did not use orders::sales_monthly; " + NEITHER + "orders.status.",
-      "-- Did not use orders::sales_last_3_days; contained filters not in the query: "
-      "orders.created_date"]),
+      ("-- Did not use orders::sales_last_3_days; contained filters not in the query: "
+      "orders.created_date")]),
     ("the table's time filter identical in the query", "agg_orders", "orders",
      ["orders.created_date", "orders.status", "orders.total_revenue"],
      {"orders.created_date": "3 days"}, LA, "sales_last_3_days",
@@ -107,15 +108,15 @@ CASES: list[tuple[str, str, str, list[str], dict[str, str], str | None, str | No
      ["-- Did not use orders::sales_weekly; " + missing("orders.created_date, orders.status"),
       "-- Did not use orders::sales_daily; " + missing("orders.status"),
       "-- Did not use orders::sales_monthly; " + missing("orders.created_date, orders.status"),
-      "-- Did not use orders::sales_last_3_days; contained filters not in the query: "
-      "orders.created_date"]),
+      ("-- Did not use orders::sales_last_3_days; contained filters not in the query: "
+      "orders.created_date")]),
     ("a time filter is served by a finer dimension", "agg_orders", "orders",
      ["orders.total_revenue"], {"orders.created_month": "2024-01"}, LA, "sales_monthly",
      ["-- use existing orders::sales_monthly",
       "-- Did not use orders::sales_weekly; " + NEITHER + "orders.created_month.",
       "-- Did not use orders::sales_daily; " + better("orders::sales_monthly"),
-      "-- Did not use orders::sales_last_3_days; contained filters not in the query: "
-      "orders.created_date"]),
+      ("-- Did not use orders::sales_last_3_days; contained filters not in the query: "
+      "orders.created_date")]),
     ("count_distinct cannot roll up to a coarser grain", "agg_orders", "orders",
      ["orders.created_month", "orders.buyers"], {}, LA, None,
      ["-- Did not use orders::sales_weekly; " + missing("orders.created_month, orders.buyers"),
@@ -172,8 +173,8 @@ CASES: list[tuple[str, str, str, list[str], dict[str, str], str | None, str | No
      ["order_items.status", "order_items.country", "order_items.total_sales"], {}, None,
      "sales_by_status",
      ["-- use existing order_items::sales_by_status",
-      "-- Did not use order_items::sales_daily; contained filters not in the query: "
-      "order_items.status"]),
+      ("-- Did not use order_items::sales_daily; contained filters not in the query: "
+      "order_items.status")]),
     ("filters covered by an exact match or by a dimension", "agg_order_items", "order_items",
      ["order_items.status", "order_items.total_sales"], {"order_items.status": "complete"}, None,
      "sales_daily",
@@ -207,7 +208,7 @@ CASES: list[tuple[str, str, str, list[str], dict[str, str], str | None, str | No
 
 
 @pytest.fixture(scope="module")
-def projects() -> dict[str, object]:
+def projects() -> dict[str, Project]:
     return {name: load_project(FIXTURES / name)
             for name in ("agg_orders", "agg_order_items", "agg_fanout")}
 
@@ -217,17 +218,17 @@ def projects() -> dict[str, object]:
     CASES, ids=[case[0] for case in CASES],
 )
 def test_matcher_picks_the_table_looker_would(
-    projects: dict[str, object], title: str, project: str, explore: str, fields: list[str],
+    projects: dict[str, Project], title: str, project: str, explore: str, fields: list[str],
     filters: dict[str, str], timezone: str | None, used: str | None, lines: list[str],
 ) -> None:
     loaded = projects[project]
-    explanation = explain_query(loaded, explore, fields, filters, timezone)  # type: ignore[arg-type]
+    explanation = explain_query(loaded, explore, fields, filters, timezone)
     assert explanation == Explanation(used, lines)
 
 
-def test_unknown_explore_and_field_are_input_errors(projects: dict[str, object]) -> None:
+def test_unknown_explore_and_field_are_input_errors(projects: dict[str, Project]) -> None:
     loaded = projects["agg_fanout"]
     with pytest.raises(InputError, match="^Unknown explore nope in the LookML project$"):
-        explain_query(loaded, "nope", ["users.state"], {}, None)  # type: ignore[arg-type]
+        explain_query(loaded, "nope", ["users.state"], {}, None)
     with pytest.raises(InputError, match="^Unknown field users.nope in explore users$"):
-        explain_query(loaded, "users", ["users.nope"], {}, None)  # type: ignore[arg-type]
+        explain_query(loaded, "users", ["users.nope"], {}, None)

@@ -1,4 +1,4 @@
-"""Each validator message is triggered by a minimal LookML fixture; the valid project triggers none."""
+"""Each validator message has a minimal triggering fixture; the valid project triggers none."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lookwright.lookml_project import load_project, resolve_include
-from lookwright.lookml_validator import Finding, render, validate_lookml
+from lookwright.lookml_validator import CODES, Finding, render, validate_lookml
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lookml"
 UNKNOWN_FIELD = ("Unknown or inaccessible field {0}. Check for typos or append a timeframe to "
@@ -27,16 +27,16 @@ CASES = [
     ("unknown_aggregate_field", "shop.model.lkml", 9, "error", "LKML101",
      UNKNOWN_FIELD.format("orders.created_day")),
     ("inaccessible_view", "orders.view.lkml", 26, "error", "LKML102",
-     "Inaccessible view users. users is not accessible in explore orders. "
-     "Check for missing joins in explore orders."),
+     ("Inaccessible view users. users is not accessible in explore orders. "
+     "Check for missing joins in explore orders.")),
     ("unknown_view_reference", "orders.view.lkml", 26, "error", "LKML103",
      "Unknown view customers."),
     ("unknown_explore_view", "shop.model.lkml", 6, "error", "LKML104",
-     "Unknown view order_items. View order_items does not exist in model shop. "
-     "Check for typos or missing include statements in shop."),
+     ("Unknown view order_items. View order_items does not exist in model shop. "
+     "Check for typos or missing include statements in shop.")),
     ("unknown_join_view", "shop.model.lkml", 5, "error", "LKML104",
-     "Unknown view customers. View customers does not exist in model shop. "
-     "Check for typos or missing include statements in shop."),
+     ("Unknown view customers. View customers does not exist in model shop. "
+     "Check for typos or missing include statements in shop.")),
     ("unknown_measure_filter_field", "orders.view.lkml", 26, "error", "LKML105",
      "Unknown field amuont in filter"),
     ("unknown_aggregate_filter_field", "shop.model.lkml", 9, "error", "LKML105",
@@ -44,11 +44,11 @@ CASES = [
     ("unknown_always_filter_field", "shop.model.lkml", 5, "error", "LKML106",
      "always_filter: unknown filter field 'orders.created'"),
     ("aggregate_measure_references_measure", "orders.view.lkml", 30, "error", "LKML110",
-     "Measures with Looker aggregations (sum, average, min, max, list types) may not reference "
-     "other measures."),
+     ("Measures with Looker aggregations (sum, average, min, max, list types) may not reference "
+     "other measures.")),
     ("count_with_sql", "orders.view.lkml", 26, "error", "LKML111",
-     "Measures of type count do not use the sql parameter. Use count_distinct to count by "
-     "something other than the primary key, or remove the sql parameter."),
+     ("Measures of type count do not use the sql parameter. Use count_distinct to count by "
+     "something other than the primary key, or remove the sql parameter.")),
     ("filters_on_number_measure", "orders.view.lkml", 31, "error", "LKML112",
      "filters: ` is not supported for measures of non-aggregate type 'number'"),
     ("list_without_list_field", "orders.view.lkml", 26, "error", "LKML113",
@@ -72,30 +72,32 @@ CASES = [
     ("sql_always_where_on_join", "shop.model.lkml", 8, "error", "LKML150",
      'Unknown or unexpected parameter "sql_always_where" in join users.'),
     ("two_persistence_strategies", "orders.view.lkml", 2, "error", "LKML160",
-     "derived table orders uses more than one persistence strategy: datagroup_trigger, "
-     "persist_for. Use exactly one."),
+     ("derived table orders uses more than one persistence strategy: datagroup_trigger, "
+     "persist_for. Use exactly one.")),
     ("aggregate_without_persistence", "shop.model.lkml", 9, "error", "LKML161",
-     "Aggregate table orders::daily has no persistence strategy; add datagroup_trigger, "
-     "sql_trigger_value or persist_for to its materialization."),
+     ("Aggregate table orders::daily has no persistence strategy; add datagroup_trigger, "
+     "sql_trigger_value or persist_for to its materialization.")),
     ("partition_keys_not_persisted", "orders.view.lkml", 4, "error", "LKML162",
      "partition_keys is only allowed on persisted tables; derived table orders is not persisted."),
     ("cluster_keys_without_partition_keys", "orders.view.lkml", 5, "error", "LKML163",
-     "cluster_keys on BigQuery require partition_keys; add partition_keys to derived table orders."),
+     ("cluster_keys on BigQuery require partition_keys; add partition_keys to derived table "
+     "orders.")),
     ("increment_key_with_persist_for", "orders.view.lkml", 5, "error", "LKML164",
-     "increment_key and increment_offset need trigger persistence (datagroup_trigger, "
-     "sql_trigger_value or interval_trigger); derived table orders uses persist_for."),
+     ("increment_key and increment_offset need trigger persistence (datagroup_trigger, "
+     "sql_trigger_value or interval_trigger); derived table orders uses persist_for.")),
     ("increment_offset_without_key", "orders.view.lkml", 5, "error", "LKML165",
      "increment_offset without increment_key in derived table orders."),
     ("increment_key_not_in_dimensions", "shop.model.lkml", 16, "error", "LKML166",
-     "increment_key orders.created_date of aggregate table orders::daily must be one of its "
-     "dimensions."),
+     ("increment_key orders.created_date of aggregate table orders::daily must be one of its "
+     "dimensions.")),
     ("publish_as_db_view_with_persist_for", "orders.view.lkml", 5, "error", "LKML167",
-     "publish_as_db_view is not supported with persist_for; derived table orders uses persist_for."),
+     ("publish_as_db_view is not supported with persist_for; derived table orders uses "
+     "persist_for.")),
     ("relationship_missing", "shop.model.lkml", 5, "warning", "LKML170",
      "relationship missing, assumed to be many_to_one."),
     ("fanout_without_primary_key", "shop.model.lkml", 5, "warning", "LKML171",
-     "Field 'Users Count' cannot be calculated because of a one_to_many or many_to_many join. "
-     "Add a primary key to users."),
+     ("Field 'Users Count' cannot be calculated because of a one_to_many or many_to_many join. "
+     "Add a primary key to users.")),
 ]
 
 
@@ -108,10 +110,8 @@ def test_each_fixture_triggers_exactly_its_finding(
 
 
 def test_every_documented_code_has_a_triggering_fixture() -> None:
-    import lookwright.lookml_validator as module
-
-    documented = {word for word in (module.__doc__ or "").split() if word.startswith("LKML")}
-    assert documented == {c[4] for c in CASES}
+    assert set(CODES) == {c[4] for c in CASES}
+    assert {code: CODES[code][0] for code in CODES} == {c[4]: c[3] for c in CASES}
 
 
 def test_the_valid_project_triggers_no_finding() -> None:

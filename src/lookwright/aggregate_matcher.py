@@ -1,16 +1,4 @@
-"""Offline re-implementation of Looker's aggregate awareness: which aggregate table serves a query.
-
-Rules follow looker.md §2.2-2.9. Reasons reuse the wording of Looker's SQL comments (§2.7) where
-Looker documents it; the wording is ours (and says so in a comment) where it does not.
-
-Checks run per aggregate table in this order, the first failing one is reported:
-no grouping (primary key in the query) -> fields covered -> measures roll up -> query filters
-covered -> aggregate filters in the query -> time zone. A table that exactly matches the query
-(same dimensions, measures, filters and time zone) skips the roll-up check.
-
-Tie-break among usable tables (deterministic): fewest dimensions, then the coarsest timeframes
-(smallest sum of timeframe fineness ranks), then fewest measures, then definition order.
-"""
+"""Offline re-implementation of Looker's aggregate awareness: which table serves a query."""
 
 from __future__ import annotations
 
@@ -269,7 +257,13 @@ def _groups(query: _Query) -> bool:
 
 
 def _reason(table: AggregateTable, query: _Query) -> str | None:
-    """Why `table` cannot serve the query, in Looker's comment wording; None if it can."""
+    """Why `table` cannot serve the query, in Looker's comment wording; None if it can.
+
+    Rules follow looker.md §2.2-2.9; the first failing check is reported, in this order: no
+    grouping (primary key in the query), fields covered, measures roll up (skipped when the
+    table exactly matches the query), query filters covered, table filters in the query, time
+    zone. Wording is Looker's (§2.7) except where a comment says otherwise.
+    """
     if not _groups(query):
         # Looker's troubleshooting table phrases this cause; its comment text is not documented.
         return ("Looker did not do any grouping (because of a primary_key or "
@@ -280,7 +274,8 @@ def _reason(table: AggregateTable, query: _Query) -> str | None:
     if not _exact_match(table, query):
         unrollable = _unrollable_measures(query)
         if unrollable:
-            return f"it contains the following measures that cannot roll up: {', '.join(unrollable)}"
+            joined = ", ".join(unrollable)
+            return f"it contains the following measures that cannot roll up: {joined}"
     uncovered = _uncovered_filters(table, query)
     if uncovered:
         return ("query contained the following filters that were neither included as fields nor "
@@ -297,6 +292,8 @@ def _reason(table: AggregateTable, query: _Query) -> str | None:
     return None
 
 
+# Tie-break among usable tables (deterministic): fewest dimensions, then the coarsest timeframes
+# (smallest sum of fineness ranks), then fewest measures, then definition order.
 def _size(table: AggregateTable, explore: Explore,
           views: dict[str, View]) -> tuple[int, int, int, int]:
     fineness = 0

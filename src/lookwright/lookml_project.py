@@ -62,7 +62,8 @@ class Node:
 
     def get_pairs(self, key: str) -> tuple[tuple[str, str], ...]:
         """Pairs of a list like `filters: [a: "x"]`, concatenated over repeats."""
-        return tuple(pair for child in self.all(key) if child.kind == "list" for pair in child.pairs)
+        lists = (child for child in self.all(key) if child.kind == "list")
+        return tuple(pair for child in lists for pair in child.pairs)
 
     def has(self, key: str) -> bool:
         return any(child.key == key for child in self.children)
@@ -347,7 +348,9 @@ def _matching_index(children: list[Node], child: Node) -> int | None:
     return None
 
 
-def _definitions(nodes: Iterable[Node], key: str) -> tuple[dict[str, list[Node]], dict[str, list[Node]]]:
+def _definitions(
+    nodes: Iterable[Node], key: str
+) -> tuple[dict[str, list[Node]], dict[str, list[Node]]]:
     """Base definitions and refinements of views or explores, in order."""
     bases: dict[str, list[Node]] = {}
     refinements: dict[str, list[Node]] = {}

@@ -1,42 +1,4 @@
-"""Static LookML checks that reproduce Looker's validator messages (looker.md §6) offline.
-
-Codes (severity, check).  Messages marked "Looker" use the wording of Looker's error catalog;
-where the catalog leaves a placeholder we fill it as shown; the others are lookwright wording
-for rules the catalog derives but does not word.
-
-| code    | severity | message |
-|---------|----------|---------|
-| LKML001 | error    | Syntax error: <lkml's parser message> (`;;` problems, unclosed blocks, repeated keys) |
-| LKML101 | error    | Looker: Unknown or inaccessible field <view.field>. Check for typos or append a timeframe to the name if the field is type time. |
-| LKML102 | error    | Looker: Inaccessible view <v>. <v> is not accessible in explore <e>. Check for missing joins in explore <e>. |
-| LKML103 | error    | Looker: Unknown view <v>. |
-| LKML104 | error    | Looker: Unknown view <v>. View <v> does not exist in model <m>. Check for typos or missing include statements in <m>. |
-| LKML105 | error    | Looker: Unknown field <f> in filter |
-| LKML106 | error    | Looker: always_filter: unknown filter field '<f>' |
-| LKML110 | error    | Looker: Measures with Looker aggregations (sum, average, min, max, list types) may not reference other measures. |
-| LKML111 | error    | Looker: Measures of type count do not use the sql parameter. Use count_distinct to count by something other than the primary key, or remove the sql parameter. |
-| LKML112 | error    | Looker: filters: ` is not supported for measures of non-aggregate type '<type>' |
-| LKML113 | error    | Looker: A list_field must be defined for measures of type list. |
-| LKML120 | error    | Looker: Multiple primary key definitions for view '<v>': '<a>' and '<b>' |
-| LKML121 | error    | Looker: Cannot specify both sql_table_name and derived_table for view <v> |
-| LKML122 | error    | Looker: Redefinition of field '<view.field>' |
-| LKML130 | error    | Looker: A view named <v> has been defined multiple times (+ " in model <m>.") |
-| LKML131 | error    | Looker: An explore named <e> has been defined multiple times (+ " in model <m>.") |
-| LKML140 | error    | Looker: This include does not match any files |
-| LKML150 | error    | Looker: Unknown or unexpected parameter "<p>" in <kind> <name>. |
-| LKML160 | error    | <table> uses more than one persistence strategy: <a>, <b>. Use exactly one. |
-| LKML161 | error    | Aggregate table <e>::<t> has no persistence strategy; add datagroup_trigger, sql_trigger_value or persist_for to its materialization. |
-| LKML162 | error    | <param> is only allowed on persisted tables; <table> is not persisted. |
-| LKML163 | error    | cluster_keys on BigQuery require partition_keys; add partition_keys to <table>. |
-| LKML164 | error    | increment_key and increment_offset need trigger persistence (datagroup_trigger, sql_trigger_value or interval_trigger); <table> uses <strategy>. |
-| LKML165 | error    | increment_offset without increment_key in <table>. |
-| LKML166 | error    | increment_key <key> of aggregate table <e>::<t> must be one of its dimensions. |
-| LKML167 | error    | publish_as_db_view is not supported with persist_for; <table> uses persist_for. |
-| LKML170 | warning  | Looker: relationship missing, assumed to be many_to_one. |
-| LKML171 | warning  | Looker: Field '<label>' cannot be calculated because of a one_to_many or many_to_many join. Add a primary key to <view>. |
-
-The dialect is assumed to be BigQuery (the toolkit's target), so LKML163 always applies.
-"""
+"""Static LookML checks that reproduce Looker's validator messages (looker.md §6) offline."""
 
 from __future__ import annotations
 
@@ -58,6 +20,60 @@ from lookwright.lookml_project import (
     load_project,
 )
 
+# code -> (severity, message). "Looker:" marks Looker's catalog wording (placeholders filled as
+# shown); the rest is lookwright wording for rules the catalog implies but does not word.
+# The dialect is assumed to be BigQuery (the toolkit's target), so LKML163 always applies.
+CODES: dict[str, tuple[str, str]] = {
+    "LKML001": ("error", ("Syntax error: <lkml's parser message> (`;;` problems, unclosed blocks, "
+                         "repeated keys)")),
+    "LKML101": ("error", ("Looker: Unknown or inaccessible field <view.field>. Check for typos or "
+                         "append a timeframe to the name if the field is type time.")),
+    "LKML102": ("error", ("Looker: Inaccessible view <v>. <v> is not accessible in explore <e>. "
+                         "Check for missing joins in explore <e>.")),
+    "LKML103": ("error", "Looker: Unknown view <v>."),
+    "LKML104": ("error", ("Looker: Unknown view <v>. View <v> does not exist in model <m>. Check "
+                         "for typos or missing include statements in <m>.")),
+    "LKML105": ("error", "Looker: Unknown field <f> in filter"),
+    "LKML106": ("error", "Looker: always_filter: unknown filter field '<f>'"),
+    "LKML110": ("error", ("Looker: Measures with Looker aggregations (sum, average, min, max, list "
+                         "types) may not reference other measures.")),
+    "LKML111": ("error", ("Looker: Measures of type count do not use the sql parameter. Use "
+                         "count_distinct to count by something other than the primary key, or "
+                         "remove the sql parameter.")),
+    "LKML112": ("error", ("Looker: filters: ` is not supported for measures of non-aggregate type "
+                         "'<type>'")),
+    "LKML113": ("error", "Looker: A list_field must be defined for measures of type list."),
+    "LKML120": ("error", ("Looker: Multiple primary key definitions for view '<v>': '<a>' and "
+                         "'<b>'")),
+    "LKML121": ("error", ("Looker: Cannot specify both sql_table_name and derived_table for view "
+                         "<v>")),
+    "LKML122": ("error", "Looker: Redefinition of field '<view.field>'"),
+    "LKML130": ("error", ("Looker: A view named <v> has been defined multiple times (the catalog "
+                         "elides the rest; we add ' in model <m>.')")),
+    "LKML131": ("error", ("Looker: An explore named <e> has been defined multiple times (+ ' in "
+                         "model <m>.')")),
+    "LKML140": ("error", "Looker: This include does not match any files"),
+    "LKML150": ("error", 'Looker: Unknown or unexpected parameter "<p>" in <kind> <name>.'),
+    "LKML160": ("error", ("<table> uses more than one persistence strategy: <a>, <b>. Use exactly "
+                         "one.")),
+    "LKML161": ("error", ("Aggregate table <e>::<t> has no persistence strategy; add "
+                         "datagroup_trigger, sql_trigger_value or persist_for to its "
+                         "materialization.")),
+    "LKML162": ("error", "<param> is only allowed on persisted tables; <table> is not persisted."),
+    "LKML163": ("error", ("cluster_keys on BigQuery require partition_keys; add partition_keys to "
+                         "<table>.")),
+    "LKML164": ("error", ("increment_key and increment_offset need trigger persistence "
+                         "(datagroup_trigger, sql_trigger_value or interval_trigger); <table> "
+                         "uses <strategy>.")),
+    "LKML165": ("error", "increment_offset without increment_key in <table>."),
+    "LKML166": ("error", ("increment_key <key> of aggregate table <e>::<t> must be one of its "
+                         "dimensions.")),
+    "LKML167": ("error", ("publish_as_db_view is not supported with persist_for; <table> uses "
+                         "persist_for.")),
+    "LKML170": ("warning", "Looker: relationship missing, assumed to be many_to_one."),
+    "LKML171": ("warning", ("Looker: Field '<label>' cannot be calculated because of a one_to_many "
+                           "or many_to_many join. Add a primary key to <view>.")),
+}
 SEVERITIES = ("error", "warning", "info")
 REFERENCE = re.compile(r"\$\{([^}]*)\}")
 SPECIAL_REFERENCES = frozenset({"TABLE", "EXTENDED", "SQL_TABLE_NAME"})
@@ -87,7 +103,6 @@ COUNT_WITH_SQL = ("Measures of type count do not use the sql parameter. Use coun
                   "count by something other than the primary key, or remove the sql parameter.")
 FANOUT = ("Field '{0}' cannot be calculated because of a one_to_many or many_to_many join. "
           "Add a primary key to {1}.")
-CODE_SEVERITY = {"LKML170": "warning", "LKML171": "warning"}
 
 
 @dataclass(frozen=True, order=True)
@@ -109,7 +124,7 @@ class Finding:
 
 
 def _finding(node_file: str, line: int, code: str, message: str) -> Finding:
-    return Finding(node_file, line, CODE_SEVERITY.get(code, "error"), code, message)
+    return Finding(node_file, line, CODES[code][0], code, message)
 
 
 def validate_lookml(project_dir: Path) -> list[Finding]:
@@ -155,8 +170,10 @@ def _duplicates(model: Model, nodes: dict[str, tuple[Node, ...]]) -> Iterator[Fi
         key = (node.key, node.name)
         seen[key] = seen.get(key, 0) + 1
         if seen[key] > 1:
-            code, article = ("LKML130", "A view") if node.key == "view" else ("LKML131", "An explore")
-            message = f"{article} named {node.name} has been defined multiple times in model {model.name}."
+            is_view = node.key == "view"
+            code, article = ("LKML130", "A view") if is_view else ("LKML131", "An explore")
+            message = (f"{article} named {node.name} has been defined multiple times in model "
+                       f"{model.name}.")
             yield _finding(node.file, node.line, code, message)
 
 
@@ -307,12 +324,14 @@ def _check_persistence(node: Node, label: str) -> Iterator[Finding]:
     cluster = node.find("cluster_keys")
     if cluster is not None and not node.has("partition_keys"):
         yield _finding(cluster.file, cluster.line, "LKML163",
-                       f"cluster_keys on BigQuery require partition_keys; add partition_keys to {label}.")
+                       "cluster_keys on BigQuery require partition_keys; add partition_keys to "
+                       f"{label}.")
     yield from _check_increment(node, label, strategies)
     publish = node.find("publish_as_db_view")
     if publish is not None and "persist_for" in strategies:
         yield _finding(publish.file, publish.line, "LKML167",
-                       f"publish_as_db_view is not supported with persist_for; {label} uses persist_for.")
+                       "publish_as_db_view is not supported with persist_for; "
+                       f"{label} uses persist_for.")
 
 
 def _check_increment(node: Node, label: str, strategies: list[str]) -> Iterator[Finding]:
@@ -321,7 +340,8 @@ def _check_increment(node: Node, label: str, strategies: list[str]) -> Iterator[
         return
     if not any(strategy in TRIGGER_KEYS for strategy in strategies):
         used = ", ".join(strategies) if strategies else "no persistence"
-        message = ("increment_key and increment_offset need trigger persistence (datagroup_trigger, "
+        message = ("increment_key and increment_offset need trigger persistence ("
+                   "datagroup_trigger, "
                    f"sql_trigger_value or interval_trigger); {label} uses {used}.")
         yield _finding(increment.file, increment.line, "LKML164", message)
     if not node.has("increment_key"):
@@ -548,5 +568,7 @@ def render(findings: list[Finding], output_format: str) -> str:
         return "\n".join(f.github() for f in findings)
     counts = summary(findings)
     lines = [f.text() for f in findings]
-    lines.append(f"{counts['errors']} errors, {counts['warnings']} warnings, {counts['infos']} infos")
+    lines.append(
+        f"{counts['errors']} errors, {counts['warnings']} warnings, {counts['infos']} infos"
+    )
     return "\n".join(lines)
