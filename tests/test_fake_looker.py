@@ -1,0 +1,124 @@
+"""The fake Looker itself: spec enforcement, workspaces per session, git semantics, fault injection."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import requests
+
+from fakes.looker_server import DEV_BRANCH, FakeLooker
+from fakes.oas import SpecViolation, looker_spec
+
+pytest_plugins = ["conftest_looker"]
+
+
+def login(fake: FakeLooker) -> dict[str, str]:
+    resp = requests.post(f"{fake.base_url}/api/4.0/login",
+                         data={"client_id": fake.client_id, "client_secret": fake.client_secret}, timeout=5)
+    assert resp.status_code == 200
+    return {"Authorization": f"Bearer {resp.json()['access_token']}"}
+
+
+def api(fake: FakeLooker, method: str, path: str, headers: dict[str, str], **kwargs: object) -> requests.Response:
+    return requests.request(method, f"{fake.base_url}/api/4.0{path}", headers=headers, timeout=5, **kwargs)
+
+
+def test_a_request_body_outside_the_spec_is_a_loud_violation(fake_looker: FakeLooker) -> None:
+    headers = login(fake_looker)
+    resp = api(fake_looker, "PATCH", "/session", headers, json={"workspace": "dev"})
+    assert resp.status_code == 500
+    assert fake_looker.violations == [
+        "SpecViolation: request PATCH /session (update_session): []: Additional properties are not allowed "
+        "('workspace' was unexpected)"]
+    fake_looker.violations.clear()
+
+
+def test_undeclared_query_parameters_and_unknown_paths_are_violations() -> None:
+    spec = looker_spec()
+    with pytest.raises(SpecViolation, match="undeclared query parameter 'bogus'"):
+        spec.validate_request(spec.find("GET", "/api/4.0/session"), {"bogus": ["1"]}, b"", "")
+    with pytest.raises(SpecViolation, match="no such operation"):
+        spec.find("POST", "/api/4.0/projects/p/files")
+
+
+def test_a_response_with_an_unknown_property_is_a_violation() -> None:
+    spec = looker_spec()
+    op = spec.find("GET", "/api/4.0/projects/p/git_branch")
+    with pytest.raises(SpecViolation, match="'branch' was unexpected"):
+        spec.validate_response(op, 200, json.dumps({"branch": "main"}).encode(), injected=False)
+    with pytest.raises(SpecViolation, match="status not declared"):
+        spec.validate_response(op, 503, b'{"message": "x", "documentation_url": "y"}', injected=False)
+
+
+def test_every_login_starts_a_new_session_in_production(fake_looker: FakeLooker) -> None:
+    first = login(fake_looker)
+    assert api(fake_looker, "PATCH", "/session", first, json={"workspace_id": "dev"}).json()["workspace_id"] == "dev"
+    second = login(fake_looker)
+    assert api(fake_looker, "GET", "/session", second).json()["workspace_id"] == "production"
+    assert api(fake_looker, "GET", "/session", first).json()["workspace_id"] == "dev"
+
+
+def test_branch_writes_need_the_dev_workspace(fake_looker: FakeLooker) -> None:
+    headers = login(fake_looker)
+    resp = api(fake_looker, "PUT", "/projects/lw_project/git_branch", headers, json={"name": "main"})
+    assert resp.status_code == 400
+    assert "production mode" in resp.json()["message"]
+
+
+def test_update_git_branch_with_ref_hard_resets_and_force_pushes(fake_looker: FakeLooker) -> None:
+    headers = login(fake_looker)
+    api(fake_looker, "PATCH", "/session", headers, json={"workspace_id": "dev"})
+    first = fake_looker.production_commit
+    second = fake_looker.seed({"views/extra.view.lkml": "view: extra {}\n"})
+    assert api(fake_looker, "POST", "/projects/lw_project/git_branch", headers,
+               json={"name": "tmp", "ref": second}).json()["ref"] == second
+    resp = api(fake_looker, "PUT", "/projects/lw_project/git_branch", headers, json={"name": "tmp", "ref": first})
+    assert resp.json()["ref"] == first
+    assert fake_looker.remote_branches()["tmp"] == first
+    assert api(fake_looker, "DELETE", "/projects/lw_project/git_branch/tmp", headers).status_code == 400
+    api(fake_looker, "PUT", "/projects/lw_project/git_branch", headers, json={"name": DEV_BRANCH})
+    assert api(fake_looker, "DELETE", "/projects/lw_project/git_branch/tmp", headers).status_code == 204
+    assert "tmp" not in fake_looker.remote_branches()
+
+
+def test_validate_reports_syntax_errors_with_file_and_line(fake_looker: FakeLooker) -> None:
+    fake_looker.seed({"views/broken.view.lkml": "view: broken {\n  dimension: x {\n    sql: 1 ;;\n"})
+    headers = login(fake_looker)
+    errors = api(fake_looker, "POST", "/projects/lw_project/validate", headers).json()["errors"]
+    assert [(e["file_path"], e["severity"], e["kind"]) for e in errors] == [
+        ("lw_project/views/broken.view.lkml", "fatal", "syntax")]
+
+
+def test_unconfigured_models_are_validation_errors(fake_looker: FakeLooker) -> None:
+    fake_looker.models.clear()
+    headers = login(fake_looker)
+    errors = api(fake_looker, "POST", "/projects/lw_project/validate", headers).json()["errors"]
+    assert [e["message"] for e in errors] == ["Model 'shop' has not been configured."]
+
+
+def test_faults_hit_only_the_next_n_matching_calls(fake_looker: FakeLooker) -> None:
+    headers = login(fake_looker)
+    fake_looker.fail_next("/session", 429, count=2)
+    statuses = [api(fake_looker, "GET", "/session", headers).status_code for _ in range(3)]
+    assert statuses == [429, 429, 200]
+    fake_looker.expire_tokens()
+    assert api(fake_looker, "GET", "/session", headers).status_code == 401
+
+
+def test_json_queries_compute_rows_from_the_warehouse(fake_looker: FakeLooker) -> None:
+    headers = login(fake_looker)
+    resp = api(fake_looker, "POST", "/queries/run/json", headers,
+               json={"model": "shop", "view": "orders", "fields": ["orders.created_month", "orders.total_amount"]})
+    assert resp.json() == [{"orders.created_month": "2024-01", "orders.total_amount": 30.5},
+                           {"orders.created_month": "2024-02", "orders.total_amount": 9.5}]
+
+
+def test_production_deploy_moves_only_production(fake_looker: FakeLooker, tmp_path: Path) -> None:
+    headers = login(fake_looker)
+    before = fake_looker.production_commit
+    fake_looker.fail_deploy("no")
+    resp = api(fake_looker, "POST", "/projects/lw_project/deploy_ref_to_production", headers,
+               params={"branch": "main"})
+    assert resp.status_code == 400 and fake_looker.production_commit == before
