@@ -159,6 +159,8 @@ def test_includes_resolve_from_the_root_or_the_model_directory() -> None:
         "views/b.view.lkml", "views/deep/c.view.lkml")
     assert resolve_include("views/*.view", "models/shop.model.lkml", files) == (
         "models/views/a.view.lkml",)
+    assert resolve_include("../views/*.view", "models/shop.model.lkml", files) == (
+        "views/b.view.lkml",)
 
 
 def test_extends_copies_fields_of_the_base_view(tmp_path: Path) -> None:
@@ -180,7 +182,7 @@ def test_render_formats() -> None:
                 Finding("b.view.lkml", 1, "warning", "LKML170", "hm")]
     assert render(findings, "text") == (
         "a.view.lkml:3: error[LKML101]: boom\nb.view.lkml:1: warning[LKML170]: hm\n"
-        "1 errors, 1 warnings, 0 infos")
+        "1 error, 1 warning, 0 infos")
     assert render(findings, "github") == (
         "::error file=a.view.lkml,line=3,title=LKML101::boom\n"
         "::warning file=b.view.lkml,line=1,title=LKML170::hm")

@@ -30,8 +30,8 @@ def test_errors_print_text_and_exit_one(capsys: pytest.CaptureFixture[str]) -> N
     code, out, err = run(["validate", "lookml", str(FIXTURES / "unknown_view_reference")], capsys)
     assert code == 1
     assert out == ("orders.view.lkml:26: error[LKML103]: Unknown view customers.\n"
-                   "1 errors, 0 warnings, 0 infos\n")
-    assert err == "error: LookML validation failed: 1 errors, 0 warnings\n"
+                   "1 error, 0 warnings, 0 infos\n")
+    assert err == "error: LookML validation failed: 1 error, 0 warnings, 0 infos\n"
 
 
 def test_json_format_is_stable(capsys: pytest.CaptureFixture[str]) -> None:
@@ -53,7 +53,7 @@ def test_strict_fails_on_warnings(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 1
     assert out == ("::warning file=shop.model.lkml,line=5,title=LKML170::relationship missing, "
                    "assumed to be many_to_one.\n")
-    assert err == "error: LookML validation failed: 0 errors, 1 warnings\n"
+    assert err == "error: LookML validation failed: 0 errors, 1 warning, 0 infos\n"
 
 
 def test_default_directory_is_generated_lookml(capsys: pytest.CaptureFixture[str],

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import lkml
@@ -122,16 +124,20 @@ class View:
     extends: tuple[str, ...] = ()
     node: Node | None = field(default=None, compare=False, repr=False)
 
-    def referencable(self) -> dict[str, Field]:
-        """Every name `${view.x}` may use, dimension groups expanded."""
+    @cached_property
+    def _names(self) -> dict[str, Field]:
         names: dict[str, Field] = {}
         for declared in self.fields:
             for expanded in expand_field(declared):
                 names.setdefault(expanded.name, expanded)
         return names
 
+    def referencable(self) -> dict[str, Field]:
+        """Every name `${view.x}` may use, dimension groups expanded."""
+        return dict(self._names)
+
     def field(self, name: str) -> Field | None:
-        return self.referencable().get(name)
+        return self._names.get(name)
 
 
 @dataclass(frozen=True)
@@ -551,7 +557,7 @@ def resolve_include(pattern: str, model_file: str, files: Iterable[str]) -> tupl
         target = pattern[1:]
     else:
         parent = str(Path(model_file).parent)
-        target = pattern if parent == "." else f"{parent}/{pattern}"
+        target = posixpath.normpath(pattern if parent == "." else f"{parent}/{pattern}")
     candidates = [glob_to_regex(target)]
     if not target.endswith(".lkml"):
         candidates.append(glob_to_regex(target + ".lkml"))

@@ -558,6 +558,15 @@ def summary(findings: Iterable[Finding]) -> dict[str, int]:
     return counts
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def count_line(counts: dict[str, int]) -> str:
+    """`1 error, 2 warnings, 0 infos`."""
+    return ", ".join(_plural(counts[f"{word}s"], word) for word in SEVERITIES)
+
+
 def render(findings: list[Finding], output_format: str) -> str:
     """Findings as `text`, `json` (schema version 1) or `github` workflow commands."""
     if output_format == "json":
@@ -568,7 +577,5 @@ def render(findings: list[Finding], output_format: str) -> str:
         return "\n".join(f.github() for f in findings)
     counts = summary(findings)
     lines = [f.text() for f in findings]
-    lines.append(
-        f"{counts['errors']} errors, {counts['warnings']} warnings, {counts['infos']} infos"
-    )
+    lines.append(count_line(counts))
     return "\n".join(lines)

@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 
 from lookwright.errors import CheckFailed, InputError
-from lookwright.lookml_validator import render, summary, validate_lookml
+from lookwright.lookml_validator import count_line, render, summary, validate_lookml
 
 DEFAULT_LOOKML_DIR = "generated_lookml"
 
@@ -43,9 +43,7 @@ def lookml(directory: str, output_format: str, strict: bool) -> None:
     counts = summary(findings)
     failing = counts["errors"] + (counts["warnings"] if strict else 0)
     if failing:
-        raise CheckFailed(
-            f"LookML validation failed: {counts['errors']} errors, {counts['warnings']} warnings"
-        )
+        raise CheckFailed(f"LookML validation failed: {count_line(counts)}")
 
 
 def _parse_filters(values: tuple[str, ...]) -> dict[str, str]:
