@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from lookwright.errors import InputError
-from lookwright.lookml_project import AggregateTable, Explore, Field, Project, View
-from lookwright.lookml_validator import fanned_out_aliases
+from lookwright.lookml_project import (
+    AggregateTable,
+    Explore,
+    Field,
+    Project,
+    View,
+    fanned_out_aliases,
+)
 
 ROLLABLE_TYPES = frozenset({"sum", "count", "min", "max", "average"})
 EXPRESSION_TYPES = frozenset({"number", "yesno", "string", "date"})
@@ -147,13 +154,13 @@ def _missing_fields(table: AggregateTable, query: _Query) -> list[str]:
                    else _dimension_covers(table, name, query))
         if not covered:
             missing.append(name)
-    for name in _explore_filter_fields(query.explore):
+    for name in explore_filter_fields(query.explore):
         if not _dimension_covers(table, name, query) and name not in missing:
             missing.append(name)
     return missing
 
 
-def _explore_filter_fields(explore: Explore) -> list[str]:
+def explore_filter_fields(explore: Explore) -> list[str]:
     """Fields of access/always/conditionally filters: they must be aggregate dimensions (AA)."""
     names = [*explore.access_filter, *(f for f, _ in explore.always_filter),
              *(f for f, _ in explore.conditionally_filter)]
@@ -163,10 +170,10 @@ def _explore_filter_fields(explore: Explore) -> list[str]:
 # --------------------------------------------------------------------------- measures
 
 
-def _joined_aliases(query: _Query) -> set[str]:
-    """Joins the query needs: those its fields use, plus the joins their sql_on depends on."""
-    needed = {name.split(".")[0] for name in (*query.fields, *query.filters)}
-    by_name = {join.name: join for join in query.explore.joins}
+def joined_aliases(explore: Explore, names: Iterable[str]) -> set[str]:
+    """Joins a query needs: those its fields use, plus the joins their sql_on depends on."""
+    needed = {name.split(".")[0] for name in names}
+    by_name = {join.name: join for join in explore.joins}
     pending = list(needed)
     while pending:
         join = by_name.get(pending.pop())
@@ -184,8 +191,9 @@ def _joined_aliases(query: _Query) -> set[str]:
     return needed & set(by_name)
 
 
-def _rolls_up(measure: Field, alias: str, query: _Query, fanned: set[str],
-              seen: frozenset[str] = frozenset()) -> bool:
+def rolls_up(measure: Field, alias: str, explore: Explore, views: dict[str, View],
+             fanned: set[str], seen: frozenset[str] = frozenset()) -> bool:
+    """True if an aggregate table can re-aggregate `measure` (looker.md §2.3, §2.4)."""
     if measure.type == "count_distinct":
         return measure.allow_approximate_optimization
     if measure.type in ROLLABLE_TYPES:
@@ -203,20 +211,22 @@ def _rolls_up(measure: Field, alias: str, query: _Query, fanned: set[str],
         parts = [part.strip() for part in match.group(1).split(".")]
         ref_alias, name = (alias, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
         key = f"{ref_alias}.{name}"
-        referenced = _resolve(query.explore, query.views, key)
+        referenced = _resolve(explore, views, key)
         if referenced is None or key in seen:
             return False
-        if referenced.kind == "measure" and not _rolls_up(referenced, ref_alias, query, fanned,
-                                                          seen | {key}):
+        if referenced.kind == "measure" and not rolls_up(referenced, ref_alias, explore, views,
+                                                         fanned, seen | {key}):
             return False
     return True
 
 
 def _unrollable_measures(query: _Query) -> list[str]:
-    fanned = fanned_out_aliases(query.explore, _joined_aliases(query))
+    fanned = fanned_out_aliases(query.explore,
+                                joined_aliases(query.explore, [*query.fields, *query.filters]))
     return [
         name for name, found in query.fields.items()
-        if found.kind == "measure" and not _rolls_up(found, name.split(".")[0], query, fanned)
+        if found.kind == "measure"
+        and not rolls_up(found, name.split(".")[0], query.explore, query.views, fanned)
     ]
 
 

@@ -526,6 +526,24 @@ def build_explore(node: Node) -> Explore:
     )
 
 
+def fanned_out_aliases(explore: Explore, joined: Iterable[str] | None = None) -> set[str]:
+    """Aliases whose rows repeat because of the joins in use (they need symmetric aggregates).
+
+    `joined` restricts the joins considered (None: every join of the explore)."""
+    active = [j for j in explore.joins if joined is None or j.name in set(joined)]
+    every = {explore.alias, *(join.name for join in active)}
+    fanned: set[str] = set()
+    for join in active:
+        relationship = join.relationship or "many_to_one"
+        if relationship == "many_to_one":
+            fanned.add(join.name)
+        elif relationship == "one_to_many":
+            fanned |= every - {join.name}
+        elif relationship == "many_to_many":
+            fanned |= every
+    return fanned
+
+
 # --------------------------------------------------------------------------- includes
 
 

@@ -17,6 +17,7 @@ from lookwright.lookml_project import (
     Project,
     View,
     expand_field,
+    fanned_out_aliases,
     load_project,
 )
 
@@ -471,24 +472,6 @@ def _inaccessible_views(explore: Explore, model: Model) -> Iterator[Finding]:
                             and target in model.views):
                         yield _finding(declared.file, declared.line, "LKML102",
                                        INACCESSIBLE_VIEW.format(target, explore.name))
-
-
-def fanned_out_aliases(explore: Explore, joined: Iterable[str] | None = None) -> set[str]:
-    """Aliases whose rows repeat because of the joins in use (they need symmetric aggregates).
-
-    `joined` restricts the joins considered (None: every join of the explore)."""
-    active = [j for j in explore.joins if joined is None or j.name in set(joined)]
-    every = {explore.alias, *(join.name for join in active)}
-    fanned: set[str] = set()
-    for join in active:
-        relationship = join.relationship or "many_to_one"
-        if relationship == "many_to_one":
-            fanned.add(join.name)
-        elif relationship == "one_to_many":
-            fanned |= every - {join.name}
-        elif relationship == "many_to_many":
-            fanned |= every
-    return fanned
 
 
 def _fanout(explore: Explore, model: Model) -> Iterator[Finding]:
