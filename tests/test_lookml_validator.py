@@ -93,6 +93,17 @@ CASES = [
     ("publish_as_db_view_with_persist_for", "orders.view.lkml", 5, "error", "LKML167",
      ("publish_as_db_view is not supported with persist_for; derived table orders uses "
      "persist_for.")),
+    ("aggregate_explore_filter_not_dimension", "shop.model.lkml", 14, "warning", "LKML180",
+     ("Aggregate table orders::by_user can never be used: the explore's conditionally_filter "
+     "field orders.created_date is not one of its dimensions.")),
+    ("aggregate_measure_cannot_roll_up", "shop.model.lkml", 9, "warning", "LKML181",
+     ("Measure orders.buyers cannot roll up, so aggregate table orders::monthly serves only "
+     "exact-match queries.")),
+    ("aggregate_filter_only_dimension", "shop.model.lkml", 9, "error", "LKML182",
+     ("orders.period is a filter-only field: list it in the filters of aggregate table "
+     "orders::monthly, not in its dimensions.")),
+    ("aggregate_table_defined_twice", "shop.model.lkml", 18, "error", "LKML183",
+     "Aggregate table monthly is defined more than once in explore orders."),
     ("relationship_missing", "shop.model.lkml", 5, "warning", "LKML170",
      "relationship missing, assumed to be many_to_one."),
     ("fanout_without_primary_key", "shop.model.lkml", 5, "warning", "LKML171",
@@ -120,6 +131,25 @@ def test_the_valid_project_triggers_no_finding() -> None:
     # an aggregate table added by an explore refinement, increment_key among the dimensions,
     # cluster_keys with partition_keys on persisted tables, relationships everywhere, PKs.
     assert validate_lookml(FIXTURES / "valid") == []
+
+
+def test_validator_agrees_with_the_matcher_on_aggregate_tables() -> None:
+    # The matcher fixtures hold tables that only serve exact matches or can never be used;
+    # the validator warns about exactly those (same roll-up and coverage rules).
+    findings = {
+        name: [(f.line, f.code, f.message.split(" ")[1]) for f in validate_lookml(FIXTURES / name)]
+        for name in ("agg_fanout", "agg_order_items", "agg_orders")
+    }
+    assert findings == {
+        "agg_fanout": [(14, "LKML181", "users.count"), (31, "LKML181", "users.count")],
+        "agg_order_items": [(25, "LKML181", "order_items.total_sale_price"),
+                            (46, "LKML180", "table"), (46, "LKML180", "table"),
+                            (56, "LKML180", "table"), (56, "LKML180", "table")],
+        "agg_orders": [(13, "LKML181", "orders.buyers"), (13, "LKML181", "orders.buyers_per_order"),
+                       (13, "LKML181", "orders.median_amount"),
+                       (13, "LKML181", "orders.raw_revenue"),
+                       (25, "LKML181", "orders.buyers")],
+    }
 
 
 def test_loader_keeps_lines_and_expands_dimension_groups() -> None:

@@ -125,7 +125,7 @@ def _resolve(explore: Explore, views: dict[str, View], name: str) -> Field | Non
 # --------------------------------------------------------------------------- coverage
 
 
-def _covers(aggregate_field: str, query_field: str, explore: Explore,
+def covers(aggregate_field: str, query_field: str, explore: Explore,
             views: dict[str, View]) -> bool:
     """True if grouping by `aggregate_field` lets Looker derive `query_field`."""
     if aggregate_field == query_field:
@@ -144,7 +144,7 @@ def _covers(aggregate_field: str, query_field: str, explore: Explore,
 
 
 def _dimension_covers(table: AggregateTable, name: str, query: _Query) -> bool:
-    return any(_covers(dim, name, query.explore, query.views) for dim in table.dimensions)
+    return any(covers(dim, name, query.explore, query.views) for dim in table.dimensions)
 
 
 def _missing_fields(table: AggregateTable, query: _Query) -> list[str]:

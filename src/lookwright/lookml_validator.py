@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lookwright.aggregate_matcher import covers, joined_aliases, rolls_up
 from lookwright.lookml_project import (
     AggregateTable,
     Explore,
@@ -71,6 +72,13 @@ CODES: dict[str, tuple[str, str]] = {
                          "dimensions.")),
     "LKML167": ("error", ("publish_as_db_view is not supported with persist_for; <table> uses "
                          "persist_for.")),
+    "LKML180": ("warning", ("Aggregate table <e>::<t> can never be used: the explore's <kind> "
+                           "field <f> is not one of its dimensions.")),
+    "LKML181": ("warning", ("Measure <m> cannot roll up, so aggregate table <e>::<t> serves only "
+                           "exact-match queries.")),
+    "LKML182": ("error", ("<f> is a filter-only field: list it in the filters of aggregate table "
+                         "<e>::<t>, not in its dimensions.")),
+    "LKML183": ("error", "Aggregate table <t> is defined more than once in explore <e>."),
     "LKML170": ("warning", "Looker: relationship missing, assumed to be many_to_one."),
     "LKML171": ("warning", ("Looker: Field '<label>' cannot be calculated because of a one_to_many "
                            "or many_to_many join. Add a primary key to <view>.")),
@@ -388,6 +396,8 @@ def _check_explore(explore: Explore, model: Model) -> Iterator[Finding]:
     yield from _fanout(explore, model)
     for table in explore.aggregate_tables:
         yield from _check_aggregate_table(table, explore, model)
+        yield from _aggregate_design(table, explore, model)
+    yield from _duplicate_aggregate_tables(explore)
 
 
 def _explore_field(name: str, explore: Explore, model: Model) -> tuple[str, Field | None]:
@@ -521,6 +531,11 @@ def _check_aggregate_table(table: AggregateTable, explore: Explore,
     if materialization is None:
         return
     yield from _check_persistence(materialization, label)
+    yield from _check_increment_key(table, explore, materialization)
+
+
+def _check_increment_key(table: AggregateTable, explore: Explore,
+                         materialization: Node) -> Iterator[Finding]:
     key = materialization.get("increment_key")
     scoped = key if key is None or "." in key else f"{explore.alias}.{key}"
     if key is not None and scoped not in table.dimensions:
@@ -529,6 +544,55 @@ def _check_aggregate_table(table: AggregateTable, explore: Explore,
         message = (f"increment_key {key} of aggregate table {explore.name}::{table.name} "
                    "must be one of its dimensions.")
         yield _finding(node.file, node.line, "LKML166", message)
+
+
+def _explore_filter_kinds(explore: Explore) -> dict[str, str]:
+    kinds: dict[str, str] = {}
+    for name in explore.access_filter:
+        kinds.setdefault(name, "access_filter")
+    for name, _ in explore.always_filter:
+        kinds.setdefault(name, "always_filter")
+    for name, _ in explore.conditionally_filter:
+        kinds.setdefault(name, "conditionally_filter")
+    return kinds
+
+
+def _aggregate_design(table: AggregateTable, explore: Explore, model: Model) -> Iterator[Finding]:
+    """Aggregate tables Looker would never (or only on exact match) use (looker.md §2.3, §6)."""
+    label = f"{explore.name}::{table.name}"
+    for name, kind in _explore_filter_kinds(explore).items():
+        if not any(covers(dim, name, explore, model.views) for dim in table.dimensions):
+            message = (f"Aggregate table {label} can never be used: the explore's {kind} field "
+                       f"{name} is not one of its dimensions.")
+            yield _finding(table.file, table.line, "LKML180", message)
+    names = [*table.dimensions, *table.measures, *(name for name, _ in table.filters)]
+    fanned = fanned_out_aliases(explore, joined_aliases(explore, names))
+    for name in table.measures:
+        found = _explore_field(name, explore, model)[1]
+        alias = name.split(".")[0]
+        if found is not None and found.kind == "measure" and not rolls_up(
+            found, alias, explore, model.views, fanned
+        ):
+            message = (f"Measure {name} cannot roll up, so aggregate table {label} serves only "
+                       "exact-match queries.")
+            yield _finding(table.file, table.line, "LKML181", message)
+    for name in table.dimensions:
+        found = _explore_field(name, explore, model)[1]
+        if found is not None and found.kind == "filter":
+            message = (f"{name} is a filter-only field: list it in the filters of aggregate table "
+                       f"{label}, not in its dimensions.")
+            yield _finding(table.file, table.line, "LKML182", message)
+
+
+def _duplicate_aggregate_tables(explore: Explore) -> Iterator[Finding]:
+    assert explore.node is not None
+    seen: set[str] = set()
+    for node in explore.node.all("aggregate_table"):
+        if node.name in seen:
+            message = (f"Aggregate table {node.name} is defined more than once in explore "
+                       f"{explore.name}.")
+            yield _finding(node.file, node.line, "LKML183", message)
+        seen.add(node.name)
 
 
 # --------------------------------------------------------------------------- output
