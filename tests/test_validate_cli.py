@@ -114,5 +114,11 @@ def test_explain_rejects_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_explain_on_an_explore_without_aggregate_tables(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["explain", "--lookml", str(FIXTURES / "valid"), "--explore", "users",
-                        "--fields", "users.state,users.count"], capsys)
+                        "--fields", "users.id,users.count"], capsys)
     assert (code, out) == (0, "-- explore users has no aggregate tables\n")
+
+
+def test_explain_refuses_fields_the_explore_excludes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["explain", "--lookml", str(FIXTURES / "valid"), "--explore", "users",
+                        "--fields", "users.state"], capsys)
+    assert (code, err) == (2, "error: Unknown field users.state in explore users\n")

@@ -110,7 +110,7 @@ def _field(explore: Explore, views: dict[str, View], name: str) -> Field:
     alias, _, field_name = name.partition(".")
     view = views.get(explore.view_for_alias(alias) or "")
     found = view.field(field_name) if view is not None and field_name else None
-    if found is None:
+    if found is None or not explore.exposes(alias, field_name):
         raise InputError(f"Unknown field {name} in explore {explore.name}")
     return found
 

@@ -194,6 +194,23 @@ class Explore:
     def aliases(self) -> tuple[str, ...]:
         return (self.alias, *(join.name for join in self.joins))
 
+    def exposes(self, alias: str, field_name: str) -> bool:
+        """False if the explore's or the join's `fields` list leaves `alias.field_name` out.
+
+        Lists naming a set (`detail*`) are not expanded: such fields count as exposed."""
+        scoped = f"{alias}.{field_name}"
+        join = next((j for j in self.joins if j.name == alias), None)
+        if join is not None and join.fields is not None:
+            listed = {item if "." in item else f"{alias}.{item}" for item in join.fields}
+            if not any(item.endswith("*") for item in listed) and scoped not in listed:
+                return False
+        if self.fields is None:
+            return True
+        if f"-{scoped}" in self.fields:
+            return False
+        wildcard = any(item.lstrip("-").endswith("*") for item in self.fields if item[:1] != "-")
+        return wildcard or scoped in self.fields
+
 
 @dataclass(frozen=True)
 class Include:

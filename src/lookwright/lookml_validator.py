@@ -400,8 +400,12 @@ def _check_explore(explore: Explore, model: Model) -> Iterator[Finding]:
     yield from _duplicate_aggregate_tables(explore)
 
 
-def _explore_field(name: str, explore: Explore, model: Model) -> tuple[str, Field | None]:
-    """(problem code or "", field) for a scoped `alias.field` inside the explore."""
+def _explore_field(name: str, explore: Explore, model: Model,
+                   exposed_only: bool = True) -> tuple[str, Field | None]:
+    """(problem code or "", field) for a scoped `alias.field` inside the explore.
+
+    `exposed_only`: fields left out by the explore's or join's `fields` are inaccessible (not
+    applied to SQL expressions and to the `fields` lists themselves)."""
     if "." not in name:
         return "LKML101", None
     alias, field_name = name.split(".", 1)
@@ -411,7 +415,9 @@ def _explore_field(name: str, explore: Explore, model: Model) -> tuple[str, Fiel
     if view_name not in model.views:
         return "", None  # the join's unknown view is reported once, as LKML104
     found = _resolve(view_name, field_name, model.views)
-    return ("" if found is not None else "LKML101"), found
+    if found is None or (exposed_only and not explore.exposes(alias, field_name)):
+        return "LKML101", None
+    return "", found
 
 
 def _explore_problem(code: str, name: str, explore: Explore, file: str, line: int) -> Finding:
@@ -429,7 +435,7 @@ def _explore_expression(text: str | None, explore: Explore, model: Model, file: 
         if len(parts) < 2 or parts[1] in SPECIAL_REFERENCES:
             continue
         name = f"{parts[0]}.{parts[1]}"
-        code, _ = _explore_field(name, explore, model)
+        code, _ = _explore_field(name, explore, model, exposed_only=False)
         if code:
             yield _explore_problem(code, name, explore, file, line)
 
@@ -442,7 +448,7 @@ def _field_list(items: Iterable[str], explore: Explore, model: Model, file: str,
             continue
         if "." not in name and default_alias is not None:
             name = f"{default_alias}.{name}"
-        code, _ = _explore_field(name, explore, model)
+        code, _ = _explore_field(name, explore, model, exposed_only=False)
         if code:
             yield _explore_problem(code, name, explore, file, line)
 
