@@ -223,3 +223,6 @@ def test_render_formats() -> None:
     assert render(findings, "github") == (
         "::error file=a.view.lkml,line=3,title=LKML101::boom\n"
         "::warning file=b.view.lkml,line=1,title=LKML170::hm")
+    odd = [Finding("v,1.lkml", 2, "info", "X", "50% done\nnext")]
+    assert render(odd, "github", path_prefix="lookml") == (
+        "::notice file=lookml/v%2C1.lkml,line=2,title=X::50%25 done%0Anext")

@@ -51,6 +51,7 @@ def test_strict_fails_on_warnings(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["validate", "lookml", str(FIXTURES / "relationship_missing"),
                           "--strict", "--format", "github"], capsys)
     assert code == 1
+    # an absolute project directory gets no path prefix
     assert out == ("::warning file=shop.model.lkml,line=5,title=LKML170::relationship missing, "
                    "assumed to be many_to_one.\n")
     assert err == "error: LookML validation failed: 0 errors, 1 warning, 0 infos\n"
@@ -67,7 +68,10 @@ def test_default_directory_is_generated_lookml(capsys: pytest.CaptureFixture[str
         "view: a {\n  dimension: x {\n    sql: ${y} ;;\n  }\n}\n")
     code, out, _ = run(["validate", "lookml", "--format", "json"], capsys)
     assert code == 1
-    assert [f["code"] for f in json.loads(out)["findings"]] == ["LKML101"]
+    assert [(f["file"], f["code"]) for f in json.loads(out)["findings"]] == [
+        ("a.view.lkml", "LKML101")]
+    code, out, _ = run(["validate", "lookml", "--format", "github"], capsys)
+    assert out.startswith("::error file=generated_lookml/a.view.lkml,line=2,title=LKML101::")
 
 
 def test_explain_prints_looker_comments(capsys: pytest.CaptureFixture[str]) -> None:

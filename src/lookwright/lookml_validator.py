@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -127,9 +128,20 @@ class Finding:
     def text(self) -> str:
         return f"{self.file}:{self.line}: {self.severity}[{self.code}]: {self.message}"
 
-    def github(self) -> str:
+    def github(self, prefix: str = "") -> str:
+        """A GitHub Actions workflow command; `prefix` makes the path repository-relative."""
         level = "notice" if self.severity == "info" else self.severity
-        return f"::{level} file={self.file},line={self.line},title={self.code}::{self.message}"
+        file = _escape_property(posixpath.join(prefix, self.file) if prefix else self.file)
+        message = _escape_data(self.message)
+        return f"::{level} file={file},line={self.line},title={self.code}::{message}"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def _finding(node_file: str, line: int, code: str, message: str) -> Finding:
@@ -620,14 +632,17 @@ def count_line(counts: dict[str, int]) -> str:
     return ", ".join(_plural(counts[f"{word}s"], word) for word in SEVERITIES)
 
 
-def render(findings: list[Finding], output_format: str) -> str:
-    """Findings as `text`, `json` (schema version 1) or `github` workflow commands."""
+def render(findings: list[Finding], output_format: str, path_prefix: str = "") -> str:
+    """Findings as `text`, `json` (schema version 1) or `github` workflow commands.
+
+    `path_prefix` (github only) is joined before each file so annotations find the file in the
+    repository; text and json keep paths relative to the LookML project directory."""
     if output_format == "json":
         document = {"version": 1, "findings": [asdict(f) for f in findings],
                     "summary": summary(findings)}
         return json.dumps(document, indent=2, sort_keys=False)
     if output_format == "github":
-        return "\n".join(f.github() for f in findings)
+        return "\n".join(f.github(path_prefix) for f in findings)
     counts = summary(findings)
     lines = [f.text() for f in findings]
     lines.append(count_line(counts))

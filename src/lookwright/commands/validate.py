@@ -36,8 +36,10 @@ def validate() -> None:
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 def lookml(directory: str, output_format: str, strict: bool) -> None:
     """Check a LookML project offline with Looker's validator rules and messages."""
-    findings = validate_lookml(_project_dir(directory))
-    text = render(findings, output_format)
+    project_dir = _project_dir(directory)
+    findings = validate_lookml(project_dir)
+    prefix = "" if project_dir.is_absolute() else project_dir.as_posix()
+    text = render(findings, output_format, path_prefix=prefix.removeprefix("./").rstrip("/"))
     if text:
         _stdout().print(text)
     counts = summary(findings)
