@@ -12,13 +12,13 @@ CREATE_SQL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
     span_id VARCHAR NOT NULL,               -- 16 lowercase hex digits
     parent_span_id VARCHAR,                 -- NULL for a root span
     name VARCHAR,
-    kind INTEGER,                           -- OTLP SpanKind: 1 internal 2 server 3 client 4 producer 5 consumer
+    kind INTEGER NOT NULL,                  -- absent = 0; OTLP SpanKind: 1 internal 2 server 3 client 4 producer 5 consumer
     start_time_unix_nano UBIGINT NOT NULL,
     end_time_unix_nano UBIGINT NOT NULL,
     start_time TIMESTAMP NOT NULL,          -- UTC, microseconds
     end_time TIMESTAMP NOT NULL,            -- UTC, microseconds
     duration_ms DOUBLE NOT NULL,
-    status_code INTEGER,                    -- OTLP StatusCode: 0 unset 1 ok 2 error
+    status_code INTEGER NOT NULL,           -- absent = 0; OTLP StatusCode: 0 unset 1 ok 2 error
     status_message VARCHAR,
     scope_name VARCHAR,
     service_name VARCHAR NOT NULL,          -- resource service.name
@@ -147,13 +147,13 @@ def _span_columns() -> str:
         lower(sp.spanId) AS span_id,
         nullif(lower(sp.parentSpanId), '') AS parent_span_id,
         sp.name AS name,
-        {_enum('sp.kind', _KINDS)} AS kind,
+        coalesce({_enum('sp.kind', _KINDS)}, 0) AS kind,
         {start} AS start_time_unix_nano,
         {end} AS end_time_unix_nano,
         make_timestamp(CAST({start} // 1000 AS BIGINT)) AS start_time,
         make_timestamp(CAST({end} // 1000 AS BIGINT)) AS end_time,
         (CAST({end} AS HUGEINT) - CAST({start} AS HUGEINT)) / 1e6 AS duration_ms,
-        {_enum('sp.status.code', _STATUSES)} AS status_code,
+        coalesce({_enum('sp.status.code', _STATUSES)}, 0) AS status_code,
         nullif(sp.status.message, '') AS status_message,
         scope_name,
         {_text(r, 'service.name')} AS service_name,

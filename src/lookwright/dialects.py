@@ -1,0 +1,158 @@
+"""SQL dialects: the few expressions BigQuery and DuckDB spell differently.
+
+Templates call these as `d.<method>(...)`; everything else in the templates is portable SQL.
+Percentiles use a mergeable log-bucket sketch (DDSketch): a value x falls in bucket
+ceil(ln(x) / ln(GAMMA)); the bucket's representative 2·GAMMA^b / (GAMMA + 1) is within
+SKETCH_ALPHA relative error of every value in it, and bucket counts add up across periods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SKETCH_ALPHA = 0.005
+GAMMA = (1 + SKETCH_ALPHA) / (1 - SKETCH_ALPHA)
+SECONDS = {"hour": 3600, "day": 86400}
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """Base: names shared by both dialects; subclasses override what differs."""
+
+    name: str = "base"
+    sqlglot: str = ""
+
+    def column_type(self, kind: str) -> str:
+        raise NotImplementedError
+
+    def table(self, table_id: str, name: str) -> str:
+        raise NotImplementedError
+
+    def trunc(self, expression: str, grain: str) -> str:
+        raise NotImplementedError
+
+    def minus(self, expression: str, amount: int, grain: str) -> str:
+        raise NotImplementedError
+
+    def sketch_aggregate(self, bucket: str, count: str, order: str) -> str:
+        raise NotImplementedError
+
+    def unnest(self, array: str, alias: str) -> str:
+        raise NotImplementedError
+
+    def int_cast(self, expression: str) -> str:
+        return f"CAST({expression} AS {self.column_type('INT64')})"
+
+    def float_cast(self, expression: str) -> str:
+        return f"CAST({expression} AS {self.column_type('FLOAT64')})"
+
+    def safe_divide(self, numerator: str, denominator: str) -> str:
+        return f"{self.float_cast(numerator)} / NULLIF({denominator}, 0)"
+
+    def sketch_bucket(self, expression: str) -> str:
+        return self.int_cast(f"CEIL(LN(GREATEST({expression}, 0.001)) / {_ln_gamma()})")
+
+    def sketch_value(self, bucket: str) -> str:
+        return f"2 * POW({GAMMA!r}, {bucket}) / {GAMMA + 1!r}"
+
+    def seconds(self, grain: str) -> int:
+        return SECONDS[grain]
+
+    def epoch(self, grain: str) -> str:
+        raise NotImplementedError
+
+    def window_value(self, column: str, offset: int, grain: str) -> str:
+        """First period an incremental build recomputes: newest period built minus `offset`."""
+        return f"COALESCE({self.minus(f'MAX({column})', offset, grain)}, {self.epoch(grain)})"
+
+    def window_start(self, target: str, column: str, offset: int, grain: str) -> str:
+        return f"(SELECT {self.window_value(column, offset, grain)} FROM {target})"
+
+    def days_between(self, start: str, end: str) -> str:
+        raise NotImplementedError
+
+
+def _ln_gamma() -> str:
+    import math
+
+    return repr(math.log(GAMMA))
+
+
+@dataclass(frozen=True)
+class BigQuery(Dialect):
+    name: str = "bigquery"
+    sqlglot: str = "bigquery"
+
+    def column_type(self, kind: str) -> str:
+        return "ARRAY<STRUCT<bucket INT64, n INT64>>" if kind == "SKETCH" else kind
+
+    def table(self, table_id: str, name: str) -> str:
+        return f"`{table_id}`"
+
+    def trunc(self, expression: str, grain: str) -> str:
+        return f"TIMESTAMP_TRUNC({expression}, HOUR)" if grain == "hour" else f"DATE({expression})"
+
+    def minus(self, expression: str, amount: int, grain: str) -> str:
+        if grain == "hour":
+            return f"TIMESTAMP_SUB({expression}, INTERVAL {amount} HOUR)"
+        return f"DATE_SUB({expression}, INTERVAL {amount} DAY)"
+
+    def sketch_aggregate(self, bucket: str, count: str, order: str) -> str:
+        return f"ARRAY_AGG(STRUCT({bucket} AS bucket, {count} AS n) ORDER BY {order})"
+
+    def unnest(self, array: str, alias: str) -> str:
+        return f"CROSS JOIN UNNEST({array}) AS {alias}"
+
+    def epoch(self, grain: str) -> str:
+        return "TIMESTAMP '1970-01-01 00:00:00+00'" if grain == "hour" else "DATE '1970-01-01'"
+
+    def days_between(self, start: str, end: str) -> str:
+        return f"DATE_DIFF({end}, {start}, DAY)"
+
+
+DUCKDB_TYPES = {
+    "STRING": "VARCHAR", "INT64": "BIGINT", "FLOAT64": "DOUBLE", "NUMERIC": "DECIMAL(38, 9)",
+    "BIGNUMERIC": "DECIMAL(38, 9)", "BOOL": "BOOLEAN", "DATE": "DATE", "DATETIME": "TIMESTAMP",
+    "TIMESTAMP": "TIMESTAMP", "JSON": "JSON", "BYTES": "BLOB", "SKETCH": "STRUCT(bucket BIGINT, n BIGINT)[]",
+}
+
+
+@dataclass(frozen=True)
+class DuckDB(Dialect):
+    """DuckDB keeps timestamps as naive UTC TIMESTAMP values."""
+
+    name: str = "duckdb"
+    sqlglot: str = "duckdb"
+
+    def column_type(self, kind: str) -> str:
+        return DUCKDB_TYPES[kind]
+
+    def table(self, table_id: str, name: str) -> str:
+        return name
+
+    def trunc(self, expression: str, grain: str) -> str:
+        return f"date_trunc('hour', {expression})" if grain == "hour" else f"CAST({expression} AS DATE)"
+
+    def minus(self, expression: str, amount: int, grain: str) -> str:
+        unit = "HOUR" if grain == "hour" else "DAY"
+        cast = "TIMESTAMP" if grain == "hour" else "DATE"
+        return f"CAST({expression} - INTERVAL {amount} {unit} AS {cast})"
+
+    def sketch_aggregate(self, bucket: str, count: str, order: str) -> str:
+        return f"list({{'bucket': {bucket}, 'n': {count}}} ORDER BY {order})"
+
+    def unnest(self, array: str, alias: str) -> str:
+        return f"CROSS JOIN (SELECT UNNEST({array}) AS {alias})"
+
+    def epoch(self, grain: str) -> str:
+        return "TIMESTAMP '1970-01-01 00:00:00'" if grain == "hour" else "DATE '1970-01-01'"
+
+    def window_start(self, target: str, column: str, offset: int, grain: str) -> str:
+        # computed once into a temp table before the DELETE changes MAX(column)
+        return "(SELECT window_start FROM lookwright_window)"
+
+    def days_between(self, start: str, end: str) -> str:
+        return f"date_diff('day', {start}, {end})"
+
+
+DIALECTS: dict[str, Dialect] = {"bigquery": BigQuery(), "duckdb": DuckDB()}

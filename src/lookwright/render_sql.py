@@ -1,0 +1,180 @@
+"""Render warehouse SQL from the IR through Jinja2 templates, for any dialect.
+
+Template lookup order: `<override>/<dialect>/`, `<override>/`, `templates/<dialect>/`,
+`templates/common/`, so a user can replace one statement kind without copying the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from lookwright.dialects import DIALECTS, Dialect
+from lookwright.errors import InputError
+from lookwright.ir import Origin, SemanticModel, TableIR
+from lookwright.render_lookml import RenderedFile, header
+
+DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+@dataclass(frozen=True)
+class MetricPlan:
+    """One rollup output column, split by where it is computed."""
+
+    name: str
+    stage: str  # aggregate | sketch | percentile | derived | passthrough
+    expression: str
+
+
+@dataclass(frozen=True)
+class RollupPlan:
+    table: TableIR
+    source: TableIR
+    period_column: str
+    period_expression: str  # over the source row
+    period_source: str
+    grain: str
+    group_by: tuple[str, ...]
+    aggregates: tuple[MetricPlan, ...]
+    sketches: tuple[MetricPlan, ...]  # expression: bucket of a raw value, or the source sketch column
+    merges: tuple[str, ...]  # names of sketches that merge a source sketch column
+    percentiles: tuple[tuple[str, str, float], ...]  # (name, sketch, fraction)
+    derived: tuple[MetricPlan, ...]
+    output: tuple[str, ...]
+    increment_offset: int
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.period_column, *self.group_by)
+
+
+def environment(dialect: Dialect, override: Path | None = None) -> jinja2.Environment:
+    roots: list[Path] = []
+    if override is not None:
+        if not override.is_dir():
+            raise InputError(f"templates directory not found: {override}")
+        roots += [override / dialect.name, override]
+    roots += [DEFAULT_TEMPLATES / dialect.name, DEFAULT_TEMPLATES / "common"]
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(r) for r in roots]),
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True, autoescape=False,
+    )
+    env.globals["d"] = dialect
+    return env
+
+
+def plan_rollup(model: SemanticModel, table: TableIR, dialect: Dialect) -> RollupPlan:
+    rollup = table.rollup
+    assert rollup is not None
+    source = model.tables[rollup.source]
+    aggregates, sketches, derived = [], [], []
+    merges: list[str] = []
+    percentiles: list[tuple[str, str, float]] = []
+    for metric in rollup.metrics:
+        if metric.agg == "count":
+            aggregates.append(MetricPlan(metric.name, "aggregate", "COUNT(*)"))
+        elif metric.agg == "count_if":
+            aggregates.append(MetricPlan(metric.name, "aggregate", f"SUM(CASE WHEN {metric.sql} THEN 1 ELSE 0 END)"))
+        elif metric.agg in ("sum", "min", "max"):
+            aggregates.append(MetricPlan(metric.name, "aggregate", f"{metric.agg.upper()}({metric.sql})"))
+        elif metric.agg == "any_value":
+            aggregates.append(MetricPlan(metric.name, "aggregate", f"MIN({metric.sql})"))
+        elif metric.agg == "sketch":
+            sketches.append(MetricPlan(metric.name, "sketch", dialect.sketch_bucket(str(metric.sql))))
+        elif metric.agg == "merge_sketch":
+            sketches.append(MetricPlan(metric.name, "sketch", str(metric.sql)))
+            merges.append(metric.name)
+        elif metric.agg == "percentile":
+            percentiles.append((metric.name, str(metric.sketch), _fraction(metric.percentile or 50)))
+        elif metric.agg == "ratio":
+            expression = dialect.safe_divide(f"a.{metric.numerator}", f"a.{metric.denominator}")
+            if metric.multiplier not in (None, 1):
+                expression = f"{expression} * {metric.multiplier!r}"
+            derived.append(MetricPlan(metric.name, "derived", expression))
+        elif metric.agg == "per_second":
+            seconds = dialect.seconds(rollup.period.grain)
+            derived.append(MetricPlan(metric.name, "derived", f"{dialect.float_cast(f'a.{metric.of}')} / {seconds}"))
+    return RollupPlan(
+        table=table, source=source, period_column=rollup.period.column,
+        period_expression=dialect.trunc(rollup.period.source, rollup.period.grain),
+        period_source=rollup.period.source, grain=rollup.period.grain, group_by=tuple(rollup.group_by),
+        aggregates=tuple(aggregates), sketches=tuple(sketches), merges=tuple(merges),
+        percentiles=tuple(percentiles), derived=tuple(derived),
+        output=tuple(c.name for c in table.columns), increment_offset=rollup.increment_offset,
+    )
+
+
+def _fraction(percentile: float) -> float:
+    """95 -> 0.95 and 99.9 -> 0.999 exactly as written (no binary-float tail in the SQL)."""
+    return float(f"{percentile / 100:.10g}")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A rendered statement and the file it belongs in."""
+
+    kind: str  # ddl | rollup | incremental | check
+    table: str
+    sql: str
+    origin: Origin
+
+
+class SqlRenderer:
+    """Renders every statement kind of a model for one dialect."""
+
+    def __init__(self, model: SemanticModel, dialect: str, templates: Path | None = None) -> None:
+        self.model = model
+        self.dialect = DIALECTS[dialect]
+        self.env = environment(self.dialect, templates)
+
+    def render(self, template: str, **context: object) -> str:
+        try:
+            return self.env.get_template(template).render(model=self.model, **context).strip() + "\n"
+        except jinja2.TemplateError as error:
+            raise InputError(f"template {template}: {error}") from error
+
+    def ref(self, name: str) -> str:
+        table = self.model.tables[name]
+        return self.dialect.table(table.table_id, table.name)
+
+    def ddl(self, table: TableIR) -> str:
+        return self.render("create_table.sql.j2", table=table, ref=self.ref(table.name))
+
+    def rollup_select(self, table: TableIR, windowed: bool) -> str:
+        plan = plan_rollup(self.model, table, self.dialect)
+        return self.render("rollup_select.sql.j2", plan=plan, source=self.ref(plan.source.name),
+                           target=self.ref(table.name), windowed=windowed)
+
+    def incremental(self, table: TableIR) -> str:
+        plan = plan_rollup(self.model, table, self.dialect)
+        return self.render("incremental.sql.j2", plan=plan, target=self.ref(table.name),
+                           select=self.rollup_select(table, windowed=True).strip())
+
+    def checks(self, table: TableIR) -> str:
+        return self.render("checks.sql.j2", table=table, ref=self.ref(table.name))
+
+    def statements(self) -> list[Statement]:
+        out: list[Statement] = []
+        for table in self.model.tables.values():
+            out.append(Statement("ddl", table.name, self.ddl(table), table.origin))
+            if table.rollup is not None:
+                out.append(Statement("rollup", table.name, self.rollup_select(table, windowed=False), table.origin))
+                out.append(Statement("incremental", table.name, self.incremental(table), table.origin))
+            if table.spec.checks or any(c.required for c in table.columns):
+                out.append(Statement("check", table.name, self.checks(table), table.origin))
+        return out
+
+
+SQL_FOLDERS = {"ddl": "ddl", "rollup": "rollups", "incremental": "incremental", "check": "checks"}
+
+
+def render_sql_files(model: SemanticModel, dialect: str = "bigquery", templates: Path | None = None) -> list[RenderedFile]:
+    """Every statement as a file under `<dialect>/<kind>/<table>.sql`, each with a header."""
+    renderer = SqlRenderer(model, dialect, templates)
+    return [
+        RenderedFile(f"{dialect}/{SQL_FOLDERS[s.kind]}/{s.table}.sql", header(s.origin, "--") + s.sql, s.origin)
+        for s in renderer.statements()
+    ]

@@ -1,0 +1,136 @@
+"""Write generated files atomically, track them in a manifest, and diff them for `--check`.
+
+Only files listed in a root's manifest are ever deleted, so hand-written files beside
+generated ones are safe. The manifest is written last: an interrupted run leaves the old
+manifest, and the next run repairs whatever it finds.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+MANIFEST = ".lookwright-manifest.json"
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    path: str  # relative to the output root, '/'-separated
+    content: str
+
+
+@dataclass(frozen=True)
+class OutputSet:
+    """Everything generated under one root directory."""
+
+    root: Path
+    files: tuple[OutputFile, ...]
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    written: tuple[str, ...]
+    removed: tuple[str, ...]
+    unchanged: int
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def read_manifest(root: Path) -> dict[str, object]:
+    try:
+        data = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def manifest_files(root: Path) -> dict[str, str]:
+    files = read_manifest(root).get("files", {})
+    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file in the same directory and rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _current(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def write_set(output: OutputSet) -> WriteResult:
+    """Bring `output.root` in line with `output.files`; returns what changed."""
+    previous = manifest_files(output.root)
+    written: list[str] = []
+    unchanged = 0
+    for item in output.files:
+        target = output.root / item.path
+        if _current(target) == item.content:
+            unchanged += 1
+            continue
+        write_atomic(target, item.content)
+        written.append(item.path)
+    wanted = {item.path for item in output.files}
+    removed = sorted(set(previous) - wanted)
+    for stale in removed:
+        (output.root / stale).unlink(missing_ok=True)
+        _prune_empty_dirs(output.root, (output.root / stale).parent)
+    manifest = {"generator": "lookwright", "fingerprint": output.fingerprint,
+                "files": {item.path: digest(item.content) for item in sorted(output.files, key=lambda f: f.path)}}
+    write_atomic(output.root / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return WriteResult(tuple(written), tuple(removed), unchanged)
+
+
+def _prune_empty_dirs(root: Path, directory: Path) -> None:
+    while directory != root and directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+        directory = directory.parent
+
+
+def diff_set(output: OutputSet) -> list[str]:
+    """Unified diffs between what is on disk and what would be written (empty: up to date)."""
+    diffs: list[str] = []
+    for item in output.files:
+        current = _current(output.root / item.path)
+        if current != item.content:
+            diffs.append(_diff(output.root / item.path, current or "", item.content))
+    for stale in sorted(set(manifest_files(output.root)) - {item.path for item in output.files}):
+        current = _current(output.root / stale)
+        if current is not None:
+            diffs.append(_diff(output.root / stale, current, ""))
+    return diffs
+
+
+def _diff(path: Path, before: str, after: str) -> str:
+    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                 fromfile=f"a/{path}", tofile=f"b/{path}")
+    return "".join(lines)
+
+
+def is_fresh(root: Path, fingerprint: str) -> bool:
+    """True when the manifest says `fingerprint` produced this root and no file changed since."""
+    manifest = read_manifest(root)
+    if manifest.get("fingerprint") != fingerprint:
+        return False
+    files = manifest_files(root)
+    return all(_current(root / path) is not None and digest(_current(root / path) or "") == expected
+               for path, expected in files.items())
