@@ -34,6 +34,7 @@ def fingerprint(options: GenerateOptions) -> str:
 
     digest = hashlib.sha256(f"{__version__}|{options.dialect}".encode())
     inputs = discover(options.model_dir)
+    inputs += sorted(Path(__file__).parent.glob("*.py"))  # the generator's own code shapes output too
     template_roots = [DEFAULT_TEMPLATES] + ([options.templates] if options.templates else [])
     for root in template_roots:
         inputs += sorted(p for p in root.rglob("*.j2") if p.is_file())

@@ -7,8 +7,8 @@ CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.fact_performance_metric
   endpoint_key STRING,
   region_key STRING,
   environment_key STRING,
-  request_count FLOAT64,
-  error_count FLOAT64,
+  request_count INT64,
+  error_count INT64,
   error_rate FLOAT64,
   duration_sum_ms FLOAT64,
   duration_avg_ms FLOAT64,
@@ -21,8 +21,8 @@ CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.fact_performance_metric
   duration_p99_ms FLOAT64,
   duration_p999_ms FLOAT64,
   requests_per_second FLOAT64,
-  request_bytes_total FLOAT64,
-  response_bytes_total FLOAT64,
+  request_bytes_total INT64,
+  response_bytes_total INT64,
   request_bytes_avg FLOAT64,
   response_bytes_avg FLOAT64
 )

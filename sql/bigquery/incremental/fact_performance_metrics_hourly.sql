@@ -49,7 +49,7 @@ USING (
       MIN(CASE WHEN cumulative >= 0.9 * total THEN bucket END) AS duration_p90_ms,
       MIN(CASE WHEN cumulative >= 0.95 * total THEN bucket END) AS duration_p95_ms,
       MIN(CASE WHEN cumulative >= 0.99 * total THEN bucket END) AS duration_p99_ms,
-      MIN(CASE WHEN cumulative >= 0.9990000000000001 * total THEN bucket END) AS duration_p999_ms
+      MIN(CASE WHEN cumulative >= 0.999 * total THEN bucket END) AS duration_p999_ms
     FROM duration_sketch__ranked
     GROUP BY __period, service_key, endpoint_key, region_key, environment_key
   )
@@ -72,7 +72,7 @@ USING (
     2 * POW(1.0100502512562812, duration_sketch__quantiles.duration_p95_ms) / 2.0100502512562812 AS duration_p95_ms,
     2 * POW(1.0100502512562812, duration_sketch__quantiles.duration_p99_ms) / 2.0100502512562812 AS duration_p99_ms,
     2 * POW(1.0100502512562812, duration_sketch__quantiles.duration_p999_ms) / 2.0100502512562812 AS duration_p999_ms,
-    CAST(a.request_count AS FLOAT64) / NULLIF(3600, 0) AS requests_per_second,
+    CAST(a.request_count AS FLOAT64) / 3600 AS requests_per_second,
     a.request_bytes_total,
     a.response_bytes_total,
     CAST(a.request_bytes_total AS FLOAT64) / NULLIF(a.request_count, 0) AS request_bytes_avg,
