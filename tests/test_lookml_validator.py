@@ -214,6 +214,13 @@ def test_extends_copies_fields_of_the_base_view(tmp_path: Path) -> None:
     assert validate_lookml(tmp_path) == []
 
 
+def test_a_file_that_is_not_utf8_is_a_syntax_finding(tmp_path: Path) -> None:
+    (tmp_path / "a.view.lkml").write_bytes(b"view: a {\n  label: \"\xff\"\n}\n")
+    assert validate_lookml(tmp_path) == [
+        Finding("a.view.lkml", 1, "error", "LKML001",
+                "Syntax error: not UTF-8 text (invalid start byte)")]
+
+
 def test_render_formats() -> None:
     findings = [Finding("a.view.lkml", 3, "error", "LKML101", "boom"),
                 Finding("b.view.lkml", 1, "warning", "LKML170", "hm")]

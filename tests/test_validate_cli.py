@@ -64,6 +64,8 @@ def test_default_directory_is_generated_lookml(capsys: pytest.CaptureFixture[str
     code, _, err = run(["validate", "lookml"], capsys)
     assert (code, err) == (2, "error: LookML directory generated_lookml does not exist\n")
     (tmp_path / "generated_lookml").mkdir()
+    code, _, err = run(["validate", "lookml"], capsys)
+    assert (code, err) == (2, "error: no .lkml files under generated_lookml\n")
     (tmp_path / "generated_lookml" / "a.view.lkml").write_text(
         "view: a {\n  dimension: x {\n    sql: ${y} ;;\n  }\n}\n")
     code, out, _ = run(["validate", "lookml", "--format", "json"], capsys)

@@ -41,7 +41,9 @@ _MINUTE_DERIVED = _HOUR_DERIVED | {"minute", "minute2", "minute3", "minute4", "m
 SERVES: dict[str, frozenset[str]] = {
     "date": _DAY_DERIVED,
     "week": frozenset({"week", "week_of_year"}),
-    "month": frozenset({"month", "quarter", "year", "month_num", "month_name", "quarter_of_year"}),
+    "month": frozenset({"month", "quarter", "year", "month_num", "month_name", "quarter_of_year",
+                        "fiscal_month_num", "fiscal_quarter", "fiscal_quarter_of_year",
+                        "fiscal_year"}),
     "quarter": frozenset({"quarter", "year", "quarter_of_year"}),
     "year": frozenset({"year"}),
     "hour": _HOUR_DERIVED,
@@ -107,26 +109,26 @@ def _better_fit(explore: Explore, best: AggregateTable | None) -> str:
 
 
 def _field(explore: Explore, views: dict[str, View], name: str) -> Field:
+    """A query field; fields the explore's `fields` lists leave out cannot be queried."""
     alias, _, field_name = name.partition(".")
-    view = views.get(explore.view_for_alias(alias) or "")
-    found = view.field(field_name) if view is not None and field_name else None
+    found = _resolve(explore, views, name)
     if found is None or not explore.exposes(alias, field_name):
         raise InputError(f"Unknown field {name} in explore {explore.name}")
     return found
 
 
 def _resolve(explore: Explore, views: dict[str, View], name: str) -> Field | None:
-    try:
-        return _field(explore, views, name)
-    except InputError:
-        return None
+    """Any field of a view in the explore (SQL may reference fields the explore hides)."""
+    alias, _, field_name = name.partition(".")
+    view = views.get(explore.view_for_alias(alias) or "")
+    return view.field(field_name) if view is not None and field_name else None
 
 
 # --------------------------------------------------------------------------- coverage
 
 
 def covers(aggregate_field: str, query_field: str, explore: Explore,
-            views: dict[str, View]) -> bool:
+           views: dict[str, View]) -> bool:
     """True if grouping by `aggregate_field` lets Looker derive `query_field`."""
     if aggregate_field == query_field:
         return True

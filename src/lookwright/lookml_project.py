@@ -637,7 +637,13 @@ def load_project(root: Path) -> Project:
     problems: list[SyntaxProblem] = []
     for path in _lkml_paths(root):
         relative = path.relative_to(root).as_posix()
-        result = parse_file(path.read_text(encoding="utf-8"), relative)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            message = f"Syntax error: not UTF-8 text ({error.reason})"
+            problems.append(SyntaxProblem(relative, 1, message))
+            continue
+        result = parse_file(text, relative)
         if isinstance(result, SyntaxProblem):
             problems.append(result)
         else:

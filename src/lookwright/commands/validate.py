@@ -21,6 +21,8 @@ def _project_dir(path: str) -> Path:
     directory = Path(path)
     if not directory.is_dir():
         raise InputError(f"LookML directory {path} does not exist")
+    if next(directory.rglob("*.lkml"), None) is None:
+        raise InputError(f"no .lkml files under {path}")
     return directory
 
 
