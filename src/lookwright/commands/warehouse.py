@@ -68,7 +68,8 @@ def _print_bad_rows(console: Console, reports: list[LoadReport]) -> None:
         return
     console.print(f"{len(bad):,} bad rows were not loaded; first {min(len(bad), MAX_EXAMPLES)}:")
     for row in bad[:MAX_EXAMPLES]:
-        console.print(f"  {row.file}:{row.line}: {row.reason}", markup=False, highlight=False)
+        console.print(f"  {row.file}:{row.line}: {row.reason}", markup=False, highlight=False,
+                      soft_wrap=True)
 
 
 @click.command()
