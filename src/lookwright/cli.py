@@ -7,7 +7,6 @@ import importlib.util
 import sys
 
 import click
-from rich.console import Console
 
 from lookwright import __version__
 from lookwright.errors import ExitCode, LookwrightError, ModelError
@@ -62,8 +61,11 @@ def cli() -> None:
     """Root command group."""
 
 
-def report_error(error: LookwrightError, console: Console) -> None:
-    """Print an error the way a user can act on it."""
+def report_error(error: LookwrightError) -> None:
+    """Print an error the way a user can act on it (to stderr)."""
+    from rich.console import Console  # imported here: rich costs ~60 ms at start-up
+
+    console = Console(stderr=True, soft_wrap=True)
     if isinstance(error, ModelError):
         for diagnostic in error.diagnostics:
             console.print(diagnostic.format(), markup=False, highlight=False)
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="lookwright", standalone_mode=False)
     except LookwrightError as error:
-        report_error(error, Console(stderr=True, soft_wrap=True))
+        report_error(error)
         sys.exit(int(error.exit_code))
     except click.exceptions.Abort:
         sys.exit(130)

@@ -29,8 +29,7 @@ class GenerateOptions:
 
 def fingerprint(options: GenerateOptions) -> str:
     """Hash of every input file and option that affects the output."""
-    from lookwright.loader import discover
-    from lookwright.render_sql import DEFAULT_TEMPLATES
+    from lookwright.paths import DEFAULT_TEMPLATES, discover
 
     digest = hashlib.sha256(f"{__version__}|{options.dialect}".encode())
     inputs = discover(options.model_dir)

@@ -22,9 +22,11 @@ import ryml
 import yaml
 
 from lookwright.errors import Diagnostic, ModelError
+from lookwright.paths import discover
 from lookwright.schema import SemanticFile
 
-YAML_SUFFIXES = (".yml", ".yaml")
+__all__ = ["SourceFile", "discover", "load_files", "parse_file"]
+
 SECTIONS = ("tables", "explores", "datagroups", "access_grants", "models", "queries")
 Path_ = tuple[str | int, ...]
 _SECTION_LINE = re.compile(r"^([a-z_]+):")
@@ -100,16 +102,6 @@ def _index_node(node: yaml.Node, path: Path_, index: dict[Path_, Location]) -> N
     elif isinstance(node, yaml.SequenceNode):
         for position, item in enumerate(node.value):
             _index_node(item, (*path, position), index)
-
-
-def discover(directory: Path) -> list[Path]:
-    """Every YAML file under `directory`, sorted, so merge order never depends on the filesystem."""
-    if directory.is_file():
-        return [directory]
-    if not directory.is_dir():
-        raise ModelError([Diagnostic(str(directory), 1, 1, "LW001", "model directory not found",
-                                     "pass the folder holding your semantic/*.yml files")])
-    return sorted(p for p in directory.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
 
 
 def display_path(path: Path) -> str:

@@ -13,10 +13,10 @@ import jinja2
 
 from lookwright.dialects import DIALECTS, Dialect
 from lookwright.errors import InputError
+from lookwright.paths import DEFAULT_TEMPLATES
 from lookwright.ir import Origin, SemanticModel, TableIR
 from lookwright.render_lookml import RenderedFile, header
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,18 +78,24 @@ def _current(path: Path) -> str | None:
         return None
 
 
+def _write_if_changed(root: Path, item: OutputFile) -> bool:
+    target = root / item.path
+    if _current(target) == item.content:
+        return False
+    write_atomic(target, item.content)
+    return True
+
+
 def write_set(output: OutputSet) -> WriteResult:
     """Bring `output.root` in line with `output.files`; returns what changed."""
     previous = manifest_files(output.root)
-    written: list[str] = []
-    unchanged = 0
-    for item in output.files:
-        target = output.root / item.path
-        if _current(target) == item.content:
-            unchanged += 1
-            continue
-        write_atomic(target, item.content)
-        written.append(item.path)
+    for directory in sorted({(output.root / item.path).parent for item in output.files}):
+        directory.mkdir(parents=True, exist_ok=True)
+    # file system calls release the GIL: a few threads hide most of the per-file latency
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        changed = list(pool.map(lambda item: _write_if_changed(output.root, item), output.files))
+    written = [item.path for item, did in zip(output.files, changed) if did]
+    unchanged = len(changed) - len(written)
     wanted = {item.path for item in output.files}
     removed = sorted(set(previous) - wanted)
     for stale in removed:
@@ -97,6 +104,7 @@ def write_set(output: OutputSet) -> WriteResult:
     manifest = {"generator": "lookwright", "fingerprint": output.fingerprint,
                 "files": {item.path: digest(item.content) for item in sorted(output.files, key=lambda f: f.path)}}
     write_atomic(output.root / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    _write_stat_cache(output.root)
     return WriteResult(tuple(written), tuple(removed), unchanged)
 
 
@@ -126,11 +134,38 @@ def _diff(path: Path, before: str, after: str) -> str:
     return "".join(lines)
 
 
+STAT_CACHE = ".lookwright-stat.json"  # not committed: mtimes differ per checkout
+
+
+def _stat_key(path: Path) -> list[int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return [info.st_size, info.st_mtime_ns]
+
+
+def _write_stat_cache(root: Path) -> None:
+    stats = {path: _stat_key(root / path) for path in manifest_files(root)}
+    write_atomic(root / STAT_CACHE, json.dumps(stats, sort_keys=True))
+
+
 def is_fresh(root: Path, fingerprint: str) -> bool:
-    """True when the manifest says `fingerprint` produced this root and no file changed since."""
+    """True when the manifest says `fingerprint` produced this root and no file changed since.
+
+    Files whose size and mtime match the stat cache are trusted; any other file is hashed.
+    """
     manifest = read_manifest(root)
     if manifest.get("fingerprint") != fingerprint:
         return False
-    files = manifest_files(root)
-    return all(_current(root / path) is not None and digest(_current(root / path) or "") == expected
-               for path, expected in files.items())
+    try:
+        stats = json.loads((root / STAT_CACHE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        stats = {}
+    for path, expected in manifest_files(root).items():
+        if stats.get(path) is not None and stats.get(path) == _stat_key(root / path):
+            continue
+        current = _current(root / path)
+        if current is None or digest(current) != expected:
+            return False
+    return True

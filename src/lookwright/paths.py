@@ -1,0 +1,20 @@
+"""Where inputs live; kept free of heavy imports so the no-change fast path stays fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lookwright.errors import Diagnostic, ModelError
+
+YAML_SUFFIXES = (".yml", ".yaml")
+DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+def discover(directory: Path) -> list[Path]:
+    """Every YAML file under `directory`, sorted, so merge order never depends on the filesystem."""
+    if directory.is_file():
+        return [directory]
+    if not directory.is_dir():
+        raise ModelError([Diagnostic(str(directory), 1, 1, "LW001", "model directory not found",
+                                     "pass the folder holding your semantic/*.yml files")])
+    return sorted(p for p in directory.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
