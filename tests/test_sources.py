@@ -86,8 +86,8 @@ def test_otlp_spans_and_bad_rows(warehouse: DuckDBWarehouse) -> None:
         " WHERE source_line <> 1 OR parent_span_id IS NOT NULL ORDER BY span_id"
     ) == [
         ("b7ad6b7169203331", None, 2, 2,
-         '{"http.route":"/api/pay","http.request.method":"POST",'
-         '"http.response.status_code":503,"user.segment":"enterprise"}'),
+         ('{"http.route":"/api/pay","http.request.method":"POST",'
+          '"http.response.status_code":503,"user.segment":"enterprise"}')),
         ("eee19b7ec3c1b175", "eee19b7ec3c1b174", 3, 0,
          '{"db.system":"postgresql","sample.ratio":0.5,"cache.hit":false}'),
     ]
