@@ -167,6 +167,8 @@ def _syntax_error(source: SourceFile) -> Diagnostic | None:
         mark = error.problem_mark or error.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = f"YAML syntax error: {error.problem or error.context}"
+        if error.context and error.context_mark is not None and error.problem:
+            message += f" ({error.context} started at line {error.context_mark.line + 1})"
         return Diagnostic(source.path, line, col, "LW100", message,
                           "check indentation and quoting around this line")
     return None

@@ -1,0 +1,173 @@
+"""Every diagnostic code: exact code, file and line, and that nothing is written on invalid input."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from lookwright.cli import main
+from lookwright.errors import Diagnostic, ModelError
+from lookwright.ir import load_model
+
+BASE = """\
+warehouse: {project: p, dataset: d}
+datagroups:
+  - {name: hourly, max_cache_age: 1 hour}
+tables:
+  - name: orders
+    kind: fact
+    columns:
+      - {name: id, type: STRING}
+      - {name: created_at, type: TIMESTAMP}
+      - {name: user_id, type: STRING}
+      - {name: amount, type: FLOAT64}
+    foreign_keys:
+      - {column: user_id, references: users.id}
+    dimensions:
+      - {name: id, primary_key: true}
+      - {name: created, type: time, column: created_at}
+      - {name: amount, type: number}
+    measures:
+      - {name: order_count, type: count}
+      - {name: total_amount, type: sum, sql: "${amount}"}
+      - {name: buyers, type: count_distinct, sql: "${TABLE}.user_id"}
+  - name: users
+    kind: dimension
+    columns:
+      - {name: id, type: STRING}
+    dimensions:
+      - {name: id, primary_key: true}
+explores:
+  - name: orders
+    joins:
+      - {view: users}
+    aggregate_tables:
+      - name: daily
+        dimensions: [orders.created_date]
+        measures: [orders.total_amount]
+        materialization: {datagroup: hourly, increment_key: orders.created_date, increment_offset: 1}
+models:
+  - {name: shop, connection: bq, explores: [orders]}
+"""
+
+
+def _errors(tmp_path: Path, text: str, extra: dict[str, str] | None = None) -> list[Diagnostic]:
+    (tmp_path / "model.yml").write_text(textwrap.dedent(text))
+    for name, content in (extra or {}).items():
+        (tmp_path / name).write_text(content)
+    with pytest.raises(ModelError) as caught:
+        load_model(tmp_path)
+    return caught.value.diagnostics
+
+
+def _only(tmp_path: Path, text: str, extra: dict[str, str] | None = None) -> Diagnostic:
+    errors = _errors(tmp_path, text, extra)
+    assert len(errors) == 1, [e.format() for e in errors]
+    return errors[0]
+
+
+def test_base_model_is_valid(tmp_path: Path) -> None:
+    (tmp_path / "model.yml").write_text(BASE)
+    model = load_model(tmp_path)
+    assert list(model.tables) == ["orders", "users"]
+
+
+CASES = [
+    # (code, old, new, expected line)
+    ("LW100", "  - {name: hourly, max_cache_age: 1 hour}", "  - {name: hourly, max_cache_age: 1 hour", 4),
+    ("LW101", "      - {name: amount, type: number}", "      - {name: amount, type: number, lable: Amount}", 17),
+    ("LW102", "  - {name: shop, connection: bq, explores: [orders]}", "  - {name: shop, explores: [orders]}", 38),
+    ("LW103", "      - {name: amount, type: number}", "      - {name: amount, type: numeric}", 17),
+    ("LW104", "  - name: users\n", "  - name: Users\n", 22),
+    ("LW105", "        materialization: {datagroup: hourly, increment_key: orders.created_date, increment_offset: 1}",
+     "        materialization: {datagroup: hourly, increment_key: orders.created_date, increment_offset: one}", 36),
+    ("LW301", '      - {name: total_amount, type: sum, sql: "${amount}"}', '      - {name: total_amount, type: sum, sql: "${amout}"}', 20),
+    ("LW302", "      - {view: users}", "      - {view: customers}", 31),
+    ("LW303", '      - {name: total_amount, type: sum, sql: "${amount}"}', '      - {name: total_amount, type: sum, sql: "${order_count}"}', 20),
+    ("LW304", '      - {name: total_amount, type: sum, sql: "${amount}"}', '      - {name: total_amount, type: sum, sql: "${amount} ;; DROP"}', 20),
+    ("LW305", "      - {name: order_count, type: count}", "      - {name: order_count, type: count, sql: \"${id}\"}", 19),
+    ("LW306", '      - {name: total_amount, type: sum, sql: "${amount}"}', "      - {name: total_amount, type: sum}", 20),
+    ("LW307", "      - {name: amount, type: number}", "      - {name: amount, type: number, primary_key: true}", 14),
+    ("LW308", "      - {name: amount, type: number}", "      - {name: amount, type: number, column: amt}", 17),
+    ("LW401", "materialization: {datagroup: hourly,", "materialization: {datagroup: daily,", 36),
+    ("LW402", "        measures: [orders.total_amount]", "        measures: [orders.total_amont]", 35),
+    ("LW403", "        measures: [orders.total_amount]", "        measures: [orders.buyers]", 35),
+    ("LW404", "increment_key: orders.created_date,", "increment_key: orders.created_week,", 36),
+    ("LW406", "explores: [orders]}", "explores: [order]}", 38),
+]
+
+
+@pytest.mark.parametrize(("code", "old", "new", "line"), CASES, ids=[c[0] for c in CASES])
+def test_each_error_code_is_reported_with_its_location(tmp_path: Path, code: str, old: str, new: str, line: int) -> None:
+    assert old in BASE
+    error = _only(tmp_path, BASE.replace(old, new, 1))
+    assert (error.code, error.file.endswith("model.yml"), error.line) == (code, True, line), error.format()
+
+
+def test_join_without_foreign_key_or_sql_on(tmp_path: Path) -> None:
+    text = BASE.replace("      - {column: user_id, references: users.id}\n", "").replace("    foreign_keys:\n", "")
+    error = _only(tmp_path, text)
+    assert (error.code, error.line) == ("LW405", 29)
+
+
+def test_duplicate_names_across_files_point_at_the_second_definition(tmp_path: Path) -> None:
+    other = "tables:\n  - name: users\n    kind: dimension\n    columns: [{name: id, type: STRING}]\n"
+    error = _only(tmp_path, BASE, {"more.yml": other})
+    assert (error.code, error.file.endswith("more.yml"), error.line) == ("LW201", True, 2)
+    assert "first defined at" in error.hint and "model.yml:22" in error.hint
+
+
+def test_all_problems_are_reported_in_one_run(tmp_path: Path) -> None:
+    text = BASE.replace('sql: "${amount}"', 'sql: "${amout}"').replace("{view: users}", "{view: customers}")
+    codes = [e.code for e in _errors(tmp_path, text)]
+    assert codes == ["LW301", "LW302"]
+
+
+ROLLUPS = """\
+  - name: orders_hourly
+    kind: rollup
+    rollup:
+      source: orders
+      period: {column: hour, source: created_at, grain: hour}
+      group_by: [user_id]
+      metrics:
+        - {name: n, agg: count}
+        - {name: amount_sketch, agg: sketch, sql: amount}
+        - {name: p95_amount, agg: percentile, sketch: amount_sketch, percentile: 95}
+  - name: orders_daily
+    kind: rollup
+    rollup:
+      source: orders_hourly
+      period: {column: day, source: hour, grain: day}
+      group_by: [user_id]
+      metrics:
+        - {name: n, agg: sum, sql: n}
+        - {name: p95_amount, agg: max, sql: p95_amount}
+"""
+
+
+def test_rollup_of_a_percentile_is_rejected(tmp_path: Path) -> None:
+    error = _only(tmp_path, BASE.replace("explores:\n", ROLLUPS + "explores:\n", 1))
+    assert (error.code, error.line) == ("LW505", 46)
+    assert "percentile of percentiles" in error.hint
+
+
+def test_rollup_that_merges_sketches_is_accepted(tmp_path: Path) -> None:
+    fixed = ROLLUPS.replace("{name: p95_amount, agg: max, sql: p95_amount}",
+                            "{name: amount_sketch, agg: merge_sketch, sql: amount_sketch}")
+    (tmp_path / "model.yml").write_text(BASE.replace("explores:\n", fixed + "explores:\n", 1))
+    model = load_model(tmp_path)
+    assert [c.name for c in model.tables["orders_daily"].columns] == ["day", "user_id", "n", "amount_sketch"]
+
+
+def test_invalid_yaml_writes_nothing_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "model.yml").write_text(BASE.replace('sql: "${amount}"', 'sql: "${amout}"'))
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_:
+        main(["generate", "--model", str(tmp_path), "--lookml-out", str(out / "lookml"), "--sql-out", str(out / "sql")])
+    assert exit_.value.code == 2
+    assert not out.exists()
+    stderr = capsys.readouterr().err
+    assert "model.yml:20:" in stderr and "error[LW301]" in stderr and "nothing was written" in stderr
