@@ -7,10 +7,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from looker_sdk import error as sdk_error
-
 from fakes.looker_server import Dashboard, FakeLooker
 from fakes.oas import SPEC_PATH
+from looker_sdk import error as sdk_error
 
 FIXTURES = Path(__file__).parent / "fixtures" / "deploy"
 CLIENT_SECRET = "fake-client-secret-s3cr3t"

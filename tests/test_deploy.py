@@ -8,10 +8,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from conftest_looker import CLIENT_SECRET, FIXTURES, read_tree
 from fakes.looker_server import DEV_BRANCH, FakeLooker
-from lookwright.deploy import DeployFailed, DeployOptions, deploy, load_queries
+
+from lookwright.cli import main
+from lookwright.deploy import (
+    CheckQuery,
+    DeployFailed,
+    DeployOptions,
+    aggregate_choices,
+    deploy,
+    load_queries,
+)
 from lookwright.errors import LookerError
 from lookwright.looker_api import LookerClient, RetryPolicy
 from lookwright.verify import verify
@@ -239,3 +247,62 @@ def test_wrong_credentials_fail_fast_naming_login(fake_looker: FakeLooker, lookm
         deploy(options(fake_looker, lookml), lambda: LookerClient.from_ini(looker_ini, policy=FAST))
     assert "wrong-secret-value" not in str(failure.value)
     assert "POST /api/4.0/login (HTTP 404)" in str(failure.value)
+
+
+def test_aggregate_comments_are_parsed_from_looker_sql() -> None:
+    sql = ("-- use existing orders::monthly in scratch.LR$ABC_monthly\n"
+           "-- Did not use orders::daily; a better fit was available.\nSELECT 1")
+    assert aggregate_choices(sql.splitlines()) == ("monthly", frozenset({"daily"}))
+    assert aggregate_choices(["SELECT 1"]) == (None, frozenset())
+
+
+AGGREGATE_MODEL = """connection: "warehouse"
+include: "/views/*.view.lkml"
+
+datagroup: daily {
+  sql_trigger: SELECT CURRENT_DATE ;;
+}
+
+explore: orders {
+  join: customers {
+    sql_on: ${orders.customer_id} = ${customers.id} ;;
+    relationship: many_to_one
+  }
+
+  aggregate_table: monthly {
+    query: {
+      dimensions: [orders.created_month]
+      measures: [orders.total_amount]
+      timezone: "UTC"
+    }
+    materialization: {
+      datagroup_trigger: daily
+    }
+  }
+}
+"""
+
+
+def test_declared_queries_agree_with_lookers_aggregate_choice(fake_looker: FakeLooker, lookml: Path,
+                                                             connect) -> None:
+    (lookml / "shop.model.lkml").write_text(AGGREGATE_MODEL)
+    queries = (CheckQuery("monthly revenue", "shop", "orders", ("orders.created_month", "orders.total_amount"),
+                          {}, "UTC"),)
+    result = deploy(options(fake_looker, lookml, queries=queries, severity="error"), connect)
+    assert fake_looker.production_commit == result.commit
+    sql = [p for m, p, s in fake_looker.log if p.endswith("/queries/run/sql")]
+    assert sql == ["/api/4.0/queries/run/sql"]
+
+
+def test_cli_dry_run_prints_plan_and_diff(fake_looker: FakeLooker, lookml: Path, looker_ini: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["deploy", "--looker-ini", str(looker_ini), "--project", "lw_project", "--branch", "b",
+              "--lookml-dir", str(lookml), "--repo", str(fake_looker.remote), "--dry-run", "--production"])
+    assert exit_.value.code == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("Planned steps (dry run, nothing changed):\n  1. validate LookML in ")
+    assert "  7. deploy branch b to production\n" in out
+    assert "+  dimension: status {" in out
+    assert CLIENT_SECRET not in out + err
+    assert fake_looker.log == [] and "b" not in fake_looker.remote_branches()

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from fakes.looker_server import DEV_BRANCH, FakeLooker
 from fakes.oas import SpecViolation, looker_spec
 
@@ -30,8 +29,8 @@ def test_a_request_body_outside_the_spec_is_a_loud_violation(fake_looker: FakeLo
     resp = api(fake_looker, "PATCH", "/session", headers, json={"workspace": "dev"})
     assert resp.status_code == 500
     assert fake_looker.violations == [
-        "SpecViolation: request PATCH /session (update_session): []: Additional properties are not allowed "
-        "('workspace' was unexpected)"]
+        ("SpecViolation: request PATCH /session (update_session): []: Additional properties are not allowed "
+         "('workspace' was unexpected)")]
     fake_looker.violations.clear()
 
 

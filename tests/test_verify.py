@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest_looker import FIXTURES
 from fakes.looker_server import FakeLooker
+
 from lookwright.cli import main
 from lookwright.deploy import load_queries
 from lookwright.looker_api import LookerClient, RetryPolicy

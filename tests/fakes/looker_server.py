@@ -655,7 +655,7 @@ class _Handler(BaseHTTPRequestHandler):
     fake: FakeLooker
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def _dispatch(self) -> None:
@@ -679,7 +679,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = fake.handle(request)
         except ApiError as exc:
             status, payload = exc.status, _error_body(exc.status, exc.message, url.path)
-        except (SpecViolation, Exception) as exc:  # a crash in the fake must fail the test too
+        except (SpecViolation, Exception) as exc:  # noqa: BLE001 - a crash in the fake must fail the test too
             fake.violations.append(f"{type(exc).__name__}: {exc}")
             self._send(500, json.dumps(_error_body(500, f"SPEC VIOLATION: {exc}", url.path)).encode(), "application/json")
             return
