@@ -1,0 +1,95 @@
+"""`lookwright generate`: determinism, manifest-driven cleanup, --check, and the committed schema."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lookwright.cli import main
+from lookwright.schema_export import schema_text
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*args: str) -> int:
+    with pytest.raises(SystemExit) as exit_:
+        main(list(args))
+    return int(exit_.value.code or 0)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "semantic", tmp_path / "semantic")
+    return tmp_path
+
+
+def _generate(project: Path, *extra: str) -> int:
+    return _run("generate", "--model", str(project / "semantic"), "--lookml-out", str(project / "lookml"),
+                "--sql-out", str(project / "sql"), *extra)
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != ".lookwright-stat.json"}
+
+
+def test_two_runs_from_scratch_are_byte_identical(project: Path) -> None:
+    assert _generate(project) == 0
+    first = _snapshot(project / "lookml") | _snapshot(project / "sql")
+    shutil.rmtree(project / "lookml")
+    shutil.rmtree(project / "sql")
+    assert _generate(project) == 0
+    assert _snapshot(project / "lookml") | _snapshot(project / "sql") == first
+
+
+def test_stale_generated_files_are_removed_and_hand_written_ones_kept(project: Path) -> None:
+    assert _generate(project) == 0
+    hand_written = project / "lookml" / "views" / "custom.view.lkml"
+    hand_written.write_text("view: custom {}\n")
+    yml = project / "semantic" / "dimensions.yml"
+    text = yml.read_text()
+    start = text.index("  - name: bridge_service_resource")
+    end = text.index("  - name: bridge_trace_cost")
+    yml.write_text(text[:start] + text[end:])
+    assert _generate(project) == 0
+    assert not (project / "lookml" / "views" / "bridge_service_resource.view.lkml").exists()
+    assert not (project / "sql" / "bigquery" / "ddl" / "bridge_service_resource.sql").exists()
+    assert (project / "sql" / "bigquery" / "ddl" / "bridge_trace_cost.sql").exists()
+    assert hand_written.read_text() == "view: custom {}\n"
+
+
+def test_check_reports_a_diff_and_exit_1_when_output_is_stale(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _generate(project) == 0
+    assert _generate(project, "--check") == 0
+    view = project / "lookml" / "views" / "dim_region.view.lkml"
+    view.write_text(view.read_text().replace('label: "Region"', 'label: "Area"'))
+    capsys.readouterr()
+    assert _generate(project, "--check") == 1
+    out = capsys.readouterr().out
+    assert '-    label: "Area"' in out and '+    label: "Region"' in out
+
+
+def test_edited_output_is_repaired_even_when_inputs_did_not_change(project: Path) -> None:
+    assert _generate(project) == 0
+    view = project / "lookml" / "views" / "dim_region.view.lkml"
+    original = view.read_text()
+    view.write_text("edited by hand\n")
+    assert _generate(project) == 0
+    assert view.read_text() == original
+
+
+def test_committed_json_schema_is_current() -> None:
+    assert (ROOT / "semantic" / "schema.json").read_text() == schema_text(), \
+        "run: lookwright schema --output semantic/schema.json"
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from lookwright.cli import COMMANDS, _module_exists
+
+    for name, target in COMMANDS.items():
+        if not _module_exists(target):
+            continue
+        assert _run(name, "--help") == 0
+        assert "Usage: lookwright " + name in capsys.readouterr().out
