@@ -40,7 +40,7 @@ from lookwright.model import (
 
 ROLLABLE_MEASURES = ADDITIVE_MEASURES | {"number", "ratio"}
 ADDITIVE_ROLLUP_AGGS = {"count": "sum", "count_if": "sum", "sum": "sum", "min": "min", "max": "max"}
-SQL_KEYS = ("sql", "sql_start", "sql_end", "sql_distinct_key")
+DIMENSION_SQL_KEYS = ("sql", "sql_start", "sql_end")
 
 
 def validate(model: MergedModel) -> list[Diagnostic]:
@@ -180,8 +180,8 @@ def _check_dimensions(located: Located[schema.Table], columns: dict[str, str],
             yield located.error((*path, "column" if dimension.column else "name"), "LW308",
                                 f"dimension '{dimension.name}' reads column '{column}', which '{table.name}' does not have",
                                 "add the column, or give the dimension explicit `sql`")
-        for key in SQL_KEYS:
-            sql = getattr(dimension, key, None)
+        for key in DIMENSION_SQL_KEYS:
+            sql = getattr(dimension, key)
             yield from _check_sql(located, (*path, key), sql)
             yield from _check_references(located, (*path, key), sql, fields, allow_measures=False)
 
