@@ -12,8 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-lookml: $(STAMP)  ## regenerate generated_lookml/ and sql/ from semantic/, then validate
+lookml: $(STAMP)  ## regenerate generated_lookml/ and sql/ from semantic/, then validate the LookML
 	$(BIN)/lookwright generate
+	$(BIN)/lookwright validate lookml generated_lookml
 
 check: $(STAMP)  ## fail if committed output is stale
 	$(BIN)/lookwright generate --check
