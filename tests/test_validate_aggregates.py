@@ -1,0 +1,133 @@
+"""`validate aggregates`: declared queries against the offline aggregate matcher, on the flagship model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lookwright.commands.validate_extra import aggregates
+from lookwright.errors import LookwrightError
+from lookwright.ir import load_model
+from lookwright.lookml_project import load_project
+from lookwright.validate_aggregates import QueryResult, check_queries
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPLORE = "fact_performance_requests"
+HOURLY_LINES = (
+    f"-- use existing {EXPLORE}::hourly_rollup",
+    f"-- Did not use {EXPLORE}::daily_rollup; it does not include the following fields in the query:"
+    f" {EXPLORE}.request_hour",
+)
+DAILY_LINES = (
+    f"-- use existing {EXPLORE}::daily_rollup",
+    f"-- Did not use {EXPLORE}::hourly_rollup; {EXPLORE}::daily_rollup was a better fit for optimization.",
+)
+P95_LINES = (
+    f"-- Did not use {EXPLORE}::hourly_rollup; it does not include the following fields in the query:"
+    f" {EXPLORE}.p95_duration_ms",
+    f"-- Did not use {EXPLORE}::daily_rollup; it does not include the following fields in the query:"
+    f" dim_endpoint.endpoint_name, {EXPLORE}.p95_duration_ms",
+)
+MISSING_P95 = f"it does not include the following fields in the query: {EXPLORE}.p95_duration_ms"
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = 0
+    try:
+        aggregates.main(args=args, prog_name="aggregates", standalone_mode=False)
+    except LookwrightError as error:
+        code = int(error.exit_code)
+        print(f"error: {error}")
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def at_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+
+
+def broken_model(tmp_path: Path) -> Path:
+    """A copy of the flagship model whose must-hit hourly query asks for a field the rollup lacks."""
+    target = tmp_path / "semantic"
+    shutil.copytree(ROOT / "semantic", target)
+    explores = target / "explores.yml"
+    text = explores.read_text(encoding="utf-8")
+    old = f"{EXPLORE}.request_count, {EXPLORE}.error_rate]"
+    assert text.count(old) == 1
+    explores.write_text(text.replace(old, f"{EXPLORE}.request_count, {EXPLORE}.p95_duration_ms]"),
+                        encoding="utf-8")
+    return target
+
+
+def test_flagship_queries_are_served_as_declared(at_root: None) -> None:
+    report = check_queries(load_model(Path("semantic")), load_project(Path("generated_lookml")))
+    assert report.queries == (
+        QueryResult("daily_requests_by_service", EXPLORE, "semantic/explores.yml:82", "daily_rollup",
+                    "daily_rollup", True, DAILY_LINES),
+        QueryResult("p95_by_endpoint", EXPLORE, "semantic/explores.yml:88", None, None, True, P95_LINES),
+        QueryResult("requests_by_service_hour", EXPLORE, "semantic/explores.yml:76", "hourly_rollup",
+                    "hourly_rollup", True, HOURLY_LINES),
+    )
+    assert report.unused_aggregate_tables == ()
+    assert report.failures == ()
+
+
+def test_cli_text_output_exits_zero(at_root: None, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run([], capsys)
+    assert code == 0
+    assert out.splitlines() == [
+        "ok daily_requests_by_service [fact_performance_requests]: daily_rollup (must hit daily_rollup)",
+        *(f"  {line}" for line in DAILY_LINES),
+        "ok p95_by_endpoint [fact_performance_requests]: no aggregate table",
+        *(f"  {line}" for line in P95_LINES),
+        "ok requests_by_service_hour [fact_performance_requests]: hourly_rollup (must hit hourly_rollup)",
+        *(f"  {line}" for line in HOURLY_LINES),
+    ]
+
+
+def test_cli_json_output_is_stable(at_root: None, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["--format", "json"], capsys)
+    assert code == 0
+    assert json.loads(out) == {
+        "version": 1,
+        "queries": [
+            {"name": "daily_requests_by_service", "explore": EXPLORE, "used": "daily_rollup",
+             "must_hit": "daily_rollup", "ok": True, "lines": list(DAILY_LINES)},
+            {"name": "p95_by_endpoint", "explore": EXPLORE, "used": None, "must_hit": None, "ok": True,
+             "lines": list(P95_LINES)},
+            {"name": "requests_by_service_hour", "explore": EXPLORE, "used": "hourly_rollup",
+             "must_hit": "hourly_rollup", "ok": True, "lines": list(HOURLY_LINES)},
+        ],
+        "unused_aggregate_tables": [],
+    }
+
+
+def test_must_hit_miss_fails_with_origin_and_reason(tmp_path: Path, at_root: None,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    model = broken_model(tmp_path)
+    code, out, _ = run(["--model", str(model)], capsys)
+    assert code == 1
+    lines = out.splitlines()
+    start = lines.index("FAIL requests_by_service_hour [fact_performance_requests]: no aggregate table"
+                        " (must hit hourly_rollup)")
+    assert lines[start + 1] == (f"  {model / 'explores.yml'}:76: error: query requests_by_service_hour must hit"
+                                f" hourly_rollup but did not: {MISSING_P95}")
+    assert lines[start + 2] == f"  -- Did not use {EXPLORE}::hourly_rollup; {MISSING_P95}"
+    assert lines[-2:] == [
+        f"warning: aggregate table {EXPLORE}::hourly_rollup serves no declared query",
+        "error: 1 declared query missed their aggregate table: requests_by_service_hour",
+    ]
+
+
+def test_must_hit_miss_in_json(tmp_path: Path, at_root: None, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["--model", str(broken_model(tmp_path)), "--format", "json"], capsys)
+    assert code == 1
+    document = json.loads(out[: out.rindex("}") + 1])
+    failing = [query for query in document["queries"] if not query["ok"]]
+    assert [(q["name"], q["used"], q["must_hit"]) for q in failing] == [
+        ("requests_by_service_hour", None, "hourly_rollup")]
+    assert document["unused_aggregate_tables"] == [f"{EXPLORE}::hourly_rollup"]
