@@ -18,18 +18,18 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPLORE = "fact_performance_requests"
 HOURLY_LINES = (
     f"-- use existing {EXPLORE}::hourly_rollup",
-    f"-- Did not use {EXPLORE}::daily_rollup; it does not include the following fields in the query:"
-    f" {EXPLORE}.request_hour",
+    (f"-- Did not use {EXPLORE}::daily_rollup; it does not include the following fields in the query:"
+    f" {EXPLORE}.request_hour"),
 )
 DAILY_LINES = (
     f"-- use existing {EXPLORE}::daily_rollup",
     f"-- Did not use {EXPLORE}::hourly_rollup; {EXPLORE}::daily_rollup was a better fit for optimization.",
 )
 P95_LINES = (
-    f"-- Did not use {EXPLORE}::hourly_rollup; it does not include the following fields in the query:"
-    f" {EXPLORE}.p95_duration_ms",
-    f"-- Did not use {EXPLORE}::daily_rollup; it does not include the following fields in the query:"
-    f" dim_endpoint.endpoint_name, {EXPLORE}.p95_duration_ms",
+    (f"-- Did not use {EXPLORE}::hourly_rollup; it does not include the following fields in the query:"
+    f" {EXPLORE}.p95_duration_ms"),
+    (f"-- Did not use {EXPLORE}::daily_rollup; it does not include the following fields in the query:"
+    f" dim_endpoint.endpoint_name, {EXPLORE}.p95_duration_ms"),
 )
 MISSING_P95 = f"it does not include the following fields in the query: {EXPLORE}.p95_duration_ms"
 
