@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.table import Table
 
 from lookwright.errors import CheckFailed, InputError
 from lookwright.lookml_validator import count_line, render, summary, validate_lookml
@@ -26,9 +27,38 @@ def _project_dir(path: str) -> Path:
     return directory
 
 
-@click.group(name="validate")
-def validate() -> None:
-    """Validate generated artefacts (LookML, SQL, rollups, aggregate tables)."""
+@click.group(name="validate", invoke_without_command=True)
+@click.option("--warehouse", "warehouse_url", default=None,
+              help="Also compile every field on this warehouse (e.g. duckdb:build/demo/warehouse.duckdb).")
+@click.pass_context
+def validate(ctx: click.Context, warehouse_url: str | None) -> None:
+    """Validate generated artefacts (LookML, aggregate tables, SQL).
+
+    Without a subcommand, runs every check the configuration allows — `lookml` and
+    `aggregates` always, `sql` when --warehouse is given — prints a summary table and
+    exits 1 if any failed.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from lookwright.commands.validate_extra import aggregates, sql
+
+    steps: list[tuple[str, click.Command, dict[str, object]]] = [("lookml", lookml, {}), ("aggregates", aggregates, {})]
+    if warehouse_url:
+        steps.append(("sql", sql, {"warehouse_url": warehouse_url}))
+    results: list[tuple[str, str]] = []
+    for name, command, arguments in steps:
+        try:
+            ctx.invoke(command, **arguments)
+            results.append((name, "passed"))
+        except CheckFailed as failure:
+            results.append((name, f"failed: {failure}"))
+    table = Table("check", "result", title="lookwright validate")
+    for name, outcome in results:
+        table.add_row(name, outcome)
+    _stdout().print(table)
+    failed = [name for name, outcome in results if outcome != "passed"]
+    if failed:
+        raise CheckFailed(f"validation failed: {', '.join(failed)}")
 
 
 @validate.command(name="lookml")
@@ -82,3 +112,13 @@ def explain(directory: str, explore: str, fields: str, filter_values: tuple[str,
         console.print(line)
     if not explanation.lines:
         console.print(f"-- explore {explore} has no aggregate tables")
+
+
+def _register_warehouse_checks() -> None:
+    from lookwright.commands.validate_extra import aggregates, sql
+
+    validate.add_command(aggregates)
+    validate.add_command(sql)
+
+
+_register_warehouse_checks()
