@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lookwright.lookml_project import load_project, resolve_include
 from lookwright.lookml_validator import CODES, Finding, render, validate_lookml
@@ -18,6 +21,8 @@ CASES = [
      "Syntax error: an expression is not terminated with ';;' before end of file"),
     ("syntax_semicolons_in_sql", "orders.view.lkml", 3, "error", "LKML001",
      "Syntax error: Unable to find a matching expression for '<literal>' on line 3"),
+    ("syntax_single_semicolon", "orders.view.lkml", 2, "error", "LKML001",
+     "Syntax error: Unexpected ';' (expressions end with ';;') on line 2"),
     ("syntax_repeated_key", "orders.view.lkml", 4, "error", "LKML001",
      'Syntax error: Key "type" already exists in tree and would overwrite the existing value.'),
     ("unknown_field", "orders.view.lkml", 26, "error", "LKML101",
@@ -219,6 +224,27 @@ def test_a_file_that_is_not_utf8_is_a_syntax_finding(tmp_path: Path) -> None:
     assert validate_lookml(tmp_path) == [
         Finding("a.view.lkml", 1, "error", "LKML001",
                 "Syntax error: not UTF-8 text (invalid start byte)")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_mutated_lookml_never_crashes_the_validator(data: st.DataObject) -> None:
+    # lkml's own lexer hung on a lone ';' before the guard; any text must give findings.
+    source = data.draw(st.sampled_from(sorted((FIXTURES / "valid").rglob("*.lkml"))))
+    text = source.read_text()
+    position = data.draw(st.integers(0, len(text)))
+    insert = data.draw(st.sampled_from(["{", "}", ";", ";;", ":", "[", "]", '"', "${", "}}",
+                                        "view: x {", "\n", "+", "-", "*", ""]))
+    cut = data.draw(st.integers(0, 3))
+    mutated = text[:position] + insert + text[position + cut:]
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        for path in (FIXTURES / "valid").rglob("*.lkml"):
+            target = root / path.relative_to(FIXTURES / "valid")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(mutated if path == source else path.read_text())
+        findings = validate_lookml(root)
+    assert all(f.severity in ("error", "warning", "info") for f in findings)
 
 
 def test_render_formats() -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import lkml
 from lkml import tree
+from lkml.lexer import Lexer
+from lkml.parser import Parser
 
 BLOCK_KEYS_BY_NAME = frozenset(
     {"dimension", "dimension_group", "measure", "filter", "parameter", "set", "join",
@@ -310,10 +312,34 @@ def _duplicate_key_line(text: str, key: str) -> int:
     return 1
 
 
+class _GuardedLexer(Lexer):
+    """lkml 1.3.7's lexer loops forever on a lone `;` outside an expression: fail instead."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._last_index = -1
+        self._repeats = 0
+
+    def peek(self) -> str:
+        if self.index != self._last_index:
+            self._last_index, self._repeats = self.index, 0
+        else:
+            self._repeats += 1
+            if self._repeats > 64:  # the scan loop is stuck on this character
+                raise SyntaxError(f"Unexpected ';' (expressions end with ';;') on line "
+                                  f"{self.line_number}")
+        return str(super().peek())
+
+
+def _parse(text: str) -> tree.DocumentNode:
+    document: tree.DocumentNode = Parser(_GuardedLexer(text).scan()).parse()
+    return document
+
+
 def parse_file(text: str, path: str) -> LkmlFile | SyntaxProblem:
     """Parse one file, or describe why lkml rejected it."""
     try:
-        document = lkml.parse(text)
+        document = _parse(text)
     except SyntaxError as error:
         line = error.lineno or _line_from_message(str(error))
         return SyntaxProblem(path, line, f"Syntax error: {error.msg or error}")
