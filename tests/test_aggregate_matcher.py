@@ -188,6 +188,11 @@ CASES: list[tuple[str, str, str, list[str], dict[str, str], str | None, str | No
       + missing("order_items.country, order_items.created_date"),
       "-- Did not use secured_items::by_status_and_month; "
       + missing("order_items.country, order_items.created_date")]),
+    ("cancel_grouping_fields in the query disable grouping", "agg_order_items",
+     "secured_items", ["order_items.country", "order_items.total_sales"],
+     {"order_items.created_date": "7 days"}, None, None,
+     [f"-- Did not use secured_items::{table}; " + NO_GROUPING
+      for table in ("by_status", "by_status_and_month", "by_status_and_date")]),
     ("a sum over ${TABLE} cannot roll up", "agg_order_items", "order_items",
      ["order_items.status", "order_items.country", "order_items.total_sale_price"], {}, None, None,
      ["-- Did not use order_items::sales_daily; " + missing("order_items.total_sale_price"),

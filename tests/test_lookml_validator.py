@@ -155,8 +155,8 @@ def test_validator_agrees_with_the_matcher_on_aggregate_tables() -> None:
     assert findings == {
         "agg_fanout": [(14, "LKML181", "users.count"), (31, "LKML181", "users.count")],
         "agg_order_items": [(25, "LKML181", "order_items.total_sale_price"),
-                            (46, "LKML180", "table"), (46, "LKML180", "table"),
-                            (56, "LKML180", "table"), (56, "LKML180", "table")],
+                            (47, "LKML180", "table"), (47, "LKML180", "table"),
+                            (57, "LKML180", "table"), (57, "LKML180", "table")],
         "agg_orders": [(13, "LKML181", "orders.buyers"), (13, "LKML181", "orders.buyers_per_order"),
                        (13, "LKML181", "orders.median_amount"),
                        (13, "LKML181", "orders.raw_revenue"),

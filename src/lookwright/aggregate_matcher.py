@@ -261,11 +261,17 @@ def _exact_match(table: AggregateTable, query: _Query) -> bool:
 
 
 def _groups(query: _Query) -> bool:
-    """False when the query selects the base view's primary key (Looker then skips GROUP BY)."""
-    base = query.views.get(query.explore.view_name)
+    """False when the query selects the base view's primary key or a cancel_grouping_fields
+    field (Looker then skips GROUP BY)."""
+    explore = query.explore
+    node = explore.node
+    cancelling = set(node.get_list("cancel_grouping_fields") or ()) if node is not None else set()
+    if cancelling & set(query.fields):
+        return False
+    base = query.views.get(explore.view_name)
     if base is None or base.primary_key is None:
         return True
-    return f"{query.explore.alias}.{base.primary_key}" not in query.fields
+    return f"{explore.alias}.{base.primary_key}" not in query.fields
 
 
 def _reason(table: AggregateTable, query: _Query) -> str | None:
