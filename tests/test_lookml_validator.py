@@ -33,6 +33,8 @@ CASES = [
      UNKNOWN_FIELD.format("orders.created_day")),
     ("aggregate_field_excluded_by_fields", "shop.model.lkml", 17, "error", "LKML101",
      UNKNOWN_FIELD.format("orders.amount")),
+    ("unknown_cancel_grouping_field", "shop.model.lkml", 4, "error", "LKML101",
+     UNKNOWN_FIELD.format("orders.idd")),
     ("inaccessible_view", "orders.view.lkml", 26, "error", "LKML102",
      ("Inaccessible view users. users is not accessible in explore orders. "
      "Check for missing joins in explore orders.")),

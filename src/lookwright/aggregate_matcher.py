@@ -264,9 +264,7 @@ def _groups(query: _Query) -> bool:
     """False when the query selects the base view's primary key or a cancel_grouping_fields
     field (Looker then skips GROUP BY)."""
     explore = query.explore
-    node = explore.node
-    cancelling = set(node.get_list("cancel_grouping_fields") or ()) if node is not None else set()
-    if cancelling & set(query.fields):
+    if set(explore.cancel_grouping_fields) & set(query.fields):
         return False
     base = query.views.get(explore.view_name)
     if base is None or base.primary_key is None:

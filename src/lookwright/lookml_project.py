@@ -186,6 +186,7 @@ class Explore:
     file: str
     line: int
     extension_required: bool = False
+    cancel_grouping_fields: tuple[str, ...] = ()
     node: Node | None = field(default=None, compare=False, repr=False)
 
     def view_for_alias(self, alias: str) -> str | None:
@@ -565,6 +566,7 @@ def build_explore(node: Node) -> Explore:
         file=node.file,
         line=node.line,
         extension_required=node.get("extension") == "required",
+        cancel_grouping_fields=node.get_list("cancel_grouping_fields") or (),
         node=node,
     )
 

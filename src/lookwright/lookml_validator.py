@@ -403,6 +403,8 @@ def _check_explore(explore: Explore, model: Model) -> Iterator[Finding]:
     yield from _explore_expression(explore.sql_always_where, explore, model, explore.file,
                                    explore.line)
     yield from _field_list(explore.fields or (), explore, model, explore.file, explore.line, None)
+    yield from _field_list(explore.cancel_grouping_fields, explore, model, explore.file,
+                           explore.line, None)
     yield from _explore_filters(explore, model)
     yield from _inaccessible_views(explore, model)
     yield from _fanout(explore, model)
