@@ -49,6 +49,10 @@ class Dialect:
     def safe_divide(self, numerator: str, denominator: str) -> str:
         return f"{self.float_cast(numerator)} / NULLIF({denominator}, 0)"
 
+    def exact_sum(self, expression: str) -> str:
+        """SUM of floating-point values; dialects where that depends on row order override it."""
+        return f"SUM({expression})"
+
     def sketch_bucket(self, expression: str) -> str:
         return self.int_cast(f"CEIL(LN(GREATEST({expression}, 0.001)) / {_ln_gamma()})")
 
@@ -146,6 +150,11 @@ class DuckDB(Dialect):
 
     def epoch(self, grain: str) -> str:
         return "TIMESTAMP '1970-01-01 00:00:00'" if grain == "hour" else "DATE '1970-01-01'"
+
+    def exact_sum(self, expression: str) -> str:
+        # a parallel DOUBLE sum changes in the last bits with row order; a DECIMAL sum is exact,
+        # so rebuilding the same rows gives byte-identical results
+        return f"CAST(SUM(CAST({expression} AS DECIMAL(38, 18))) AS DOUBLE)"
 
     def window_start(self, target: str, column: str, offset: int, grain: str) -> str:
         # computed once into a temp table before the DELETE changes MAX(column)

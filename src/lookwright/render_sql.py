@@ -78,6 +78,8 @@ def plan_rollup(model: SemanticModel, table: TableIR, dialect: Dialect) -> Rollu
             aggregates.append(MetricPlan(metric.name, "aggregate", "COUNT(*)"))
         elif metric.agg == "count_if":
             aggregates.append(MetricPlan(metric.name, "aggregate", f"SUM(CASE WHEN {metric.sql} THEN 1 ELSE 0 END)"))
+        elif metric.agg == "sum" and _column_type(source, str(metric.sql)) == "FLOAT64":
+            aggregates.append(MetricPlan(metric.name, "aggregate", dialect.exact_sum(str(metric.sql))))
         elif metric.agg in ("sum", "min", "max"):
             aggregates.append(MetricPlan(metric.name, "aggregate", f"{metric.agg.upper()}({metric.sql})"))
         elif metric.agg == "any_value":
@@ -105,6 +107,11 @@ def plan_rollup(model: SemanticModel, table: TableIR, dialect: Dialect) -> Rollu
         percentiles=tuple(percentiles), derived=tuple(derived),
         output=tuple(c.name for c in table.columns), increment_offset=rollup.increment_offset,
     )
+
+
+def _column_type(table: TableIR, expression: str) -> str | None:
+    """The type of a plain column of the table; None for any other expression."""
+    return next((c.type for c in table.columns if c.name == expression), None)
 
 
 def _fraction(percentile: float) -> float:
