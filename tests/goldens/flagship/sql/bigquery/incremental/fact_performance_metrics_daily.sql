@@ -27,7 +27,7 @@ USING (
     GROUP BY __period, service_key, endpoint_key, region_key, environment_key
   ),
   duration_sketch__buckets AS (
-    SELECT r.__period, r.service_key, r.endpoint_key, r.region_key, r.environment_key, b.bucket, SUM(b.n) AS n
+    SELECT r.__period, r.service_key, r.endpoint_key, r.region_key, r.environment_key, b.bucket AS bucket, SUM(b.n) AS n
     FROM source_rows AS r
     CROSS JOIN UNNEST(r.duration_sketch) AS b
     GROUP BY __period, service_key, endpoint_key, region_key, environment_key, bucket
