@@ -35,6 +35,12 @@ CASES = [
      UNKNOWN_FIELD.format("orders.amount")),
     ("unknown_cancel_grouping_field", "shop.model.lkml", 4, "error", "LKML101",
      UNKNOWN_FIELD.format("orders.idd")),
+    ("liquid_variable_not_found", "orders.view.lkml", 26, "error", "LKML107",
+     "Variable not found orders.created."),
+    ("liquid_variable_not_scoped", "orders.view.lkml", 26, "error", "LKML107",
+     "Variable not found amount."),
+    ("unknown_datagroup", "shop.model.lkml", 11, "error", "LKML141",
+     "Datagroup nightly is not defined in model shop."),
     ("inaccessible_view", "orders.view.lkml", 26, "error", "LKML102",
      ("Inaccessible view users. users is not accessible in explore orders. "
      "Check for missing joins in explore orders.")),
@@ -173,7 +179,7 @@ def test_loader_keeps_lines_and_expands_dimension_groups() -> None:
     days_open = orders.field("days_open")
     assert created_month is not None and days_open is not None
     assert (created_month.file, created_month.line, created_month.group,
-            created_month.timeframe) == ("views/orders.view.lkml", 29, "created", "month")
+            created_month.timeframe) == ("views/orders.view.lkml", 38, "created", "month")
     assert (days_open.kind, days_open.type, days_open.timeframe) == ("dimension_group",
                                                                      "duration", "day")
     assert orders.field("created") is None

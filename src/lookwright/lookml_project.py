@@ -232,6 +232,8 @@ class Model:
     files: tuple[str, ...]  # the model file and every included file, in include order
     views: dict[str, View]
     explores: dict[str, Explore]
+    datagroups: tuple[str, ...] = ()
+    persist_with: Node | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -656,6 +658,8 @@ def _model(parsed: LkmlFile, by_path: dict[str, LkmlFile]) -> Model:
         files=tuple(ordered),
         views=views,
         explores=explores,
+        datagroups=tuple(n.name for n in nodes if n.key == "datagroup" and n.kind == "block"),
+        persist_with=next((n for n in parsed.nodes if n.key == "persist_with"), None),
     )
 
 

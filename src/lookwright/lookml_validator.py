@@ -55,7 +55,10 @@ CODES: dict[str, tuple[str, str]] = {
                          "elides the rest; we add ' in model <m>.')")),
     "LKML131": ("error", ("Looker: An explore named <e> has been defined multiple times (+ ' in "
                          "model <m>.')")),
+    "LKML107": ("error", ("Looker: Variable not found <view.field>. (Liquid references must be "
+                         "fully scoped, with the timeframe)")),
     "LKML140": ("error", "Looker: This include does not match any files"),
+    "LKML141": ("error", "Datagroup <d> is not defined in model <m>."),
     "LKML150": ("error", 'Looker: Unknown or unexpected parameter "<p>" in <kind> <name>.'),
     "LKML160": ("error", ("<table> uses more than one persistence strategy: <a>, <b>. Use exactly "
                          "one.")),
@@ -85,6 +88,14 @@ CODES: dict[str, tuple[str, str]] = {
                            "or many_to_many join. Add a primary key to <view>.")),
 }
 SEVERITIES = ("error", "warning", "info")
+LIQUID_BLOCK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+# `view.field._value` (scoped) or `field._value` (unscoped); `_user_attributes`, `_filters[...]`,
+# `_model._name` and friends start with an underscore and are not field references.
+LIQUID_FIELD = re.compile(
+    r"(?<![\w.'\"\[])(?:(?P<scope>[a-z]\w*)\.)?(?P<name>[a-z]\w*)\."
+    r"_(?:value|rendered_value|linked_value|filterable_value|sql|is_filtered|is_selected|"
+    r"in_query|parameter_value|name|label|link)\b"
+)
 REFERENCE = re.compile(r"\$\{([^}]*)\}")
 SPECIAL_REFERENCES = frozenset({"TABLE", "EXTENDED", "SQL_TABLE_NAME"})
 FIELD_EXPRESSION_KEYS = ("sql", "sql_start", "sql_end", "sql_latitude", "sql_longitude",
@@ -177,10 +188,29 @@ def _check_model(model: Model, nodes: dict[str, tuple[Node, ...]]) -> Iterator[F
             yield _finding(include.file, include.line, "LKML140",
                            "This include does not match any files")
     yield from _duplicates(model, nodes)
+    yield from _datagroup_references(model)
     for view in model.views.values():
         yield from _check_view(view, model.views)
     for explore in model.explores.values():
         yield from _check_explore(explore, model)
+
+
+def _datagroup_references(model: Model) -> Iterator[Finding]:
+    """`datagroup_trigger` and `persist_with` must name a datagroup the model includes."""
+    references: list[Node] = [model.persist_with] if model.persist_with is not None else []
+    for view in model.views.values():
+        if view.derived_table is not None:
+            references.extend(view.derived_table.all("datagroup_trigger"))
+    for explore in model.explores.values():
+        assert explore.node is not None
+        references.extend(explore.node.all("persist_with"))
+        for table in explore.aggregate_tables:
+            if table.materialization is not None:
+                references.extend(table.materialization.all("datagroup_trigger"))
+    for node in references:
+        if node.value not in model.datagroups:
+            yield _finding(node.file, node.line, "LKML141",
+                           f"Datagroup {node.value} is not defined in model {model.name}.")
 
 
 def _duplicates(model: Model, nodes: dict[str, tuple[Node, ...]]) -> Iterator[Finding]:
@@ -272,9 +302,34 @@ def _check_field(declared: Field, view: View, views: dict[str, View]) -> Iterato
     for key in FIELD_EXPRESSION_KEYS:
         for parts in _references(node.get(key)):
             yield from _check_reference(parts, view, views, declared.file, declared.line)
+    for text in _liquid_texts(node):
+        for variable in _liquid_variables(text, view, views):
+            yield _finding(declared.file, declared.line, "LKML107",
+                           f"Variable not found {variable}.")
     yield from _unexpected_parameters(declared, view)
     if declared.kind == "measure":
         yield from _check_measure(declared, view, views)
+
+
+def _liquid_texts(node: Node) -> Iterator[str]:
+    for key in ("sql", "html", "label", "description"):
+        if (text := node.get(key)) is not None:
+            yield text
+    for link in node.all("link"):
+        for key in ("url", "icon_url", "label"):
+            if (text := link.get(key)) is not None:
+                yield text
+
+
+def _liquid_variables(text: str, view: View, views: dict[str, View]) -> Iterator[str]:
+    """Field references inside `{{ }}` / `{% %}` that do not resolve to `view.field`."""
+    for block in LIQUID_BLOCK.finditer(text):
+        for match in LIQUID_FIELD.finditer(block.group(0)):
+            scope, name = match.group("scope"), match.group("name")
+            if scope is None:
+                yield name  # not fully scoped: Looker cannot find it
+            elif scope in views and _resolve(scope, name, views) is None:
+                yield f"{scope}.{name}"
 
 
 def _unexpected_parameters(declared: Field, view: View) -> Iterator[Finding]:
