@@ -12,7 +12,8 @@ import jinja2
 
 from lookwright.errors import InputError, WarehouseError
 from lookwright.ir import SemanticModel, TableIR
-from lookwright.render_sql import DEFAULT_TEMPLATES, SqlRenderer
+from lookwright.paths import DEFAULT_TEMPLATES
+from lookwright.render_sql import SqlRenderer
 from lookwright.sources import RAW_TABLES, create_raw_tables
 from lookwright.warehouse.base import Warehouse
 
@@ -108,8 +109,8 @@ class TransformRenderer:
         column = _incremental_column(table)
         bound = self.literal(window_start)
         return [f"DELETE FROM {target} WHERE {column} >= {bound}",
-                f"INSERT INTO {target} ({columns})\nSELECT {columns} FROM (\n{select}\n) AS transformed"
-                f"\nWHERE {column} >= {bound}"]
+                (f"INSERT INTO {target} ({columns})\nSELECT {columns} FROM (\n{select}\n) AS transformed"
+                 f"\nWHERE {column} >= {bound}")]
 
     def dependencies(self, table: TableIR) -> tuple[str, ...]:
         """Model tables the table is built from (rollup source, or every ref() in its template)."""

@@ -1,0 +1,177 @@
+"""`lookwright build`, `lookwright checks` and `lookwright demo`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from lookwright.build import BuildReport
+from lookwright.demo import DemoSummary
+from lookwright.generate import (
+    DEFAULT_LOOKML_DIR,
+    DEFAULT_MODEL_DIR,
+    DEFAULT_SQL_DIR,
+    GenerateOptions,
+)
+from lookwright.quality import CheckRun, ensure_passed, run_checks
+from lookwright.synth import SynthConfig, planned_files
+from lookwright.warehouse.duckdb import DEFAULT_WAREHOUSE_PATH, open_warehouse
+
+WAREHOUSE_OPTION = click.option("--warehouse", "url", default=f"duckdb:{DEFAULT_WAREHOUSE_PATH}",
+                                show_default=True, help="The warehouse to build in.")
+MODEL_OPTION = click.option("--model", "model_dir", type=click.Path(path_type=Path),
+                            default=DEFAULT_MODEL_DIR, show_default=True,
+                            help="Folder of the YAML semantic model.")
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=True)
+
+
+def _steps_table(report: BuildReport) -> Table:
+    table = Table("table", "mode", "from", "rows", "seconds", title="build")
+    for step in report.steps:
+        since = "" if step.window_start is None else f"{step.window_start:%Y-%m-%d %H:%M}"
+        table.add_row(step.table, step.mode, since, f"{step.rows:,}", f"{step.seconds:.2f}")
+    return table
+
+
+def _checks_table(run: CheckRun) -> Table:
+    table = Table("table", "check", "severity", "failing", "result", title=f"data quality (run {run.run_id[:8]})")
+    for r in run.results:
+        result = "[green]pass[/]" if r.passed else ("[red]FAIL[/]" if r.severity == "error" else "[yellow]warn[/]")
+        table.add_row(r.table, r.check_name, r.severity, f"{r.failing:,}", result)
+    return table
+
+
+def _build(url: str, model_dir: Path, full_refresh: bool, console: Console) -> BuildReport:
+    from lookwright.build import build as run_build
+    from lookwright.ir import load_model
+
+    model = load_model(model_dir)
+    with open_warehouse(url) as warehouse, _progress(console) as progress:
+        task = progress.add_task("building", total=len(model.tables))
+        report = run_build(warehouse, model, full_refresh=full_refresh,
+                           on_step=lambda table, done, total: progress.update(
+                               task, completed=done, description=f"building {table}"))
+    return report
+
+
+def _checks(url: str, model_dir: Path, console: Console) -> CheckRun:
+    from lookwright.ir import load_model
+
+    model = load_model(model_dir)
+    with open_warehouse(url) as warehouse, console.status("running data-quality checks"):
+        return run_checks(warehouse, model)
+
+
+@click.command()
+@WAREHOUSE_OPTION
+@MODEL_OPTION
+@click.option("--full-refresh", is_flag=True, help="Rebuild every table from the raw tables.")
+@click.option("--skip-checks", is_flag=True, help="Do not run the data-quality checks afterwards.")
+def build(url: str, model_dir: Path, full_refresh: bool, skip_checks: bool) -> None:
+    """Build every table of the model (incrementally after the first build), then check it.
+
+    Exit 1 when an error-severity data-quality check fails.
+    """
+    console = Console(stderr=True)
+    console.print(_steps_table(_build(url, model_dir, full_refresh, console)))
+    if skip_checks:
+        return
+    run = _checks(url, model_dir, console)
+    console.print(_checks_table(run))
+    ensure_passed(run)
+
+
+@click.command()
+@WAREHOUSE_OPTION
+@MODEL_OPTION
+def checks(url: str, model_dir: Path) -> None:
+    """Run the model's data-quality checks and cost conservation; exit 1 if any error check fails."""
+    console = Console(stderr=True)
+    run = _checks(url, model_dir, console)
+    console.print(_checks_table(run))
+    ensure_passed(run)
+
+
+def _summary_tables(summary: DemoSummary) -> list[Table]:
+    rows = Table("table", "rows", title="rows per table")
+    for name, count in summary.rows:
+        rows.add_row(name, f"{count:,}")
+    teams = Table("team", "attributed cost", "estimated cost", title="cost per team (USD)")
+    for team, real, estimated in summary.cost_by_team:
+        teams.add_row(team, f"{real:,.2f}", f"{estimated:,.2f}")
+    methods = Table("attribution method", "cost", title="how cost was attributed (USD)")
+    for method, cost in summary.attribution:
+        methods.add_row(method, f"{cost:,.2f}")
+    expensive = Table("service", "cost per request", "requests", title="top services by cost per request")
+    for service, cost, requests in summary.cost_per_request:
+        expensive.add_row(service, f"${cost:.6f}", f"{requests:,}")
+    efficient = Table("service", "efficiency score", title="top services by efficiency score")
+    for service, score in summary.efficiency:
+        efficient.add_row(service, f"{score:,.2f}")
+    return [rows, teams, methods, expensive, efficient]
+
+
+@click.command()
+@click.option("--requests", "requests_", type=click.IntRange(min=1), default=SynthConfig.requests,
+              show_default=True, help="Synthetic requests over all days.")
+@click.option("--days", type=click.IntRange(min=1), default=SynthConfig.days, show_default=True)
+@click.option("--seed", type=int, default=SynthConfig.seed, show_default=True)
+@click.option("--dir", "root", type=click.Path(file_okay=False, path_type=Path),
+              default=DEFAULT_WAREHOUSE_PATH.parent, show_default=True,
+              help="Where sources/ and warehouse.duckdb go.")
+@MODEL_OPTION
+def demo(requests_: int, days: int, seed: int, root: Path, model_dir: Path) -> None:
+    """Synthesize exports, load, build, check and generate, then summarize.
+
+    Sources are reused when an identical synth run is already there; the warehouse is rebuilt
+    in a staging file and swapped in, so re-running never leaves it half-built.
+    """
+    from lookwright import demo as pipeline
+    from lookwright import generate as generator
+    from lookwright.ir import load_model
+
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    model = load_model(model_dir)
+    paths = pipeline.DemoPaths(root)
+    config = SynthConfig(seed=seed, days=days, requests=requests_)
+    with _progress(console) as progress:
+        task = progress.add_task("synthesizing sources", total=planned_files(config))
+        made = pipeline.ensure_sources(paths, config, lambda path: progress.update(
+            task, advance=1, description=f"synthesizing {path}"))
+    console.print(f"sources: {'synthesized' if made else 'reused'} {paths.sources}", highlight=False)
+    files = pipeline.source_files(paths)
+    with _progress(console) as progress:
+        loading = progress.add_task("loading", total=len(files))
+        building = progress.add_task("building", total=len(model.tables), visible=False)
+
+        def on_step(table: str, done: int, total: int) -> None:
+            progress.update(loading, visible=False)
+            progress.update(building, visible=True, completed=done, description=f"building {table}")
+
+        reports, report, run = pipeline.build_warehouse(
+            paths, model, lambda name: progress.update(loading, advance=1, description=f"loading {name}"),
+            on_step)
+    bad = sum(len(r.bad_rows) for r in reports)
+    loaded = sum(r.rows_loaded for r in reports)
+    console.print(f"loaded {loaded:,} rows from {len(reports)} files ({bad:,} bad rows)", highlight=False)
+    console.print(_steps_table(report))
+    with console.status("generating LookML and SQL"):
+        generator.generate(GenerateOptions(model_dir, DEFAULT_LOOKML_DIR, DEFAULT_SQL_DIR))
+    with open_warehouse(f"duckdb:{paths.warehouse}") as warehouse:
+        summary = pipeline.summarize(warehouse, model)
+    for table in _summary_tables(summary):
+        console.print(table)
+    console.print(_checks_table(run))
+    console.print(f"demo finished in {time.perf_counter() - started:.0f} s; warehouse: {paths.warehouse}",
+                  highlight=False)
+    ensure_passed(run)
