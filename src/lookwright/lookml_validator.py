@@ -59,7 +59,16 @@ CODES: dict[str, tuple[str, str]] = {
                          "fully scoped, with the timeframe)")),
     "LKML140": ("error", "Looker: This include does not match any files"),
     "LKML141": ("error", "Datagroup <d> is not defined in model <m>."),
+    "LKML114": ("error", ("Looker: The location field type requires both sql_latitude and "
+                         "sql_longitude.")),
+    "LKML124": ("error", ("Looker: Missing required sql_step in create_process of derived table "
+                         "'<v>'.")),
     "LKML150": ("error", 'Looker: Unknown or unexpected parameter "<p>" in <kind> <name>.'),
+    "LKML151": ("error", "Looker: label_from_parameter of <view.field> must refer to a parameter."),
+    "LKML152": ("error", "Looker: Unknown or excluded suggest_dimension <d> in field <view.field>"),
+    "LKML172": ("warning", ("Looker: Persistent Native Derived Table for view <v> references user "
+                           "attributes. Persisting this table may result in unexpected behavior. "
+                           "(<v> is <explore>::<table> for aggregate tables)")),
     "LKML160": ("error", ("<table> uses more than one persistence strategy: <a>, <b>. Use exactly "
                          "one.")),
     "LKML161": ("error", ("Aggregate table <e>::<t> has no persistence strategy; add "
@@ -189,6 +198,7 @@ def _check_model(model: Model, nodes: dict[str, tuple[Node, ...]]) -> Iterator[F
                            "This include does not match any files")
     yield from _duplicates(model, nodes)
     yield from _datagroup_references(model)
+    yield from _native_derived_tables(model)
     for view in model.views.values():
         yield from _check_view(view, model.views)
     for explore in model.explores.values():
@@ -307,6 +317,7 @@ def _check_field(declared: Field, view: View, views: dict[str, View]) -> Iterato
             yield _finding(declared.file, declared.line, "LKML107",
                            f"Variable not found {variable}.")
     yield from _unexpected_parameters(declared, view)
+    yield from _field_references(declared, view, views)
     if declared.kind == "measure":
         yield from _check_measure(declared, view, views)
 
@@ -327,7 +338,8 @@ def _liquid_variables(text: str, view: View, views: dict[str, View]) -> Iterator
         for match in LIQUID_FIELD.finditer(block.group(0)):
             scope, name = match.group("scope"), match.group("name")
             if scope is None:
-                yield name  # not fully scoped: Looker cannot find it
+                if view.field(name) is None:  # unscoped: only the view's own fields resolve
+                    yield name
             elif scope in views and _resolve(scope, name, views) is None:
                 yield f"{scope}.{name}"
 
@@ -349,6 +361,31 @@ def _unexpected_parameters(declared: Field, view: View) -> Iterator[Finding]:
             message = (f'Unknown or unexpected parameter "{parameter}" in '
                        f"{declared.kind} {view.name}.{declared.name}.")
             yield _finding(child.file, child.line, "LKML150", message)
+
+
+def _field_references(declared: Field, view: View, views: dict[str, View]) -> Iterator[Finding]:
+    """label_from_parameter, suggest_dimension and location coordinates of one field."""
+    node = declared.node
+    assert node is not None
+    scoped = f"{view.name}.{declared.name}"
+    if (parameter := node.get("label_from_parameter")) is not None:
+        target = _scoped_field(parameter, view, views)
+        if target is None or target.kind != "parameter":
+            yield _finding(declared.file, declared.line, "LKML151",
+                           f"label_from_parameter of {scoped} must refer to a parameter.")
+    if (suggest := node.get("suggest_dimension")) is not None and node.get(
+        "suggest_explore"
+    ) is None and _scoped_field(suggest, view, views) is None:
+        yield _finding(declared.file, declared.line, "LKML152",
+                       f"Unknown or excluded suggest_dimension {suggest} in field {scoped}")
+    if declared.type == "location" and not (node.has("sql_latitude") and node.has("sql_longitude")):
+        yield _finding(declared.file, declared.line, "LKML114",
+                       "The location field type requires both sql_latitude and sql_longitude.")
+
+
+def _scoped_field(name: str, view: View, views: dict[str, View]) -> Field | None:
+    target, field_name = name.split(".", 1) if "." in name else (view.name, name)
+    return _resolve(target, field_name, views)
 
 
 def _check_measure(measure: Field, view: View, views: dict[str, View]) -> Iterator[Finding]:
@@ -431,6 +468,11 @@ def _check_derived_table(view: View, views: dict[str, View]) -> Iterator[Finding
     for parts in _references(table.get("sql")):
         yield from _table_reference(parts, views, table.file, table.line)
     yield from _check_persistence(table, f"derived table {view.name}")
+    process = table.find("create_process")
+    if process is not None and not process.has("sql_step"):
+        yield _finding(process.file, process.line, "LKML124",
+                       f"Missing required sql_step in create_process of derived table "
+                       f"'{view.name}'.")
 
 
 # --------------------------------------------------------------------------- explores
@@ -466,6 +508,7 @@ def _check_explore(explore: Explore, model: Model) -> Iterator[Finding]:
     for table in explore.aggregate_tables:
         yield from _check_aggregate_table(table, explore, model)
         yield from _aggregate_design(table, explore, model)
+        yield from _user_attributes_persisted(table, explore)
     yield from _duplicate_aggregate_tables(explore)
 
 
@@ -657,6 +700,36 @@ def _aggregate_design(table: AggregateTable, explore: Explore, model: Model) -> 
             message = (f"{name} is a filter-only field: list it in the filters of aggregate table "
                        f"{label}, not in its dimensions.")
             yield _finding(table.file, table.line, "LKML182", message)
+
+
+def _uses_user_attributes(explore: Explore) -> bool:
+    assert explore.node is not None
+    conditions = (explore.node.get("sql_always_where"), explore.node.get("sql_always_having"))
+    return any("_user_attributes" in (text or "") for text in conditions)
+
+
+def _persisted_user_attributes(name: str, file: str, line: int) -> Finding:
+    message = (f"Persistent Native Derived Table for view {name} references user attributes. "
+               "Persisting this table may result in unexpected behavior.")
+    return _finding(file, line, "LKML172", message)
+
+
+def _user_attributes_persisted(table: AggregateTable, explore: Explore) -> Iterator[Finding]:
+    """A persisted aggregate table bakes in the explore's user-attribute sql_always_where."""
+    if _uses_user_attributes(explore):
+        yield _persisted_user_attributes(f"{explore.name}::{table.name}", table.file, table.line)
+
+
+def _native_derived_tables(model: Model) -> Iterator[Finding]:
+    """A persisted NDT whose source explore filters on user attributes (looker.md §6)."""
+    for view in model.views.values():
+        table = view.derived_table
+        source = table.find("explore_source") if table is not None else None
+        if table is None or source is None or not _strategies(table):
+            continue
+        explore = model.explores.get(source.name)
+        if explore is not None and _uses_user_attributes(explore):
+            yield _persisted_user_attributes(view.name, table.file, table.line)
 
 
 def _duplicate_aggregate_tables(explore: Explore) -> Iterator[Finding]:
