@@ -67,7 +67,10 @@ def validate(ctx: click.Context, warehouse_url: str | None) -> None:
               default="text", show_default=True, help="Output format of the findings.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 def lookml(directory: str, output_format: str, strict: bool) -> None:
-    """Check a LookML project offline with Looker's validator rules and messages."""
+    """Check a LookML project offline with Looker's validator rules and messages.
+
+    DIRECTORY defaults to generated_lookml. Exit 1 on errors (and on warnings with --strict).
+    """
     project_dir = _project_dir(directory)
     findings = validate_lookml(project_dir)
     prefix = "" if project_dir.is_absolute() else project_dir.as_posix()
