@@ -1,0 +1,73 @@
+"""`lookwright demo` end to end on a tiny synthetic run: synth -> load -> build -> checks -> generate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lookwright.cli import main
+from lookwright.demo import DemoPaths, sources_ready
+from lookwright.synth import SynthConfig
+from lookwright.warehouse import DuckDBWarehouse
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _demo(capsys: pytest.CaptureFixture[str]) -> str:
+    argv = ["demo", "--requests", "3000", "--days", "2", "--dir", "out", "--model", str(ROOT / "semantic")]
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    err = capsys.readouterr().err
+    assert done.value.code == 0, err
+    return err
+
+
+def test_demo_builds_checks_generates_and_reruns_safely(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    err = _demo(capsys)
+    assert "sources: synthesized out/sources" in err
+    for title in ("rows per table", "cost per team (USD)", "top services by cost per request",
+                  "top services by efficiency score", "data quality"):
+        assert title in err
+    manifest = json.loads(Path("out/sources/manifest.json").read_text(encoding="utf-8"))
+    spans = manifest["counts"]["spans"]
+    with DuckDBWarehouse("out/warehouse.duckdb") as w:
+        assert w.query("SELECT COUNT(*) FROM fact_performance_requests") == [(spans,)]
+        assert w.query("SELECT SUM(request_count) FROM fact_performance_metrics_hourly") == [(spans,)]
+        assert w.query("SELECT SUM(request_count) FROM fact_performance_metrics_daily") == [(spans,)]
+        assert w.query("SELECT COUNT(*) FROM dim_service") == [(21,)]  # 20 services + unattributed
+        cost_in = w.query("SELECT (SELECT SUM(line_item_unblended_cost) FROM raw_aws_cur)"
+                          " + (SELECT SUM(cost) FROM raw_gcp_billing)"
+                          " + (SELECT SUM(cost_in_billing_currency) FROM raw_azure_cost)")[0][0]
+        cost_out = w.query("SELECT SUM(total_cost) FROM fact_cost_hourly WHERE NOT is_estimated")[0][0]
+        assert cost_out == pytest.approx(cost_in, abs=1e-6)
+        methods = [m for (m,) in w.query("SELECT DISTINCT attribution_method FROM fact_cost_hourly ORDER BY 1")]
+        assert {"tag", "usage_share", "activity"} <= set(methods)
+        failures = w.query("SELECT COUNT(*) FROM data_quality_results WHERE NOT passed AND severity = 'error'")
+        assert failures == [(0,)]
+        first = sorted(w.query("SELECT * FROM fact_cost_hourly"), key=repr)
+    assert Path("generated_lookml").is_dir() and Path("sql/bigquery").is_dir()
+    assert sources_ready(DemoPaths(Path("out")), SynthConfig(requests=3000, days=2))
+    Path("out/warehouse.building.duckdb").write_text("left over from an interrupted run")
+    err = _demo(capsys)
+    assert "sources: reused out/sources" in err
+    assert not Path("out/warehouse.building.duckdb").exists()
+    with DuckDBWarehouse("out/warehouse.duckdb") as w:
+        assert sorted(w.query("SELECT * FROM fact_cost_hourly"), key=repr) == first
+        assert w.query("SELECT COUNT(DISTINCT run_id) FROM data_quality_results") == [(1,)]
+
+
+def test_build_command_is_incremental_on_the_demo_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _demo(capsys)
+    with pytest.raises(SystemExit) as done:
+        main(["build", "--warehouse", "duckdb:out/warehouse.duckdb", "--model", str(ROOT / "semantic")])
+    err = capsys.readouterr().err
+    assert done.value.code == 0, err
+    assert "incremental" in err
