@@ -291,3 +291,16 @@ def test_dimension_keys_are_stable_hashes() -> None:
     assert w.query("SELECT time_key, day_of_week, is_business_hours, time_of_day, shift FROM dim_time") == [
         (2025030310, "Monday", True, "morning", "emea")]
     assert date(2025, 3, 3) == T0.date()
+
+
+def test_transforms_render_as_bigquery_sql_too() -> None:
+    import sqlglot
+
+    renderer = TransformRenderer(MODEL, "bigquery")
+    for table in MODEL.tables.values():
+        if table.spec.transform is None:
+            continue
+        for window in (None, T0):
+            sql = renderer.transform(table, window)
+            assert "`perf-cost-prod.observability." in sql
+            sqlglot.parse_one(sql, read="bigquery")
