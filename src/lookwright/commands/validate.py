@@ -29,22 +29,24 @@ def _project_dir(path: str) -> Path:
 
 @click.group(name="validate", invoke_without_command=True)
 @click.option("--warehouse", "warehouse_url", default=None,
-              help="Also compile every field on this warehouse (e.g. duckdb:build/demo/warehouse.duckdb).")
+              help="Also compile every field and check every rollup on this warehouse"
+                   " (e.g. duckdb:build/demo/warehouse.duckdb).")
 @click.pass_context
 def validate(ctx: click.Context, warehouse_url: str | None) -> None:
     """Validate generated artefacts (LookML, aggregate tables, SQL).
 
     Without a subcommand, runs every check the configuration allows — `lookml` and
-    `aggregates` always, `sql` when --warehouse is given — prints a summary table and
-    exits 1 if any failed.
+    `aggregates` always, `sql` and `rollups` when --warehouse is given — prints a summary
+    table and exits 1 if any failed.
     """
     if ctx.invoked_subcommand is not None:
         return
-    from lookwright.commands.validate_extra import aggregates, sql
+    from lookwright.commands.validate_extra import aggregates, rollups, sql
 
     steps: list[tuple[str, click.Command, dict[str, object]]] = [("lookml", lookml, {}), ("aggregates", aggregates, {})]
     if warehouse_url:
         steps.append(("sql", sql, {"warehouse_url": warehouse_url}))
+        steps.append(("rollups", rollups, {"warehouse_url": warehouse_url}))
     results: list[tuple[str, str]] = []
     for name, command, arguments in steps:
         try:
@@ -118,10 +120,11 @@ def explain(directory: str, explore: str, fields: str, filter_values: tuple[str,
 
 
 def _register_warehouse_checks() -> None:
-    from lookwright.commands.validate_extra import aggregates, sql
+    from lookwright.commands.validate_extra import aggregates, rollups, sql
 
     validate.add_command(aggregates)
     validate.add_command(sql)
+    validate.add_command(rollups)
 
 
 _register_warehouse_checks()

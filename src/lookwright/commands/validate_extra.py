@@ -1,14 +1,18 @@
-"""The `validate aggregates` and `validate sql` commands (registered on the `validate` group)."""
+"""The `validate aggregates`, `validate sql` and `validate rollups` commands (registered on the `validate` group)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 
 from lookwright.errors import CheckFailed, InputError
+
+if TYPE_CHECKING:
+    from lookwright.validate_rollups import RollupReport
 
 DEFAULT_MODEL_DIR = "semantic"
 DEFAULT_LOOKML_DIR = "generated_lookml"
@@ -80,3 +84,76 @@ def sql(warehouse_url: str, model_dir: str) -> None:
     if report.failures:
         count = len(report.failures)
         raise CheckFailed(f"{count} field{'s' if count != 1 else ''} failed to compile")
+
+
+TEXT_MISMATCH_LIMIT = 50
+
+
+@click.command(name="rollups")
+@click.option("--warehouse", "warehouse_url", required=True, help="Warehouse URL, e.g. duckdb:PATH.")
+@click.option("--model", "model_dir", default=DEFAULT_MODEL_DIR, show_default=True,
+              help="Semantic model directory.")
+@click.option("--tolerance", type=click.FloatRange(min=0), default=0.01, show_default=True,
+              help="Relative tolerance of percentiles against the exact percentile of the raw rows.")
+@click.option("--min-group", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Compare percentiles only on groups with at least this many raw rows.")
+@click.option("--table", "tables", multiple=True, help="Only this rollup table; repeatable.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format.")
+def rollups(warehouse_url: str, model_dir: str, tolerance: float, min_group: int,
+            tables: tuple[str, ...], output_format: str) -> None:
+    """Recompute every rollup table from its raw table on the warehouse's data and compare.
+
+    Additive metrics must match exactly, ratios and rates as recomputed from raw parts, and
+    percentiles within --tolerance of the exact (nearest-rank) percentile. Exit 1 on any mismatch.
+    """
+    from lookwright.ir import load_model
+    from lookwright.validate_rollups import render_json, validate_rollups
+    from lookwright.warehouse import open_warehouse
+
+    model = load_model(_directory(model_dir, "model"))
+    started = time.perf_counter()
+    with open_warehouse(warehouse_url) as warehouse:
+        report = validate_rollups(model, warehouse, tolerance, min_group, tables)
+    elapsed = time.perf_counter() - started
+    if output_format == "json":
+        _stdout().print(render_json(report))
+    else:
+        _print_rollups(report)
+    groups = sum(table.groups_compared for table in report.tables)
+    _stderr().print(f"compared {len(report.tables)} rollup tables, {groups} groups in {elapsed:.2f} s")
+    if report.mismatch_count:
+        count = report.mismatch_count
+        raise CheckFailed(f"{count} rollup mismatch{'es' if count != 1 else ''} against the raw rows")
+
+
+def _print_rollups(report: RollupReport) -> None:
+    from rich.table import Table
+
+    console = _stdout()
+    for result in report.tables:
+        summary = Table("metric", "kind", "compared", "mismatches",
+                        title=f"{result.table} ({result.groups_compared} groups, from {result.root})")
+        for metric in result.metrics:
+            compared = metric.reason if metric.kind == "skipped" else str(metric.compared)
+            summary.add_row(metric.metric, metric.kind, compared, str(metric.mismatches))
+        console.print(summary)
+        if result.groups_outside_raw:
+            console.print(f"{result.groups_outside_raw} rollup rows are older than the raw rows: not compared")
+        if not result.mismatches:
+            continue
+        keys = [name for name, _ in result.mismatches[0].keys]
+        listing = Table(*keys, "metric", "rollup", "raw", title=f"{result.table} mismatches")
+        for mismatch in result.mismatches[:TEXT_MISMATCH_LIMIT]:
+            listing.add_row(*(_cell(value) for _, value in mismatch.keys), mismatch.metric,
+                            _cell(mismatch.rollup), _cell(mismatch.raw))
+        console.print(listing)
+        hidden = len(result.mismatches) - TEXT_MISMATCH_LIMIT
+        if hidden > 0:
+            console.print(f"... and {hidden} more (--format json lists them all)")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "NULL"
+    return repr(value) if isinstance(value, float) else str(value)
