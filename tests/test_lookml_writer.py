@@ -43,7 +43,7 @@ KEYS = SCALAR_KEYS
 def _lkml_or_none(obj: dict) -> str | None:
     try:
         return str(lkml.dump(obj))
-    except Exception:  # lkml rejects some shapes; we only compare shapes it accepts
+    except (TypeError, KeyError, ValueError, AttributeError):  # shapes lkml rejects or crashes on
         return None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lookwright import schema
 from lookwright.errors import ModelError
@@ -129,7 +130,7 @@ def load_model(directory: Path) -> SemanticModel:
     return compile_model(merged, str(directory))
 
 
-def _origin(located: Located[object]) -> Origin:
+def _origin(located: Located[Any]) -> Origin:
     return Origin(located.file, located.line)
 
 
@@ -156,7 +157,7 @@ def compile_model(merged: MergedModel, root: str) -> SemanticModel:
     )
 
 
-def _name(located: Located[object]) -> str:
+def _name(located: Located[Any]) -> str:
     return str(located.item.name)
 
 
@@ -229,7 +230,8 @@ def _compile_explore(located: Located[schema.Explore], tables: dict[str, Located
 
 def _compile_join(explore: schema.Explore, position: int, tables: dict[str, Located[schema.Table]]) -> JoinIR:
     join = explore.joins[position]
-    sql_on, relationship = join.sql_on, join.relationship
+    sql_on: str | None = join.sql_on
+    relationship: str | None = join.relationship
     if sql_on is None or relationship is None:
         key = find_join_key(explore, position, tables)
         if key is not None:

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pydantic
-import ryml
+import ryml  # type: ignore[import-untyped]
 import yaml
 
-from lookwright.errors import Diagnostic, ModelError
+from lookwright.errors import Diagnostic
 from lookwright.paths import discover
 from lookwright.schema import SemanticFile
 
@@ -133,7 +133,8 @@ def _yaml_to_json(source: SourceFile) -> str | None:
                 tree = ryml.parse_in_arena(source.text.encode())
             text = ryml.emit_json(tree)
             return text if text.strip() else "{}"
-        except Exception:  # rapidyaml raises its own types; PyYAML gives the readable message
+        except (ryml.ExceptionBasic, RuntimeError):
+            # PyYAML gives the readable, located message
             syntax_error = _syntax_error(source)
     source.diagnostics.append(syntax_error or source.diagnostic((), "LW100", "invalid YAML"))
     return None

@@ -13,7 +13,7 @@ from typing import Union
 
 from lkml.keys import EXPR_BLOCK_KEYS, KEYS_WITH_NAME_FIELDS, PLURAL_KEYS, QUOTED_LITERAL_KEYS
 
-LookmlValue = Union[str, Sequence["LookmlValue"], Mapping[str, "LookmlValue"]]
+LookmlValue = Union[str, Sequence["LookmlValue"], Mapping[str, "LookmlValue"]]  # noqa: UP007 (recursive alias)
 
 _DOCUMENT, _NONE, _BLOCK, _PAIR, _LIST = "document", "none", "block", "pair", "list"
 _PLURAL = frozenset(PLURAL_KEYS)
@@ -150,6 +150,7 @@ class _Writer:
                 if pair_mode:
                     assert isinstance(value, Mapping)
                     [(pair_key, pair_value)] = value.items()
+                    assert isinstance(pair_value, str)
                     start = len(self.out)
                     self.pair(pair_key, pair_value)
                     parts.append(self.out.pop(start))

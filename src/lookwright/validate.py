@@ -100,7 +100,7 @@ def _check_table(located: Located[schema.Table], tables: dict[str, Located[schem
 
 def table_columns(table: schema.Table, tables: dict[str, Located[schema.Table]]) -> dict[str, str]:
     """Column name -> type, including the columns a rollup derives from its source."""
-    columns = {column.name: column.type for column in table.columns}
+    columns: dict[str, str] = {column.name: column.type for column in table.columns}
     if table.rollup is None or table.rollup.source not in tables:
         return columns
     source = tables[table.rollup.source].item
@@ -394,10 +394,10 @@ def _check_aggregate(located: Located[schema.Explore], path: tuple[str | int, ..
     if materialization.datagroup not in datagroups:
         yield located.error((*path, "materialization", "datagroup"), "LW401",
                             f"unknown datagroup '{materialization.datagroup}'")
-    key = materialization.increment_key
-    if key is not None and _qualify(key, base) not in {_qualify(d, base) for d in aggregate.dimensions}:
+    increment_key = materialization.increment_key
+    if increment_key is not None and _qualify(increment_key, base) not in {_qualify(d, base) for d in aggregate.dimensions}:
         yield located.error((*path, "materialization", "increment_key"), "LW404",
-                            f"increment_key '{key}' is not among the dimensions of aggregate table '{aggregate.name}'",
+                            f"increment_key '{increment_key}' is not among the dimensions of aggregate table '{aggregate.name}'",
                             "add it to dimensions (Looker's build fails with 'Unrecognized name' otherwise)")
 
 
@@ -432,30 +432,30 @@ def _check_query(located: Located[schema.DeclaredQuery], explores: dict[str, Loc
 
 def guarded_fields(model: MergedModel) -> dict[tuple[str, str], list[str]]:
     """(view, field) -> access grants, from `applies_to` globs, propagated to dependent fields."""
-    grants: dict[tuple[str, str], set[str]] = {}
     patterns = [(g.item.name, pattern) for g in model.access_grants for pattern in g.item.applies_to]
+    if not patterns:
+        return {}
+    specs: dict[tuple[str, str], schema.Dimension | schema.Measure] = {}
     for located in model.tables:
-        for field_spec in [*located.item.dimensions, *located.item.measures]:
-            for grant, pattern in patterns:
-                if fnmatch.fnmatchcase(field_spec.name, pattern):
-                    grants.setdefault((located.item.name, field_spec.name), set()).add(grant)
-    _propagate_grants(model, grants)
-    return {key: sorted(value) for key, value in grants.items()}
+        fields: list[schema.Dimension | schema.Measure] = [*located.item.dimensions, *located.item.measures]
+        specs.update({(located.item.name, spec.name): spec for spec in fields})
+    direct = {key: {grant for grant, pattern in patterns if fnmatch.fnmatchcase(key[1], pattern)} for key in specs}
+    dependencies = {key: list(_field_dependencies(key[0], spec)) for key, spec in specs.items()}
+    resolved: dict[tuple[str, str], set[str]] = {}
 
+    def resolve(key: tuple[str, str], visiting: set[tuple[str, str]]) -> set[str]:
+        if key in resolved:
+            return resolved[key]
+        if key in visiting:  # a reference cycle; validation reports those elsewhere
+            return direct.get(key, set())
+        visiting.add(key)
+        grants = set(direct.get(key, set()))
+        for dependency in dependencies.get(key, []):
+            grants |= resolve(dependency, visiting)
+        resolved[key] = grants
+        return grants
 
-def _propagate_grants(model: MergedModel, grants: dict[tuple[str, str], set[str]]) -> None:
-    changed = True
-    while changed:
-        changed = False
-        for located in model.tables:
-            view = located.item.name
-            for field_spec in [*located.item.dimensions, *located.item.measures]:
-                inherited = set(grants.get((view, field_spec.name), set()))
-                for dependency in _field_dependencies(view, field_spec):
-                    inherited |= grants.get(dependency, set())
-                if inherited - grants.get((view, field_spec.name), set()):
-                    grants[(view, field_spec.name)] = inherited
-                    changed = True
+    return {key: sorted(grants) for key in specs if (grants := resolve(key, set()))}
 
 
 def _field_dependencies(view: str, spec: schema.Dimension | schema.Measure) -> Iterator[tuple[str, str]]:
