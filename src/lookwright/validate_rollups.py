@@ -13,10 +13,8 @@ those rows, and the two results are joined on the period + group_by keys:
   values below the sketch floor (0.001, see `Dialect.sketch_bucket`) compare as the floor;
 - sketch: the sketch's total count against the raw row count, exactly.
 
-A column that re-aggregates its source in a way that has no raw meaning of its own (say `max` of a
-sum) but keeps the name of a source column is held to that column's raw meaning: a daily
-`duration_p95_ms: {agg: max, sql: duration_p95_ms}` is compared to the exact daily p95. Any other
-such column is skipped, with the reason in the report.
+A column with no meaning on the raw rows (any_value; a re-aggregation such as `max` of a sum,
+which the model validator already rejects as LW505) is skipped, with the reason in the report.
 
 Rollup rows whose period is older than the oldest raw period (raw retention is shorter than
 rollup retention) are not compared; they are counted in `groups_outside_raw`.
@@ -136,12 +134,7 @@ def resolve(model: SemanticModel, table: TableIR, name: str, dialect: Dialect) -
     source = model.tables[rollup.source]
     if source.rollup is None:
         return _from_root(metric)
-    try:
-        return _compose(model, source, metric, dialect)
-    except Unsupported:
-        if _metric(source, name) is not None:
-            return resolve(model, source, name, dialect)
-        raise
+    return _compose(model, source, metric, dialect)
 
 
 def _from_root(metric: RollupMetric) -> Meaning:
