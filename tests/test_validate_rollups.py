@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from lookwright.validate_rollups import (
     render_json,
     resolve,
     validate_rollups,
+    values_match,
 )
 from lookwright.warehouse import DuckDBWarehouse
 
@@ -217,6 +219,7 @@ def test_cli_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
     with DuckDBWarehouse(path) as w:
         replace_daily(w, "duration_avg_ms", "AVG(duration_avg_ms)")
         endpoint = key(w, "checkout|GET|/api/carts")
+        key_of_checkout = key(w, "checkout")
     assert _cli(*arguments, "--format", "json") == 1
     document = json.loads(capsys.readouterr().out)
     assert document["version"] == 1 and [t["table"] for t in document["tables"]] == [DAILY, HOURLY]
@@ -228,7 +231,8 @@ def test_cli_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert mismatch["metric"] == "duration_avg_ms" and mismatch["raw"] == pytest.approx(sum(CHECKOUT_DAY) / 120)
     assert _cli(*arguments) == 1
     out = capsys.readouterr()
-    assert "fact_performance_metrics_daily mismatches" in out.out and "duration_avg_ms" in out.out
+    assert "fact_performance_metrics_daily mismatches" in out.out
+    assert f"│ 2025-03-03 │ {key_of_checkout} │ {endpoint} │" in out.out  # full keys, never squeezed
     assert out.err.endswith("error: 1 rollup mismatch against the raw rows\n")
 
 
@@ -245,3 +249,29 @@ def test_json_renders_dates_and_timestamps_as_iso_strings() -> None:
     assert document["tables"][0]["mismatches"][0]["keys"]["hour"] == "2025-03-03T11:00:00"
     assert document["tables"][0]["mismatches"][0]["rollup"] == "missing"
     assert document["tables"][0]["mismatches"][0]["raw"] == 100
+
+
+@pytest.mark.parametrize(("kind", "rollup", "raw", "tolerance", "expected"), [
+    ("additive", 3, 3, 0.01, True),
+    ("additive", 3, 4, 0.01, False),
+    ("additive", 3.0, 3, 0.01, True),
+    ("additive", 1e9 + 1, 1e9 + 1 + 1e-3, 0.01, True),  # relative 1e-12
+    ("additive", 100.0, 100.0001, 0.01, False),  # relative 1e-6
+    ("additive", "b", "b", 0.01, True),
+    ("additive", "a", "b", 0.01, False),
+    ("additive", date(2025, 3, 3), date(2025, 3, 4), 0.01, False),
+    ("additive", True, True, 0.01, True),
+    ("ratio", None, None, 0.01, True),
+    ("ratio", None, 0.5, 0.01, False),
+    ("ratio", Decimal("0.5"), 0.5, 0.01, True),
+    ("percentile", 100.9, 100.0, 0.01, True),
+    ("percentile", 101.1, 100.0, 0.01, False),
+    ("percentile", 0.001002, 0.0, 0.01, True),  # below the sketch floor both read 0.001
+])
+def test_values_match(kind: str, rollup: Any, raw: Any, tolerance: float, expected: bool) -> None:
+    assert values_match(kind, rollup, raw, tolerance) is expected
+
+
+def test_an_unknown_table_name_fails() -> None:
+    with pytest.raises(CheckFailed, match="not rollup tables of the model: dim_service, nope"):
+        validate_rollups(MODEL, warehouse(), tables=["nope", "dim_service"])

@@ -315,7 +315,10 @@ def _number(value: Any) -> Any:
 
 
 def _close(rollup: Any, raw: Any, relative: float) -> bool:
-    if isinstance(rollup, int) and isinstance(raw, int) and not isinstance(rollup, bool):
+    numbers = (int, float)
+    if not (isinstance(rollup, numbers) and isinstance(raw, numbers)) or isinstance(rollup, bool):
+        return bool(rollup == raw)  # min/max of strings, dates, booleans
+    if isinstance(rollup, int) and isinstance(raw, int):
         return rollup == raw
     a, b = float(rollup), float(raw)
     if math.isnan(a) or math.isnan(b):

@@ -147,7 +147,10 @@ def _print_rollups(report: RollupReport) -> None:
         for mismatch in result.mismatches[:TEXT_MISMATCH_LIMIT]:
             listing.add_row(*(_cell(value) for _, value in mismatch.keys), mismatch.metric,
                             _cell(mismatch.rollup), _cell(mismatch.raw))
-        console.print(listing)
+        wide = console.measure(listing, options=console.options.update_width(100_000)).maximum
+        # never squeeze the group keys: a console as wide as the table
+        Console(soft_wrap=True, highlight=False, markup=False, emoji=False,
+                width=max(console.width, wide)).print(listing)
         hidden = len(result.mismatches) - TEXT_MISMATCH_LIMIT
         if hidden > 0:
             console.print(f"... and {hidden} more (--format json lists them all)")
