@@ -275,3 +275,20 @@ def test_values_match(kind: str, rollup: Any, raw: Any, tolerance: float, expect
 def test_an_unknown_table_name_fails() -> None:
     with pytest.raises(CheckFailed, match="not rollup tables of the model: dim_service, nope"):
         validate_rollups(MODEL, warehouse(), tables=["nope", "dim_service"])
+
+
+def test_the_umbrella_runs_rollups_with_a_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(ROOT / "semantic", tmp_path / "semantic")
+    shutil.copytree(ROOT / "generated_lookml", tmp_path / "generated_lookml")
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "warehouse.duckdb"
+    scenario(path).close()
+    assert _cli("validate", "--warehouse", f"duckdb:{path}") == 0
+    assert "│ rollups    │ passed │" in capsys.readouterr().out
+    with DuckDBWarehouse(path) as w:
+        replace_daily(w, "duration_p95_ms", "MAX(duration_p95_ms)")
+    assert _cli("validate", "--warehouse", f"duckdb:{path}") == 1
+    out = capsys.readouterr().out
+    assert "│ rollups    │ failed: 1 rollup mismatch against the raw rows │" in out
+    assert "│ sql        │ passed" in out
