@@ -28,7 +28,7 @@ def view_yaml(index: int) -> str:
     lines += [f"      - {{name: col_{d:02d}, type: {'TIMESTAMP' if d == 0 else 'STRING' if d < 10 else 'FLOAT64'}}}"
               for d in range(15)]
     if index:
-        lines.append(f"      - {{name: parent_id, type: STRING}}")
+        lines.append("      - {name: parent_id, type: STRING}")
         lines.append("    foreign_keys:")
         lines.append(f"      - {{column: parent_id, references: view_{(index - 1) // 10 * 10:05d}.col_01}}")
     lines.append("    dimensions:")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lookwright import __version__
-from lookwright.writer import OutputFile, OutputSet, diff_set, is_fresh, write_set, WriteResult
+from lookwright.writer import OutputFile, OutputSet, WriteResult, diff_set, is_fresh, write_set
 
 DEFAULT_MODEL_DIR = Path("semantic")
 DEFAULT_LOOKML_DIR = Path("generated_lookml")

@@ -104,16 +104,16 @@ def _index_node(node: yaml.Node, path: Path_, index: dict[Path_, Location]) -> N
             _index_node(item, (*path, position), index)
 
 
-def display_path(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+def display_path(path: Path, cwd: str | None = None) -> str:
+    """`path` relative to the working directory when it is below it (no file-system calls)."""
+    base = cwd or os.getcwd()
+    absolute = os.path.abspath(path)
+    return os.path.relpath(absolute, base) if absolute.startswith(base + os.sep) else str(path)
 
 
-def parse_file(path: Path, text: str) -> SourceFile:
+def parse_file(path: Path, text: str, cwd: str | None = None) -> SourceFile:
     """Parse one file; problems are recorded on the returned SourceFile, never raised."""
-    source = SourceFile(display_path(path), text)
+    source = SourceFile(display_path(path, cwd), text)
     payload = _yaml_to_json(source)
     if payload is None:
         return source
@@ -129,8 +129,7 @@ def _yaml_to_json(source: SourceFile) -> str | None:
     syntax_error = _syntax_error(source) if _looks_risky(source.text) else None
     if syntax_error is None:
         try:
-            with _quiet_stderr():
-                tree = ryml.parse_in_arena(source.text.encode())
+            tree = ryml.parse_in_arena(source.text.encode())
             text = ryml.emit_json(tree)
             return text if text.strip() else "{}"
         except (ryml.ExceptionBasic, RuntimeError):
@@ -220,4 +219,6 @@ def _suggest(key: str, item: Any) -> str:
 
 def load_files(paths: list[Path]) -> list[SourceFile]:
     """Parse every file; the caller decides what to do with their diagnostics."""
-    return [parse_file(path, path.read_text(encoding="utf-8")) for path in paths]
+    cwd = os.getcwd()
+    with _quiet_stderr():  # once for all files: rapidyaml may print on a syntax error
+        return [parse_file(path, path.read_text(encoding="utf-8"), cwd) for path in paths]

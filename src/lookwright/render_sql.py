@@ -13,10 +13,9 @@ import jinja2
 
 from lookwright.dialects import DIALECTS, Dialect
 from lookwright.errors import InputError
-from lookwright.paths import DEFAULT_TEMPLATES
 from lookwright.ir import Origin, SemanticModel, TableIR
+from lookwright.paths import DEFAULT_TEMPLATES
 from lookwright.render_lookml import RenderedFile, header
-
 
 
 @dataclass(frozen=True)

@@ -170,7 +170,7 @@ class Check(StrictModel):
 
     name: Identifier
     kind: Literal["unique", "not_null", "accepted_range", "volume_jump", "daily_availability"]
-    columns: list[Identifier] = []
+    columns: tuple[Identifier, ...] = ()
     min: float | None = None
     max: float | None = None
     time_column: Identifier | None = None
@@ -187,18 +187,18 @@ class Table(StrictModel):
     label: str | None = None
     sql_table_name: str | None = None
     """project.dataset.table; default: warehouse project and dataset + name."""
-    columns: list[Column] = []
+    columns: tuple[Column, ...] = ()
     primary_key: list[Identifier] | None = None
     partition: Partition | None = None
-    cluster_by: list[Identifier] = []
+    cluster_by: tuple[Identifier, ...] = ()
     retention_days: int | None = Field(default=None, gt=0)
-    foreign_keys: list[ForeignKey] = []
-    dimensions: list[Dimension] = []
-    measures: list[Measure] = []
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    dimensions: tuple[Dimension, ...] = ()
+    measures: tuple[Measure, ...] = ()
     sets: dict[Identifier, list[FieldRef]] = {}
     rollup: Rollup | None = None
     transform: Transform | None = None
-    checks: list[Check] = []
+    checks: tuple[Check, ...] = ()
     hidden: bool = False
 
 
@@ -246,12 +246,12 @@ class Explore(StrictModel):
     label: str | None = None
     description: str | None = None
     hidden: bool = False
-    joins: list[Join] = []
+    joins: tuple[Join, ...] = ()
     fields: list[FieldRef] | None = None
     sql_always_where: str | None = None
     always_filter: dict[str, str] = {}
     persist_with: Identifier | None = None
-    aggregate_tables: list[AggregateTable] = []
+    aggregate_tables: tuple[AggregateTable, ...] = ()
     required_access_grants: list[Identifier] | None = None
 
 
@@ -272,7 +272,7 @@ class AccessGrant(StrictModel):
     name: Identifier
     user_attribute: Identifier
     allowed_values: list[str]
-    applies_to: list[str] = []
+    applies_to: tuple[str, ...] = ()
 
 
 class Model(StrictModel):
@@ -310,9 +310,9 @@ class SemanticFile(StrictModel):
 
     version: Literal[1] = 1
     warehouse: Warehouse | None = None
-    tables: list[Table] = []
-    explores: list[Explore] = []
-    datagroups: list[Datagroup] = []
-    access_grants: list[AccessGrant] = []
-    models: list[Model] = []
-    queries: list[DeclaredQuery] = []
+    tables: tuple[Table, ...] = ()
+    explores: tuple[Explore, ...] = ()
+    datagroups: tuple[Datagroup, ...] = ()
+    access_grants: tuple[AccessGrant, ...] = ()
+    models: tuple[Model, ...] = ()
+    queries: tuple[DeclaredQuery, ...] = ()

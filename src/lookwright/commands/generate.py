@@ -8,7 +8,12 @@ from pathlib import Path
 import click
 
 from lookwright.errors import CheckFailed
-from lookwright.generate import DEFAULT_LOOKML_DIR, DEFAULT_MODEL_DIR, DEFAULT_SQL_DIR, GenerateOptions
+from lookwright.generate import (
+    DEFAULT_LOOKML_DIR,
+    DEFAULT_MODEL_DIR,
+    DEFAULT_SQL_DIR,
+    GenerateOptions,
+)
 
 MODEL_OPTION = click.option("--model", "model_dir", type=click.Path(path_type=Path), default=DEFAULT_MODEL_DIR,
                             show_default=True, help="Folder (or file) of the YAML semantic model.")
