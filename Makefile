@@ -19,17 +19,9 @@ lookml: $(STAMP)  ## regenerate generated_lookml/ and sql/ from semantic/, then 
 check: $(STAMP)  ## fail if committed output is stale
 	$(BIN)/lookwright generate --check
 
-DEMO := build/demo
-SYNTH_ARGS ?= --seed 7 --days 14
-demo: $(STAMP)  ## synthetic data -> DuckDB warehouse (-> rollups, costs, checks once `lookwright demo` lands)
-	@if $(BIN)/lookwright demo --help >/dev/null 2>&1; then $(BIN)/lookwright demo; else \
-	  $(BIN)/lookwright synth $(SYNTH_ARGS) $(DEMO)/sources && \
-	  $(BIN)/lookwright load --source otlp $(DEMO)/sources/otlp/* && \
-	  $(BIN)/lookwright load --source cur $(DEMO)/sources/cur/* && \
-	  $(BIN)/lookwright load --source gcp-billing $(DEMO)/sources/gcp_billing/* && \
-	  $(BIN)/lookwright load --source azure-cost $(DEMO)/sources/azure_cost/* && \
-	  $(BIN)/lookwright load --source query-log $(DEMO)/sources/query_log/* && \
-	  $(BIN)/lookwright generate && $(BIN)/lookwright validate; fi
+DEMO_ARGS ?=
+demo: $(STAMP)  ## synthetic data -> DuckDB warehouse -> rollups, cost attribution, checks, summary
+	$(BIN)/lookwright demo $(DEMO_ARGS)
 
 test: $(STAMP)  ## the whole test suite
 	$(BIN)/pytest
