@@ -93,3 +93,19 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
             continue
         assert _run(name, "--help") == 0
         assert "Usage: lookwright " + name in capsys.readouterr().out
+
+
+def test_user_templates_override_one_statement_kind(project: Path) -> None:
+    override = project / "my_templates" / "bigquery"
+    override.mkdir(parents=True)
+    (override / "create_table.sql.j2").write_text("CREATE TABLE IF NOT EXISTS {{ ref }} AS SELECT 1 AS one\n")
+    assert _generate(project, "--templates", str(project / "my_templates")) == 0
+    ddl = (project / "sql" / "bigquery" / "ddl" / "dim_region.sql").read_text()
+    assert ddl.endswith("CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.dim_region` AS SELECT 1 AS one\n")
+    rollup = (project / "sql" / "bigquery" / "rollups" / "fact_performance_metrics_hourly.sql").read_text()
+    assert "WITH source_rows AS" in rollup  # other kinds still come from the built-in templates
+
+
+def test_missing_template_directory_is_an_input_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _generate(project, "--templates", str(project / "nope")) == 2
+    assert "templates directory not found" in capsys.readouterr().err

@@ -171,3 +171,44 @@ def test_invalid_yaml_writes_nothing_and_exits_2(tmp_path: Path, capsys: pytest.
     assert not out.exists()
     stderr = capsys.readouterr().err
     assert "model.yml:20:" in stderr and "error[LW301]" in stderr and "nothing was written" in stderr
+
+
+MORE_CASES = [
+    ("LW202", "warehouse: {project: p, dataset: d}\n", "", 4),
+    ("LW309", "      - {name: order_count, type: count}",
+     "      - {name: order_count, type: count}\n      - {name: doubled, type: number, sql: \"${order_count} * 2\", filters: {id: x}}", 20),
+    ("LW407", "explores:\n  - name: orders\n", "explores:\n  - name: orders\n    required_access_grants: [finance_only]\n", 30),
+    ("LW501", "    kind: fact\n", "    kind: fact\n    partition: {column: amount}\n", 7),
+    ("LW502", "    kind: fact\n", "    kind: fact\n    cluster_by: [id, nope]\n", 7),
+]
+
+
+@pytest.mark.parametrize(("code", "old", "new", "line"), MORE_CASES, ids=[c[0] for c in MORE_CASES])
+def test_more_error_codes_are_reported_with_their_location(tmp_path: Path, code: str, old: str, new: str, line: int) -> None:
+    assert old in BASE
+    error = _only(tmp_path, BASE.replace(old, new, 1))
+    assert (error.code, error.line) == (code, line), error.format()
+
+
+def test_unknown_foreign_key_target_also_breaks_the_join_it_would_derive(tmp_path: Path) -> None:
+    text = BASE.replace("{column: user_id, references: users.id}", "{column: user_id, references: people.id}")
+    assert [(e.code, e.line) for e in _errors(tmp_path, text)] == [("LW503", 13), ("LW405", 31)]
+
+
+def test_unknown_rollup_source(tmp_path: Path) -> None:
+    broken = ROLLUPS.replace("source: orders\n", "source: order_lines\n", 1)
+    codes = [(e.code, e.line) for e in _errors(tmp_path, BASE.replace("explores:\n", broken + "explores:\n", 1))]
+    assert codes[0] == ("LW504", 31)
+
+
+def test_percentile_metric_needs_a_sketch(tmp_path: Path) -> None:
+    broken = ROLLUPS.replace("{name: p95_amount, agg: percentile, sketch: amount_sketch, percentile: 95}",
+                             "{name: p95_amount, agg: percentile, percentile: 95}")
+    codes = [(e.code, e.line) for e in _errors(tmp_path, BASE.replace("explores:\n", broken + "explores:\n", 1))]
+    assert ("LW506", 37) in codes
+
+
+def test_missing_model_directory(tmp_path: Path) -> None:
+    with pytest.raises(ModelError) as caught:
+        load_model(tmp_path / "nope")
+    assert [d.code for d in caught.value.diagnostics] == ["LW001"]
