@@ -47,8 +47,6 @@ DEFAULT_TOLERANCE = 0.01
 DEFAULT_MIN_GROUP = 100
 FLOAT_RELATIVE = 1e-9
 SKETCH_FLOOR = 0.001  # Dialect.sketch_bucket clamps smaller values to this
-ADDITIVE = ("count", "count_if", "sum", "min", "max")
-KINDS = ("additive", "ratio", "per_second", "percentile", "sketch", "skipped")
 
 
 @dataclass(frozen=True)
