@@ -39,3 +39,19 @@ def test_one_failing_check_fails_the_whole_run(project: Path, capsys: pytest.Cap
     out = capsys.readouterr().out
     assert "│ lookml     │ failed: LookML validation" in out and "│ aggregates │ passed" in out
     assert "dim_region.view.lkml:14: error[LKML101]: Unknown or inaccessible field dim_region.provder" in out
+
+
+def test_json_output_holds_every_checks_own_report(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    view = project / "generated_lookml" / "views" / "dim_region.view.lkml"
+    view.write_text(view.read_text().replace("${TABLE}.provider", "${provder}"))
+    assert _run("validate", "--format", "json") == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["version"] == 1 and document["passed"] is False
+    assert [(c["check"], c["passed"]) for c in document["checks"]] == [("lookml", False), ("aggregates", True)]
+    finding = document["checks"][0]["report"]["findings"][0]
+    assert (finding["file"], finding["line"], finding["code"]) == ("views/dim_region.view.lkml", 14, "LKML101")
+    assert {q["name"]: q["used"] for q in document["checks"][1]["report"]["queries"]} == {
+        "daily_requests_by_service": "daily_rollup", "p95_by_endpoint": None,
+        "requests_by_service_hour": "hourly_rollup"}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 from pathlib import Path
 
 import click
@@ -31,8 +34,10 @@ def _project_dir(path: str) -> Path:
 @click.option("--warehouse", "warehouse_url", default=None,
               help="Also compile every field and check every rollup on this warehouse"
                    " (e.g. duckdb:build/demo/warehouse.duckdb).")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one document holding every check's own JSON report.")
 @click.pass_context
-def validate(ctx: click.Context, warehouse_url: str | None) -> None:
+def validate(ctx: click.Context, warehouse_url: str | None, output_format: str) -> None:
     """Validate generated artefacts (LookML, aggregate tables, SQL).
 
     Without a subcommand, runs every check the configuration allows — `lookml` and
@@ -48,17 +53,32 @@ def validate(ctx: click.Context, warehouse_url: str | None) -> None:
         steps.append(("sql", sql, {"warehouse_url": warehouse_url}))
         steps.append(("rollups", rollups, {"warehouse_url": warehouse_url}))
     results: list[tuple[str, str]] = []
+    reports: list[dict[str, object]] = []
     for name, command, arguments in steps:
+        buffer = io.StringIO()
         try:
-            ctx.invoke(command, **arguments)
+            if output_format == "json":
+                with contextlib.redirect_stdout(buffer):
+                    ctx.invoke(command, **arguments, output_format="json")
+            else:
+                ctx.invoke(command, **arguments)
             results.append((name, "passed"))
         except CheckFailed as failure:
             results.append((name, f"failed: {failure}"))
+        if output_format == "json":
+            text = buffer.getvalue().strip()
+            reports.append({"check": name, "passed": results[-1][1] == "passed",
+                            "message": results[-1][1], "report": json.loads(text) if text else None})
+    failed = [name for name, outcome in results if outcome != "passed"]
+    if output_format == "json":
+        _stdout().print(json.dumps({"version": 1, "passed": not failed, "checks": reports}, indent=2))
+        if failed:
+            raise CheckFailed(f"validation failed: {', '.join(failed)}")
+        return
     table = Table("check", "result", title="lookwright validate")
     for name, outcome in results:
         table.add_row(name, outcome)
     _stdout().print(table)
-    failed = [name for name, outcome in results if outcome != "passed"]
     if failed:
         raise CheckFailed(f"validation failed: {', '.join(failed)}")
 

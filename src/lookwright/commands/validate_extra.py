@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,7 +67,9 @@ def aggregates(model_dir: str, lookml_dir: str, output_format: str) -> None:
 @click.option("--warehouse", "warehouse_url", required=True, help="Warehouse URL, e.g. duckdb:PATH.")
 @click.option("--model", "model_dir", default=DEFAULT_MODEL_DIR, show_default=True,
               help="Semantic model directory.")
-def sql(warehouse_url: str, model_dir: str) -> None:
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format.")
+def sql(warehouse_url: str, model_dir: str, output_format: str = "text") -> None:
     """Compile every view's SQL and field expressions on the warehouse without scanning data."""
     from lookwright.ir import load_model
     from lookwright.validate_sql import validate_sql
@@ -78,7 +81,13 @@ def sql(warehouse_url: str, model_dir: str) -> None:
     report = validate_sql(model, lambda: open_warehouse(warehouse_url))
     elapsed = time.perf_counter() - started
     console = _stdout()
-    for failure in report.failures:
+    if output_format == "json":
+        console.print(json.dumps({
+            "version": 1, "views": report.views, "fields": report.fields,
+            "failures": [{"view": f.view, "field": f.field, "file": f.file, "line": f.line, "message": f.message}
+                         for f in report.failures],
+        }, indent=2))
+    for failure in report.failures if output_format == "text" else ():
         console.print(failure.format())
     _stderr().print(f"checked {report.views} views, {report.fields} fields in {elapsed:.2f} s")
     if report.failures:
