@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -11,8 +13,33 @@ from fakes.looker_server import Dashboard, FakeLooker
 from fakes.oas import SPEC_PATH
 from looker_sdk import error as sdk_error
 
+from lookwright.generate import GenerateOptions, generate
+
 FIXTURES = Path(__file__).parent / "fixtures" / "deploy"
 CLIENT_SECRET = "fake-client-secret-s3cr3t"
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A copy of the semantic fixture and the LookML `lookwright generate` made from it."""
+
+    model_dir: Path
+    lookml_dir: Path
+
+    def regenerate(self) -> None:
+        generate(GenerateOptions(self.model_dir, self.lookml_dir, self.lookml_dir.parent / "sql"))
+
+    def edit(self, old: str, new: str) -> None:
+        """Change the YAML model (the text must occur) and regenerate."""
+        path = self.model_dir / "shop.yml"
+        text = path.read_text()
+        assert old in text, old
+        path.write_text(text.replace(old, new))
+        self.regenerate()
+
+    def line_of(self, needle: str) -> int:
+        lines = (self.model_dir / "shop.yml").read_text().splitlines()
+        return next(n for n, line in enumerate(lines, 1) if needle in line)
 
 
 def read_tree(root: Path) -> dict[str, str]:
@@ -25,6 +52,14 @@ def read_tree(root: Path) -> dict[str, str]:
 def _no_error_doc_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
     """looker_sdk fetches error docs from the internet on every API error; tests stay offline."""
     monkeypatch.setattr(sdk_error.ErrorDocHelper, "parse_and_lookup", lambda self, error_url, url="": ("", ""))
+
+
+@pytest.fixture
+def generated(tmp_path: Path) -> Generated:
+    target = Generated(tmp_path / "semantic", tmp_path / "generated_lookml")
+    shutil.copytree(FIXTURES / "semantic", target.model_dir)
+    target.regenerate()
+    return target
 
 
 @pytest.fixture

@@ -8,15 +8,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest_looker import CLIENT_SECRET, FIXTURES, read_tree
+from conftest_looker import CLIENT_SECRET, FIXTURES, Generated, read_tree
 from fakes.looker_server import DEV_BRANCH, FakeLooker
 
 from lookwright.cli import main
 from lookwright.deploy import (
+    TMP_PREFIX,
     CheckQuery,
     DeployFailed,
     DeployOptions,
     aggregate_choices,
+    declared_queries,
     deploy,
     load_queries,
 )
@@ -63,6 +65,12 @@ def assert_untouched(fake: FakeLooker, before: tuple[str, str, list[str], dict[s
     assert snapshot(fake) == before
     assert fake.dev_branch() == DEV_BRANCH
     assert set(fake.workspaces()) <= {"production"}  # logged out or back in production
+    assert_no_temporary_branches(fake)
+
+
+def assert_no_temporary_branches(fake: FakeLooker) -> None:
+    assert fake.dev_local_branches() == [DEV_BRANCH, "main"]
+    assert [b for b in fake.remote_branches() if b.startswith(TMP_PREFIX)] == []
 
 
 def remote_file(fake: FakeLooker, ref: str, path: str) -> str:
@@ -180,22 +188,24 @@ def test_failed_deploy_removes_the_model_configuration_it_created(fake_looker: F
 
 def test_token_expiry_mid_flow_relogs_in_and_reasserts_dev_mode(fake_looker: FakeLooker, lookml: Path,
                                                                 connect) -> None:
-    # the tokens die right after the branch checkout; validation must still run on the branch in dev mode
+    # the tokens die as the temporary branch is created; validation must still run on it in dev mode
     original = fake_looker.take_fault
     expired: list[str] = []
 
-    def expire_after_checkout(method: str, path: str):  # type: ignore[no-untyped-def]
-        if path.endswith("/reset_to_remote") and not expired:
+    def expire_on_branch_creation(method: str, path: str):  # type: ignore[no-untyped-def]
+        if method == "POST" and path.endswith("/git_branch") and not expired:
             expired.append(path)
             fake_looker.expire_tokens()
         return original(method, path)
 
-    fake_looker.take_fault = expire_after_checkout  # type: ignore[method-assign]
+    fake_looker.take_fault = expire_on_branch_creation  # type: ignore[method-assign]
     result = deploy(options(fake_looker, lookml), connect)
     assert connect.clients[0].transport.relogins >= 1
     assert fake_looker.production_commit == result.commit
-    assert ("POST", "/api/4.0/projects/lw_project/reset_to_remote", 401) in fake_looker.log
+    assert ("POST", "/api/4.0/projects/lw_project/git_branch", 401) in fake_looker.log
+    assert ("POST", "/api/4.0/projects/lw_project/git_branch", 200) in fake_looker.log
     assert fake_looker.dev_branch() == DEV_BRANCH
+    assert fake_looker.dev_local_branches() == [DEV_BRANCH, "main"]
 
 
 def test_sdk_side_token_expiry_also_reasserts_dev_mode(fake_looker: FakeLooker, lookml: Path, connect) -> None:
@@ -294,15 +304,167 @@ def test_declared_queries_agree_with_lookers_aggregate_choice(fake_looker: FakeL
     assert sql == ["/api/4.0/queries/run/sql"]
 
 
-def test_cli_dry_run_prints_plan_and_diff(fake_looker: FakeLooker, lookml: Path, looker_ini: Path,
+def test_cli_dry_run_prints_plan_and_diff(fake_looker: FakeLooker, generated: Generated, looker_ini: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["deploy", "--looker-ini", str(looker_ini), "--project", "lw_project", "--branch", "b",
-              "--lookml-dir", str(lookml), "--repo", str(fake_looker.remote), "--dry-run", "--production"])
+              "--lookml-dir", str(generated.lookml_dir), "--model", str(generated.model_dir),
+              "--repo", str(fake_looker.remote), "--dry-run", "--production"])
     assert exit_.value.code == 0
     out, err = capsys.readouterr()
     assert out.startswith("Planned steps (dry run, nothing changed):\n  1. validate LookML in ")
-    assert "  7. deploy branch b to production\n" in out
+    assert f"and the aggregate tables of the declared queries of {generated.model_dir}\n" in out
+    assert "  7. compare aggregate-table choices for 3 queries\n" in out
+    assert "  8. deploy branch b to production (deploy_ref_to_production)\n" in out
+    assert "  9. restore the original branch and workspace, delete the temporary branch\n" in out
     assert "+  dimension: status {" in out
     assert CLIENT_SECRET not in out + err
     assert fake_looker.log == [] and "b" not in fake_looker.remote_branches()
+
+
+# ---- the local gate includes the aggregate check of the semantic model's declared queries -------
+
+
+def test_a_must_hit_miss_stops_the_deploy_before_anything_leaves_the_machine(
+        fake_looker: FakeLooker, generated: Generated, connect) -> None:
+    # a measure over ${TABLE} cannot roll up: monthly_revenue no longer hits its aggregate table
+    generated.edit('{name: total_amount, type: sum, sql: "${amount}"}',
+                   '{name: total_amount, type: sum, sql: "${TABLE}.amount"}')
+    branches = fake_looker.remote_branches()
+    with pytest.raises(DeployFailed) as failure:
+        deploy(options(fake_looker, generated.lookml_dir, model_dir=generated.model_dir), connect)
+    assert failure.value.step == "local aggregate validation"
+    line = generated.line_of("- name: monthly_revenue")
+    assert failure.value.problems == [
+        (f"{generated.model_dir}/shop.yml:{line}: query monthly_revenue must hit monthly but did not: "
+        "it contains the following measures that cannot roll up: orders.total_amount")]
+    assert fake_looker.remote_branches() == branches  # nothing pushed
+    assert fake_looker.log == []  # not a single API call
+    assert connect.clients == []  # not even a login
+
+
+def test_declared_queries_come_from_the_semantic_model() -> None:
+    from lookwright.ir import load_model
+
+    assert declared_queries(load_model(FIXTURES / "semantic")) == (
+        CheckQuery("german_revenue", "shop", "orders",
+                   ("customers.country", "orders.total_amount", "orders.average_amount"),
+                   {"customers.country": "DE"}, "UTC"),
+        CheckQuery("monthly_revenue", "shop", "orders", ("orders.created_month", "orders.total_amount"), {}, "UTC"),
+        CheckQuery("revenue_by_status", "shop", "orders", ("orders.status", "orders.total_amount", "orders.count"),
+                   {}, "UTC"),
+    )
+
+
+def test_generated_lookml_deploys_and_every_declared_query_is_checked_in_looker(
+        fake_looker: FakeLooker, generated: Generated, connect) -> None:
+    result = deploy(options(fake_looker, generated.lookml_dir, model_dir=generated.model_dir), connect)
+    assert result.changed_files == (".lookwright-manifest.json", "explores/orders.explore.lkml", "shop.model.lkml",
+                                    "views/customers.view.lkml", "views/orders.view.lkml")
+    assert fake_looker.production_commit == result.commit
+    assert "compare aggregate-table choices for 3 queries" in result.steps
+    assert [p for m, p, s in fake_looker.log if p.endswith("/queries/run/sql")] == ["/api/4.0/queries/run/sql"] * 3
+    assert_no_temporary_branches(fake_looker)
+
+
+def test_a_queries_file_overrides_the_declared_queries(fake_looker: FakeLooker, generated: Generated,
+                                                       connect) -> None:
+    queries = (CheckQuery("only", "shop", "orders", ("orders.count",)),)
+    deploy(options(fake_looker, generated.lookml_dir, model_dir=generated.model_dir, queries=queries,
+                   production=False), connect)
+    assert [p for m, p, s in fake_looker.log if p.endswith("/queries/run/sql")] == ["/api/4.0/queries/run/sql"]
+
+
+# ---- validation runs on a temporary branch; B is never reset or force-pushed by Looker ----------
+
+
+def test_validation_runs_on_a_temporary_branch_that_is_deleted_afterwards(fake_looker: FakeLooker, lookml: Path,
+                                                                         connect) -> None:
+    seen: list[str] = []
+    original = fake_looker.take_fault
+
+    def record_branch(method: str, path: str):  # type: ignore[no-untyped-def]
+        if path.endswith("/validate"):
+            seen.append(fake_looker.dev_branch())
+        return original(method, path)
+
+    fake_looker.take_fault = record_branch  # type: ignore[method-assign]
+    result = deploy(options(fake_looker, lookml), connect)
+    assert result.commit is not None
+    assert seen == [f"tmp_lookwright_{result.commit[:12]}"]
+    assert fake_looker.remote_branches()["lookwright/regen"] == result.commit
+    assert not [entry for entry in fake_looker.log if entry[0] == "PUT" and "ref" in entry[1]]
+    assert fake_looker.dev_branch() == DEV_BRANCH
+    assert_no_temporary_branches(fake_looker)
+
+
+def test_the_temporary_branch_is_deleted_when_a_step_fails(fake_looker: FakeLooker, lookml: Path,
+                                                          connect) -> None:
+    before = snapshot(fake_looker)
+    fake_looker.inject_lookml_error("Unknown view", "shop.model.lkml", 3)
+    with pytest.raises(DeployFailed) as failure:
+        deploy(options(fake_looker, lookml), connect)
+    assert failure.value.step == "Looker LookML validation"
+    assert ("DELETE", (f"/api/4.0/projects/lw_project/git_branch/{TMP_PREFIX}"
+            f"{fake_looker.remote_branches()['lookwright/regen'][:12]}"), 204) in fake_looker.log
+    assert_untouched(fake_looker, before)
+
+
+def test_a_leftover_temporary_branch_of_an_interrupted_run_is_replaced(fake_looker: FakeLooker, lookml: Path,
+                                                                      connect) -> None:
+    fake_looker.fail_next("/content_validation", 400, count=1)
+    with pytest.raises(LookerError):
+        deploy(options(fake_looker, lookml), connect)
+    # the same commit again (nothing changed): its temporary branch name is the same
+    sha = fake_looker.remote_branches()["lookwright/regen"]
+    subprocess.run(["git", "branch", f"{TMP_PREFIX}{sha[:12]}", sha], cwd=fake_looker.dev_dir, check=True)
+    result = deploy(options(fake_looker, lookml), connect)
+    assert result.commit == sha and fake_looker.production_commit == sha
+    assert_no_temporary_branches(fake_looker)
+
+
+# ---- the deploy webhook and its secret --------------------------------------------------------
+
+DEPLOY_SECRET = "whsec-0123456789-deploy"
+
+
+def test_deploy_through_the_webhook_with_the_deploy_secret(fake_looker: FakeLooker, lookml: Path,
+                                                           connect) -> None:
+    fake_looker.deploy_secret = DEPLOY_SECRET
+    opts = options(fake_looker, lookml, deploy_webhook=True, deploy_secret=DEPLOY_SECRET)
+    assert DEPLOY_SECRET not in repr(opts)
+    result = deploy(opts, connect)
+    assert fake_looker.production_commit == result.commit
+    assert ("POST", "/webhooks/projects/lw_project/deploy/branch/lookwright%2Fregen", 200) in fake_looker.log
+    assert not [p for m, p, s in fake_looker.log if "deploy_ref_to_production" in p]
+
+
+def test_a_failing_webhook_never_reveals_the_deploy_secret(fake_looker: FakeLooker, generated: Generated,
+                                                           looker_ini: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str],
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    fake_looker.deploy_secret = "the-right-secret-value"
+    monkeypatch.setenv("LOOKER_DEPLOY_SECRET", DEPLOY_SECRET)  # wrong; the fake echoes it in its error
+    before = snapshot(fake_looker)
+    caplog.set_level("DEBUG", logger="lookwright")
+    caplog.set_level("DEBUG", logger="urllib3")
+    with pytest.raises(SystemExit) as exit_:
+        main(["deploy", "--looker-ini", str(looker_ini), "--project", "lw_project", "--branch", "lookwright/regen",
+              "--lookml-dir", str(generated.lookml_dir), "--model", str(generated.model_dir),
+              "--repo", str(fake_looker.remote), "--production",
+              "--deploy-webhook"])
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 4
+    assert ("error: deploy to production failed: POST /webhooks/projects/lw_project/deploy/branch/"
+            "lookwright%2Fregen (HTTP 403): Deploy secret '***' does not match") in err
+    assert DEPLOY_SECRET not in out + err + caplog.text
+    assert CLIENT_SECRET not in out + err + caplog.text
+    assert_untouched(fake_looker, before)
+
+
+def test_the_webhook_needs_a_secret(fake_looker: FakeLooker, lookml: Path, connect) -> None:
+    from lookwright.errors import InputError
+
+    with pytest.raises(InputError, match="LOOKER_DEPLOY_SECRET"):
+        deploy(options(fake_looker, lookml, deploy_webhook=True), connect)
+    assert fake_looker.log == []

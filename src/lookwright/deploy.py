@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lkml
 import yaml
@@ -20,7 +20,11 @@ from looker_sdk.sdk.api40 import models as models40
 from lookwright.errors import CheckFailed, InputError, LookerError
 from lookwright.looker_api import LookerClient
 
+if TYPE_CHECKING:
+    from lookwright.ir import SemanticModel
+
 MANIFEST = ".lookwright-manifest.json"
+TMP_PREFIX = "tmp_lookwright_"
 SEVERITY_RANK = {"success": 0, "info": 10, "warning": 20, "error": 30, "fatal": 40}
 USE_EXISTING = re.compile(r"^-- use existing (\S+?)::(\S+)")
 DID_NOT_USE = re.compile(r"^-- Did not use (\S+?)::([^;\s]+);")
@@ -48,7 +52,10 @@ class DeployOptions:
     production: bool = False
     dry_run: bool = False
     severity: str = "warning"
-    queries: tuple[CheckQuery, ...] = ()
+    queries: tuple[CheckQuery, ...] = ()  # overrides the semantic model's declared queries
+    model_dir: Path | None = None  # the semantic model: its declared queries gate the deploy
+    deploy_webhook: bool = False  # deploy through Looker's deploy webhook instead of the API
+    deploy_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -96,11 +103,25 @@ def _query(path: Path, number: int, item: Any) -> CheckQuery:
     )
 
 
+def declared_queries(model: SemanticModel) -> tuple[CheckQuery, ...]:
+    """The semantic model's declared queries, each on the Looker model whose explores include its explore."""
+    out = []
+    for name, (query, origin) in model.queries.items():
+        owner = next((m.name for m in model.models.values() if query.explore in m.explores), None)
+        if owner is None:
+            raise InputError(f"{origin}: query {name}: no model of the semantic model includes explore {query.explore}")
+        out.append(CheckQuery(name, owner, query.explore, tuple(query.fields), dict(query.filters), query.timezone))
+    return tuple(out)
+
+
 # ---- step 1: local gate ------------------------------------------------------------------------
 
 
-def local_gate(lookml_dir: Path) -> None:
-    """Run the static validator; any error stops the deploy before anything leaves the machine."""
+def local_gate(lookml_dir: Path, model_dir: Path | None = None) -> tuple[CheckQuery, ...]:
+    """`lookwright validate`: LookML, then the declared queries' aggregate tables; return those queries.
+
+    Any error stops the deploy before anything leaves the machine.
+    """
     from lookwright.lookml_validator import validate_lookml
 
     if not lookml_dir.is_dir():
@@ -108,6 +129,25 @@ def local_gate(lookml_dir: Path) -> None:
     errors = [f.text() for f in validate_lookml(lookml_dir) if f.severity == "error"]
     if errors:
         raise DeployFailed("local LookML validation", errors)
+    if model_dir is None:
+        return ()
+    return _aggregate_gate(lookml_dir, model_dir)
+
+
+def _aggregate_gate(lookml_dir: Path, model_dir: Path) -> tuple[CheckQuery, ...]:
+    from lookwright.ir import load_model
+    from lookwright.lookml_project import load_project
+    from lookwright.validate_aggregates import check_queries, miss_reason
+
+    if not model_dir.is_dir():
+        raise InputError(f"model directory {model_dir} does not exist")
+    model = load_model(model_dir)
+    report = check_queries(model, load_project(lookml_dir))
+    misses = [f"{r.origin}: query {r.name} must hit {r.must_hit} but did not: {miss_reason(r)}"
+              for r in report.failures]
+    if misses:
+        raise DeployFailed("local aggregate validation", misses)
+    return declared_queries(model)
 
 
 def generated_files(lookml_dir: Path) -> list[str]:
@@ -161,22 +201,64 @@ def commit_and_push(options: DeployOptions, clone: Path, changed: list[str]) -> 
 # ---- step 3: Looker --------------------------------------------------------------------------
 
 
+def temporary_branch_name(commit: str) -> str:
+    return f"{TMP_PREFIX}{commit[:12]}"
+
+
 @contextmanager
-def dev_branch(client: LookerClient, project: str, branch: str) -> Iterator[None]:
-    """Check out `branch` in the dev workspace; always restore the original branch and workspace."""
+def temporary_branch(client: LookerClient, project: str, commit: str) -> Iterator[str]:
+    """In the dev workspace, check out a throw-away branch at `commit` (the pushed head of B).
+
+    Validation runs there, so Looker never resets or force-pushes B itself. The original branch
+    and workspace are restored and the temporary branch deleted, also when a step failed.
+    """
     original_workspace = client.workspace()
     client.set_workspace("dev")
-    original = client.call("record the original branch", lambda: client.sdk.git_branch(project)).name
+    name = temporary_branch_name(commit)
+    original: str | None = None
+    failed = True
     try:
-        client.call("check out the branch",
-                    lambda: client.sdk.update_git_branch(project, models40.WriteGitBranch(name=branch)))
-        client.call("reset the branch to the remote", lambda: client.sdk.reset_project_to_remote(project))
-        yield
+        original = client.call("record the original branch", lambda: client.sdk.git_branch(project)).name
+        _delete_branch(client, project, name)  # a leftover of an interrupted run
+        client.call("create the temporary branch",
+                    lambda: client.sdk.create_git_branch(project, models40.WriteGitBranch(name=name, ref=commit)))
+        yield name
+        failed = False
     finally:
-        if original and original != branch:
-            client.call("restore the original branch",
-                        lambda: client.sdk.update_git_branch(project, models40.WriteGitBranch(name=original)))
-        client.set_workspace(original_workspace)
+        _restore(client, project, original, name, original_workspace, quiet=failed)
+
+
+def _branch_names(client: LookerClient, project: str) -> set[str]:
+    branches = client.call("list branches", lambda: client.sdk.all_git_branches(project))
+    return {str(b.name) for b in branches}
+
+
+def _delete_branch(client: LookerClient, project: str, name: str) -> None:
+    if name in _branch_names(client, project):
+        client.call(f"delete the temporary branch {name}", lambda: client.sdk.delete_git_branch(project, name))
+
+
+def _restore(client: LookerClient, project: str, original: str | None, temporary: str, workspace: str,
+             *, quiet: bool) -> None:
+    """Every cleanup step runs; the first cleanup failure is raised unless an earlier error is on its way."""
+    steps: list[Callable[[], None]] = []
+    if original is not None and original != temporary:
+        def checkout() -> None:
+            current = client.call("read the current branch", lambda: client.sdk.git_branch(project)).name
+            if current != original:
+                client.call("restore the original branch",
+                            lambda: client.sdk.update_git_branch(project, models40.WriteGitBranch(name=original)))
+        steps.append(checkout)
+        steps.append(lambda: _delete_branch(client, project, temporary))
+    steps.append(lambda: client.set_workspace(workspace))
+    failures: list[LookerError] = []
+    for step in steps:
+        try:
+            step()
+        except LookerError as exc:
+            failures.append(exc)
+    if failures and not quiet:
+        raise failures[0]
 
 
 def model_connections(lookml_dir: Path, files: list[str]) -> dict[str, str]:
@@ -268,20 +350,25 @@ def check_queries(client: LookerClient, lookml_dir: Path, queries: tuple[CheckQu
 # ---- the whole flow ----------------------------------------------------------------------------
 
 
-def plan(options: DeployOptions) -> tuple[str, ...]:
+def plan(options: DeployOptions, queries: tuple[CheckQuery, ...] = ()) -> tuple[str, ...]:
+    gate = f"validate LookML in {options.lookml_dir} locally"
+    if options.model_dir is not None:
+        gate += f", and the aggregate tables of the declared queries of {options.model_dir}"
     steps = [
-        f"validate LookML in {options.lookml_dir} locally",
+        gate,
         f"commit generated files to {options.repo} branch {options.branch} and push",
-        "log in to Looker, enter the dev workspace, check out the branch and reset it to the remote",
+        (f"log in to Looker, enter the dev workspace, check out a temporary branch ({TMP_PREFIX}<sha>) "
+         f"at the pushed head of {options.branch}"),
         "configure new models (create_lookml_model)",
         f"validate the LookML project {options.project} (fail at {options.severity} or worse)",
         "validate content; fail on errors production does not already have",
     ]
-    if options.queries:
-        steps.append(f"compare aggregate-table choices for {len(options.queries)} queries")
+    if queries:
+        steps.append(f"compare aggregate-table choices for {len(queries)} queries")
     if options.production:
-        steps.append(f"deploy branch {options.branch} to production")
-    steps.append("restore the original branch and workspace")
+        how = "the deploy webhook" if options.deploy_webhook else "deploy_ref_to_production"
+        steps.append(f"deploy branch {options.branch} to production ({how})")
+    steps.append("restore the original branch and workspace, delete the temporary branch")
     return tuple(steps)
 
 
@@ -290,47 +377,61 @@ def deploy(options: DeployOptions, connect: Callable[[], LookerClient],
     """Run the deploy; on any failure production is untouched and Looker state is restored."""
     if options.severity not in SEVERITY_RANK:
         raise InputError(f"unknown severity {options.severity}; use one of {', '.join(SEVERITY_RANK)}")
-    progress("local LookML validation")
-    local_gate(options.lookml_dir)
+    if options.production and options.deploy_webhook and not options.deploy_secret:
+        raise InputError("the deploy webhook needs the project's deploy secret (LOOKER_DEPLOY_SECRET)")
+    progress("local validation (LookML and aggregate tables)")
+    declared = local_gate(options.lookml_dir, options.model_dir)
+    queries = options.queries or declared
     with tempfile.TemporaryDirectory(prefix="lookwright-deploy-") as tmp:
         clone = Path(tmp) / "repo"
         changed, diff = prepare_commit(options, clone)
         if options.dry_run:
-            return DeployResult(plan(options), tuple(changed), diff, None, False)
+            return DeployResult(plan(options, queries), tuple(changed), diff, None, False)
         progress(f"pushing {len(changed)} changed files to {options.branch}")
         commit = commit_and_push(options, clone, changed)
     client = connect()
+    if options.deploy_secret:
+        client.add_secret(options.deploy_secret)
     try:
-        deployed = _looker_steps(client, options, progress)
+        deployed = _looker_steps(client, options, commit, queries, progress)
     finally:
         client.logout()
-    return DeployResult(plan(options), tuple(changed), diff, commit, deployed)
+    return DeployResult(plan(options, queries), tuple(changed), diff, commit, deployed)
 
 
-def _looker_steps(client: LookerClient, options: DeployOptions, progress: Callable[[str], None]) -> bool:
+def _looker_steps(client: LookerClient, options: DeployOptions, commit: str, queries: tuple[CheckQuery, ...],
+                  progress: Callable[[str], None]) -> bool:
     connections = model_connections(options.lookml_dir, generated_files(options.lookml_dir))
     created: list[str] = []
     succeeded = False
     try:
-        with dev_branch(client, options.project, options.branch):
+        with temporary_branch(client, options.project, commit):
             progress("configuring models")
             created = configure_models(client, options.project, connections)
             progress("validating LookML in Looker")
             check_lookml(client, options.project, options.severity)
             progress("validating content")
             check_content(client, options.project)
-            if options.queries:
+            if queries:
                 progress("checking aggregate awareness")
-                check_queries(client, options.lookml_dir, options.queries)
+                check_queries(client, options.lookml_dir, queries)
         if options.production:
             progress("deploying to production")
-            client.call("deploy to production",
-                        lambda: client.sdk.deploy_ref_to_production(options.project, branch=options.branch))
+            deploy_to_production(client, options)
         succeeded = True
     finally:
         if not succeeded:
             _unconfigure(client, created)
     return options.production
+
+
+def deploy_to_production(client: LookerClient, options: DeployOptions) -> None:
+    """Deploy branch B: through the deploy webhook (with the deploy secret) or deploy_ref_to_production."""
+    if options.deploy_webhook:
+        client.deploy_webhook("deploy to production", options.project, options.branch, options.deploy_secret)
+        return
+    client.call("deploy to production",
+                lambda: client.sdk.deploy_ref_to_production(options.project, branch=options.branch))
 
 
 def _unconfigure(client: LookerClient, created: list[str]) -> None:

@@ -195,6 +195,39 @@ class LookerClient:
             message = self.scrub(_looker_message(exc))
             raise LookerError(f"{step} failed: {record.endpoint} ({status}): {message}") from None
 
+    def add_secret(self, secret: str) -> None:
+        """Scrub this value from every message from now on (e.g. a deploy secret)."""
+        if secret:
+            self._secrets.append(secret)
+
+    def deploy_webhook(self, step: str, project: str, branch: str, secret: str | None) -> None:
+        """POST Looker's deploy webhook for a branch; the secret travels only in its header."""
+        quoted = "/".join(urllib.parse.quote(part, safe="") for part in (project, "deploy", "branch", branch))
+        path = f"/webhooks/projects/{quoted}"
+        url = urllib.parse.urljoin(self.transport.settings.base_url, path)
+        headers = {"X-Looker-Deploy-Secret": secret} if secret else {}
+        if secret:
+            self.add_secret(secret)
+        policy = self.transport.policy
+        deadline = time.monotonic() + policy.total_seconds
+        status: int | None = None
+        response = transport.Response(False, b"", transport.ResponseMode.STRING)
+        for attempt in range(max(1, policy.attempts)):
+            self.transport.record.endpoint = f"POST {path}"
+            status, response = self.transport._send("POST", url, None, b"", headers, {})
+            self.transport.record.status = status
+            if status is not None and 200 <= status < 300:
+                return
+            wait = policy.delay(attempt)
+            transient = status is None or status in TRANSIENT_STATUSES
+            if not transient or attempt + 1 >= policy.attempts or time.monotonic() + wait > deadline:
+                break
+            LOGGER.info("transient failure on POST %s (%s); retrying in %.2fs", path, status or "no response", wait)
+            time.sleep(wait)
+        body = response.value.decode(errors="replace")
+        described = f"HTTP {status}" if status else "no response"
+        raise LookerError(f"{step} failed: POST {path} ({described}): {self.scrub(_text_message(body))}")
+
     def workspace(self) -> str:
         session = self.call("read the API session", self.sdk.session)
         return str(session.workspace_id)
@@ -223,7 +256,12 @@ class LookerClient:
 
 
 def _looker_message(exc: sdk_error.SDKError) -> str:
-    message = str(exc.message).strip()
+    return _text_message(str(exc.message))
+
+
+def _text_message(text: str) -> str:
+    """Looker's `message` from a JSON error body, or the body itself."""
+    message = text.strip()
     try:
         body = json.loads(message)
     except ValueError:

@@ -27,6 +27,7 @@ GIT_ENV = {"GIT_AUTHOR_NAME": "Looker", "GIT_AUTHOR_EMAIL": "looker@example.com"
            "GIT_COMMITTER_NAME": "Looker", "GIT_COMMITTER_EMAIL": "looker@example.com",
            "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent", "PATH": "/usr/bin:/bin:/usr/local/bin"}
 PRODUCTION_BRANCH = "main"
+WEBHOOK = re.compile(r"/webhooks/projects/([^/]+)/deploy/branch/([^/]+)")
 DEV_BRANCH = "dev-api-user"
 
 
@@ -111,6 +112,7 @@ class FakeLooker:
     injected_lookml_errors: list[dict[str, Any]] = field(default_factory=list)
     deploy_failure: str | None = None
     production_commit: str = ""
+    deploy_secret: str | None = None  # the project's webhook deploy secret (None: webhook needs none)
 
     def __post_init__(self) -> None:
         self.remote = self.root / "remote.git"
@@ -654,6 +656,7 @@ class RawText:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeLooker
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -662,6 +665,9 @@ class _Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         path = "/api/4.0/logout" if url.path == "/api/logout" else url.path
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if path.startswith("/webhooks/"):
+            self._webhook(path)
+            return
         auth = self.headers.get("Authorization") or ""
         token = auth.split(" ", 1)[1] if " " in auth else None
         request = Request(self.command, path, urllib.parse.parse_qs(url.query), body, token)
@@ -691,6 +697,37 @@ class _Handler(BaseHTTPRequestHandler):
             status, data = 500, json.dumps(_error_body(500, f"SPEC VIOLATION: {exc}", url.path)).encode()
         fake.log.append((self.command, path, status))
         self._send(status, data, ctype)
+
+    def _webhook(self, path: str) -> None:
+        """Looker's deploy webhook: a web endpoint, not part of the API (so not in the spec)."""
+        fake = self.fake
+        match = WEBHOOK.fullmatch(path)
+        status, text = 200, "Deploy successful"
+        fault = fake.take_fault(self.command, path)
+        if fault is not None:
+            time.sleep(fault.delay)
+        given = self.headers.get("X-Looker-Deploy-Secret")
+        if fault is not None and fault.status is not None:
+            status, text = fault.status, f"Injected {fault.status}"
+        elif match is None or self.command != "POST":
+            status, text = 404, "Not found"
+        elif urllib.parse.unquote(match.group(1)) != fake.project:
+            status, text = 404, "Project not found"
+        elif fake.deploy_secret is not None and given != fake.deploy_secret:
+            status, text = 403, f"Deploy secret {given!r} does not match"  # echoes it, as a careless server might
+        elif fake.deploy_failure:
+            status, text = 400, fake.deploy_failure
+        else:
+            with fake.lock:
+                try:
+                    git(fake.prod_dir, "fetch", "-q", "--prune", "origin")
+                    branch = urllib.parse.unquote(match.group(2))
+                    fake.production_commit = _resolve(fake.prod_dir, f"origin/{branch}")
+                    git(fake.prod_dir, "checkout", "-q", "--detach", fake.production_commit)
+                except (GitFailed, ApiError) as exc:
+                    status, text = 404, str(exc)
+        fake.log.append((self.command, path, status))
+        self._send(status, text.encode(), "text/plain")
 
     @staticmethod
     def _encode(payload: Any) -> tuple[bytes, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -92,22 +93,43 @@ def _view_fields(name: str, view: dict[str, Any]) -> dict[str, FieldDef]:
     return fields
 
 
+def _table_name(sql_table_name: str) -> str:
+    """The warehouse stands in for BigQuery: `project.dataset.table` is the DuckDB table `table`."""
+    name = sql_table_name.strip()
+    if name.startswith("`") and name.endswith("`"):
+        return name.strip("`").split(".")[-1]
+    return name
+
+
 def _add_file(index: LookmlIndex, rel: str, parsed: dict[str, Any]) -> None:
     for view in parsed.get("views", []):
         if view["name"] in index.views:
             index.error(rel, f"view: {view['name']}", f"A view named {view['name']} has been defined multiple times.")
         index.views[view["name"]] = _view_fields(view["name"], view)
-        index.tables[view["name"]] = view.get("sql_table_name", view["name"]).strip()
+        index.tables[view["name"]] = _table_name(view.get("sql_table_name", view["name"]))
         index.view_files[view["name"]] = rel
     if rel.endswith(".model.lkml"):
         model = Path(rel).name.removesuffix(".model.lkml")
         index.models[model] = parsed.get("connection", "")
         index.model_files[model] = rel
-        for explore in parsed.get("explores", []):
-            base = explore.get("from", explore.get("view_name", explore["name"]))
-            joins = tuple((j["name"], j.get("from", j.get("view_name", j["name"])), j.get("sql_on", ""))
-                          for j in explore.get("joins", []))
-            index.explores[(model, explore["name"])] = ExploreDef(model, explore["name"], base, joins)
+
+
+def _add_explores(index: LookmlIndex, model: str, parsed: dict[str, Any]) -> None:
+    for explore in parsed.get("explores", []):
+        base = explore.get("from", explore.get("view_name", explore["name"]))
+        joins = tuple((j["name"], j.get("from", j.get("view_name", j["name"])), j.get("sql_on", ""))
+                      for j in explore.get("joins", []))
+        index.explores[(model, explore["name"])] = ExploreDef(model, explore["name"], base, joins)
+
+
+def _model_explores(index: LookmlIndex, parsed: dict[str, dict[str, Any]]) -> None:
+    """A model's explores: its own and those of the files it includes (Looker's include rules)."""
+    for model, rel in sorted(index.model_files.items()):
+        _add_explores(index, model, parsed[rel])
+        patterns = [p.lstrip("/") for p in parsed[rel].get("includes", [])]
+        for other in sorted(parsed):
+            if other != rel and not other.endswith(".model.lkml") and any(fnmatch(other, p) for p in patterns):
+                _add_explores(index, model, parsed[other])
 
 
 def _check_references(index: LookmlIndex) -> None:
@@ -136,6 +158,7 @@ def _is_group(visible: dict[str, FieldDef], full: str) -> bool:
 def load_index(root: Path, project: str) -> LookmlIndex:
     """Read every .lkml file under root; syntax and reference errors become ProjectError dicts."""
     index = LookmlIndex(project)
+    files: dict[str, dict[str, Any]] = {}
     for path in sorted(root.rglob("*.lkml")):
         if ".git" in path.parts:
             continue
@@ -150,6 +173,8 @@ def load_index(root: Path, project: str) -> LookmlIndex:
                                  "line_number": int(match.group(1)) if match else 1})
             continue
         _add_file(index, rel, parsed)
+        files[rel] = parsed
+    _model_explores(index, files)
     _check_references(index)
     return index
 

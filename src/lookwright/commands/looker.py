@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -20,7 +21,9 @@ SECTION = click.option("--section", default=None, help="ini section (default: th
 LOOKML_DIR = click.option("--lookml-dir", type=click.Path(path_type=Path), default=Path("generated_lookml"),
                           show_default=True)
 QUERIES = click.option("--queries", type=click.Path(path_type=Path, exists=True), default=None,
-                       help="JSON/YAML list of check queries")
+                       help="JSON/YAML list of check queries (default: the semantic model's declared queries)")
+MODEL = click.option("--model", "model_dir", type=click.Path(path_type=Path), default=Path("semantic"),
+                     show_default=True, help="semantic model directory (its declared queries)")
 
 
 @click.command()
@@ -34,14 +37,21 @@ QUERIES = click.option("--queries", type=click.Path(path_type=Path, exists=True)
 @click.option("--repo", required=True, help="path or URL of the LookML project's git remote")
 @click.option("--severity", default="warning", show_default=True,
               type=click.Choice(["info", "warning", "error", "fatal"]), help="fail on validation errors this bad")
+@MODEL
 @QUERIES
+@click.option("--deploy-webhook", is_flag=True,
+              help="deploy through Looker's deploy webhook; the secret comes from LOOKER_DEPLOY_SECRET")
 def deploy(looker_ini: Path, section: str | None, project: str, branch: str, production: bool, dry_run: bool,
-           lookml_dir: Path, repo: str, severity: str, queries: Path | None) -> None:
-    """Push generated LookML to a branch, validate it in Looker's dev mode, optionally deploy it."""
+           lookml_dir: Path, repo: str, severity: str, model_dir: Path, queries: Path | None,
+           deploy_webhook: bool) -> None:
+    """Validate locally (LookML + aggregates), push generated LookML to a branch, validate it in
+    Looker's dev mode on a temporary branch, optionally deploy it to production."""
     console = Console(stderr=True)
     options = DeployOptions(project=project, branch=branch, lookml_dir=lookml_dir, repo=repo,
                             production=production, dry_run=dry_run, severity=severity,
-                            queries=load_queries(queries) if queries else ())
+                            queries=load_queries(queries) if queries else (), model_dir=model_dir,
+                            deploy_webhook=deploy_webhook,
+                            deploy_secret=os.environ.get("LOOKER_DEPLOY_SECRET") if deploy_webhook else None)
     try:
         result = run_deploy(options, lambda: LookerClient.from_ini(looker_ini, section),
                             progress=lambda step: console.print(f"[dim]… {step}[/dim]"))
