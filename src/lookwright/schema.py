@@ -31,20 +31,18 @@ MeasureType = Literal[
 
 
 class StrictModel(BaseModel):
-    """Base: frozen, unknown keys rejected, field docs flow into the JSON Schema."""
+    """Base: frozen, unknown keys rejected; field descriptions flow into the JSON Schema."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Column(StrictModel):
     """A physical column of a warehouse table."""
 
     name: Identifier
-    type: ColumnType
-    """BigQuery type. SKETCH is a mergeable latency histogram (ARRAY<STRUCT<bucket, count>>)."""
+    type: ColumnType = Field(description='BigQuery type. SKETCH is a mergeable latency histogram (ARRAY<STRUCT<bucket, count>>).')
     description: str = ""
-    required: bool = False
-    """NOT NULL in the DDL, and checked for nulls after every build."""
+    required: bool = Field(default=False, description='NOT NULL in the DDL, and checked for nulls after every build.')
 
 
 class Partition(StrictModel):
@@ -67,10 +65,8 @@ class Dimension(StrictModel):
 
     name: Identifier
     type: DimensionType = "string"
-    sql: str | None = None
-    """SQL with ${TABLE} and ${field} references; default: the column named like the dimension."""
-    column: Identifier | None = None
-    """Shorthand for sql: ${TABLE}.<column>."""
+    sql: str | None = Field(default=None, description='SQL with ${TABLE} and ${field} references; default: the column named like the dimension.')
+    column: Identifier | None = Field(default=None, description='Shorthand for sql: ${TABLE}.<column>.')
     primary_key: bool = False
     hidden: bool = False
     label: str | None = None
@@ -124,15 +120,12 @@ class RollupMetric(StrictModel):
 
     name: Identifier
     agg: RollupAgg
-    sql: str | None = None
-    """Expression over the source table's columns (count_if: the boolean condition)."""
-    sketch: Identifier | None = None
-    """percentile: the SKETCH metric of this rollup the percentile is read from."""
+    sql: str | None = Field(default=None, description="Expression over the source table's columns (count_if: the boolean condition).")
+    sketch: Identifier | None = Field(default=None, description='percentile: the SKETCH metric of this rollup the percentile is read from.')
     percentile: float | None = Field(default=None, gt=0, lt=100)
     numerator: Identifier | None = None
     denominator: Identifier | None = None
-    of: Identifier | None = None
-    """per_second: the additive metric divided by the seconds in the period."""
+    of: Identifier | None = Field(default=None, description='per_second: the additive metric divided by the seconds in the period.')
     multiplier: float | None = None
     description: str = ""
 
@@ -152,8 +145,7 @@ class Rollup(StrictModel):
     period: RollupPeriod
     group_by: list[Identifier]
     metrics: list[RollupMetric]
-    increment_offset: int = Field(default=1, ge=0)
-    """Periods before the newest one that every incremental build recomputes (late data)."""
+    increment_offset: int = Field(default=1, ge=0, description='Periods before the newest one that every incremental build recomputes (late data).')
     datagroup: Identifier | None = None
 
 
@@ -161,8 +153,7 @@ class Transform(StrictModel):
     """How a non-rollup table is built: a Jinja2 template under templates/transforms/."""
 
     template: str
-    incremental_column: Identifier | None = None
-    """A time column: incremental builds rewrite rows at or after the watermark minus the window."""
+    incremental_column: Identifier | None = Field(default=None, description='A time column: incremental builds rewrite rows at or after the watermark minus the window.')
 
 
 class Check(StrictModel):
@@ -185,8 +176,7 @@ class Table(StrictModel):
     kind: Literal["fact", "dimension", "bridge", "rollup"]
     description: str = ""
     label: str | None = None
-    sql_table_name: str | None = None
-    """project.dataset.table; default: warehouse project and dataset + name."""
+    sql_table_name: str | None = Field(default=None, description='project.dataset.table; default: warehouse project and dataset + name.')
     columns: tuple[Column, ...] = ()
     primary_key: list[Identifier] | None = None
     partition: Partition | None = None
@@ -232,8 +222,7 @@ class AggregateTable(StrictModel):
     measures: list[FieldRef]
     filters: dict[str, str] = {}
     timezone: str | None = None
-    exact_match: bool = False
-    """Allow non-rollable measures: the table then serves only queries that match it exactly."""
+    exact_match: bool = Field(default=False, description='Allow non-rollable measures: the table then serves only queries that match it exactly.')
     materialization: Materialization
 
 
@@ -241,8 +230,7 @@ class Explore(StrictModel):
     """A LookML explore over a base view and its joins."""
 
     name: Identifier
-    view: Identifier | None = None
-    """Base view; default: the view named like the explore."""
+    view: Identifier | None = Field(default=None, description='Base view; default: the view named like the explore.')
     label: str | None = None
     description: str | None = None
     hidden: bool = False
@@ -293,8 +281,7 @@ class DeclaredQuery(StrictModel):
     fields: list[FieldRef]
     filters: dict[str, str] = {}
     timezone: str | None = None
-    must_hit: Identifier | None = None
-    """The aggregate table that must serve this query."""
+    must_hit: Identifier | None = Field(default=None, description='The aggregate table that must serve this query.')
 
 
 class Warehouse(StrictModel):
