@@ -212,3 +212,14 @@ def test_missing_model_directory(tmp_path: Path) -> None:
     with pytest.raises(ModelError) as caught:
         load_model(tmp_path / "nope")
     assert [d.code for d in caught.value.diagnostics] == ["LW001"]
+
+
+def test_yaml_anchors_and_merge_keys_are_expanded(tmp_path: Path) -> None:
+    text = BASE.replace("      - {name: amount, type: number}",
+                        "      - &numeric {name: amount, type: number, hidden: true}\n"
+                        "      - {<<: *numeric, name: created_at_raw, column: created_at}")
+    (tmp_path / "model.yml").write_text(text)
+    dimensions = {d.name: d for d in load_model(tmp_path).tables["orders"].dimensions}
+    assert dimensions["created_at_raw"].spec.hidden is True
+    assert dimensions["created_at_raw"].type == "number"
+    assert dimensions["created_at_raw"].sql == "${TABLE}.created_at"

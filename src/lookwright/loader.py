@@ -130,6 +130,8 @@ def _yaml_to_json(source: SourceFile) -> str | None:
     if syntax_error is None:
         try:
             tree = ryml.parse_in_arena(source.text.encode())
+            if "&" in source.text:
+                tree.resolve()  # expand anchors, aliases and `<<:` merge keys before emitting JSON
             text = ryml.emit_json(tree)
             return text if text.strip() else "{}"
         except (ryml.ExceptionBasic, RuntimeError):
