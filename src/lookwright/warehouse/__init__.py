@@ -1,6 +1,21 @@
 """Warehouse connections: the protocol the build runs against and its embedded DuckDB implementation."""
 
+from lookwright.errors import WarehouseError
 from lookwright.warehouse.base import Warehouse
-from lookwright.warehouse.duckdb import DEFAULT_WAREHOUSE_PATH, DuckDBWarehouse, open_warehouse
+from lookwright.warehouse.duckdb import DEFAULT_WAREHOUSE_PATH, DuckDBWarehouse
+from lookwright.warehouse.duckdb import open_warehouse as open_duckdb
+
+BIGQUERY_URL_SCHEME = "bigquery:"
 
 __all__ = ["DEFAULT_WAREHOUSE_PATH", "DuckDBWarehouse", "Warehouse", "open_warehouse"]
+
+
+def open_warehouse(url: str) -> Warehouse:
+    """Open `duckdb:PATH` or `bigquery:PROJECT.DATASET[@ENDPOINT]` (the latter needs google-cloud-bigquery)."""
+    if not url.startswith(BIGQUERY_URL_SCHEME):
+        return open_duckdb(url)
+    try:
+        from lookwright.warehouse.bigquery import open_bigquery
+    except ImportError as error:
+        raise WarehouseError(f"warehouse URL {url!r} needs google-cloud-bigquery: {error}") from error
+    return open_bigquery(url)
