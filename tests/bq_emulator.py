@@ -1,4 +1,9 @@
-"""Runs the bqemulator BigQuery emulator as a subprocess on free loopback ports, for tests."""
+"""Runs the bqemulator BigQuery emulator as a subprocess on free loopback ports, for tests.
+
+bqemulator pins sqlglot<30.12 and lookwright uses a newer sqlglot, so the emulator lives in its
+own virtualenv (it is a separate process anyway): `python tests/bq_emulator.py install` creates
+build/bqemulator-venv. LOOKWRIGHT_BQEMULATOR_PYTHON names another interpreter that has it.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,10 @@ from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
+EMULATOR_VENV = ROOT / "build" / "bqemulator-venv"
+EMULATOR_REQUIREMENTS = ("bqemulator==1.4.0", "numpy")  # its UDF registration needs numpy, undeclared
+PYTHON_VARIABLE = "LOOKWRIGHT_BQEMULATOR_PYTHON"
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -54,17 +63,41 @@ class Emulator:
     pid: int
 
 
+def emulator_python() -> Path | None:
+    """The interpreter to run the emulator with: $LOOKWRIGHT_BQEMULATOR_PYTHON, the build venv, or this one."""
+    if os.environ.get(PYTHON_VARIABLE):
+        return Path(os.environ[PYTHON_VARIABLE])
+    venv_python = EMULATOR_VENV / "bin" / "python"
+    if venv_python.exists():
+        return venv_python
+    if importlib.util.find_spec("bqemulator") is not None:
+        return Path(sys.executable)
+    return None
+
+
 def missing_reason() -> str | None:
     """Why the emulator tests cannot run here, or None when they can."""
-    for module, package in (("bqemulator", "bqemulator"), ("google.cloud.bigquery", "google-cloud-bigquery"),
-                            ("numpy", "numpy")):
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ModuleNotFoundError:
-            found = False
-        if not found:
-            return f"{package} is not installed (pip install bqemulator google-cloud-bigquery numpy)"
+    install = f"run `python tests/bq_emulator.py install` or set {PYTHON_VARIABLE}"
+    if importlib.util.find_spec("google.cloud.bigquery") is None:
+        return "google-cloud-bigquery is not installed"
+    python = emulator_python()
+    if python is None:
+        return f"bqemulator is not installed: {install}"
+    if not python.exists():
+        return f"{python} does not exist: {install}"
+    probe = subprocess.run([str(python), "-c", "import bqemulator, numpy"],
+                           check=False, capture_output=True, text=True)
+    if probe.returncode != 0:
+        lines = (probe.stderr.strip() or "no output").splitlines()
+        return f"{python} cannot import bqemulator and numpy ({lines[-1]}): {install}"
     return None
+
+
+def install(venv: Path = EMULATOR_VENV) -> None:
+    """Create the emulator's virtualenv with bqemulator and numpy."""
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *EMULATOR_REQUIREMENTS],
+                   check=True)
 
 
 def free_port() -> int:
@@ -94,13 +127,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running_emulator(log_path: Path, project: str = "test-project") -> Iterator[Emulator]:
+def running_emulator(python: Path, log_path: Path, project: str = "test-project") -> Iterator[Emulator]:
     """Start an ephemeral (in-memory) emulator, wait until /healthz answers, stop it afterwards."""
     rest_port, grpc_port = free_port(), free_port()
     endpoint = f"http://{HOST}:{rest_port}"
     env = {**os.environ, "BQEMU_ENABLE_FORMAT_EXTENSIONS": "false"}
     env.pop("BIGQUERY_EMULATOR_HOST", None)
-    command = [sys.executable, "-c", LAUNCHER, "start", "--ephemeral",
+    command = [str(python), "-c", LAUNCHER, "start", "--ephemeral",
                "--rest-host", HOST, "--rest-port", str(rest_port),
                "--grpc-host", HOST, "--grpc-port", str(grpc_port),
                "--project", project, "--log-level", "warning"]
@@ -125,6 +158,14 @@ def bq_emulator_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Em
     reason = missing_reason()
     if reason is not None:
         pytest.skip(reason)
+    python = emulator_python()
+    assert python is not None
     log_path = tmp_path_factory.mktemp("bqemulator") / "emulator.log"
-    with running_emulator(log_path) as emulator:
+    with running_emulator(python, log_path) as emulator:
         yield emulator
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["install"]:
+        sys.exit("usage: python tests/bq_emulator.py install")
+    install()
