@@ -6,13 +6,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest_looker import FIXTURES
+from conftest_looker import FIXTURES, Generated, read_tree
 from fakes.looker_server import FakeLooker
 
 from lookwright.cli import main
-from lookwright.deploy import load_queries
+from lookwright.deploy import CheckQuery, load_queries
+from lookwright.errors import InputError
+from lookwright.ir import SemanticModel, load_model
 from lookwright.looker_api import LookerClient, RetryPolicy
-from lookwright.verify import Mismatch, VerifyFailed, verify
+from lookwright.verify import Mismatch, VerifyFailed, verify, warehouse_query
 
 pytest_plugins = ["conftest_looker"]
 FAST = RetryPolicy(attempts=3, base_delay=0.01, timeout=5)
@@ -90,3 +92,92 @@ def test_cli_verify_prints_a_mismatch_table_and_exits_1(deployed: FakeLooker, lo
     out, err = capsys.readouterr()
     assert "query revenue" in out and "│ 5 " in out and "│ 4 " in out
     assert err.strip() == "error: 1 mismatch between the generated LookML and Looker"
+
+
+# ---- check queries from the semantic model: the warehouse side compiled from the model ----------
+
+
+@pytest.fixture
+def model() -> SemanticModel:
+    return load_model(FIXTURES / "semantic")
+
+
+@pytest.fixture
+def deployed_generated(fake_looker: FakeLooker, generated: Generated) -> FakeLooker:
+    """Production runs the LookML `lookwright generate` made from the semantic fixture."""
+    fake_looker.seed({rel: text for rel, text in read_tree(generated.lookml_dir).items() if rel.endswith(".lkml")})
+    return fake_looker
+
+
+def test_warehouse_sql_is_compiled_from_the_model(model: SemanticModel) -> None:
+    query = CheckQuery("q", "shop", "orders", ("customers.country", "orders.created_date", "orders.count"),
+                       {"customers.country": "DE,FR", "orders.id": ">= 2"})
+    assert warehouse_query(model, query) == (
+        'SELECT "customers".country AS "customers.country", CAST(("orders".created_at) AS DATE) '
+        'AS "orders.created_date", COUNT(*) AS "orders.count"\n'
+        'FROM orders AS "orders"\n'
+        'LEFT JOIN customers AS "customers" ON ("orders".customer_id) = ("customers".id)\n'
+        "WHERE \"customers\".country IN ('DE', 'FR') AND \"orders\".id >= 2\n"
+        "GROUP BY 1, 2")
+
+
+@pytest.mark.parametrize(("fields", "filters", "why"), [
+    (("orders.count",), {"orders.created_date": "7 days"},
+     "filter orders.created_date: '7 days' is not a plain date"),
+    (("customers.country",), {"customers.country": "D%"}, "filter customers.country: 'D%' is not a plain value list"),
+    (("orders.nope",), {}, "orders.nope is not a field of view orders"),
+    (("orders.status",), {"orders.count": ">1"}, "filter on measure orders.count"),
+])
+def test_queries_the_compiler_cannot_express_ask_for_warehouse_sql(model: SemanticModel, fields: tuple[str, ...],
+                                                                   filters: dict[str, str], why: str) -> None:
+    with pytest.raises(InputError) as failure:
+        warehouse_query(model, CheckQuery("q", "shop", "orders", fields, filters))
+    assert str(failure.value) == f"check query q: {why}; give it warehouse_sql instead (--queries)"
+
+
+def test_declared_queries_equal_the_numbers_computed_from_the_model(deployed_generated: FakeLooker,
+                                                                    generated: Generated, client: LookerClient,
+                                                                    warehouse: Path) -> None:
+    compared = verify(client, generated.lookml_dir, warehouse=warehouse, model=load_model(generated.model_dir))
+    assert compared == 3
+    assert [p for m, p, s in deployed_generated.log if p.endswith("/queries/run/json")] == \
+        ["/api/4.0/queries/run/json"] * 3
+
+
+def test_numbers_from_a_wrong_deployed_measure_differ_from_the_model(fake_looker: FakeLooker, generated: Generated,
+                                                                     client: LookerClient, warehouse: Path) -> None:
+    # production runs an older total_amount that doubled the amount; the model says plain SUM(amount)
+    files = {rel: text for rel, text in read_tree(generated.lookml_dir).items() if rel.endswith(".lkml")}
+    files["views/orders.view.lkml"] = files["views/orders.view.lkml"].replace(
+        "measure: total_amount {\n    type: sum\n    sql: ${amount} ;;",
+        "measure: total_amount {\n    type: sum\n    sql: ${amount} * 2 ;;")
+    fake_looker.seed(files)
+    with pytest.raises(VerifyFailed) as failure:
+        verify(client, generated.lookml_dir, warehouse=warehouse, model=load_model(generated.model_dir))
+    assert failure.value.mismatches == [
+        Mismatch("query german_revenue", "DE, 20, 6.66667", "DE, 40, 6.66667"),
+        Mismatch("query monthly_revenue", "2024-01, 30.5; 2024-02, 9.5", "2024-01, 61; 2024-02, 19"),
+        Mismatch("query revenue_by_status", "complete, 32.75, 3; returned, 7.25, 1",
+                 "complete, 65.5, 3; returned, 14.5, 1"),
+    ]
+
+
+def test_only_the_chosen_explores_queries_run_and_warehouse_sql_still_overrides(
+        deployed_generated: FakeLooker, generated: Generated, client: LookerClient, warehouse: Path) -> None:
+    queries = (CheckQuery("by hand", "shop", "orders", ("orders.count",), warehouse_sql="SELECT 4"),
+               CheckQuery("compiled", "shop", "orders", ("orders.status",)))
+    assert verify(client, generated.lookml_dir, queries=queries, warehouse=warehouse,
+                  model=load_model(generated.model_dir)) == 2
+    assert verify(client, generated.lookml_dir, explore="customers", warehouse=warehouse,
+                  model=load_model(generated.model_dir)) == 0
+
+
+def test_cli_verify_compares_the_declared_queries(deployed_generated: FakeLooker, generated: Generated,
+                                                  looker_ini: Path, warehouse: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["verify", "--looker-ini", str(looker_ini), "--project", "lw_project", "--lookml-dir",
+              str(generated.lookml_dir), "--model", str(generated.model_dir), "--warehouse", f"duckdb:{warehouse}"])
+    assert exit_.value.code == 0
+    out, _ = capsys.readouterr()
+    assert out == "lw_project: generated LookML and Looker agree, 3 check queries equal the warehouse\n"

@@ -235,3 +235,7 @@ def validate_sql(model: SemanticModel, connect: Callable[[], Warehouse], workers
     fields = sum(len(t.dimensions) + len(t.measures) for t in tables)
     return SqlReport(len(tables), fields, tuple(f for result in results for f in result))
 
+
+
+# The field compiler under a public name: `verify` compiles check queries over the warehouse with it.
+FieldResolver = _Resolver

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,13 @@ from typing import Any
 import duckdb
 from looker_sdk.sdk.api40 import models as models40
 
-from lookwright.deploy import CheckQuery
+from lookwright import schema
+from lookwright.deploy import CheckQuery, declared_queries
 from lookwright.errors import CheckFailed, InputError, WarehouseError
+from lookwright.ir import SemanticModel, TableIR
 from lookwright.looker_api import LookerClient
 from lookwright.lookml_project import Explore, Field, Model, load_project
+from lookwright.model import FieldInfo, references, split_field, view_fields
 
 
 @dataclass(frozen=True, order=True)
@@ -118,13 +122,161 @@ def looker_rows(client: LookerClient, query: CheckQuery) -> list[tuple[str, ...]
     return sorted(tuple(_normal(row.get(name)) for name in query.fields) for row in rows)
 
 
-def check_numbers(client: LookerClient, queries: tuple[CheckQuery, ...], warehouse: Path) -> list[Mismatch]:
-    """Each declared check query must return the same rows from Looker and from the warehouse."""
+# ---- a check query compiled from the semantic model over the warehouse tables --------------------
+
+# Looker's JSON renders each timeframe like this; the DuckDB expression that gives the same value.
+TIMEFRAMES = {
+    "raw": "{}", "date": "CAST({} AS DATE)", "week": "CAST(date_trunc('week', {}) AS DATE)",
+    "month": "strftime({}, '%Y-%m')", "quarter": "strftime({0}, '%Y') || '-Q' || quarter({0})",
+    "year": "year({})", "time": "strftime({}, '%Y-%m-%d %H:%M:%S')", "hour": "strftime({}, '%Y-%m-%d %H')",
+    "minute": "strftime({}, '%Y-%m-%d %H:%M')",
+}
+JOIN_KEYWORDS = {"left_outer": "LEFT JOIN", "inner": "JOIN", "full_outer": "FULL OUTER JOIN", "cross": "CROSS JOIN"}
+FANOUT_SAFE = frozenset({"count_distinct", "min", "max", "number"})
+FILTER_NUMBER = re.compile(r"\s*(>=|<=|>|<|=)?\s*(-?\d+(?:\.\d+)?)\s*")
+FILTER_DATE = re.compile(r"\d{4}(-\d{2}){0,2}")
+FILTER_SPECIAL = re.compile(r"[%_^]|^-|^\s*(NULL|EMPTY)\s*$", re.IGNORECASE)
+
+
+class _QueryCompiler:
+    """Compiles one check query: fields through validate_sql's resolver, joins and filters per the explore."""
+
+    def __init__(self, model: SemanticModel, query: CheckQuery) -> None:
+        from lookwright.render_sql import SqlRenderer
+        from lookwright.validate_sql import FieldResolver
+
+        if query.explore not in model.explores:
+            raise self.unsupported(query, f"explore {query.explore} is not in the semantic model")
+        self.model, self.query = model, query
+        self.explore = model.explores[query.explore]
+        self.renderer = SqlRenderer(model, "duckdb")
+        self.resolver = FieldResolver(model, self.renderer, model.tables[self.explore.view])
+        self.joins = {join.view: join for join in self.explore.joins}
+
+    @staticmethod
+    def unsupported(query: CheckQuery, why: str) -> InputError:
+        return InputError(f"check query {query.name}: {why}; give it warehouse_sql instead (--queries)")
+
+    def field(self, reference: str) -> tuple[FieldInfo, TableIR, str]:
+        """(field info, its table, its SQL as Looker shows it) for `view.field`."""
+        view, name = split_field(reference)
+        if view != self.explore.view and view not in self.joins:
+            raise self.unsupported(self.query, f"{reference} is not a field of explore {self.explore.name}")
+        table = self.model.tables[str(view)]
+        info = view_fields(table.spec).get(name)
+        if info is None:
+            raise self.unsupported(self.query, f"{reference} is not a field of view {view}")
+        try:
+            if info.kind == "measure":
+                return info, table, self.resolver.measure(table, name, frozenset())
+            sql = self.resolver.dimension(table, name, frozenset())
+        except KeyError as error:
+            raise self.unsupported(self.query, f"{reference}: unresolvable reference {error.args[0]}") from None
+        return info, table, self.dimension_sql(reference, info, sql)
+
+    def dimension_sql(self, reference: str, info: FieldInfo, sql: str) -> str:
+        if info.kind == "dimension_group":
+            if info.type != "time" or str(info.timeframe) not in TIMEFRAMES:
+                raise self.unsupported(self.query, f"{reference}: {info.type} timeframe {info.timeframe}")
+            timezone = self.query.timezone
+            converts = not isinstance(info.spec, schema.Dimension) or info.spec.convert_tz is not False
+            if timezone not in (None, self.model.warehouse.timezone) and converts:
+                raise self.unsupported(self.query, f"{reference}: time zone conversion to {timezone}")
+            return TIMEFRAMES[str(info.timeframe)].format(f"({sql})")
+        if info.type == "yesno":
+            return f"CASE WHEN ({sql}) THEN 'Yes' ELSE 'No' END"
+        if info.type in ("tier", "location", "distance"):
+            raise self.unsupported(self.query, f"{reference}: dimension type {info.type}")
+        return sql
+
+    def measure_check(self, reference: str, info: FieldInfo, table: TableIR, needed: set[str]) -> None:
+        """Plain aggregation equals Looker's only when no join repeats the measure's rows."""
+        if isinstance(info.spec, schema.Measure) and info.spec.filters:
+            raise self.unsupported(self.query, f"{reference}: filtered measures")
+        fanning = [v for v in needed if self.joins[v].relationship in ("one_to_many", "many_to_many")]
+        repeated = table.name != self.explore.view and self.joins[table.name].relationship != "one_to_one"
+        if (fanning or repeated) and info.type not in FANOUT_SAFE:
+            raise self.unsupported(self.query, f"{reference}: {info.type} over a fanned-out join needs "
+                                               "Looker's symmetric aggregates")
+
+    def filter_sql(self, reference: str, value: str) -> str:
+        info, _, sql = self.field(reference)
+        if info.kind == "measure":
+            raise self.unsupported(self.query, f"filter on measure {reference}")
+        if info.kind == "dimension_group" or info.type == "date":
+            if not FILTER_DATE.fullmatch(value.strip()):
+                raise self.unsupported(self.query, f"filter {reference}: {value!r} is not a plain date")
+            return f"{sql} = '{value.strip()}'"
+        number = FILTER_NUMBER.fullmatch(value) if info.type == "number" else None
+        if number:
+            return f"{sql} {number.group(1) or '='} {number.group(2)}"
+        if FILTER_SPECIAL.search(value) or info.type == "number":
+            raise self.unsupported(self.query, f"filter {reference}: {value!r} is not a plain value list")
+        options = ", ".join("'" + item.strip().replace("'", "''") + "'" for item in value.split(","))
+        return f"{sql} IN ({options})"
+
+    def sql(self) -> str:
+        fields = [self.field(reference) for reference in self.query.fields]
+        where = [self.filter_sql(reference, value) for reference, value in sorted(self.query.filters.items())]
+        referenced = {split_field(r)[0] for r in (*self.query.fields, *self.query.filters)}
+        needed = self.needed_joins({str(v) for v in referenced} | self.resolver.joined)
+        for reference, (info, table, _) in zip(self.query.fields, fields, strict=True):
+            if info.kind == "measure":
+                self.measure_check(reference, info, table, needed)
+        select = ", ".join(f'{sql} AS "{reference}"' for reference, (_, _, sql) in zip(self.query.fields, fields,
+                                                                                         strict=True))
+        base = self.explore.view
+        lines = [f"SELECT {select}", f'FROM {self.renderer.ref(base)} AS "{base}"']
+        for join in self.explore.joins:
+            if join.view in needed:
+                on = "" if join.type == "cross" else f" ON {self.join_on(join.sql_on)}"
+                lines.append(f'{JOIN_KEYWORDS[join.type]} {self.renderer.ref(join.view)} AS "{join.view}"{on}')
+        if where:
+            lines.append("WHERE " + " AND ".join(where))
+        dimensions = [str(n) for n, (info, _, _) in enumerate(fields, 1) if info.kind != "measure"]
+        if dimensions:
+            lines.append("GROUP BY " + ", ".join(dimensions))
+        return "\n".join(lines)
+
+    def join_on(self, sql_on: str | None) -> str:
+        if sql_on is None:
+            raise self.unsupported(self.query, "a join without sql_on")
+        return self.resolver.expand(self.model.tables[self.explore.view], sql_on, frozenset())
+
+    def needed_joins(self, views: set[str]) -> set[str]:
+        """The joins the query uses, and the joins their ON clauses reference, transitively."""
+        needed = {view for view in views if view in self.joins}
+        pending = list(needed)
+        while pending:
+            for reference in references(self.joins[pending.pop()].sql_on):
+                view = split_field(reference)[0]
+                if view in self.joins and view not in needed:
+                    needed.add(view)
+                    pending.append(view)
+        return needed
+
+
+def warehouse_query(model: SemanticModel, query: CheckQuery) -> str:
+    """DuckDB SQL computing a check query's rows from the warehouse tables, compiled from the model.
+
+    Dimensions are grouped, measures aggregated, plain filters (values, lists, numbers, dates)
+    applied; anything that needs Looker's symmetric aggregates, time zone conversion or its filter
+    language raises InputError asking for hand-written warehouse_sql.
+    """
+    return _QueryCompiler(model, query).sql()
+
+
+def check_numbers(client: LookerClient, queries: tuple[CheckQuery, ...], warehouse: Path,
+                  model: SemanticModel | None = None) -> list[Mismatch]:
+    """Each check query must return the same rows from Looker and from the warehouse."""
     mismatches = []
     for query in queries:
-        if query.warehouse_sql is None:
-            raise InputError(f"check query {query.name} has no warehouse_sql to compare against")
-        expected = warehouse_rows(warehouse, query.warehouse_sql)
+        sql = query.warehouse_sql
+        if sql is None:
+            if model is None:
+                raise InputError(f"check query {query.name} has no warehouse_sql and no semantic model to compile")
+            sql = warehouse_query(model, query)
+        expected = warehouse_rows(warehouse, sql)
         actual = looker_rows(client, query)
         if expected != actual:
             mismatches.append(Mismatch(f"query {query.name}", _rows_text(expected), _rows_text(actual)))
@@ -147,13 +299,21 @@ def parse_warehouse(spec: str) -> Path:
 
 
 def verify(client: LookerClient, lookml_dir: Path, *, explore: str | None = None,
-           queries: tuple[CheckQuery, ...] = (), warehouse: Path | None = None) -> None:
-    """Run every check; raise VerifyFailed listing all mismatches, or return [] when all agree."""
+           queries: tuple[CheckQuery, ...] = (), warehouse: Path | None = None,
+           model: SemanticModel | None = None) -> int:
+    """Run every check; raise VerifyFailed listing all mismatches; return how many queries were compared.
+
+    `queries` override the semantic model's declared queries. Numbers are compared when a
+    warehouse is given; explicit queries without one are an input error.
+    """
     mismatches = check_explores(client, lookml_dir, explore)
-    if queries:
-        if warehouse is None:
-            raise InputError("check queries need --warehouse duckdb:PATH")
-        mismatches.extend(check_numbers(client, queries, warehouse))
+    if queries and warehouse is None:
+        raise InputError("check queries need --warehouse duckdb:PATH")
+    chosen = queries or (declared_queries(model) if model is not None else ())
+    chosen = tuple(q for q in chosen if explore is None or q.explore == explore)
+    if warehouse is not None and chosen:
+        mismatches.extend(check_numbers(client, chosen, warehouse, model))
     if mismatches:
         raise VerifyFailed(mismatches)
+    return len(chosen) if warehouse is not None else 0
 

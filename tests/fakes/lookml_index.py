@@ -12,13 +12,14 @@ import lkml
 
 REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\}")
 DEFAULT_TIMEFRAMES = ["raw", "time", "date", "week", "month", "quarter", "year"]
-TIMEFRAME_SQL = {
+TIMEFRAME_SQL = {  # rendered the way Looker's JSON results show them
     "raw": "{}",
-    "time": "{}",
+    "time": "STRFTIME({}, '%Y-%m-%d %H:%M:%S')",
+    "hour": "STRFTIME({}, '%Y-%m-%d %H')",
     "date": "CAST({} AS DATE)",
     "week": "CAST(DATE_TRUNC('week', {}) AS DATE)",
     "month": "STRFTIME({}, '%Y-%m')",
-    "quarter": "CAST(DATE_TRUNC('quarter', {}) AS DATE)",
+    "quarter": "STRFTIME({0}, '%Y') || '-Q' || QUARTER({0})",
     "year": "YEAR({})",
 }
 AGGREGATES = {"sum": "SUM({})", "average": "AVG({})", "min": "MIN({})", "max": "MAX({})",
@@ -224,7 +225,7 @@ def compile_query(index: LookmlIndex, model: str, explore_name: str, fields: lis
     if where:
         sql += "\nWHERE " + " AND ".join(where)
     dims = [str(n) for n, f in enumerate(chosen, 1) if f.kind == "dimension"]
-    if dims and len(dims) < len(chosen):
+    if dims:  # Looker groups by the dimensions, measures or not
         sql += "\nGROUP BY " + ", ".join(dims)
     if dims:
         sql += "\nORDER BY " + ", ".join(dims)

@@ -76,15 +76,24 @@ def deploy(looker_ini: Path, section: str | None, project: str, branch: str, pro
 @click.option("--project", required=True, help="Looker project id")
 @click.option("--explore", default=None, help="only this explore")
 @LOOKML_DIR
+@click.option("--model", "model_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              help="semantic model directory: its declared queries, compiled over the warehouse tables, are "
+                   "the check queries [default: ./semantic when it exists]")
 @QUERIES
 @click.option("--warehouse", default=None, help="duckdb:PATH to compare check-query numbers with")
 def verify(looker_ini: Path, section: str | None, project: str, explore: str | None, lookml_dir: Path,
-           queries: Path | None, warehouse: str | None) -> None:
+           model_dir: Path | None, queries: Path | None, warehouse: str | None) -> None:
     """Check the deployed model against the generated LookML and the warehouse's numbers."""
+    from lookwright.ir import load_model
+
+    if model_dir is None and Path("semantic").is_dir():
+        model_dir = Path("semantic")
+    model = load_model(model_dir) if model_dir is not None else None
     client = LookerClient.from_ini(looker_ini, section)
     try:
-        run_verify(client, lookml_dir, explore=explore, queries=load_queries(queries) if queries else (),
-                   warehouse=parse_warehouse(warehouse) if warehouse else None)
+        compared = run_verify(client, lookml_dir, explore=explore,
+                              queries=load_queries(queries) if queries else (),
+                              warehouse=parse_warehouse(warehouse) if warehouse else None, model=model)
     except VerifyFailed as failure:
         table = Table("what", "expected", "Looker", title=f"{project}: mismatches")
         for mismatch in failure.mismatches:
@@ -93,4 +102,6 @@ def verify(looker_ini: Path, section: str | None, project: str, explore: str | N
         raise
     finally:
         client.logout()
-    Console().print(f"{project}: generated LookML and Looker agree", markup=False, highlight=False)
+    numbers = f", {compared} check quer{'y' if compared == 1 else 'ies'} equal the warehouse" if compared else ""
+    Console(soft_wrap=True).print(f"{project}: generated LookML and Looker agree{numbers}", markup=False,
+                                  highlight=False)
