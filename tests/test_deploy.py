@@ -410,6 +410,17 @@ def test_the_temporary_branch_is_deleted_when_a_step_fails(fake_looker: FakeLook
     assert_untouched(fake_looker, before)
 
 
+def test_a_cleanup_failure_does_not_hide_the_first_error(fake_looker: FakeLooker, lookml: Path, connect) -> None:
+    fake_looker.inject_lookml_error("Unknown view", "shop.model.lkml", 3)
+    fake_looker.fail_next("/git_branch/tmp_lookwright_", 400, count=1, method="DELETE")
+    with pytest.raises(DeployFailed) as failure:
+        deploy(options(fake_looker, lookml), connect)
+    assert failure.value.step == "Looker LookML validation"
+    assert fake_looker.dev_branch() == DEV_BRANCH  # the other cleanup steps still ran
+    assert set(fake_looker.workspaces()) <= {"production"}
+    assert [b for b in fake_looker.dev_local_branches() if b.startswith(TMP_PREFIX)] != []
+
+
 def test_a_leftover_temporary_branch_of_an_interrupted_run_is_replaced(fake_looker: FakeLooker, lookml: Path,
                                                                       connect) -> None:
     fake_looker.fail_next("/content_validation", 400, count=1)
