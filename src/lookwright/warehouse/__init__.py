@@ -1,4 +1,4 @@
-"""Warehouse connections: the protocol the build runs against and its embedded DuckDB implementation."""
+"""Warehouse connections: the protocol the build runs against, embedded DuckDB, and BigQuery."""
 
 from lookwright.errors import WarehouseError
 from lookwright.warehouse.base import Warehouse
@@ -11,11 +11,12 @@ __all__ = ["DEFAULT_WAREHOUSE_PATH", "DuckDBWarehouse", "Warehouse", "open_wareh
 
 
 def open_warehouse(url: str) -> Warehouse:
-    """Open `duckdb:PATH` or `bigquery:PROJECT.DATASET[@ENDPOINT]` (the latter needs google-cloud-bigquery)."""
+    """Open `duckdb:PATH`, or `bigquery:PROJECT.DATASET[@ENDPOINT]` with google-cloud-bigquery."""
     if not url.startswith(BIGQUERY_URL_SCHEME):
         return open_duckdb(url)
     try:
         from lookwright.warehouse.bigquery import open_bigquery
     except ImportError as error:
-        raise WarehouseError(f"warehouse URL {url!r} needs google-cloud-bigquery: {error}") from error
+        message = f"warehouse URL {url!r} needs google-cloud-bigquery: {error}"
+        raise WarehouseError(message) from error
     return open_bigquery(url)

@@ -1,4 +1,4 @@
-"""A BigQuery dataset as a warehouse, through google-cloud-bigquery (real BigQuery or a local emulator)."""
+"""A BigQuery dataset as a warehouse, through google-cloud-bigquery (BigQuery or an emulator)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ _ERRORS = (
     concurrent.futures.TimeoutError,
 )
 
-Parameter = bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter | bigquery.StructQueryParameter
+Parameter = (
+    bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter | bigquery.StructQueryParameter
+)
 
 
 def _first_line(sql: str) -> str:
@@ -59,7 +61,7 @@ def _message(error: BaseException) -> str:
 
 
 def _parameter(name: str | None, value: Any) -> Parameter:
-    """A typed query parameter; a ready-made bigquery parameter passes through (use one for NULL)."""
+    """A typed query parameter; a ready-made bigquery parameter (e.g. a typed NULL) passes through."""
     if isinstance(value, (bigquery.ScalarQueryParameter, bigquery.ArrayQueryParameter,
                           bigquery.StructQueryParameter)):
         return value
@@ -94,7 +96,8 @@ def parse_url(url: str) -> tuple[str, str, str | None]:
     project, _, dataset = target.rpartition(".")  # a domain-scoped project id holds a dot itself
     if not project or not dataset:
         raise WarehouseError(
-            f"warehouse URL {url!r} names no PROJECT.DATASET: expected bigquery:PROJECT.DATASET[@ENDPOINT]"
+            f"warehouse URL {url!r} names no PROJECT.DATASET:"
+            " expected bigquery:PROJECT.DATASET[@ENDPOINT]"
         )
     if endpoint and not endpoint.startswith(("http://", "https://")):
         raise WarehouseError(
@@ -104,7 +107,7 @@ def parse_url(url: str) -> tuple[str, str, str | None]:
 
 
 def make_client(project: str, endpoint: str | None = None) -> bigquery.Client:
-    """A client for the project: Application Default Credentials, or anonymous against an emulator endpoint."""
+    """A client: Application Default Credentials, or anonymous against an emulator endpoint."""
     try:
         if endpoint is None:
             return bigquery.Client(project=project)
@@ -114,7 +117,8 @@ def make_client(project: str, endpoint: str | None = None) -> bigquery.Client:
             client_options=ClientOptions(api_endpoint=endpoint),
         )
     except _ERRORS as error:
-        raise WarehouseError(f"cannot open BigQuery project {project}: {_message(error)}") from error
+        message = f"cannot open BigQuery project {project}: {_message(error)}"
+        raise WarehouseError(message) from error
 
 
 class BigQueryWarehouse(Warehouse):
@@ -167,7 +171,8 @@ class BigQueryWarehouse(Warehouse):
         if create_session:
             config.create_session = True
         elif self._in_transaction and self._session is not None:
-            config.connection_properties = [bigquery.ConnectionProperty("session_id", self._session)]
+            session = bigquery.ConnectionProperty("session_id", self._session)
+            config.connection_properties = [session]
         return config
 
     def _run(self, sql: str, params: Params, *, create_session: bool = False) -> bigquery.QueryJob:
@@ -230,7 +235,7 @@ class BigQueryWarehouse(Warehouse):
             self._in_transaction = False
 
     def rollback(self) -> None:
-        """Roll back; after a failed statement BigQuery has rolled back already, so ROLLBACK's own error is moot."""
+        """Roll back; after a failed statement BigQuery already has, so an error of ROLLBACK is moot."""
         if not self._in_transaction:
             raise WarehouseError("ROLLBACK TRANSACTION: no transaction is open on this warehouse")
         already_rolled_back = self._failed_in_transaction
@@ -265,6 +270,6 @@ class BigQueryWarehouse(Warehouse):
 
 
 def open_bigquery(url: str) -> BigQueryWarehouse:
-    """Open `bigquery:PROJECT.DATASET` (Application Default Credentials) or `...@http://HOST:PORT` (an emulator)."""
+    """Open `bigquery:PROJECT.DATASET` (default credentials) or `...@http://HOST:PORT` (an emulator)."""
     project, dataset, endpoint = parse_url(url)
     return BigQueryWarehouse(project, dataset, endpoint=endpoint)
