@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,27 @@ def test_production_deploy_moves_only_production(fake_looker: FakeLooker, tmp_pa
     resp = api(fake_looker, "POST", "/projects/lw_project/deploy_ref_to_production", headers,
                params={"branch": "main"})
     assert resp.status_code == 400 and fake_looker.production_commit == before
+
+
+def test_the_deploy_webhook_checks_the_secret_and_moves_production(fake_looker: FakeLooker) -> None:
+    fake_looker.deploy_secret = "s3cret-value"
+    second = fake_looker.seed({"views/extra.view.lkml": "view: extra {}\n"}, message="second")
+    first = subprocess.run(["git", "rev-parse", f"{second}~1"], cwd=fake_looker.remote, capture_output=True,
+                           text=True, check=True).stdout.strip()
+    fake_looker.production_commit = first
+    url = f"{fake_looker.base_url}/webhooks/projects/lw_project/deploy/branch/main"
+    wrong = requests.post(url, headers={"X-Looker-Deploy-Secret": "nope"}, timeout=5)
+    assert (wrong.status_code, fake_looker.production_commit) == (403, first)
+    assert requests.get(url, headers={"X-Looker-Deploy-Secret": "s3cret-value"}, timeout=5).status_code == 404
+    right = requests.post(url, headers={"X-Looker-Deploy-Secret": "s3cret-value"}, timeout=5)
+    assert (right.status_code, fake_looker.production_commit) == (200, second)
+
+
+def test_explores_in_files_the_model_includes_belong_to_the_model(fake_looker: FakeLooker) -> None:
+    fake_looker.seed({"shop.model.lkml": 'connection: "warehouse"\ninclude: "/views/*.view.lkml"\n'
+                                         'include: "/explores/*.explore.lkml"\n',
+                      "explores/orders.explore.lkml": "explore: orders {}\n",
+                      "explores/unused.lkml": "explore: unused {}\n"})
+    headers = login(fake_looker)
+    explores = api(fake_looker, "GET", "/lookml_models/shop", headers).json()["explores"]
+    assert [e["name"] for e in explores] == ["orders"]
