@@ -278,6 +278,20 @@ def test_transaction_rolls_back_a_failing_statement(warehouse: BigQueryWarehouse
     assert warehouse.query(f"SELECT k FROM {scratch}") == [(4,)]
 
 
+def test_statements_after_a_failure_in_the_transaction_are_refused(
+        warehouse: BigQueryWarehouse, scratch: str) -> None:
+    warehouse.begin()
+    warehouse.execute(f"INSERT INTO {scratch} VALUES (5, 'dropped')")
+    with pytest.raises(WarehouseError, match=r"^SELECT no_such_column FROM lw_scratch: 400 "):
+        warehouse.query(f"SELECT no_such_column FROM {scratch}")
+    with pytest.raises(WarehouseError, match=r"^INSERT INTO lw_scratch VALUES \(6, 'x'\): refused, the open "
+                       r"transaction failed and BigQuery rolled it back; call rollback\(\)$"):
+        warehouse.execute(f"INSERT INTO {scratch} VALUES (6, 'x')")
+    with pytest.raises(WarehouseError, match="^COMMIT TRANSACTION: a statement of the transaction failed"):
+        warehouse.commit()
+    assert warehouse.query(f"SELECT COUNT(*) FROM {scratch}") == [(0,)]
+
+
 def test_transaction_misuse_is_refused(warehouse: BigQueryWarehouse) -> None:
     with pytest.raises(WarehouseError, match="^COMMIT TRANSACTION: no transaction is open"):
         warehouse.commit()

@@ -175,8 +175,16 @@ class BigQueryWarehouse(Warehouse):
             config.connection_properties = [session]
         return config
 
-    def _run(self, sql: str, params: Params, *, create_session: bool = False) -> bigquery.QueryJob:
-        """Run the statement to completion; never resubmitted, since DML is not idempotent."""
+    def _run(self, sql: str, params: Params, *, create_session: bool = False,
+             control: bool = False) -> bigquery.QueryJob:
+        """Run the statement to completion; never resubmitted, since DML is not idempotent.
+
+        After a statement of a transaction fails, BigQuery has rolled the transaction back and
+        would run later statements outside it, so they are refused until `rollback`.
+        """
+        if self._in_transaction and self._failed_in_transaction and not control:
+            raise WarehouseError(f"{_first_line(sql)}: refused, the open transaction failed and"
+                                 " BigQuery rolled it back; call rollback()")
         config = self._config(params, create_session=create_session)
         try:
             job = self.client.query(sql, job_config=config, retry=self._retry,
@@ -212,7 +220,7 @@ class BigQueryWarehouse(Warehouse):
         if self._in_transaction:
             raise WarehouseError("BEGIN TRANSACTION: a transaction is already open on this warehouse")
         if self._session is None:
-            job = self._run("BEGIN TRANSACTION", None, create_session=True)
+            job = self._run("BEGIN TRANSACTION", None, create_session=True, control=True)
             if job.session_info is None or not job.session_info.session_id:
                 raise WarehouseError("BEGIN TRANSACTION: BigQuery returned no session id")
             self._session = job.session_info.session_id
@@ -220,7 +228,7 @@ class BigQueryWarehouse(Warehouse):
         else:
             self._in_transaction = True
             try:
-                self._run("BEGIN TRANSACTION", None)
+                self._run("BEGIN TRANSACTION", None, control=True)
             except WarehouseError:
                 self._in_transaction = False
                 raise
@@ -229,8 +237,12 @@ class BigQueryWarehouse(Warehouse):
     def commit(self) -> None:
         if not self._in_transaction:
             raise WarehouseError("COMMIT TRANSACTION: no transaction is open on this warehouse")
+        if self._failed_in_transaction:
+            self.rollback()
+            raise WarehouseError("COMMIT TRANSACTION: a statement of the transaction failed,"
+                                 " so BigQuery rolled it back")
         try:
-            self._run("COMMIT TRANSACTION", None)
+            self._run("COMMIT TRANSACTION", None, control=True)
         finally:
             self._in_transaction = False
 
@@ -240,7 +252,7 @@ class BigQueryWarehouse(Warehouse):
             raise WarehouseError("ROLLBACK TRANSACTION: no transaction is open on this warehouse")
         already_rolled_back = self._failed_in_transaction
         try:
-            self._run("ROLLBACK TRANSACTION", None)
+            self._run("ROLLBACK TRANSACTION", None, control=True)
         except WarehouseError:
             if not already_rolled_back:
                 raise
