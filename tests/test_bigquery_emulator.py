@@ -170,7 +170,11 @@ def test_generated_hourly_incremental_merge_is_idempotent(
         warehouse: BigQueryWarehouse, renderer: SqlRenderer) -> None:
     warehouse.execute(f"DELETE FROM {HOURLY} WHERE TRUE")
     merge = renderer.incremental(renderer.model.tables[HOURLY])
-    warehouse.execute(merge)
+    try:
+        warehouse.execute(merge)
+    except WarehouseError as error:  # only the limitation named in the xfail reason may fail it
+        assert 'Parser Error: syntax error at or near "ROW"' in str(error)
+        raise
     first = hourly_contents(warehouse)
     warehouse.execute(merge)
     assert hourly_contents(warehouse) == first == HOURLY_ROWS
