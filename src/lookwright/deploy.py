@@ -377,7 +377,7 @@ def deploy(options: DeployOptions, connect: Callable[[], LookerClient],
     """Run the deploy; on any failure production is untouched and Looker state is restored."""
     if options.severity not in SEVERITY_RANK:
         raise InputError(f"unknown severity {options.severity}; use one of {', '.join(SEVERITY_RANK)}")
-    if options.production and options.deploy_webhook and not options.deploy_secret:
+    if options.production and options.deploy_webhook and not options.deploy_secret and not options.dry_run:
         raise InputError("the deploy webhook needs the project's deploy secret (LOOKER_DEPLOY_SECRET)")
     progress("local validation (LookML and aggregate tables)")
     declared = local_gate(options.lookml_dir, options.model_dir)
