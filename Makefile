@@ -23,7 +23,13 @@ DEMO_ARGS ?=
 demo: $(STAMP)  ## synthetic data -> DuckDB warehouse -> rollups, cost attribution, checks, summary
 	$(BIN)/lookwright demo $(DEMO_ARGS)
 
-test: $(STAMP)  ## the whole test suite
+# The BigQuery API emulator pins an older sqlglot, so it lives in a venv of its own.
+EMULATOR_STAMP := build/bqemulator-venv/.installed
+$(EMULATOR_STAMP): tests/bq_emulator.py
+	$(BIN)/python tests/bq_emulator.py install
+	touch $(EMULATOR_STAMP)
+
+test: $(STAMP) $(EMULATOR_STAMP)  ## the whole test suite (incl. BigQuery SQL on a local emulator)
 	$(BIN)/pytest
 
 lint: $(STAMP)
