@@ -1,4 +1,4 @@
-"""bridge_trace_cost builds incrementally, and still follows estimates replaced by real cost."""
+"""Transforms reworked for 10-million-span builds (bench/warehouse.py) keep their exact results."""
 
 from __future__ import annotations
 
@@ -29,3 +29,20 @@ def test_bridge_trace_cost_rebuilds_only_the_window_and_equals_a_full_rebuild() 
     incremental = snapshot(w)
     run(w, full_refresh=True)
     assert snapshot(w) == incremental
+
+
+def test_dim_service_reads_language_and_deployment_over_distinct_resources() -> None:
+    w = warehouse()
+    rows = []
+    for i, (pod, host, language) in enumerate([("pod-1", "node-1", "rust"), ("pod-1", "node-1", "rust"),
+                                               (None, "vm-1", "go"), (None, None, "python")]):
+        row = span(f"t{i}", f"s{i}", T0 + timedelta(minutes=i), service="search")
+        row.update(k8s_pod_name=pod, host_name=host,
+                   resource_attributes=f'{{"telemetry.sdk.language": "{language}"}}')
+        rows.append(row)
+    child = span("t0", "c0", T0, service="search", parent="s0")
+    child.update(kind=3, resource_attributes='{"telemetry.sdk.language": "ada"}')  # a client span: not read
+    insert(w, "raw_spans", [*rows, child])
+    run(w)
+    assert w.query("SELECT language, deployment_type FROM dim_service WHERE service_name = 'search'") == [
+        ("go", "kubernetes")]
