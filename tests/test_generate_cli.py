@@ -109,3 +109,29 @@ def test_user_templates_override_one_statement_kind(project: Path) -> None:
 def test_missing_template_directory_is_an_input_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _generate(project, "--templates", str(project / "nope")) == 2
     assert "templates directory not found" in capsys.readouterr().err
+
+
+def test_forked_workers_write_exactly_what_one_process_writes(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lookwright import generate as pipeline
+
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_TABLES", 1)
+    monkeypatch.chdir(project)  # headers name semantic/... relative to the working directory
+    assert _generate(project) == 0
+    assert _snapshot(project / "lookml") == _snapshot(ROOT / "generated_lookml") | {
+        ".lookwright-manifest.json": (project / "lookml" / ".lookwright-manifest.json").read_bytes()}
+    for name, content in _snapshot(ROOT / "sql").items():
+        if name != ".lookwright-manifest.json":
+            assert (project / "sql" / name).read_bytes() == content, name
+
+
+def test_a_template_error_in_a_worker_writes_nothing(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from lookwright import generate as pipeline
+
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_TABLES", 1)
+    override = project / "my_templates"
+    override.mkdir()
+    (override / "checks.sql.j2").write_text("SELECT {{ no_such_variable }}\n")
+    assert _generate(project, "--templates", str(override)) == 2
+    assert "no_such_variable" in capsys.readouterr().err
+    assert not (project / "lookml").exists() and not (project / "sql").exists()

@@ -7,11 +7,25 @@ version), so an unchanged re-run can return after hashing inputs, without parsin
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lookwright import __version__
-from lookwright.writer import OutputFile, OutputSet, WriteResult, diff_set, is_fresh, write_set
+from lookwright.writer import (
+    OutputFile,
+    OutputSet,
+    WriteResult,
+    diff_set,
+    finish_set,
+    is_fresh,
+    write_files,
+    write_set,
+)
+
+if TYPE_CHECKING:
+    from lookwright.ir import SemanticModel
 
 DEFAULT_MODEL_DIR = Path("semantic")
 DEFAULT_LOOKML_DIR = Path("generated_lookml")
@@ -45,10 +59,14 @@ def fingerprint(options: GenerateOptions) -> str:
 def build_outputs(options: GenerateOptions, stamp: str) -> list[OutputSet]:
     """Run load -> validate -> compile -> render; raises ModelError before anything is written."""
     from lookwright.ir import load_model
+
+    return _render(load_model(options.model_dir), options, stamp)
+
+
+def _render(model: SemanticModel, options: GenerateOptions, stamp: str) -> list[OutputSet]:
     from lookwright.render_lookml import render_lookml
     from lookwright.render_sql import render_sql_files
 
-    model = load_model(options.model_dir)
     lookml = render_lookml(model)
     sql = render_sql_files(model, options.dialect, options.templates)
     return [
@@ -61,12 +79,46 @@ def up_to_date(options: GenerateOptions, stamp: str) -> bool:
     return is_fresh(options.lookml_dir, stamp) and is_fresh(options.sql_dir, stamp)
 
 
+PARALLEL_MIN_TABLES = 300  # below this, forking workers costs more than it saves
+
+
 def generate(options: GenerateOptions) -> list[WriteResult] | None:
     """Write every output set; None when nothing needed doing."""
     stamp = fingerprint(options)
     if up_to_date(options, stamp):
         return None
-    return [write_set(output) for output in build_outputs(options, stamp)]
+    from lookwright.ir import load_model
+    from lookwright.parallel import can_fork
+
+    model = load_model(options.model_dir)
+    if len(model.tables) >= PARALLEL_MIN_TABLES and can_fork():
+        return _generate_in_workers(model, options, stamp)
+    return [write_set(output) for output in _render(model, options, stamp)]
+
+
+def _render_tables(model: SemanticModel, options: GenerateOptions, names: list[str]) -> list[tuple[int, OutputFile]]:
+    """View and SQL files of some tables, tagged with their output root (0: LookML, 1: SQL)."""
+    from lookwright.render_lookml import render_lookml
+    from lookwright.render_sql import render_sql_files
+
+    views = render_lookml(model, names, shared=False)
+    statements = render_sql_files(model, options.dialect, options.templates, names)
+    return [(0, OutputFile(f.path, f.content)) for f in views] + [(1, OutputFile(f.path, f.content)) for f in statements]
+
+
+def _generate_in_workers(model: SemanticModel, options: GenerateOptions, stamp: str) -> list[WriteResult]:
+    """Tables rendered and written by forked workers; explores and models by this process."""
+    from lookwright.parallel import render_and_write
+    from lookwright.render_lookml import render_lookml
+
+    shared = [OutputFile(f.path, f.content) for f in render_lookml(model, [], shared=True)]
+    names = list(model.tables)
+    count = min(os.cpu_count() or 2, 4)
+    roots = [options.lookml_dir, options.sql_dir]
+    entries = render_and_write([names[i::count] for i in range(count)],
+                               lambda chunk: _render_tables(model, options, chunk), roots)
+    entries[0] += write_files(options.lookml_dir, shared)
+    return [finish_set(root, found, stamp) for root, found in zip(roots, entries)]
 
 
 def check(options: GenerateOptions) -> list[str]:

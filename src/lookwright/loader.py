@@ -29,8 +29,9 @@ __all__ = ["SourceFile", "discover", "load_files", "parse_file"]
 
 SECTIONS = ("tables", "explores", "datagroups", "access_grants", "models", "queries")
 Path_ = tuple[str | int, ...]
-_SECTION_LINE = re.compile(r"^([a-z_]+):")
-_ENTITY_LINE = re.compile(r"^(\s*)- name: *['\"]?([A-Za-z0-9_]+)['\"]? *(#.*)?$")
+# a top-level section key, or `- name: X` as a direct item of a section (indent 0-2)
+_ENTITY_OR_SECTION = re.compile(
+    r"^(?:(?P<section>[a-z_]+):|[ ]{0,2}- name: *['\"]?(?P<name>[A-Za-z0-9_]+)['\"]? *(?:#.*)?$)", re.M)
 
 
 @dataclass(frozen=True)
@@ -52,15 +53,14 @@ class SourceFile:
     def entity_lines(self) -> dict[tuple[str, str], int]:
         """(section, name) -> line of `- name: X` for the top-level entities of each section."""
         lines: dict[tuple[str, str], int] = {}
-        section = ""
-        for number, line in enumerate(self.text.splitlines(), start=1):
-            section_match = _SECTION_LINE.match(line)
-            if section_match:
-                section = section_match.group(1)
-                continue
-            entity = _ENTITY_LINE.match(line)
-            if entity and len(entity.group(1)) <= 2:
-                lines.setdefault((section, entity.group(2)), number)
+        section, line, scanned = "", 1, 0
+        for match in _ENTITY_OR_SECTION.finditer(self.text):
+            line += self.text.count("\n", scanned, match.start())
+            scanned = match.start()
+            if match.group("section"):
+                section = match.group("section")
+            else:
+                lines.setdefault((section, match.group("name")), line)
         return lines
 
     @cached_property

@@ -30,10 +30,13 @@ def header(origin: Origin, comment: str = "#") -> str:
             f"{comment} Change the YAML and run `make lookml`.\n\n")
 
 
-def render_lookml(model: SemanticModel) -> list[RenderedFile]:
-    files = [_view_file(table) for table in model.tables.values()]
-    files += [_explore_file(explore) for explore in model.explores.values()]
-    files += [_model_file(model, m) for m in model.models.values()]
+def render_lookml(model: SemanticModel, tables: list[str] | None = None, *, shared: bool = True) -> list[RenderedFile]:
+    """View files of `tables` (default: all), plus the explore and model files when `shared`."""
+    names = list(model.tables) if tables is None else tables
+    files = [_view_file(model.tables[name]) for name in names]
+    if shared:
+        files += [_explore_file(explore) for explore in model.explores.values()]
+        files += [_model_file(model, m) for m in model.models.values()]
     return sorted(files, key=lambda f: f.path)
 
 

@@ -162,9 +162,10 @@ class SqlRenderer:
     def checks(self, table: TableIR) -> str:
         return self.render("checks.sql.j2", table=table, ref=self.ref(table.name))
 
-    def statements(self) -> list[Statement]:
+    def statements(self, tables: list[str] | None = None) -> list[Statement]:
         out: list[Statement] = []
-        for table in self.model.tables.values():
+        for name in list(self.model.tables) if tables is None else tables:
+            table = self.model.tables[name]
             out.append(Statement("ddl", table.name, self.ddl(table), table.origin))
             if table.rollup is not None:
                 out.append(Statement("rollup", table.name, self.rollup_select(table, windowed=False), table.origin))
@@ -177,10 +178,11 @@ class SqlRenderer:
 SQL_FOLDERS = {"ddl": "ddl", "rollup": "rollups", "incremental": "incremental", "check": "checks"}
 
 
-def render_sql_files(model: SemanticModel, dialect: str = "bigquery", templates: Path | None = None) -> list[RenderedFile]:
-    """Every statement as a file under `<dialect>/<kind>/<table>.sql`, each with a header."""
+def render_sql_files(model: SemanticModel, dialect: str = "bigquery", templates: Path | None = None,
+                     tables: list[str] | None = None) -> list[RenderedFile]:
+    """Every statement (of `tables`, default all) as a file under `<dialect>/<kind>/<table>.sql`."""
     renderer = SqlRenderer(model, dialect, templates)
     return [
         RenderedFile(f"{dialect}/{SQL_FOLDERS[s.kind]}/{s.table}.sql", header(s.origin, "--") + s.sql, s.origin)
-        for s in renderer.statements()
+        for s in renderer.statements(tables)
     ]

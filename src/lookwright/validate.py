@@ -182,8 +182,9 @@ def _check_dimensions(located: Located[schema.Table], columns: dict[str, str],
                                 "add the column, or give the dimension explicit `sql`")
         for key in DIMENSION_SQL_KEYS:
             sql = getattr(dimension, key)
-            yield from _check_sql(located, (*path, key), sql)
-            yield from _check_references(located, (*path, key), sql, fields, allow_measures=False)
+            if sql:
+                yield from _check_sql(located, (*path, key), sql)
+                yield from _check_references(located, (*path, key), sql, fields, allow_measures=False)
 
 
 def _check_measures(located: Located[schema.Table], fields: dict[str, dict[str, FieldInfo]]) -> Iterator[Diagnostic]:

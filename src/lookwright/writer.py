@@ -11,8 +11,6 @@ import difflib
 import hashlib
 import json
 import os
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,16 +56,23 @@ def manifest_files(root: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory and rename over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def write_atomic(path: Path, text: str, make_parents: bool = True) -> None:
+    """Write via a temporary file in the same directory and rename over the target.
+
+    The temporary name is unique per process; files get the usual 0644 (less the umask).
+    """
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
+        handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(handle, text.encode("utf-8"))
+        finally:
+            os.close(handle)
         os.replace(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
 
 
@@ -82,30 +87,44 @@ def _write_if_changed(root: Path, item: OutputFile) -> bool:
     target = root / item.path
     if _current(target) == item.content:
         return False
-    write_atomic(target, item.content)
+    write_atomic(target, item.content, make_parents=False)
     return True
+
+
+@dataclass(frozen=True)
+class Written:
+    """What writing one file did: its digest, and whether its content changed."""
+
+    path: str
+    digest: str
+    changed: bool
+
+
+def write_files(root: Path, files: tuple[OutputFile, ...] | list[OutputFile]) -> list[Written]:
+    """Write the files whose content differs from what is on disk (manifest untouched)."""
+    for directory in sorted({(root / item.path).parent for item in files}):
+        directory.mkdir(parents=True, exist_ok=True)
+    return [Written(item.path, digest(item.content), _write_if_changed(root, item)) for item in files]
+
+
+def finish_set(root: Path, entries: list[Written], fingerprint: str) -> WriteResult:
+    """Remove files the previous run generated and this one did not; write the manifest last."""
+    previous = manifest_files(root)
+    removed = sorted(set(previous) - {entry.path for entry in entries})
+    for stale in removed:
+        (root / stale).unlink(missing_ok=True)
+        _prune_empty_dirs(root, (root / stale).parent)
+    manifest = {"generator": "lookwright", "fingerprint": fingerprint,
+                "files": {entry.path: entry.digest for entry in sorted(entries, key=lambda e: e.path)}}
+    write_atomic(root / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    _write_stat_cache(root)
+    written = tuple(sorted(entry.path for entry in entries if entry.changed))
+    return WriteResult(written, tuple(removed), len(entries) - len(written))
 
 
 def write_set(output: OutputSet) -> WriteResult:
     """Bring `output.root` in line with `output.files`; returns what changed."""
-    previous = manifest_files(output.root)
-    for directory in sorted({(output.root / item.path).parent for item in output.files}):
-        directory.mkdir(parents=True, exist_ok=True)
-    # file system calls release the GIL: a few threads hide most of the per-file latency
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        changed = list(pool.map(lambda item: _write_if_changed(output.root, item), output.files))
-    written = [item.path for item, did in zip(output.files, changed) if did]
-    unchanged = len(changed) - len(written)
-    wanted = {item.path for item in output.files}
-    removed = sorted(set(previous) - wanted)
-    for stale in removed:
-        (output.root / stale).unlink(missing_ok=True)
-        _prune_empty_dirs(output.root, (output.root / stale).parent)
-    manifest = {"generator": "lookwright", "fingerprint": output.fingerprint,
-                "files": {item.path: digest(item.content) for item in sorted(output.files, key=lambda f: f.path)}}
-    write_atomic(output.root / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    _write_stat_cache(output.root)
-    return WriteResult(tuple(written), tuple(removed), unchanged)
+    return finish_set(output.root, write_files(output.root, output.files), output.fingerprint)
 
 
 def _prune_empty_dirs(root: Path, directory: Path) -> None:
