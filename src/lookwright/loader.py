@@ -31,7 +31,7 @@ SECTIONS = ("tables", "explores", "datagroups", "access_grants", "models", "quer
 Path_ = tuple[str | int, ...]
 # a top-level section key, or `- name: X` as a direct item of a section (indent 0-2)
 _ENTITY_OR_SECTION = re.compile(
-    r"^(?:(?P<section>[a-z_]+):|[ ]{0,2}- name: *['\"]?(?P<name>[A-Za-z0-9_]+)['\"]? *(?:#.*)?$)", re.M)
+    r"^(?:(?P<section>[a-z_]+):|[ ]{0,2}- name: *['\"]?(?P<name>[A-Za-z0-9_]+)['\"]? *(?:#.*)?$)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
