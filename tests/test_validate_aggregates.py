@@ -66,10 +66,10 @@ def broken_model(tmp_path: Path) -> Path:
 def test_flagship_queries_are_served_as_declared(at_root: None) -> None:
     report = check_queries(load_model(Path("semantic")), load_project(Path("generated_lookml")))
     assert report.queries == (
-        QueryResult("daily_requests_by_service", EXPLORE, "semantic/explores.yml:82", "daily_rollup",
+        QueryResult("daily_requests_by_service", EXPLORE, "semantic/explores.yml:95", "daily_rollup",
                     "daily_rollup", True, DAILY_LINES),
-        QueryResult("p95_by_endpoint", EXPLORE, "semantic/explores.yml:88", None, None, True, P95_LINES),
-        QueryResult("requests_by_service_hour", EXPLORE, "semantic/explores.yml:76", "hourly_rollup",
+        QueryResult("p95_by_endpoint", EXPLORE, "semantic/explores.yml:101", None, None, True, P95_LINES),
+        QueryResult("requests_by_service_hour", EXPLORE, "semantic/explores.yml:89", "hourly_rollup",
                     "hourly_rollup", True, HOURLY_LINES),
     )
     assert report.unused_aggregate_tables == ()
@@ -114,7 +114,7 @@ def test_must_hit_miss_fails_with_origin_and_reason(tmp_path: Path, at_root: Non
     lines = out.splitlines()
     start = lines.index("FAIL requests_by_service_hour [fact_performance_requests]: no aggregate table"
                         " (must hit hourly_rollup)")
-    assert lines[start + 1] == (f"  {model / 'explores.yml'}:76: error: query requests_by_service_hour must hit"
+    assert lines[start + 1] == (f"  {model / 'explores.yml'}:89: error: query requests_by_service_hour must hit"
                                 f" hourly_rollup but did not: {MISSING_P95}")
     assert lines[start + 2] == f"  -- Did not use {EXPLORE}::hourly_rollup; {MISSING_P95}"
     assert lines[-2:] == [

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures.build.raw import MODEL, ROOT, T0, insert, key, run, span, warehouse
+from fixtures.build.raw import MODEL, ROOT, T0, cur, insert, key, run, span, warehouse
 
 from lookwright.cli import main
 from lookwright.dialects import DIALECTS
@@ -24,6 +24,7 @@ from lookwright.validate_rollups import (
     PerSecond,
     Ratio,
     Sketch,
+    TableResult,
     key_expression,
     render_json,
     resolve,
@@ -35,6 +36,9 @@ from lookwright.warehouse import DuckDBWarehouse
 DUCKDB = DIALECTS["duckdb"]
 DAILY = "fact_performance_metrics_daily"
 HOURLY = "fact_performance_metrics_hourly"
+SERVICE = "fact_performance_service_daily"
+COST = "fact_cost_service_daily"
+ROLLUPS = [COST, DAILY, HOURLY, SERVICE]  # the model's rollup tables, in the order they are validated
 # checkout GET /api/carts: a skewed small hour (18 fast, 2 slow) then a busy even hour
 SKEWED_HOUR = [10.0 + i for i in range(18)] + [500.0, 520.0]
 BUSY_HOUR = [10.0 + 0.5 * ((i * 37) % 100) for i in range(100)]
@@ -43,6 +47,14 @@ METRICS = ("request_count", "error_count", "error_rate", "duration_sum_ms", "dur
            "duration_max_ms", "duration_sketch", "duration_p50_ms", "duration_p75_ms", "duration_p90_ms",
            "duration_p95_ms", "duration_p99_ms", "duration_p999_ms", "requests_per_second",
            "request_bytes_total", "response_bytes_total", "request_bytes_avg", "response_bytes_avg")
+SERVICE_METRICS = {
+    "request_count": "additive", "error_count": "additive", "error_rate": "ratio", "duration_sum_ms": "additive",
+    "duration_avg_ms": "ratio", "duration_max_ms": "additive", "duration_sketch": "sketch",
+    "duration_p50_ms": "percentile", "duration_p95_ms": "percentile", "duration_p99_ms": "percentile",
+    "requests_per_second": "per_second", "response_bytes_total": "additive",
+}
+COST_METRICS = ("compute_cost", "storage_cost", "network_cost", "database_cost", "other_cost", "total_cost",
+                "estimated_hours")
 
 
 def nearest_rank(values: list[float], fraction: float) -> float:
@@ -50,13 +62,18 @@ def nearest_rank(values: list[float], fraction: float) -> float:
 
 
 def scenario(path: Path | str = ":memory:") -> DuckDBWarehouse:
-    """2 checkout hours (20 + 100 requests) and 3 payments requests without a route, built."""
+    """2 checkout hours (20 + 100 requests) and 3 payments requests without a route, built.
+
+    One tagged AWS cost line ($2 for checkout) covers the first hour; the second checkout hour has no
+    AWS cost line, so it is estimated: 100 requests x $2 / 20 requests = $10.
+    """
     w = warehouse(path)
     rows = [span(f"a{i}", f"a{i}", T0 + timedelta(seconds=10 * i), d) for i, d in enumerate(SKEWED_HOUR)]
     rows += [span(f"b{i}", f"b{i}", T0 + timedelta(hours=1, seconds=30 * i), d) for i, d in enumerate(BUSY_HOUR)]
     rows += [span(f"p{i}", f"p{i}", T0 + timedelta(minutes=i), 40.0 + i, service="payments", route=None,
                   status=500 if i == 0 else 200) for i in range(3)]
     insert(w, "raw_spans", rows)
+    insert(w, "raw_aws_cur", [cur(T0, 2.0, service="checkout", environment="production")])
     run(w)
     return w
 
@@ -64,6 +81,10 @@ def scenario(path: Path | str = ":memory:") -> DuckDBWarehouse:
 def checkout_keys(w: DuckDBWarehouse, period: tuple[str, Any]) -> tuple[tuple[str, Any], ...]:
     return (period, ("service_key", key(w, "checkout")), ("endpoint_key", key(w, "checkout|GET|/api/carts")),
             ("region_key", key(w, "aws:us-east-1")), ("environment_key", key(w, "production")))
+
+
+def by_name(report: Any) -> dict[str, TableResult]:
+    return {t.table: t for t in report.tables}
 
 
 def counts(report_table: Any) -> dict[str, tuple[str, int, int]]:
@@ -95,9 +116,11 @@ def test_every_rollup_column_resolves_to_its_meaning_on_the_root_rows() -> None:
 
 
 def test_a_clean_build_passes_with_exact_counts() -> None:
-    report = validate_rollups(MODEL, scenario())
-    assert [t.table for t in report.tables] == [DAILY, HOURLY]
-    daily, hourly = report.tables
+    w = scenario()
+    report = validate_rollups(MODEL, w)
+    assert [t.table for t in report.tables] == ROLLUPS
+    tables = by_name(report)
+    daily, hourly, service, cost = tables[DAILY], tables[HOURLY], tables[SERVICE], tables[COST]
     assert (daily.groups_compared, daily.groups_outside_raw, daily.mismatches) == (2, 0, ())
     assert (hourly.groups_compared, hourly.groups_outside_raw, hourly.mismatches) == (3, 0, ())
     assert list(counts(daily)) == list(METRICS)
@@ -109,6 +132,20 @@ def test_a_clean_build_passes_with_exact_counts() -> None:
     kinds = {kind for kind, _, _ in counts(daily).values()}
     assert kinds == {"additive", "ratio", "per_second", "sketch", "percentile"}
     assert counts(daily)["duration_sketch"][0] == "sketch" and counts(daily)["error_rate"][0] == "ratio"
+    # per service per day: checkout (120 requests) and payments (3, below min_group for percentiles)
+    assert (service.root, service.groups_compared, service.groups_outside_raw, service.mismatches) == (
+        "fact_performance_requests", 2, 0, ())
+    assert counts(service) == {name: (kind, 1 if kind == "percentile" else 2, 0)
+                               for name, kind in SERVICE_METRICS.items()}
+    assert w.query(f"SELECT service_key, request_count, error_count, duration_max_ms, list_sum(list_transform("
+                   f"duration_sketch, lambda s: s.n)) FROM {SERVICE} ORDER BY request_count DESC") == [
+        (key(w, "checkout"), 120, 0, 520.0, 120), (key(w, "payments"), 3, 1, 42.0, 3)]
+    # per service per day of cost: only checkout has cost, $2 tagged + $10 estimated in one day
+    assert (cost.root, cost.groups_compared, cost.groups_outside_raw, cost.mismatches) == (
+        "fact_cost_hourly", 1, 0, ())
+    assert counts(cost) == {name: ("additive", 1, 0) for name in COST_METRICS}
+    assert w.query(f"SELECT date, service_key, compute_cost, total_cost, other_cost, estimated_hours"
+                   f" FROM {COST}") == [(T0.date(), key(w, "checkout"), 12.0, 12.0, 0.0, 1)]
 
 
 def test_min_group_and_tolerance_decide_which_percentiles_pass() -> None:
@@ -126,8 +163,8 @@ def test_min_group_and_tolerance_decide_which_percentiles_pass() -> None:
 def test_percentile_of_percentiles_is_caught(hourly_aggregate: str) -> None:
     w = scenario()
     replace_daily(w, "duration_p95_ms", f"{hourly_aggregate}(duration_p95_ms)")
-    report = validate_rollups(MODEL, w)
-    daily, hourly = report.tables
+    tables = by_name(validate_rollups(MODEL, w))
+    daily, hourly = tables[DAILY], tables[HOURLY]
     planted = w.query(f"SELECT duration_p95_ms FROM {DAILY} WHERE endpoint_key IS NOT NULL")[0][0]
     hourly_p95 = [r[0] for r in w.query(f"SELECT duration_p95_ms FROM {HOURLY} WHERE endpoint_key IS NOT NULL"
                                         " ORDER BY hour")]
@@ -139,13 +176,15 @@ def test_percentile_of_percentiles_is_caught(hourly_aggregate: str) -> None:
     assert daily.mismatches == (
         Mismatch(checkout_keys(w, ("date", T0.date())), "duration_p95_ms", planted, raw),)
     assert counts(daily)["duration_p95_ms"] == ("percentile", 1, 1)
-    assert hourly.mismatches == ()
+    assert hourly.mismatches == () and tables[SERVICE].mismatches == () and tables[COST].mismatches == ()
 
 
 def test_average_of_averages_is_caught() -> None:
     w = scenario()
     replace_daily(w, "duration_avg_ms", "AVG(duration_avg_ms)")
-    daily = validate_rollups(MODEL, w).tables[0]
+    tables = by_name(validate_rollups(MODEL, w))
+    assert [name for name, table in tables.items() if table.mismatches] == [DAILY]
+    daily = tables[DAILY]
     averages = (sum(SKEWED_HOUR) / 20 + sum(BUSY_HOUR) / 100) / 2
     # payments has a single hour, so its average of averages happens to be right: only checkout
     assert len(daily.mismatches) == 1
@@ -215,15 +254,18 @@ def test_cli_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert _cli(*arguments) == 0
     out = capsys.readouterr()
     assert "fact_performance_metrics_daily (2 groups, from fact_performance_requests)" in out.out
-    assert "compared 2 rollup tables, 5 groups in " in out.err
+    assert "fact_performance_service_daily (2 groups, from fact_performance_requests)" in out.out
+    assert "fact_cost_service_daily (1 groups, from fact_cost_hourly)" in out.out
+    assert "compared 4 rollup tables, 8 groups in " in out.err  # 1 cost + 2 daily + 3 hourly + 2 service
     with DuckDBWarehouse(path) as w:
         replace_daily(w, "duration_avg_ms", "AVG(duration_avg_ms)")
         endpoint = key(w, "checkout|GET|/api/carts")
         key_of_checkout = key(w, "checkout")
     assert _cli(*arguments, "--format", "json") == 1
     document = json.loads(capsys.readouterr().out)
-    assert document["version"] == 1 and [t["table"] for t in document["tables"]] == [DAILY, HOURLY]
-    daily = document["tables"][0]
+    assert document["version"] == 1 and [t["table"] for t in document["tables"]] == ROLLUPS
+    daily = document["tables"][ROLLUPS.index(DAILY)]
+    assert [t["table"] for t in document["tables"] if t["mismatches"]] == [DAILY]
     assert daily["groups_compared"] == 2
     assert daily["metrics"][4] == {"metric": "duration_avg_ms", "kind": "ratio", "compared": 2, "mismatches": 1}
     [mismatch] = daily["mismatches"]
@@ -237,8 +279,10 @@ def test_cli_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_a_missing_rollup_table_fails_the_check() -> None:
-    w = warehouse()
-    with pytest.raises(CheckFailed, match="table fact_performance_metrics_daily does not exist"):
+    w = scenario()
+    w.execute(f"DROP TABLE {SERVICE}")
+    with pytest.raises(CheckFailed, match=r"^table fact_performance_service_daily does not exist on the"
+                       r" warehouse: run `lookwright build` first$"):
         validate_rollups(MODEL, w)
 
 
