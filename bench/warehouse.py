@@ -23,7 +23,6 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -117,35 +116,17 @@ def dashboard_queries(first: date, last: date) -> tuple[Tiles, Tiles]:
             FROM fact_cost_hourly WHERE date {between}
             GROUP BY date, service_key ORDER BY date, service_key""",
     }
-    # p95 merges the daily sketches of every endpoint, region and environment of the service,
-    # the same way the model's rollups merge them (templates/common/rollup_select.sql.j2)
+    # the model's dashboard-grain rollups: one row per service and day, p95 read from merged sketches
     rollup = {
         "requests, errors": f"""
-            SELECT date, service_key, SUM(request_count) AS requests, SUM(error_count) AS errors
-            FROM fact_performance_metrics_daily WHERE date {between}
-            GROUP BY date, service_key ORDER BY date, service_key""",
+            SELECT date, service_key, request_count AS requests, error_count AS errors
+            FROM fact_performance_service_daily WHERE date {between} ORDER BY date, service_key""",
         "p95": f"""
-            WITH buckets AS (
-              SELECT r.date, r.service_key, b.bucket AS bucket, SUM(b.n) AS n
-              FROM fact_performance_metrics_daily AS r {d.unnest("r.duration_sketch", "b")}
-              WHERE r.date {between}
-              GROUP BY r.date, r.service_key, b.bucket
-            ),
-            ranked AS (
-              SELECT date, service_key, bucket,
-                SUM(n) OVER (PARTITION BY date, service_key ORDER BY bucket) AS cumulative,
-                SUM(n) OVER (PARTITION BY date, service_key) AS total
-              FROM buckets
-            ),
-            p95 AS (
-              SELECT date, service_key, MIN(CASE WHEN cumulative >= 0.95 * total THEN bucket END) AS bucket
-              FROM ranked GROUP BY date, service_key
-            )
-            SELECT date, service_key, {d.sketch_value("bucket")} AS p95 FROM p95 ORDER BY date, service_key""",
+            SELECT date, service_key, duration_p95_ms AS p95
+            FROM fact_performance_service_daily WHERE date {between} ORDER BY date, service_key""",
         "cost": f"""
-            SELECT date, service_key, {cost_sum} AS cost
-            FROM fact_performance_cost_joined WHERE date {between} AND total_cost IS NOT NULL
-            GROUP BY date, service_key ORDER BY date, service_key""",
+            SELECT date, service_key, total_cost AS cost
+            FROM fact_cost_service_daily WHERE date {between} ORDER BY date, service_key""",
     }
     return raw, rollup
 
@@ -207,11 +188,11 @@ def dashboard_window(warehouse: DuckDBWarehouse) -> tuple[date, date]:
     return max(first, last - timedelta(days=DASHBOARD_DAYS - 1)), last
 
 
-def bench_dashboards(warehouse: DuckDBWarehouse, runs: int) -> tuple[float, dict[str, list[float]], dict[str, list[Row]]]:
+def bench_dashboards(warehouse: DuckDBWarehouse, runs: int) -> float:
     first, last = dashboard_window(warehouse)
     rows = warehouse.query(f"""
         SELECT (SELECT COUNT(*) FROM fact_performance_requests WHERE date BETWEEN DATE '{first}' AND DATE '{last}'),
-               (SELECT COUNT(*) FROM fact_performance_metrics_daily WHERE date BETWEEN DATE '{first}' AND DATE '{last}')""")[0]
+               (SELECT COUNT(*) FROM fact_performance_service_daily WHERE date BETWEEN DATE '{first}' AND DATE '{last}')""")[0]
     say(f"(a) dashboard: daily requests, errors, p95, cost per service, {first} .. {last}"
         f" ({(last - first).days + 1} days; {rows[0]:,} request rows vs {rows[1]:,} daily rollup rows), {runs} runs")
     raw_sql, rollup_sql = dashboard_queries(first, last)
@@ -230,7 +211,7 @@ def bench_dashboards(warehouse: DuckDBWarehouse, runs: int) -> tuple[float, dict
         say(f"  MISMATCH {problem}")
     if not problems:
         say("  requests and errors identical, cost identical to 1e-9 USD, every p95 within 1%")
-    return ratio, raw_times, raw_rows
+    return ratio
 
 
 # ------------------------------------------------------------------------------ (b) incremental
@@ -341,63 +322,6 @@ def compare_snapshots(incremental: dict[str, Row], full: dict[str, Row]) -> None
 # Not in the model: a rollup at the dashboard's grain, built by the same machinery from a copy of
 # semantic/, to measure what adding it would give (a) — the daily rollup keeps endpoint, region and
 # environment, so a per-service p95 has to merge ~90 sketch buckets of ~45 rows per service-day.
-SERVICE_DAILY_YAML = """
-  - name: fact_performance_service_daily
-    kind: rollup
-    description: Performance per service per day, from the hourly rollup (benchmark what-if).
-    partition: {column: date, granularity: month}
-    cluster_by: [service_key]
-    retention_days: 3650
-    primary_key: [date, service_key]
-    rollup:
-      source: fact_performance_metrics_hourly
-      period: {column: date, source: hour, grain: day}
-      group_by: [service_key]
-      increment_offset: 1
-      datagroup: daily_refresh
-      metrics:
-        - {name: request_count, agg: sum, sql: request_count}
-        - {name: error_count, agg: sum, sql: error_count}
-        - {name: duration_sketch, agg: merge_sketch, sql: duration_sketch}
-        - {name: duration_p95_ms, agg: percentile, sketch: duration_sketch, percentile: 95}
-    dimensions:
-      - {name: pk, primary_key: true, hidden: true, sql: "CONCAT(CAST(${TABLE}.date AS STRING), '|', ${TABLE}.service_key)"}
-      - {name: service_key, hidden: true}
-      - {name: request_count, type: number, hidden: true}
-    measures:
-      - {name: total_requests, type: sum, sql: "${request_count}"}
-"""
-
-
-def bench_service_rollup(warehouse: DuckDBWarehouse, runs: int, raw_times: dict[str, list[float]],
-                         raw_rows: dict[str, list[Row]]) -> None:
-    with tempfile.TemporaryDirectory(prefix="lookwright-bench-") as tmp:
-        model_dir = Path(tmp) / "semantic"
-        shutil.copytree(ROOT / "semantic", model_dir)
-        with open(model_dir / "performance.yml", "a", encoding="utf-8") as performance:
-            performance.write(SERVICE_DAILY_YAML)
-        model = load_model(model_dir)
-    step = build(warehouse, model).step("fact_performance_service_daily")
-    say(f"what-if (not in the model): a service-day rollup fact_performance_service_daily, built ({step.mode})"
-        f" in {step.seconds:.2f} s, {step.rows:,} rows")
-    first, last = dashboard_window(warehouse)
-    between = f"BETWEEN DATE '{first}' AND DATE '{last}'"
-    _, rollup = dashboard_queries(first, last)
-    tiles = {
-        "requests, errors": f"""SELECT date, service_key, request_count, error_count
-            FROM fact_performance_service_daily WHERE date {between} ORDER BY date, service_key""",
-        "p95": f"""SELECT date, service_key, duration_p95_ms
-            FROM fact_performance_service_daily WHERE date {between} ORDER BY date, service_key""",
-        "cost": rollup["cost"],
-    }
-    times, rows = run_tiles(warehouse, tiles, runs)
-    report_tiles("what-if", times)
-    ratio = statistics.median(set_times(raw_times)) / statistics.median(set_times(times))
-    say(f"  the service-day rollup would make the set {ratio:.1f}x faster than raw facts")
-    for problem in compare_dashboards(raw_rows, rows):
-        say(f"  MISMATCH {problem}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS, help="requests over all days (~2.5 spans each)")
@@ -416,11 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copyfile(base, work)
     with DuckDBWarehouse(work) as warehouse:
         incremental_ratio, after_incremental = bench_incremental(warehouse, model)
-        query_ratio, raw_times, raw_rows = bench_dashboards(warehouse, args.runs)
+        query_ratio = bench_dashboards(warehouse, args.runs)
     peak = bench_memory(work)
     with DuckDBWarehouse(work) as warehouse:
         compare_snapshots(after_incremental, snapshot(warehouse, model))
-        bench_service_rollup(warehouse, args.runs, raw_times, raw_rows)
     say(f"summary: rollups {query_ratio:.1f}x faster; incremental {incremental_ratio:.1%} of full;"
         f" peak RSS {peak / 1024**3:.2f} GiB")
     return 0
