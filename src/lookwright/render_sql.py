@@ -6,6 +6,7 @@ Template lookup order: `<override>/<dialect>/`, `<override>/`, `templates/<diale
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +50,9 @@ class RollupPlan:
         return (self.period_column, *self.group_by)
 
 
+@functools.lru_cache(maxsize=8)
 def environment(dialect: Dialect, override: Path | None = None) -> jinja2.Environment:
+    """One environment per dialect and override folder; templates compile once per process."""
     roots: list[Path] = []
     if override is not None:
         if not override.is_dir():
@@ -59,10 +62,23 @@ def environment(dialect: Dialect, override: Path | None = None) -> jinja2.Enviro
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(r) for r in roots]),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-        keep_trailing_newline=True, autoescape=False,
+        keep_trailing_newline=True, autoescape=False, auto_reload=False,
     )
     env.globals["d"] = dialect
     return env
+
+
+STATEMENT_TEMPLATES = ("create_table.sql.j2", "rollup_select.sql.j2", "incremental.sql.j2", "checks.sql.j2")
+
+
+def warm_templates(dialect: str, override: Path | None = None) -> None:
+    """Compile the statement templates now (e.g. once before forking workers that share them)."""
+    env = environment(DIALECTS[dialect], override)
+    for name in STATEMENT_TEMPLATES:
+        try:
+            env.get_template(name)
+        except jinja2.TemplateError as error:
+            raise InputError(f"template {name}: {error}") from error
 
 
 def plan_rollup(model: SemanticModel, table: TableIR, dialect: Dialect) -> RollupPlan:

@@ -102,9 +102,18 @@ class Written:
 
 def write_files(root: Path, files: tuple[OutputFile, ...] | list[OutputFile]) -> list[Written]:
     """Write the files whose content differs from what is on disk (manifest untouched)."""
-    for directory in sorted({(root / item.path).parent for item in files}):
-        directory.mkdir(parents=True, exist_ok=True)
+    for directory in sorted({os.path.dirname(item.path) for item in files}):
+        (root / directory).mkdir(parents=True, exist_ok=True)
     return [Written(item.path, digest(item.content), _write_if_changed(root, item)) for item in files]
+
+
+def manifest_text(fingerprint: str, files: dict[str, str]) -> str:
+    """The manifest as `json.dumps(..., indent=2, sort_keys=True)` would write it, built line by line
+    (the indenting encoder is pure Python and slow on thousands of entries)."""
+    rows = ",\n".join(f"    {json.dumps(path)}: {json.dumps(files[path])}" for path in sorted(files))
+    body = "{\n" + rows + "\n  }" if rows else "{}"
+    return ("{\n  \"files\": " + body + ",\n  \"fingerprint\": " + json.dumps(fingerprint)
+            + ",\n  \"generator\": \"lookwright\"\n}\n")
 
 
 def finish_set(root: Path, entries: list[Written], fingerprint: str) -> WriteResult:
@@ -114,9 +123,7 @@ def finish_set(root: Path, entries: list[Written], fingerprint: str) -> WriteRes
     for stale in removed:
         (root / stale).unlink(missing_ok=True)
         _prune_empty_dirs(root, (root / stale).parent)
-    manifest = {"generator": "lookwright", "fingerprint": fingerprint,
-                "files": {entry.path: entry.digest for entry in sorted(entries, key=lambda e: e.path)}}
-    write_atomic(root / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    write_atomic(root / MANIFEST, manifest_text(fingerprint, {entry.path: entry.digest for entry in entries}))
     _write_stat_cache(root)
     written = tuple(sorted(entry.path for entry in entries if entry.changed))
     return WriteResult(written, tuple(removed), len(entries) - len(written))
