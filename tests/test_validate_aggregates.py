@@ -119,7 +119,7 @@ def test_must_hit_miss_fails_with_origin_and_reason(tmp_path: Path, at_root: Non
     assert lines[start + 2] == f"  -- Did not use {EXPLORE}::hourly_rollup; {MISSING_P95}"
     assert lines[-2:] == [
         f"warning: aggregate table {EXPLORE}::hourly_rollup serves no declared query",
-        "error: 1 declared query missed their aggregate table: requests_by_service_hour",
+        "error: 1 declared query missed its aggregate table: requests_by_service_hour",
     ]
 
 

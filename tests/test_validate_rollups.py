@@ -255,7 +255,7 @@ def test_cli_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
     out = capsys.readouterr()
     assert "fact_performance_metrics_daily (2 groups, from fact_performance_requests)" in out.out
     assert "fact_performance_service_daily (2 groups, from fact_performance_requests)" in out.out
-    assert "fact_cost_service_daily (1 groups, from fact_cost_hourly)" in out.out
+    assert "fact_cost_service_daily (1 group, from fact_cost_hourly)" in out.out
     assert "compared 4 rollup tables, 8 groups in " in out.err  # 1 cost + 2 daily + 3 hourly + 2 service
     with DuckDBWarehouse(path) as w:
         replace_daily(w, "duration_avg_ms", "AVG(duration_avg_ms)")

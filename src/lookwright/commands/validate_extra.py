@@ -59,8 +59,9 @@ def aggregates(model_dir: str, lookml_dir: str, output_format: str) -> None:
     failures = report.failures
     if failures:
         names = ", ".join(result.name for result in failures)
-        raise CheckFailed(f"{len(failures)} declared quer{'ies' if len(failures) != 1 else 'y'}"
-                          f" missed their aggregate table: {names}")
+        many = len(failures) != 1
+        raise CheckFailed(f"{len(failures)} declared quer{'ies' if many else 'y'}"
+                          f" missed {'their aggregate tables' if many else 'its aggregate table'}: {names}")
 
 
 @click.command(name="sql")
@@ -142,7 +143,7 @@ def _print_rollups(report: RollupReport) -> None:
     console = _stdout()
     for result in report.tables:
         summary = Table("metric", "kind", "compared", "mismatches",
-                        title=f"{result.table} ({result.groups_compared} groups, from {result.root})")
+                        title=f"{result.table} ({result.groups_compared} group{'s' if result.groups_compared != 1 else ''}, from {result.root})")
         for metric in result.metrics:
             compared = metric.reason if metric.kind == "skipped" else str(metric.compared)
             summary.add_row(metric.metric, metric.kind, compared, str(metric.mismatches))
