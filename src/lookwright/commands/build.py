@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from lookwright.build import BuildReport
+from lookwright.commands import console as make_console
 from lookwright.demo import DemoSummary
 from lookwright.generate import (
     DEFAULT_LOOKML_DIR,
@@ -81,7 +82,7 @@ def build(url: str, model_dir: Path, full_refresh: bool, skip_checks: bool) -> N
 
     Exit 1 when an error-severity data-quality check fails.
     """
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     console.print(_steps_table(_build(url, model_dir, full_refresh, console)))
     if skip_checks:
         return
@@ -95,7 +96,7 @@ def build(url: str, model_dir: Path, full_refresh: bool, skip_checks: bool) -> N
 @MODEL_OPTION
 def checks(url: str, model_dir: Path) -> None:
     """Run the model's data-quality checks and cost conservation; exit 1 if any error check fails."""
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     run = _checks(url, model_dir, console)
     console.print(_checks_table(run))
     ensure_passed(run)
@@ -139,7 +140,7 @@ def demo(requests_: int, days: int, seed: int, root: Path, model_dir: Path) -> N
     from lookwright import generate as generator
     from lookwright.ir import load_model
 
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     started = time.perf_counter()
     model = load_model(model_dir)
     paths = pipeline.DemoPaths(root)

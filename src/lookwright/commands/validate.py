@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from lookwright.commands import console
 from lookwright.errors import CheckFailed, InputError
 from lookwright.lookml_validator import count_line, render, summary, validate_lookml
 
@@ -18,7 +19,7 @@ DEFAULT_LOOKML_DIR = "generated_lookml"
 
 
 def _stdout() -> Console:
-    return Console(soft_wrap=True, highlight=False, markup=False, emoji=False)
+    return console(soft_wrap=True, highlight=False, markup=False, emoji=False)
 
 
 def _project_dir(path: str) -> Path:

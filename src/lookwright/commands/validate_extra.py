@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.console import Console
 
+from lookwright.commands import console
 from lookwright.errors import CheckFailed, InputError
 
 if TYPE_CHECKING:
@@ -20,11 +21,11 @@ DEFAULT_LOOKML_DIR = "generated_lookml"
 
 
 def _stdout() -> Console:
-    return Console(soft_wrap=True, highlight=False, markup=False, emoji=False)
+    return console(soft_wrap=True, highlight=False, markup=False, emoji=False)
 
 
 def _stderr() -> Console:
-    return Console(stderr=True, soft_wrap=True, highlight=False, markup=False, emoji=False)
+    return console(stderr=True, soft_wrap=True, highlight=False, markup=False, emoji=False)
 
 
 def _directory(path: str, what: str) -> Path:
