@@ -135,3 +135,33 @@ def test_a_template_error_in_a_worker_writes_nothing(project: Path, monkeypatch:
     assert _generate(project, "--templates", str(override)) == 2
     assert "no_such_variable" in capsys.readouterr().err
     assert not (project / "lookml").exists() and not (project / "sql").exists()
+
+
+@pytest.mark.parametrize("in_workers", [False, True], ids=["one process", "forked workers"])
+def test_a_repeated_key_fails_generate_and_writes_nothing(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str], in_workers: bool) -> None:
+    from lookwright import generate as pipeline
+
+    if in_workers:
+        monkeypatch.setattr(pipeline, "PARALLEL_MIN_TABLES", 1)
+    monkeypatch.chdir(project)
+    yml = project / "semantic" / "dimensions.yml"
+    yml.write_text(yml.read_text().replace("      - {name: team, group_label: Ownership}\n",
+                                           "      - {name: team, group_label: Ownership, group_label: Owners}\n"))
+    assert _generate(project) == 2
+    err = capsys.readouterr().err
+    assert "semantic/dimensions.yml:24:46: error[LW106]: duplicate key 'group_label' (first at line 24)" in err
+    assert not (project / "lookml").exists() and not (project / "sql").exists()
+
+
+def test_repeated_keys_are_reported_together_with_other_problems(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(project)
+    dims = project / "semantic" / "dimensions.yml"
+    dims.write_text(dims.read_text().replace("      - {name: team, group_label: Ownership}\n",
+                                             "      - {name: team, group_label: Ownership, group_label: Owners}\n"))
+    cost = project / "semantic" / "cost.yml"
+    cost.write_text(cost.read_text().replace("      - {name: cost_source}\n", "      - {name: cost_source, lable: Source}\n"))
+    assert _generate(project) == 2
+    err = capsys.readouterr().err
+    assert "error[LW106]" in err and "error[LW101]: unknown key 'lable'" in err

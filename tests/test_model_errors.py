@@ -223,3 +223,11 @@ def test_yaml_anchors_and_merge_keys_are_expanded(tmp_path: Path) -> None:
     assert dimensions["created_at_raw"].spec.hidden is True
     assert dimensions["created_at_raw"].type == "number"
     assert dimensions["created_at_raw"].sql == "${TABLE}.created_at"
+
+
+def test_a_repeated_key_is_an_error_not_a_silent_override(tmp_path: Path) -> None:
+    text = BASE.replace('      - {name: total_amount, type: sum, sql: "${amount}"}',
+                        '      - name: total_amount\n        type: sum\n        sql: "${amount}"\n        sql: "${id}"')
+    error = _only(tmp_path, text)
+    assert (error.code, error.line, error.col) == ("LW106", 23, 9)
+    assert error.message == "duplicate key 'sql' (first at line 22)"

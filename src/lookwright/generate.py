@@ -10,7 +10,7 @@ import contextlib
 import gc
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -108,13 +108,36 @@ def generate(options: GenerateOptions) -> list[WriteResult] | None:
 
 
 def _generate(options: GenerateOptions, stamp: str) -> list[WriteResult]:
+    from lookwright.errors import ModelError
     from lookwright.ir import load_model
-    from lookwright.parallel import can_fork
+    from lookwright.loader import duplicate_key_diagnostics
+    from lookwright.parallel import Background, can_fork
+    from lookwright.paths import discover
 
-    model = load_model(options.model_dir)
-    if len(model.tables) >= PARALLEL_MIN_TABLES and can_fork():
-        return _generate_in_workers(model, options, stamp)
-    return [write_set(output) for output in _render(model, options, stamp)]
+    # the repeated-key check re-parses every file; a second process does it while this one loads
+    paths = discover(options.model_dir)
+    duplicates = Background(lambda: duplicate_key_diagnostics(paths))
+    try:
+        model = load_model(options.model_dir, check_duplicates=False)
+    except ModelError as error:
+        raise ModelError(error.diagnostics + duplicates.result()) from None
+    except BaseException:
+        duplicates.close()
+        raise
+
+    def refuse_duplicates() -> None:
+        problems = duplicates.result()
+        if problems:
+            raise ModelError(problems)
+
+    try:
+        if len(model.tables) >= PARALLEL_MIN_TABLES and can_fork():
+            return _generate_in_workers(model, options, stamp, refuse_duplicates)
+        outputs = _render(model, options, stamp)
+        refuse_duplicates()
+        return [write_set(output) for output in outputs]
+    finally:
+        duplicates.close()
 
 
 def _render_tables(model: SemanticModel, options: GenerateOptions, names: list[str]) -> list[tuple[int, OutputFile]]:
@@ -127,7 +150,8 @@ def _render_tables(model: SemanticModel, options: GenerateOptions, names: list[s
     return [(0, OutputFile(f.path, f.content)) for f in views] + [(1, OutputFile(f.path, f.content)) for f in statements]
 
 
-def _generate_in_workers(model: SemanticModel, options: GenerateOptions, stamp: str) -> list[WriteResult]:
+def _generate_in_workers(model: SemanticModel, options: GenerateOptions, stamp: str,
+                         before_write: Callable[[], None]) -> list[WriteResult]:
     """Tables rendered and written by forked workers; explores and models by this process."""
     from lookwright.parallel import render_and_write
     from lookwright.render_lookml import render_lookml
@@ -140,7 +164,7 @@ def _generate_in_workers(model: SemanticModel, options: GenerateOptions, stamp: 
     count = min(os.cpu_count() or 2, 4)
     roots = [options.lookml_dir, options.sql_dir]
     entries = render_and_write([names[i::count] for i in range(count)],
-                               lambda chunk: _render_tables(model, options, chunk), roots)
+                               lambda chunk: _render_tables(model, options, chunk), roots, before_write)
     entries[0] += write_files(options.lookml_dir, shared)
     return [finish_set(root, found, stamp) for root, found in zip(roots, entries)]
 

@@ -118,9 +118,13 @@ class SemanticModel:
     queries: dict[str, tuple[schema.DeclaredQuery, Origin]]
 
 
-def load_model(directory: Path) -> SemanticModel:
-    """load -> validate -> compile; raises ModelError with every problem found."""
-    sources = load_files(discover(directory))
+def load_model(directory: Path, check_duplicates: bool = True) -> SemanticModel:
+    """load -> validate -> compile; raises ModelError with every problem found.
+
+    `check_duplicates=False` leaves the repeated-key check to the caller
+    (`loader.duplicate_key_diagnostics`), which `generate` runs in a parallel process.
+    """
+    sources = load_files(discover(directory), check_duplicates)
     problems = [d for source in sources for d in source.diagnostics]
     merged = merge(sources)
     if not problems:

@@ -8,6 +8,7 @@ PyYAML node tree (which carries marks) is built lazily, on the first diagnostic 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import sys
@@ -25,7 +26,7 @@ from lookwright.errors import Diagnostic
 from lookwright.paths import discover
 from lookwright.schema import SemanticFile
 
-__all__ = ["SourceFile", "discover", "load_files", "parse_file"]
+__all__ = ["SourceFile", "discover", "duplicate_key_diagnostics", "load_files", "parse_file"]
 
 SECTIONS = ("tables", "explores", "datagroups", "access_grants", "models", "queries")
 Path_ = tuple[str | int, ...]
@@ -111,17 +112,77 @@ def display_path(path: Path, cwd: str | None = None) -> str:
     return os.path.relpath(absolute, base) if absolute.startswith(base + os.sep) else str(path)
 
 
-def parse_file(path: Path, text: str, cwd: str | None = None) -> SourceFile:
-    """Parse one file; problems are recorded on the returned SourceFile, never raised."""
+def parse_file(path: Path, text: str, cwd: str | None = None, check_duplicates: bool = True) -> SourceFile:
+    """Parse one file; problems are recorded on the returned SourceFile, never raised.
+
+    `check_duplicates=False` skips the repeated-key check (the caller runs
+    `duplicate_key_diagnostics` itself, e.g. concurrently).
+    """
     source = SourceFile(display_path(path, cwd), text)
     payload = _yaml_to_json(source)
     if payload is None:
+        return source
+    if check_duplicates and _has_duplicate_keys(payload):
+        source.diagnostics.extend(_duplicate_key_diagnostics(source))
         return source
     try:
         source.model = SemanticFile.model_validate_json(payload)
     except pydantic.ValidationError as error:
         source.diagnostics.extend(_schema_diagnostics(source, error))
     return source
+
+
+def _has_duplicate_keys(payload: str) -> bool:
+    try:
+        json.loads(payload, object_pairs_hook=_refuse_duplicate_keys)
+    except _DuplicateKey:
+        return True
+    return False
+
+
+def duplicate_key_diagnostics(paths: list[Path]) -> list[Diagnostic]:
+    """Every repeated mapping key in these files (files with syntax errors are skipped)."""
+    cwd = os.getcwd()
+    found: list[Diagnostic] = []
+    with _quiet_stderr():
+        for path in paths:
+            source = SourceFile(display_path(path, cwd), path.read_text(encoding="utf-8"))
+            payload = _yaml_to_json(source)
+            if payload is not None and _has_duplicate_keys(payload):
+                found.extend(_duplicate_key_diagnostics(source))
+    return found
+
+
+class _DuplicateKey(Exception):
+    """A mapping repeats a key; YAML parsers would silently keep only the last value."""
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    mapping = dict(pairs)
+    if len(mapping) != len(pairs):
+        raise _DuplicateKey
+    return mapping
+
+
+def _duplicate_key_diagnostics(source: SourceFile) -> Iterator[Diagnostic]:
+    """Locate every repeated key with PyYAML's node tree (which keeps duplicates and their marks)."""
+    root = yaml.compose(source.text, Loader=_LOADER)
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                if key in seen:
+                    yield Diagnostic(source.path, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
+                                     "LW106", f"duplicate key '{key}' (first at line {seen[key]})",
+                                     "YAML would silently keep only the last value; remove one of them")
+                else:
+                    seen[key] = key_node.start_mark.line + 1
+                stack.append(value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
 
 
 def _yaml_to_json(source: SourceFile) -> str | None:
@@ -219,8 +280,8 @@ def _suggest(key: str, item: Any) -> str:
     return f"did you mean '{close[0]}'?" if close else "remove it or check the schema (lookwright schema)"
 
 
-def load_files(paths: list[Path]) -> list[SourceFile]:
+def load_files(paths: list[Path], check_duplicates: bool = True) -> list[SourceFile]:
     """Parse every file; the caller decides what to do with their diagnostics."""
     cwd = os.getcwd()
     with _quiet_stderr():  # once for all files: rapidyaml may print on a syntax error
-        return [parse_file(path, path.read_text(encoding="utf-8"), cwd) for path in paths]
+        return [parse_file(path, path.read_text(encoding="utf-8"), cwd, check_duplicates) for path in paths]

@@ -132,3 +132,47 @@ def render_and_write(chunks: Sequence[T], render: Callable[[T], Rendered], roots
             os.close(worker.from_child)
             os.waitpid(worker.pid, 0)
     return [[entry for result in results for entry in result[index]] for index in range(len(roots))]
+
+
+class Background:
+    """A function run in a forked process while this one carries on; `result()` waits for it."""
+
+    def __init__(self, function: Callable[[], Any]) -> None:
+        self._inline: Callable[[], Any] | None = None
+        self._worker: _Worker | None = None
+        if not can_fork():
+            self._inline = function
+            return
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the background process
+            os.close(read)
+            code = 0
+            try:
+                _send(write, ("done", function()))
+            except BaseException as error:  # noqa: BLE001 - reported to the parent, which raises it
+                _send(write, ("error", _portable(error)))
+                code = 1
+            os._exit(code)
+        os.close(write)
+        self._worker = _Worker(pid, read, -1)
+
+    def result(self) -> Any:
+        if self._inline is not None:
+            return self._inline()
+        worker = self._worker
+        assert worker is not None
+        try:
+            kind, payload = _receive(worker.from_child)
+        finally:
+            self.close()
+        if kind == "error":
+            raise payload
+        return payload
+
+    def close(self) -> None:
+        """Reap the process (waiting for it); safe to call more than once."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            os.close(worker.from_child)
+            os.waitpid(worker.pid, 0)

@@ -3,7 +3,8 @@
 Codes (stable; tests assert them):
   LW001 model directory not found        LW100 YAML syntax error       LW101 unknown key
   LW102 missing required key             LW103 invalid value           LW104 invalid name
-  LW105 wrong type                       LW201 duplicate name          LW202 warehouse section
+  LW105 wrong type                       LW106 duplicate key in a mapping
+  LW201 duplicate name          LW202 warehouse section
   LW301 unknown field reference          LW302 unknown view            LW303 aggregate measure references a measure
   LW304 `;;` inside SQL                  LW305 count measure with sql  LW306 measure missing a required property
   LW307 several primary keys             LW308 unknown column          LW309 filters on a non-aggregate measure
