@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# test modules load this fixture plugin with `pytest_plugins`; let its asserts be rewritten too
+pytest.register_assert_rewrite("conftest_looker")
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 

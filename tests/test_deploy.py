@@ -479,3 +479,23 @@ def test_the_webhook_needs_a_secret(fake_looker: FakeLooker, lookml: Path, conne
     with pytest.raises(InputError, match="LOOKER_DEPLOY_SECRET"):
         deploy(options(fake_looker, lookml, deploy_webhook=True), connect)
     assert fake_looker.log == []
+
+
+def test_a_branch_moved_after_validation_is_not_deployed(fake_looker: FakeLooker, lookml: Path, connect,
+                                                         tmp_path: Path) -> None:
+    before = snapshot(fake_looker)
+    intruder = tmp_path / "intruder"
+
+    def push_behind_our_back(step: str) -> None:
+        if step != "deploying to production":
+            return
+        subprocess.run(["git", "clone", "-q", "-b", "lookwright/regen", str(fake_looker.remote), str(intruder)], check=True)
+        (intruder / "views" / "late.view.lkml").write_text("view: late {}\n")
+        for command in (["add", "-A"], ["-c", "user.name=x", "-c", "user.email=x@x", "commit", "-qm", "late"],
+                        ["push", "-q", "origin", "lookwright/regen"]):
+            subprocess.run(["git", *command], cwd=intruder, check=True)
+
+    with pytest.raises(DeployFailed) as failure:
+        deploy(options(fake_looker, lookml), connect, push_behind_our_back)
+    assert "branch lookwright/regen moved since it was validated" in str(failure.value.problems[0])
+    assert_untouched(fake_looker, before)

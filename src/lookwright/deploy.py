@@ -417,12 +417,23 @@ def _looker_steps(client: LookerClient, options: DeployOptions, commit: str, que
                 check_queries(client, options.lookml_dir, queries)
         if options.production:
             progress("deploying to production")
+            ensure_branch_unmoved(options, commit)
             deploy_to_production(client, options)
         succeeded = True
     finally:
         if not succeeded:
             _unconfigure(client, created)
     return options.production
+
+
+def ensure_branch_unmoved(options: DeployOptions, validated: str) -> None:
+    """Refuse to deploy branch B if it moved since its commit was validated (someone else pushed)."""
+    line = _git(Path.cwd(), "ls-remote", options.repo, f"refs/heads/{options.branch}")
+    head = line.split()[0] if line else "(deleted)"
+    if head != validated:
+        problem = (f"branch {options.branch} moved since it was validated (validated {validated[:12]},"
+                   f" now {head[:12]}); nothing was deployed: run the deploy again")
+        raise DeployFailed("deploy to production", [problem])
 
 
 def deploy_to_production(client: LookerClient, options: DeployOptions) -> None:
