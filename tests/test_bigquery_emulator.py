@@ -162,19 +162,11 @@ def test_generated_hourly_rollup_counts_the_hand_made_rows(
     assert sum(b["n"] for b in first["duration_sketch"]) == 3
 
 
-@pytest.mark.xfail(strict=True, raises=WarehouseError, reason=(
-    f"{EMULATOR} hands `MERGE ... WHEN NOT MATCHED THEN INSERT ROW` to DuckDB, whose parser rejects it "
-    "('Parser Error: syntax error at or near \"ROW\"'); BigQuery accepts INSERT ROW. "
-    "WHEN NOT MATCHED BY SOURCE AND <subquery> THEN DELETE does work on the emulator."))
 def test_generated_hourly_incremental_merge_is_idempotent(
         warehouse: BigQueryWarehouse, renderer: SqlRenderer) -> None:
     warehouse.execute(f"DELETE FROM {HOURLY} WHERE TRUE")
     merge = renderer.incremental(renderer.model.tables[HOURLY])
-    try:
-        warehouse.execute(merge)
-    except WarehouseError as error:  # only the limitation named in the xfail reason may fail it
-        assert 'Parser Error: syntax error at or near "ROW"' in str(error)
-        raise
+    warehouse.execute(merge)
     first = hourly_contents(warehouse)
     warehouse.execute(merge)
     assert hourly_contents(warehouse) == first == HOURLY_ROWS

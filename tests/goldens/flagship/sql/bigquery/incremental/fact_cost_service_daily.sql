@@ -40,4 +40,5 @@ ON FALSE
 WHEN NOT MATCHED BY SOURCE AND target.date >= (SELECT COALESCE(DATE_SUB(MAX(date), INTERVAL 1 DAY), DATE '1970-01-01') FROM `perf-cost-prod.observability.fact_cost_service_daily`) THEN
   DELETE
 WHEN NOT MATCHED THEN
-  INSERT ROW
+  INSERT (date, service_key, compute_cost, storage_cost, network_cost, database_cost, other_cost, total_cost, estimated_hours)
+  VALUES (date, service_key, compute_cost, storage_cost, network_cost, database_cost, other_cost, total_cost, estimated_hours)

@@ -86,4 +86,5 @@ ON FALSE
 WHEN NOT MATCHED BY SOURCE AND target.date >= (SELECT COALESCE(DATE_SUB(MAX(date), INTERVAL 1 DAY), DATE '1970-01-01') FROM `perf-cost-prod.observability.fact_performance_metrics_daily`) THEN
   DELETE
 WHEN NOT MATCHED THEN
-  INSERT ROW
+  INSERT (date, service_key, endpoint_key, region_key, environment_key, request_count, error_count, error_rate, duration_sum_ms, duration_avg_ms, duration_max_ms, duration_sketch, duration_p50_ms, duration_p75_ms, duration_p90_ms, duration_p95_ms, duration_p99_ms, duration_p999_ms, requests_per_second, request_bytes_total, response_bytes_total, request_bytes_avg, response_bytes_avg)
+  VALUES (date, service_key, endpoint_key, region_key, environment_key, request_count, error_count, error_rate, duration_sum_ms, duration_avg_ms, duration_max_ms, duration_sketch, duration_p50_ms, duration_p75_ms, duration_p90_ms, duration_p95_ms, duration_p99_ms, duration_p999_ms, requests_per_second, request_bytes_total, response_bytes_total, request_bytes_avg, response_bytes_avg)

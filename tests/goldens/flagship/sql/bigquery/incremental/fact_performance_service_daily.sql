@@ -70,4 +70,5 @@ ON FALSE
 WHEN NOT MATCHED BY SOURCE AND target.date >= (SELECT COALESCE(DATE_SUB(MAX(date), INTERVAL 1 DAY), DATE '1970-01-01') FROM `perf-cost-prod.observability.fact_performance_service_daily`) THEN
   DELETE
 WHEN NOT MATCHED THEN
-  INSERT ROW
+  INSERT (date, service_key, request_count, error_count, error_rate, duration_sum_ms, duration_avg_ms, duration_max_ms, duration_sketch, duration_p50_ms, duration_p95_ms, duration_p99_ms, requests_per_second, response_bytes_total)
+  VALUES (date, service_key, request_count, error_count, error_rate, duration_sum_ms, duration_avg_ms, duration_max_ms, duration_sketch, duration_p50_ms, duration_p95_ms, duration_p99_ms, requests_per_second, response_bytes_total)
