@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lookml demo test check lint typecheck bench clean
+.PHONY: lookml demo test check lint typecheck bench bench-warehouse clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
-bench: $(STAMP)
+bench: $(STAMP)  ## generator speed on 2,000 synthetic views (seconds)
 	$(BIN)/python bench/generate.py 2000
+
+bench-warehouse: $(STAMP)  ## dashboards on rollups vs raw, incremental vs full build, build memory (10M spans; ~15 min first run)
+	$(BIN)/python bench/warehouse.py
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache
