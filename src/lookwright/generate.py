@@ -46,16 +46,19 @@ class GenerateOptions:
 
 def fingerprint(options: GenerateOptions) -> str:
     """Hash of every input file and option that affects the output."""
-    from lookwright.paths import DEFAULT_TEMPLATES, discover
+    from lookwright.paths import DEFAULT_TEMPLATES, discover, display_path
 
     digest = hashlib.sha256(f"{__version__}|{options.dialect}".encode())
-    inputs = discover(options.model_dir)
-    inputs += sorted(Path(__file__).parent.glob("*.py"))  # the generator's own code shapes output too
+    cwd = os.getcwd()
+    # YAML files under the name the generated headers show; code and templates by their relative name
+    named = [(display_path(path, cwd), path) for path in discover(options.model_dir)]
+    package = Path(__file__).parent
+    named += [(path.name, path) for path in sorted(package.glob("*.py"))]  # the generator's code shapes output
     template_roots = [DEFAULT_TEMPLATES] + ([options.templates] if options.templates else [])
-    for root in template_roots:
-        inputs += sorted(p for p in root.rglob("*.j2") if p.is_file())
-    for path in inputs:
-        digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    for index, root in enumerate(template_roots):
+        named += [(f"{index}:{path.relative_to(root)}", path) for path in sorted(root.rglob("*.j2")) if path.is_file()]
+    for name, path in named:
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 

@@ -23,7 +23,7 @@ import ryml  # type: ignore[import-untyped]
 import yaml
 
 from lookwright.errors import Diagnostic
-from lookwright.paths import discover
+from lookwright.paths import discover, display_path
 from lookwright.schema import SemanticFile
 
 __all__ = ["SourceFile", "discover", "duplicate_key_diagnostics", "load_files", "parse_file"]
@@ -103,13 +103,6 @@ def _index_node(node: yaml.Node, path: Path_, index: dict[Path_, Location]) -> N
     elif isinstance(node, yaml.SequenceNode):
         for position, item in enumerate(node.value):
             _index_node(item, (*path, position), index)
-
-
-def display_path(path: Path, cwd: str | None = None) -> str:
-    """`path` relative to the working directory when it is below it (no file-system calls)."""
-    base = cwd or os.getcwd()
-    absolute = os.path.abspath(path)
-    return os.path.relpath(absolute, base) if absolute.startswith(base + os.sep) else str(path)
 
 
 def parse_file(path: Path, text: str, cwd: str | None = None, check_duplicates: bool = True) -> SourceFile:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from lookwright.errors import Diagnostic, ModelError
@@ -19,3 +20,12 @@ def discover(directory: Path) -> list[Path]:
                                      "pass the folder holding your semantic/*.yml files")])
     found = (p for p in directory.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
     return sorted(found, key=lambda p: p.parts)  # Path's own ordering, ~5x cheaper to compute
+
+
+def display_path(path: Path, cwd: str | None = None) -> str:
+    """`path` relative to the working directory when it is below it (no file-system calls).
+
+    This is the name diagnostics and generated headers show."""
+    base = cwd or os.getcwd()
+    absolute = os.path.abspath(path)
+    return os.path.relpath(absolute, base) if absolute.startswith(base + os.sep) else str(path)
