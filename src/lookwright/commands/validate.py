@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -47,41 +48,59 @@ def validate(ctx: click.Context, warehouse_url: str | None, output_format: str) 
     """
     if ctx.invoked_subcommand is not None:
         return
-    from lookwright.commands.validate_extra import aggregates, rollups, sql
-
-    steps: list[tuple[str, click.Command, dict[str, object]]] = [("lookml", lookml, {}), ("aggregates", aggregates, {})]
-    if warehouse_url:
-        steps.append(("sql", sql, {"warehouse_url": warehouse_url}))
-        steps.append(("rollups", rollups, {"warehouse_url": warehouse_url}))
-    results: list[tuple[str, str]] = []
-    reports: list[dict[str, object]] = []
-    for name, command, arguments in steps:
-        buffer = io.StringIO()
-        try:
-            if output_format == "json":
-                with contextlib.redirect_stdout(buffer):
-                    ctx.invoke(command, **arguments, output_format="json")
-            else:
-                ctx.invoke(command, **arguments)
-            results.append((name, "passed"))
-        except CheckFailed as failure:
-            results.append((name, f"failed: {failure}"))
-        if output_format == "json":
-            text = buffer.getvalue().strip()
-            reports.append({"check": name, "passed": results[-1][1] == "passed",
-                            "message": results[-1][1], "report": json.loads(text) if text else None})
-    failed = [name for name, outcome in results if outcome != "passed"]
+    outcomes = [_run_check(ctx, name, command, arguments, output_format)
+                for name, command, arguments in _configured_checks(warehouse_url)]
+    failed = [outcome.name for outcome in outcomes if not outcome.passed]
     if output_format == "json":
-        _stdout().print(json.dumps({"version": 1, "passed": not failed, "checks": reports}, indent=2))
-        if failed:
-            raise CheckFailed(f"validation failed: {', '.join(failed)}")
-        return
-    table = Table("check", "result", title="lookwright validate")
-    for name, outcome in results:
-        table.add_row(name, outcome)
-    _stdout().print(table)
+        document = {"version": 1, "passed": not failed, "checks": [outcome.as_json() for outcome in outcomes]}
+        _stdout().print(json.dumps(document, indent=2))
+    else:
+        table = Table("check", "result", title="lookwright validate")
+        for outcome in outcomes:
+            table.add_row(outcome.name, outcome.message)
+        _stdout().print(table)
     if failed:
         raise CheckFailed(f"validation failed: {', '.join(failed)}")
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    name: str
+    message: str  # "passed" or "failed: <why>"
+    report: object  # the check's own JSON document (json format only)
+
+    @property
+    def passed(self) -> bool:
+        return self.message == "passed"
+
+    def as_json(self) -> dict[str, object]:
+        return {"check": self.name, "passed": self.passed, "message": self.message, "report": self.report}
+
+
+def _configured_checks(warehouse_url: str | None) -> list[tuple[str, click.Command, dict[str, object]]]:
+    from lookwright.commands.validate_extra import aggregates, rollups, sql
+
+    checks: list[tuple[str, click.Command, dict[str, object]]] = [("lookml", lookml, {}), ("aggregates", aggregates, {})]
+    if warehouse_url:
+        checks += [("sql", sql, {"warehouse_url": warehouse_url}), ("rollups", rollups, {"warehouse_url": warehouse_url})]
+    return checks
+
+
+def _run_check(ctx: click.Context, name: str, command: click.Command, arguments: dict[str, object],
+               output_format: str) -> _Outcome:
+    """Run one check; in json format its own JSON document is captured instead of printed."""
+    buffer = io.StringIO()
+    try:
+        if output_format == "json":
+            with contextlib.redirect_stdout(buffer):
+                ctx.invoke(command, **arguments, output_format="json")
+        else:
+            ctx.invoke(command, **arguments)
+        message = "passed"
+    except CheckFailed as failure:
+        message = f"failed: {failure}"
+    text = buffer.getvalue().strip()
+    return _Outcome(name, message, json.loads(text) if text else None)
 
 
 @validate.command(name="lookml")
