@@ -17,6 +17,7 @@ from lookwright.errors import InputError
 from lookwright.ir import Origin, SemanticModel, TableIR
 from lookwright.paths import DEFAULT_TEMPLATES
 from lookwright.render_lookml import RenderedFile, header
+from lookwright.schema import RollupMetric
 
 
 @dataclass(frozen=True)
@@ -89,31 +90,17 @@ def plan_rollup(model: SemanticModel, table: TableIR, dialect: Dialect) -> Rollu
     merges: list[str] = []
     percentiles: list[tuple[str, str, float]] = []
     for metric in rollup.metrics:
-        if metric.agg == "count":
-            aggregates.append(MetricPlan(metric.name, "aggregate", "COUNT(*)"))
-        elif metric.agg == "count_if":
-            aggregates.append(MetricPlan(metric.name, "aggregate", f"SUM(CASE WHEN {metric.sql} THEN 1 ELSE 0 END)"))
-        elif metric.agg == "sum" and _column_type(source, str(metric.sql)) == "FLOAT64":
-            aggregates.append(MetricPlan(metric.name, "aggregate", dialect.exact_sum(str(metric.sql))))
-        elif metric.agg in ("sum", "min", "max"):
-            aggregates.append(MetricPlan(metric.name, "aggregate", f"{metric.agg.upper()}({metric.sql})"))
-        elif metric.agg == "any_value":
-            aggregates.append(MetricPlan(metric.name, "aggregate", f"MIN({metric.sql})"))
-        elif metric.agg == "sketch":
-            sketches.append(MetricPlan(metric.name, "sketch", dialect.sketch_bucket(str(metric.sql))))
-        elif metric.agg == "merge_sketch":
-            sketches.append(MetricPlan(metric.name, "sketch", str(metric.sql)))
-            merges.append(metric.name)
+        if metric.agg in AGGREGATE_AGGS:
+            aggregates.append(MetricPlan(metric.name, "aggregate", _aggregate_sql(metric, source, dialect)))
+        elif metric.agg in ("sketch", "merge_sketch"):
+            merged = metric.agg == "merge_sketch"
+            bucket = str(metric.sql) if merged else dialect.sketch_bucket(str(metric.sql))
+            sketches.append(MetricPlan(metric.name, "sketch", bucket))
+            merges += [metric.name] if merged else []
         elif metric.agg == "percentile":
             percentiles.append((metric.name, str(metric.sketch), _fraction(metric.percentile or 50)))
-        elif metric.agg == "ratio":
-            expression = dialect.safe_divide(f"a.{metric.numerator}", f"a.{metric.denominator}")
-            if metric.multiplier not in (None, 1):
-                expression = f"{expression} * {metric.multiplier!r}"
-            derived.append(MetricPlan(metric.name, "derived", expression))
-        elif metric.agg == "per_second":
-            seconds = dialect.seconds(rollup.period.grain)
-            derived.append(MetricPlan(metric.name, "derived", f"{dialect.float_cast(f'a.{metric.of}')} / {seconds}"))
+        else:
+            derived.append(MetricPlan(metric.name, "derived", _derived_sql(metric, rollup.period.grain, dialect)))
     return RollupPlan(
         table=table, source=source, period_column=rollup.period.column,
         period_expression=dialect.trunc(rollup.period.source, rollup.period.grain),
@@ -122,6 +109,31 @@ def plan_rollup(model: SemanticModel, table: TableIR, dialect: Dialect) -> Rollu
         percentiles=tuple(percentiles), derived=tuple(derived),
         output=tuple(c.name for c in table.columns), increment_offset=rollup.increment_offset,
     )
+
+
+AGGREGATE_AGGS = frozenset({"count", "count_if", "sum", "min", "max", "any_value"})
+
+
+def _aggregate_sql(metric: RollupMetric, source: TableIR, dialect: Dialect) -> str:
+    """The aggregate over the source rows that computes an additive (or min/max) metric."""
+    if metric.agg == "count":
+        return "COUNT(*)"
+    if metric.agg == "count_if":
+        return f"SUM(CASE WHEN {metric.sql} THEN 1 ELSE 0 END)"
+    if metric.agg == "sum" and _column_type(source, str(metric.sql)) == "FLOAT64":
+        return dialect.exact_sum(str(metric.sql))
+    function = "MIN" if metric.agg == "any_value" else metric.agg.upper()
+    return f"{function}({metric.sql})"
+
+
+def _derived_sql(metric: RollupMetric, grain: str, dialect: Dialect) -> str:
+    """A ratio or rate recomputed from this rollup's own summed metrics (alias `a`)."""
+    if metric.agg == "per_second":
+        return f"{dialect.float_cast(f'a.{metric.of}')} / {dialect.seconds(grain)}"
+    expression = dialect.safe_divide(f"a.{metric.numerator}", f"a.{metric.denominator}")
+    if metric.multiplier not in (None, 1):
+        expression = f"{expression} * {metric.multiplier!r}"
+    return expression
 
 
 def _column_type(table: TableIR, expression: str) -> str | None:
