@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import shutil
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from lookwright.deploy import CheckQuery, load_queries
 from lookwright.errors import InputError
 from lookwright.ir import SemanticModel, load_model
 from lookwright.looker_api import LookerClient, RetryPolicy
-from lookwright.verify import Mismatch, VerifyFailed, verify, warehouse_query
+from lookwright.verify import Mismatch, VerifyFailed, looker_rows, verify, warehouse_query
 
 pytest_plugins = ["conftest_looker"]
 FAST = RetryPolicy(attempts=3, base_delay=0.01, timeout=5)
@@ -122,8 +123,8 @@ def test_warehouse_sql_is_compiled_from_the_model(model: SemanticModel) -> None:
 
 
 @pytest.mark.parametrize(("fields", "filters", "why"), [
-    (("orders.count",), {"orders.created_date": "7 days"},
-     "filter orders.created_date: '7 days' is not a plain date"),
+    (("orders.count",), {"orders.created_date": "this week"},
+     "filter orders.created_date: 'this week' is not a supported Looker date filter expression"),
     (("customers.country",), {"customers.country": "D%"}, "filter customers.country: 'D%' is not a plain value list"),
     (("orders.nope",), {}, "orders.nope is not a field of view orders"),
     (("orders.status",), {"orders.count": ">1"}, "filter on measure orders.count"),
@@ -181,3 +182,54 @@ def test_cli_verify_compares_the_declared_queries(deployed_generated: FakeLooker
     assert exit_.value.code == 0
     out, _ = capsys.readouterr()
     assert out == "lw_project: generated LookML and Looker agree, 3 check queries equal the warehouse\n"
+
+
+# ---- Looker's relative date filters, evaluated at a pinned `now` on both sides ------------------
+
+FEB_8 = datetime.datetime(2024, 2, 8, 12, 0, tzinfo=datetime.UTC)
+RECENT = CheckQuery("recent", "shop", "orders", ("orders.created_date", "orders.count", "orders.total_amount"),
+                    {"orders.created_date": "7 days ago for 90 days"}, timezone="UTC")
+
+
+def test_relative_date_filters_compile_to_a_half_open_range(model: SemanticModel) -> None:
+    assert warehouse_query(model, RECENT, now=FEB_8).splitlines()[-2:] == [
+        ("WHERE (\"orders\".created_at) >= TIMESTAMP '2024-02-01 00:00:00' "
+         "AND (\"orders\".created_at) < TIMESTAMP '2024-05-01 00:00:00'"),
+        "GROUP BY 1"]
+
+
+def test_relative_date_filters_match_lookers_numbers(deployed_generated: FakeLooker, generated: Generated,
+                                                     client: LookerClient, warehouse: Path) -> None:
+    deployed_generated.now = FEB_8
+    last = [CheckQuery(f"last {n} days", "shop", "orders", ("orders.count", "orders.total_amount"),
+                       {"orders.created_date": f"{n} days"}, timezone="UTC") for n in (7, 8)]
+    assert looker_rows(client, RECENT) == [("2024-02-01", "1", "7.25"), ("2024-02-11", "1", "2.25")]
+    assert looker_rows(client, last[0]) == [("0", "None")]  # [Feb 2, Feb 9): no order
+    assert looker_rows(client, last[1]) == [("1", "7.25")]  # [Feb 1, Feb 9): order 3, Feb 1 09:30
+    assert verify(client, generated.lookml_dir, queries=(RECENT, *last), warehouse=warehouse,
+                  model=load_model(generated.model_dir), now=FEB_8) == 3
+
+
+def test_relative_date_filter_numbers_that_differ_are_reported(fake_looker: FakeLooker, generated: Generated,
+                                                                client: LookerClient, warehouse: Path) -> None:
+    files = {rel: text for rel, text in read_tree(generated.lookml_dir).items() if rel.endswith(".lkml")}
+    files["views/orders.view.lkml"] = files["views/orders.view.lkml"].replace(
+        "measure: total_amount {\n    type: sum\n    sql: ${amount} ;;",
+        "measure: total_amount {\n    type: sum\n    sql: ${amount} * 2 ;;")
+    fake_looker.seed(files)
+    fake_looker.now = FEB_8
+    with pytest.raises(VerifyFailed) as failure:
+        verify(client, generated.lookml_dir, queries=(RECENT,), warehouse=warehouse,
+               model=load_model(generated.model_dir), now=FEB_8)
+    assert failure.value.mismatches == [Mismatch("query recent", "2024-02-01, 1, 7.25; 2024-02-11, 1, 2.25",
+                                                 "2024-02-01, 1, 14.5; 2024-02-11, 1, 4.5")]
+
+
+def test_a_looker_clock_a_month_later_selects_other_rows(deployed_generated: FakeLooker, generated: Generated,
+                                                         client: LookerClient, warehouse: Path) -> None:
+    deployed_generated.now = FEB_8 + datetime.timedelta(days=30)  # Looker: [Mar 2, May 31): no orders
+    with pytest.raises(VerifyFailed) as failure:
+        verify(client, generated.lookml_dir, queries=(RECENT,), warehouse=warehouse,
+               model=load_model(generated.model_dir), now=FEB_8)
+    assert failure.value.mismatches == [Mismatch("query recent", "2024-02-01, 1, 7.25; 2024-02-11, 1, 2.25",
+                                                 "(no rows)")]

@@ -18,6 +18,7 @@ from lookwright.deploy import CheckQuery, declared_queries
 from lookwright.errors import CheckFailed, InputError, WarehouseError
 from lookwright.ir import SemanticModel, TableIR
 from lookwright.looker_api import LookerClient
+from lookwright.looker_filters import UnsupportedFilter, date_interval, interval_sql
 from lookwright.lookml_project import Explore, Field, Model, load_project
 from lookwright.model import FieldInfo, references, split_field, view_fields
 
@@ -141,13 +142,14 @@ FILTER_SPECIAL = re.compile(r"[%_^]|^-|^\s*(NULL|EMPTY)\s*$", re.IGNORECASE)
 class _QueryCompiler:
     """Compiles one check query: fields through validate_sql's resolver, joins and filters per the explore."""
 
-    def __init__(self, model: SemanticModel, query: CheckQuery) -> None:
+    def __init__(self, model: SemanticModel, query: CheckQuery, now: datetime.datetime | None = None) -> None:
         from lookwright.render_sql import SqlRenderer
         from lookwright.validate_sql import FieldResolver
 
         if query.explore not in model.explores:
             raise self.unsupported(query, f"explore {query.explore} is not in the semantic model")
         self.model, self.query = model, query
+        self.now = now if now is not None else datetime.datetime.now(datetime.UTC)
         self.explore = model.explores[query.explore]
         self.renderer = SqlRenderer(model, "duckdb")
         self.resolver = FieldResolver(model, self.renderer, model.tables[self.explore.view])
@@ -204,9 +206,9 @@ class _QueryCompiler:
         if info.kind == "measure":
             raise self.unsupported(self.query, f"filter on measure {reference}")
         if info.kind == "dimension_group" or info.type == "date":
-            if not FILTER_DATE.fullmatch(value.strip()):
-                raise self.unsupported(self.query, f"filter {reference}: {value!r} is not a plain date")
-            return f"{sql} = '{value.strip()}'"
+            if FILTER_DATE.fullmatch(value.strip()):
+                return f"{sql} = '{value.strip()}'"
+            return self.relative_date_sql(reference, info, value)
         number = FILTER_NUMBER.fullmatch(value) if info.type == "number" else None
         if number:
             return f"{sql} {number.group(1) or '='} {number.group(2)}"
@@ -214,6 +216,19 @@ class _QueryCompiler:
             raise self.unsupported(self.query, f"filter {reference}: {value!r} is not a plain value list")
         options = ", ".join("'" + item.strip().replace("'", "''") + "'" for item in value.split(","))
         return f"{sql} IN ({options})"
+
+    def relative_date_sql(self, reference: str, info: FieldInfo, value: str) -> str:
+        """Looker's relative date filters on a time dimension group select a range of its raw time."""
+        if info.kind != "dimension_group" or info.type != "time":
+            raise self.unsupported(self.query, f"filter {reference}: {value!r} is not a plain date")
+        table = self.model.tables[str(split_field(reference)[0])]
+        raw = self.resolver.dimension(table, split_field(reference)[1], frozenset())
+        timezone = self.query.timezone or self.model.warehouse.timezone or "UTC"
+        try:
+            interval = date_interval(value, self.now, timezone)
+        except UnsupportedFilter as error:
+            raise self.unsupported(self.query, f"filter {reference}: {error}") from None
+        return interval_sql(raw, interval)
 
     def sql(self) -> str:
         fields = [self.field(reference) for reference in self.query.fields]
@@ -256,18 +271,20 @@ class _QueryCompiler:
         return needed
 
 
-def warehouse_query(model: SemanticModel, query: CheckQuery) -> str:
+def warehouse_query(model: SemanticModel, query: CheckQuery, now: datetime.datetime | None = None) -> str:
     """DuckDB SQL computing a check query's rows from the warehouse tables, compiled from the model.
 
     Dimensions are grouped, measures aggregated, plain filters (values, lists, numbers, dates)
-    applied; anything that needs Looker's symmetric aggregates, time zone conversion or its filter
-    language raises InputError asking for hand-written warehouse_sql.
+    applied, Looker's relative date filters on time dimension groups evaluated at `now` (default:
+    the current time) in the query time zone; anything that needs Looker's symmetric aggregates,
+    time zone conversion or the rest of its filter language raises InputError asking for
+    hand-written warehouse_sql.
     """
-    return _QueryCompiler(model, query).sql()
+    return _QueryCompiler(model, query, now).sql()
 
 
 def check_numbers(client: LookerClient, queries: tuple[CheckQuery, ...], warehouse: Path,
-                  model: SemanticModel | None = None) -> list[Mismatch]:
+                  model: SemanticModel | None = None, now: datetime.datetime | None = None) -> list[Mismatch]:
     """Each check query must return the same rows from Looker and from the warehouse."""
     mismatches = []
     for query in queries:
@@ -275,7 +292,7 @@ def check_numbers(client: LookerClient, queries: tuple[CheckQuery, ...], warehou
         if sql is None:
             if model is None:
                 raise InputError(f"check query {query.name} has no warehouse_sql and no semantic model to compile")
-            sql = warehouse_query(model, query)
+            sql = warehouse_query(model, query, now)
         expected = warehouse_rows(warehouse, sql)
         actual = looker_rows(client, query)
         if expected != actual:
@@ -300,11 +317,12 @@ def parse_warehouse(spec: str) -> Path:
 
 def verify(client: LookerClient, lookml_dir: Path, *, explore: str | None = None,
            queries: tuple[CheckQuery, ...] = (), warehouse: Path | None = None,
-           model: SemanticModel | None = None) -> int:
+           model: SemanticModel | None = None, now: datetime.datetime | None = None) -> int:
     """Run every check; raise VerifyFailed listing all mismatches; return how many queries were compared.
 
     `queries` override the semantic model's declared queries. Numbers are compared when a
-    warehouse is given; explicit queries without one are an input error.
+    warehouse is given; explicit queries without one are an input error. `now` is the moment
+    relative date filters are evaluated at on the warehouse side (default: the current time).
     """
     mismatches = check_explores(client, lookml_dir, explore)
     if queries and warehouse is None:
@@ -312,7 +330,7 @@ def verify(client: LookerClient, lookml_dir: Path, *, explore: str | None = None
     chosen = queries or (declared_queries(model) if model is not None else ())
     chosen = tuple(q for q in chosen if explore is None or q.explore == explore)
     if warehouse is not None and chosen:
-        mismatches.extend(check_numbers(client, chosen, warehouse, model))
+        mismatches.extend(check_numbers(client, chosen, warehouse, model, now))
     if mismatches:
         raise VerifyFailed(mismatches)
     return len(chosen) if warehouse is not None else 0

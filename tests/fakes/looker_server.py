@@ -19,6 +19,8 @@ from typing import Any
 
 import duckdb
 
+from lookwright.looker_filters import UnsupportedFilter
+
 from .lookml_index import LookmlIndex, compile_query, load_index
 from .oas import LookerSpec, SpecViolation, looker_spec
 
@@ -113,6 +115,7 @@ class FakeLooker:
     deploy_failure: str | None = None
     production_commit: str = ""
     deploy_secret: str | None = None  # the project's webhook deploy secret (None: webhook needs none)
+    now: datetime.datetime | None = None  # Looker's clock for relative date filters (None: the real time)
 
     def __post_init__(self) -> None:
         self.remote = self.root / "remote.git"
@@ -612,9 +615,12 @@ def run_inline_query(fake: FakeLooker, request: Request) -> tuple[int, Any]:
         raise ApiError(400, "Must query at least one dimension or measure")
     index = fake.index(request)
     try:
-        sql = compile_query(index, model, explore, fields, body.get("filters") or {}, _limit(body.get("limit")))
+        sql = compile_query(index, model, explore, fields, body.get("filters") or {}, _limit(body.get("limit")),
+                            fake.now, body.get("query_timezone") or "UTC")
     except KeyError as exc:
         raise ApiError(400, f"View Not Found or unknown field: {exc}") from exc
+    except UnsupportedFilter as exc:
+        raise ApiError(400, f"Invalid filter: {exc}") from exc
     if fmt == "sql":
         return 200, RawText("\n".join(_aggregate_comments(fake, request, body) + [sql]), "text/plain")
     if fmt != "json":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import lkml
+
+from lookwright.looker_filters import date_interval, interval_sql
 
 REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\}")
 DEFAULT_TIMEFRAMES = ["raw", "time", "date", "week", "month", "quarter", "year"]
@@ -210,9 +213,24 @@ def _filter_sql(expr: str, value: str) -> str:
     return f"{expr} IN ({options})"
 
 
+def _raw_time(index: LookmlIndex, visible: dict[str, FieldDef], f: FieldDef) -> str:
+    return _expand(index, visible, FieldDef(f.view, f.name, f.kind, f.type, f.sql, f.primary_key, f.group))
+
+
+def _where(index: LookmlIndex, visible: dict[str, FieldDef], name: str, value: str, now: datetime.datetime,
+           timezone: str) -> str:
+    """Plain values, numbers, plain dates; Looker's date expressions on a time field select its raw time."""
+    f = visible[name]
+    if f.timeframe and not re.fullmatch(r"\s*-?\d+(?:\.\d+)?\s*|\s*\d{4}(-\d{2}){0,2}\s*", value):
+        return interval_sql(_raw_time(index, visible, f), date_interval(value, now, timezone))
+    return _filter_sql(_expand(index, visible, f), value)
+
+
 def compile_query(index: LookmlIndex, model: str, explore_name: str, fields: list[str],
-                  filters: dict[str, str], limit: int) -> str:
-    """DuckDB SQL for an explore query; raises KeyError for unknown explores or fields."""
+                  filters: dict[str, str], limit: int, now: datetime.datetime | None = None,
+                  timezone: str = "UTC") -> str:
+    """DuckDB SQL for an explore query; raises KeyError for unknown explores or fields and
+    lookwright's UnsupportedFilter for date expressions it cannot read."""
     explore = index.explores[(model, explore_name)]
     visible = index.explore_fields(explore)
     chosen = [visible[name] for name in fields]
@@ -221,7 +239,8 @@ def compile_query(index: LookmlIndex, model: str, explore_name: str, fields: lis
     for alias, view, sql_on in explore.joins:
         on = REF.sub(lambda m: _expand(index, visible, visible[m.group(1)]), sql_on.rstrip().removesuffix(";;"))
         sql += f"\nLEFT JOIN {index.tables[view]} AS {alias} ON {on}"
-    where = [_filter_sql(_expand(index, visible, visible[name]), value) for name, value in sorted(filters.items())]
+    moment = now if now is not None else datetime.datetime.now(datetime.UTC)
+    where = [_where(index, visible, name, value, moment, timezone) for name, value in sorted(filters.items())]
     if where:
         sql += "\nWHERE " + " AND ".join(where)
     dims = [str(n) for n, f in enumerate(chosen, 1) if f.kind == "dimension"]
