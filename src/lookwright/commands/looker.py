@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -81,8 +82,11 @@ def deploy(looker_ini: Path, section: str | None, project: str, branch: str, pro
                    "the check queries [default: ./semantic when it exists]")
 @QUERIES
 @click.option("--warehouse", default=None, help="duckdb:PATH to compare check-query numbers with")
+@click.option("--now", type=click.DateTime(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]), default=None,
+              help="the moment relative date filters ('7 days') count from on the warehouse side, UTC;"
+                   " default: now (Looker uses its own clock)")
 def verify(looker_ini: Path, section: str | None, project: str, explore: str | None, lookml_dir: Path,
-           model_dir: Path | None, queries: Path | None, warehouse: str | None) -> None:
+           model_dir: Path | None, queries: Path | None, warehouse: str | None, now: datetime | None) -> None:
     """Check the deployed model against the generated LookML and the warehouse's numbers."""
     from lookwright.ir import load_model
 
@@ -93,7 +97,8 @@ def verify(looker_ini: Path, section: str | None, project: str, explore: str | N
     try:
         compared = run_verify(client, lookml_dir, explore=explore,
                               queries=load_queries(queries) if queries else (),
-                              warehouse=parse_warehouse(warehouse) if warehouse else None, model=model)
+                              warehouse=parse_warehouse(warehouse) if warehouse else None, model=model,
+                              now=now.replace(tzinfo=UTC) if now else None)
     except VerifyFailed as failure:
         table = Table("what", "expected", "Looker", title=f"{project}: mismatches")
         for mismatch in failure.mismatches:
