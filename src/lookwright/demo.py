@@ -18,7 +18,6 @@ from lookwright.sources import load as load_source
 from lookwright.synth import SynthConfig, synthesize
 from lookwright.warehouse.duckdb import DuckDBWarehouse
 
-DEFAULT_DEMO_DIR = Path("build/demo")
 TOP = 5
 Progress = Callable[[str], None]
 

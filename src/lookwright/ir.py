@@ -13,7 +13,7 @@ from typing import Any
 from lookwright import schema
 from lookwright.errors import ModelError
 from lookwright.loader import discover, load_files
-from lookwright.model import Located, MergedModel, merge, view_fields
+from lookwright.model import Located, MergedModel, merge
 from lookwright.validate import find_join_key, guarded_fields, table_columns, validate
 
 
@@ -251,7 +251,3 @@ def _compile_model(located: Located[schema.Model], explores: dict[str, ExploreIR
     views = sorted({view for name in names for view in (explores[name].view, *(j.view for j in explores[name].joins))})
     return ModelIR(located.item.name, _origin(located), located.item, names, tuple(views))
 
-
-def field_index(table: TableIR) -> dict[str, str]:
-    """Referencable field name -> kind, for renderers that need to resolve `${...}`."""
-    return {name: info.kind for name, info in view_fields(table.spec).items()}

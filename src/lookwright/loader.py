@@ -28,7 +28,6 @@ from lookwright.schema import SemanticFile
 
 __all__ = ["SourceFile", "discover", "duplicate_key_diagnostics", "load_files", "parse_file"]
 
-SECTIONS = ("tables", "explores", "datagroups", "access_grants", "models", "queries")
 Path_ = tuple[str | int, ...]
 # a top-level section key, or `- name: X` as a direct item of a section (indent 0-2)
 _ENTITY_OR_SECTION = re.compile(

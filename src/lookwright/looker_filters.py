@@ -16,11 +16,12 @@ from lookwright.errors import InputError
 # beginning of that day and lasts M days ([today-N, today-N+M)); "before X" excludes X's start, "after X"
 # includes it; "A to B" includes A and excludes B. Weeks start on Monday (Looker's default week_start_day).
 UNITS = ("hour", "day", "week", "month")
+AMOUNT = r"(\d+)\s+(" + "|".join(UNITS) + r")s?"  # "7 days": (count, unit)
 DATE = r"(\d{4})[-/](\d{2})[-/](\d{2})"
-LAST = re.compile(r"(\d+)\s+(hour|day|week|month)s?")
-AGO = re.compile(r"(\d+)\s+(hour|day|week|month)s?\s+ago")
-AGO_FOR = re.compile(r"(\d+)\s+(hour|day|week|month)s?\s+ago\s+for\s+(\d+)\s+(hour|day|week|month)s?")
-BEFORE_AGO = re.compile(r"before\s+(\d+)\s+(hour|day|week|month)s?\s+ago")
+LAST = re.compile(AMOUNT)
+AGO = re.compile(AMOUNT + r"\s+ago")
+AGO_FOR = re.compile(AMOUNT + r"\s+ago\s+for\s+" + AMOUNT)
+BEFORE_AGO = re.compile(r"before\s+" + AMOUNT + r"\s+ago")
 BEFORE_DATE = re.compile(r"before\s+" + DATE)
 AFTER_DATE = re.compile(r"after\s+" + DATE)
 RANGE = re.compile(DATE + r"\s+to\s+" + DATE)

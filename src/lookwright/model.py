@@ -18,6 +18,7 @@ from lookwright.loader import Path_, SourceFile
 T = TypeVar("T")
 
 REFERENCE = re.compile(r"\$\{([^}]*)\}")
+SECTIONS = ("tables", "explores", "datagroups", "access_grants", "models", "queries")
 ADDITIVE_MEASURES = frozenset({"count", "sum", "min", "max", "average"})
 AGGREGATE_MEASURES = frozenset({
     "count", "count_distinct", "sum", "average", "min", "max", "median", "percentile",

@@ -22,7 +22,6 @@ PROVIDER_REGIONS: dict[str, tuple[str, str]] = {
     "azure": ("eastus", "westeurope"),
 }
 ENVIRONMENTS = ("production", "staging", "development")
-SEGMENTS = ("free", "pro", "enterprise")
 # The shared database each provider's services query (no service tag on its cost lines).
 SHARED_DATABASES: dict[str, str] = {
     "aws": "arn:aws:rds:us-east-1:123456789012:db:shared-postgres",

@@ -30,6 +30,7 @@ from lookwright.errors import Diagnostic
 from lookwright.model import (
     ADDITIVE_MEASURES,
     AGGREGATE_MEASURES,
+    SECTIONS,
     TIME_COLUMN_TYPES,
     FieldInfo,
     Located,
@@ -40,7 +41,6 @@ from lookwright.model import (
 )
 
 ROLLABLE_MEASURES = ADDITIVE_MEASURES | {"number", "ratio"}
-ADDITIVE_ROLLUP_AGGS = {"count": "sum", "count_if": "sum", "sum": "sum", "min": "min", "max": "max"}
 DIMENSION_SQL_KEYS = ("sql", "sql_start", "sql_end")
 
 
@@ -66,7 +66,7 @@ def validate(model: MergedModel) -> list[Diagnostic]:
 
 
 def _check_names(model: MergedModel) -> Iterator[Diagnostic]:
-    for section in ("tables", "explores", "datagroups", "access_grants", "models", "queries"):
+    for section in SECTIONS:
         seen: dict[str, Located[Any]] = {}
         for located in getattr(model, section):
             name = located.item.name
