@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from rich.console import Console
+
+from lookwright.errors import InputError
 
 PIPE_WIDTH = 160  # rich assumes 80 columns when output is not a terminal; CI logs deserve whole names
 
@@ -14,3 +17,16 @@ def console(stderr: bool = False, **options: object) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else PIPE_WIDTH
     return Console(stderr=stderr, width=width, **options)  # type: ignore[arg-type]
+
+
+def plain_console(stderr: bool = False) -> Console:
+    """`console` that prints text as it is: no markup, highlighting or emoji codes (for findings and JSON)."""
+    return console(stderr=stderr, soft_wrap=True, highlight=False, markup=False, emoji=False)
+
+
+def existing_directory(path: str | Path, what: str) -> Path:
+    """`path` as a Path, or an InputError naming what was expected there."""
+    directory = Path(path)
+    if not directory.is_dir():
+        raise InputError(f"{what} directory {path} does not exist")
+    return directory

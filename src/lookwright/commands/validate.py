@@ -9,24 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from lookwright.commands import console
+from lookwright.commands import existing_directory, plain_console
 from lookwright.errors import CheckFailed, InputError
+from lookwright.generate import DEFAULT_LOOKML_DIR as GENERATED_LOOKML
 from lookwright.lookml_validator import count_line, render, summary, validate_lookml
 
-DEFAULT_LOOKML_DIR = "generated_lookml"
-
-
-def _stdout() -> Console:
-    return console(soft_wrap=True, highlight=False, markup=False, emoji=False)
+DEFAULT_LOOKML_DIR = str(GENERATED_LOOKML)
 
 
 def _project_dir(path: str) -> Path:
-    directory = Path(path)
-    if not directory.is_dir():
-        raise InputError(f"LookML directory {path} does not exist")
+    directory = existing_directory(path, "LookML")
     if next(directory.rglob("*.lkml"), None) is None:
         raise InputError(f"no .lkml files under {path}")
     return directory
@@ -53,12 +47,12 @@ def validate(ctx: click.Context, warehouse_url: str | None, output_format: str) 
     failed = [outcome.name for outcome in outcomes if not outcome.passed]
     if output_format == "json":
         document = {"version": 1, "passed": not failed, "checks": [outcome.as_json() for outcome in outcomes]}
-        _stdout().print(json.dumps(document, indent=2))
+        plain_console().print(json.dumps(document, indent=2))
     else:
         table = Table("check", "result", title="lookwright validate")
         for outcome in outcomes:
             table.add_row(outcome.name, outcome.message)
-        _stdout().print(table)
+        plain_console().print(table)
     if failed:
         raise CheckFailed(f"validation failed: {', '.join(failed)}")
 
@@ -118,7 +112,7 @@ def lookml(directory: str, output_format: str, strict: bool) -> None:
     prefix = "" if project_dir.is_absolute() else project_dir.as_posix()
     text = render(findings, output_format, path_prefix=prefix.removeprefix("./").rstrip("/"))
     if text:
-        _stdout().print(text)
+        plain_console().print(text)
     counts = summary(findings)
     failing = counts["errors"] + (counts["warnings"] if strict else 0)
     if failing:
@@ -152,7 +146,7 @@ def explain(directory: str, explore: str, fields: str, filter_values: tuple[str,
     project = load_project(_project_dir(directory))
     names = [name.strip() for name in fields.split(",") if name.strip()]
     explanation = explain_query(project, explore, names, _parse_filters(filter_values), timezone)
-    console = _stdout()
+    console = plain_console()
     for line in explanation.lines:
         console.print(line)
     if not explanation.lines:

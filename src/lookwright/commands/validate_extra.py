@@ -4,35 +4,20 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 
-from lookwright.commands import console
-from lookwright.errors import CheckFailed, InputError
+from lookwright import generate
+from lookwright.commands import existing_directory, plain_console
+from lookwright.errors import CheckFailed
 
 if TYPE_CHECKING:
     from lookwright.validate_rollups import RollupReport
 
-DEFAULT_MODEL_DIR = "semantic"
-DEFAULT_LOOKML_DIR = "generated_lookml"
-
-
-def _stdout() -> Console:
-    return console(soft_wrap=True, highlight=False, markup=False, emoji=False)
-
-
-def _stderr() -> Console:
-    return console(stderr=True, soft_wrap=True, highlight=False, markup=False, emoji=False)
-
-
-def _directory(path: str, what: str) -> Path:
-    directory = Path(path)
-    if not directory.is_dir():
-        raise InputError(f"{what} directory {path} does not exist")
-    return directory
+DEFAULT_MODEL_DIR = str(generate.DEFAULT_MODEL_DIR)
+DEFAULT_LOOKML_DIR = str(generate.DEFAULT_LOOKML_DIR)
 
 
 @click.command(name="aggregates")
@@ -48,10 +33,10 @@ def aggregates(model_dir: str, lookml_dir: str, output_format: str) -> None:
     from lookwright.lookml_project import load_project
     from lookwright.validate_aggregates import check_queries, render_json, render_text
 
-    model = load_model(_directory(model_dir, "model"))
-    project = load_project(_directory(lookml_dir, "LookML"))
+    model = load_model(existing_directory(model_dir, "model"))
+    project = load_project(existing_directory(lookml_dir, "LookML"))
     report = check_queries(model, project)
-    console = _stdout()
+    console = plain_console()
     if output_format == "json":
         console.print(render_json(report))
     else:
@@ -77,12 +62,12 @@ def sql(warehouse_url: str, model_dir: str, output_format: str = "text") -> None
     from lookwright.validate_sql import validate_sql
     from lookwright.warehouse import open_warehouse
 
-    model = load_model(_directory(model_dir, "model"))
+    model = load_model(existing_directory(model_dir, "model"))
     started = time.perf_counter()
     open_warehouse(warehouse_url).close()  # fail early on a bad URL or file
     report = validate_sql(model, lambda: open_warehouse(warehouse_url))
     elapsed = time.perf_counter() - started
-    console = _stdout()
+    console = plain_console()
     if output_format == "json":
         console.print(json.dumps({
             "version": 1, "views": report.views, "fields": report.fields,
@@ -91,7 +76,7 @@ def sql(warehouse_url: str, model_dir: str, output_format: str = "text") -> None
         }, indent=2))
     for failure in report.failures if output_format == "text" else ():
         console.print(failure.format())
-    _stderr().print(f"checked {report.views} views, {report.fields} fields in {elapsed:.2f} s")
+    plain_console(stderr=True).print(f"checked {report.views} views, {report.fields} fields in {elapsed:.2f} s")
     if report.failures:
         count = len(report.failures)
         raise CheckFailed(f"{count} field{'s' if count != 1 else ''} failed to compile")
@@ -122,17 +107,17 @@ def rollups(warehouse_url: str, model_dir: str, tolerance: float, min_group: int
     from lookwright.validate_rollups import render_json, validate_rollups
     from lookwright.warehouse import open_warehouse
 
-    model = load_model(_directory(model_dir, "model"))
+    model = load_model(existing_directory(model_dir, "model"))
     started = time.perf_counter()
     with open_warehouse(warehouse_url) as warehouse:
         report = validate_rollups(model, warehouse, tolerance, min_group, tables)
     elapsed = time.perf_counter() - started
     if output_format == "json":
-        _stdout().print(render_json(report))
+        plain_console().print(render_json(report))
     else:
         _print_rollups(report)
     groups = sum(table.groups_compared for table in report.tables)
-    _stderr().print(f"compared {len(report.tables)} rollup tables, {groups} groups in {elapsed:.2f} s")
+    plain_console(stderr=True).print(f"compared {len(report.tables)} rollup tables, {groups} groups in {elapsed:.2f} s")
     if report.mismatch_count:
         count = report.mismatch_count
         raise CheckFailed(f"{count} rollup mismatch{'es' if count != 1 else ''} against the raw rows")
@@ -141,7 +126,7 @@ def rollups(warehouse_url: str, model_dir: str, tolerance: float, min_group: int
 def _print_rollups(report: RollupReport) -> None:
     from rich.table import Table
 
-    console = _stdout()
+    console = plain_console()
     for result in report.tables:
         summary = Table("metric", "kind", "compared", "mismatches",
                         title=f"{result.table} ({result.groups_compared} group{'s' if result.groups_compared != 1 else ''}, from {result.root})")
