@@ -86,22 +86,37 @@ def _child(chunk: T, render: Callable[[T], Rendered], roots: Sequence[Path], up:
     _send(up, ("written", written))
 
 
-def _spawn(chunk: T, render: Callable[[T], Rendered], roots: Sequence[Path]) -> _Worker:
+def _fork(body: Callable[[int, int], None]) -> _Worker:
+    """Run `body(up, down)` in a forked process: it writes to this process on `up`, reads from it on `down`."""
     up_read, up_write = os.pipe()
     down_read, down_write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the worker
+    if pid == 0:  # the forked process never returns into the caller's code
         os.close(up_read)
         os.close(down_write)
         code = 0
         try:
-            _child(chunk, render, roots, up_write, down_read)
+            body(up_write, down_read)
         except BaseException:  # noqa: BLE001 - the parent sees the broken pipe and reports it
             code = 70
         os._exit(code)
     os.close(up_write)
     os.close(down_read)
     return _Worker(pid, up_read, down_write)
+
+
+def _spawn(chunk: T, render: Callable[[T], Rendered], roots: Sequence[Path]) -> _Worker:
+    return _fork(lambda up, down: _child(chunk, render, roots, up, down))
+
+
+def _report(up: int, function: Callable[[], Any]) -> None:
+    """Send `function()`'s result, or its error, to the parent."""
+    try:
+        result = function()
+    except BaseException as error:  # noqa: BLE001 - reported to the parent, which raises it
+        _send(up, ("error", _portable(error)))
+        return
+    _send(up, ("done", result))
 
 
 def render_and_write(chunks: Sequence[T], render: Callable[[T], Rendered], roots: Sequence[Path],
@@ -143,19 +158,7 @@ class Background:
         if not can_fork():
             self._inline = function
             return
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the background process
-            os.close(read)
-            code = 0
-            try:
-                _send(write, ("done", function()))
-            except BaseException as error:  # noqa: BLE001 - reported to the parent, which raises it
-                _send(write, ("error", _portable(error)))
-                code = 1
-            os._exit(code)
-        os.close(write)
-        self._worker = _Worker(pid, read, -1)
+        self._worker = _fork(lambda up, _down: _report(up, function))
 
     def result(self) -> Any:
         if self._inline is not None:
@@ -174,5 +177,6 @@ class Background:
         """Reap the process (waiting for it); safe to call more than once."""
         worker, self._worker = self._worker, None
         if worker is not None:
+            os.close(worker.to_child)
             os.close(worker.from_child)
             os.waitpid(worker.pid, 0)
