@@ -44,14 +44,15 @@ class GenerateOptions:
     dialect: str = "bigquery"
 
 
-def fingerprint(options: GenerateOptions) -> str:
-    """Hash of every input file and option that affects the output."""
+def fingerprint(options: GenerateOptions, model_files: list[Path] | None = None) -> str:
+    """Hash of every input file and option that affects the output (`model_files`: already discovered)."""
     from lookwright.paths import DEFAULT_TEMPLATES, discover, display_path
 
     digest = hashlib.sha256(f"{__version__}|{options.dialect}".encode())
     cwd = os.getcwd()
     # YAML files under the name the generated headers show; code and templates by their relative name
-    named = [(display_path(path, cwd), path) for path in discover(options.model_dir)]
+    files = discover(options.model_dir) if model_files is None else model_files
+    named = [(display_path(path, cwd), path) for path in files]
     package = Path(__file__).parent
     named += [(path.name, path) for path in sorted(package.glob("*.py"))]  # the generator's code shapes output
     template_roots = [DEFAULT_TEMPLATES] + ([options.templates] if options.templates else [])
@@ -103,25 +104,26 @@ def _without_cyclic_gc() -> Iterator[None]:
 
 def generate(options: GenerateOptions) -> list[WriteResult] | None:
     """Write every output set; None when nothing needed doing."""
-    stamp = fingerprint(options)
+    from lookwright.paths import discover
+
+    paths = discover(options.model_dir)
+    stamp = fingerprint(options, paths)
     if up_to_date(options, stamp):
         return None
     with _without_cyclic_gc():
-        return _generate(options, stamp)
+        return _generate(options, stamp, paths)
 
 
-def _generate(options: GenerateOptions, stamp: str) -> list[WriteResult]:
+def _generate(options: GenerateOptions, stamp: str, paths: list[Path]) -> list[WriteResult]:
     from lookwright.errors import ModelError
     from lookwright.ir import load_model
     from lookwright.loader import duplicate_key_diagnostics
     from lookwright.parallel import Background, can_fork
-    from lookwright.paths import discover
 
     # the repeated-key check re-parses every file; a second process does it while this one loads
-    paths = discover(options.model_dir)
     duplicates = Background(lambda: duplicate_key_diagnostics(paths))
     try:
-        model = load_model(options.model_dir, check_duplicates=False)
+        model = load_model(options.model_dir, check_duplicates=False, paths=paths)
     except ModelError as error:
         raise ModelError(error.diagnostics + duplicates.result()) from None
     except BaseException:

@@ -118,13 +118,14 @@ class SemanticModel:
     queries: dict[str, tuple[schema.DeclaredQuery, Origin]]
 
 
-def load_model(directory: Path, check_duplicates: bool = True) -> SemanticModel:
+def load_model(directory: Path, check_duplicates: bool = True, paths: list[Path] | None = None) -> SemanticModel:
     """load -> validate -> compile; raises ModelError with every problem found.
 
+    `paths` are the directory's YAML files when the caller has already discovered them.
     `check_duplicates=False` leaves the repeated-key check to the caller
     (`loader.duplicate_key_diagnostics`), which `generate` runs in a parallel process.
     """
-    sources = load_files(discover(directory), check_duplicates)
+    sources = load_files(discover(directory) if paths is None else paths, check_duplicates)
     problems = [d for source in sources for d in source.diagnostics]
     merged = merge(sources)
     if not problems:

@@ -124,7 +124,7 @@ def finish_set(root: Path, entries: list[Written], fingerprint: str) -> WriteRes
         (root / stale).unlink(missing_ok=True)
         _prune_empty_dirs(root, (root / stale).parent)
     write_atomic(root / MANIFEST, manifest_text(fingerprint, {entry.path: entry.digest for entry in entries}))
-    _write_stat_cache(root)
+    _write_stat_cache(root, [entry.path for entry in entries])
     written = tuple(sorted(entry.path for entry in entries if entry.changed))
     return WriteResult(written, tuple(removed), len(entries) - len(written))
 
@@ -171,8 +171,8 @@ def _stat_key(path: Path) -> list[int] | None:
     return [info.st_size, info.st_mtime_ns]
 
 
-def _write_stat_cache(root: Path) -> None:
-    stats = {path: _stat_key(root / path) for path in manifest_files(root)}
+def _write_stat_cache(root: Path, paths: list[str]) -> None:
+    stats = {path: _stat_key(root / path) for path in paths}
     write_atomic(root / STAT_CACHE, json.dumps(stats, sort_keys=True))
 
 
