@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from lookwright.errors import InputError
+
+if TYPE_CHECKING:  # rich costs ~50 ms to import; `lookwright generate` with nothing to do never needs it
+    from rich.console import Console
 
 PIPE_WIDTH = 160  # rich assumes 80 columns when output is not a terminal; CI logs deserve whole names
 
 
 def console(stderr: bool = False, **options: object) -> Console:
     """A rich console for command output: terminal width on a terminal, PIPE_WIDTH otherwise."""
+    from rich.console import Console
+
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else PIPE_WIDTH
     return Console(stderr=stderr, width=width, **options)  # type: ignore[arg-type]
