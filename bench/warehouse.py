@@ -30,11 +30,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from lookwright.build import BuildReport, build
-from lookwright.demo import DemoPaths, ensure_sources, load_all, source_files
-from lookwright.dialects import DIALECTS
-from lookwright.ir import SemanticModel, load_model
-from lookwright.synth import SynthConfig
+from lookwright.demo.pipeline import DemoPaths, ensure_sources, load_all, source_files
+from lookwright.demo.synth import SynthConfig
+from lookwright.model.ir import SemanticModel, load_model
+from lookwright.sqlgen.dialects import DIALECTS
+from lookwright.warehouse.build import BuildReport, build
 from lookwright.warehouse.duckdb import DuckDBWarehouse
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ from fakes.looker_server import Dashboard, FakeLooker
 from fakes.oas import SPEC_PATH
 from looker_sdk import error as sdk_error
 
-from lookwright.generate import GenerateOptions, generate
+from lookwright.output.generate import GenerateOptions, generate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "deploy"
 CLIENT_SECRET = "fake-client-secret-s3cr3t"

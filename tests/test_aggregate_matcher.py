@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lookwright.aggregate_matcher import Explanation, explain_query
 from lookwright.errors import InputError
-from lookwright.lookml_project import Project, load_project
+from lookwright.lookml.aggregates import Explanation, explain_query
+from lookwright.lookml.project import Project, load_project
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lookml"
 LA = "America/Los_Angeles"

@@ -16,10 +16,10 @@ pytest.importorskip("google.cloud.bigquery", reason="google-cloud-bigquery is no
 from bq_emulator import Emulator, bq_emulator_fixture, free_port  # noqa: F401
 from google.cloud import bigquery
 
-from lookwright.dialects import GAMMA
 from lookwright.errors import WarehouseError
-from lookwright.ir import SemanticModel, load_model
-from lookwright.render_sql import SqlRenderer
+from lookwright.model.ir import SemanticModel, load_model
+from lookwright.sqlgen.dialects import GAMMA
+from lookwright.sqlgen.render import SqlRenderer
 from lookwright.warehouse import open_warehouse
 from lookwright.warehouse.bigquery import BigQueryWarehouse, parse_url
 

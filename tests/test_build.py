@@ -25,10 +25,10 @@ from fixtures.build.raw import (
     warehouse,
 )
 
-from lookwright.build import TransformRenderer, build_order
 from lookwright.errors import WarehouseError
-from lookwright.ir import load_model
-from lookwright.quality import run_checks
+from lookwright.model.ir import load_model
+from lookwright.warehouse.build import TransformRenderer, build_order
+from lookwright.warehouse.quality import run_checks
 
 H = timedelta(hours=1)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from lookwright.cli import main
-from lookwright.demo import DemoPaths, sources_ready
-from lookwright.synth import SynthConfig
+from lookwright.demo.pipeline import DemoPaths, sources_ready
+from lookwright.demo.synth import SynthConfig
 from lookwright.warehouse import DuckDBWarehouse
 
 ROOT = Path(__file__).resolve().parents[1]

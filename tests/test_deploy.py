@@ -12,7 +12,9 @@ from conftest_looker import CLIENT_SECRET, FIXTURES, Generated, read_tree
 from fakes.looker_server import DEV_BRANCH, FakeLooker
 
 from lookwright.cli import main
-from lookwright.deploy import (
+from lookwright.errors import LookerError
+from lookwright.looker.client import LookerClient, RetryPolicy
+from lookwright.looker.deploy import (
     TMP_PREFIX,
     CheckQuery,
     DeployFailed,
@@ -22,9 +24,7 @@ from lookwright.deploy import (
     deploy,
     load_queries,
 )
-from lookwright.errors import LookerError
-from lookwright.looker_api import LookerClient, RetryPolicy
-from lookwright.verify import verify
+from lookwright.looker.verify import verify
 
 pytest_plugins = ["conftest_looker"]
 
@@ -344,7 +344,7 @@ def test_a_must_hit_miss_stops_the_deploy_before_anything_leaves_the_machine(
 
 
 def test_declared_queries_come_from_the_semantic_model() -> None:
-    from lookwright.ir import load_model
+    from lookwright.model.ir import load_model
 
     assert declared_queries(load_model(FIXTURES / "semantic")) == (
         CheckQuery("german_revenue", "shop", "orders",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lookwright.cli import main
-from lookwright.schema_export import schema_text
+from lookwright.model.schema_export import schema_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -112,7 +112,7 @@ def test_missing_template_directory_is_an_input_error(project: Path, capsys: pyt
 
 
 def test_forked_workers_write_exactly_what_one_process_writes(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lookwright import generate as pipeline
+    from lookwright.output import generate as pipeline
 
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_TABLES", 1)
     monkeypatch.chdir(project)  # headers name semantic/... relative to the working directory
@@ -126,7 +126,7 @@ def test_forked_workers_write_exactly_what_one_process_writes(project: Path, mon
 
 def test_a_template_error_in_a_worker_writes_nothing(project: Path, monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    from lookwright import generate as pipeline
+    from lookwright.output import generate as pipeline
 
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_TABLES", 1)
     override = project / "my_templates"
@@ -140,7 +140,7 @@ def test_a_template_error_in_a_worker_writes_nothing(project: Path, monkeypatch:
 @pytest.mark.parametrize("in_workers", [False, True], ids=["one process", "forked workers"])
 def test_a_repeated_key_fails_generate_and_writes_nothing(project: Path, monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str], in_workers: bool) -> None:
-    from lookwright import generate as pipeline
+    from lookwright.output import generate as pipeline
 
     if in_workers:
         monkeypatch.setattr(pipeline, "PARALLEL_MIN_TABLES", 1)

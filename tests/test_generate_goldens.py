@@ -13,7 +13,7 @@ import lkml
 import pytest
 import sqlglot
 
-from lookwright.generate import GenerateOptions, generate
+from lookwright.output.generate import GenerateOptions, generate
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDENS = {"lookml": ROOT / "generated_lookml", "sql": ROOT / "sql"}

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lookwright.generate import GenerateOptions, generate
+from lookwright.output.generate import GenerateOptions, generate
 
 NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True)
 COLUMN_TYPES = st.sampled_from(["STRING", "INT64", "FLOAT64", "BOOL", "DATE", "TIMESTAMP"])

@@ -7,7 +7,7 @@ import datetime
 import pytest
 
 from lookwright.errors import InputError
-from lookwright.looker_filters import Interval, UnsupportedFilter, date_interval, interval_sql
+from lookwright.lookml.filters import Interval, UnsupportedFilter, date_interval, interval_sql
 
 UTC = datetime.UTC
 WEDNESDAY = datetime.datetime(2024, 2, 14, 15, 30, tzinfo=UTC)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lookwright.deploy import DeployOptions, deploy
-from lookwright.looker_api import LookerClient
-from lookwright.verify import verify
+from lookwright.looker.client import LookerClient
+from lookwright.looker.deploy import DeployOptions, deploy
+from lookwright.looker.verify import verify
 
 FIXTURES = Path(__file__).parent / "fixtures" / "deploy"
 REQUIRED = ("LOOKERSDK_BASE_URL", "LOOKERSDK_CLIENT_ID", "LOOKERSDK_CLIENT_SECRET",

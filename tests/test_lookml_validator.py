@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lookwright.lookml_project import load_project, resolve_include
-from lookwright.lookml_validator import CODES, Finding, render, validate_lookml
+from lookwright.lookml.project import load_project, resolve_include
+from lookwright.lookml.validator import CODES, Finding, render, validate_lookml
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lookml"
 UNKNOWN_FIELD = ("Unknown or inaccessible field {0}. Check for typos or append a timeframe to "

@@ -1,4 +1,4 @@
-"""lookwright.lookml_writer.dump is byte-identical to lkml.dump."""
+"""lookwright.lookml.dump.dump is byte-identical to lkml.dump."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import lkml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lookwright.lookml_writer import dump
+from lookwright.lookml.dump import dump
 
 SCALAR_KEYS = st.sampled_from(
     ["sql", "label", "type", "hidden", "fields", "timeframes", "query", "materialization",

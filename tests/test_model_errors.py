@@ -9,7 +9,7 @@ import pytest
 
 from lookwright.cli import main
 from lookwright.errors import Diagnostic, ModelError
-from lookwright.ir import load_model
+from lookwright.model.ir import load_model
 
 BASE = """\
 warehouse: {project: p, dataset: d}

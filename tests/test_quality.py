@@ -10,8 +10,8 @@ from fixtures.build.raw import MODEL, T0, cur, insert, run, span, warehouse
 
 from lookwright.cli import main
 from lookwright.errors import CheckFailed
-from lookwright.quality import CheckResult, CheckRun, ensure_passed, run_checks
 from lookwright.warehouse import DuckDBWarehouse
+from lookwright.warehouse.quality import CheckResult, CheckRun, ensure_passed, run_checks
 
 
 def _built(path: Path | str = ":memory:") -> DuckDBWarehouse:

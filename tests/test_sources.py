@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from lookwright.commands.warehouse import load as load_command
 from lookwright.errors import InputError
-from lookwright.sources import RAW_TABLES, SOURCES, LoadReport, create_raw_tables, load
 from lookwright.warehouse import DuckDBWarehouse
+from lookwright.warehouse.sources import RAW_TABLES, SOURCES, LoadReport, create_raw_tables, load
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sources"
 

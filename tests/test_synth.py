@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from lookwright.commands.warehouse import synth as synth_command
-from lookwright.sources import load
-from lookwright.synth import SynthConfig, hourly_requests, synthesize
+from lookwright.demo.synth import SynthConfig, hourly_requests, synthesize
 from lookwright.warehouse import DuckDBWarehouse
+from lookwright.warehouse.sources import load
 
 SMALL = SynthConfig(seed=11, days=2, requests=20_000)
 KINDS = {"otlp": "otlp", "cur": "cur", "gcp_billing": "gcp-billing", "azure_cost": "azure-cost",

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from lookwright.checks.aggregates import QueryResult, check_queries
 from lookwright.commands.validate_extra import aggregates
 from lookwright.errors import LookwrightError
-from lookwright.ir import load_model
-from lookwright.lookml_project import load_project
-from lookwright.validate_aggregates import QueryResult, check_queries
+from lookwright.lookml.project import load_project
+from lookwright.model.ir import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPLORE = "fact_performance_requests"

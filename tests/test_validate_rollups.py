@@ -13,11 +13,7 @@ from typing import Any
 import pytest
 from fixtures.build.raw import MODEL, ROOT, T0, cur, insert, key, run, span, warehouse
 
-from lookwright.cli import main
-from lookwright.dialects import DIALECTS
-from lookwright.errors import CheckFailed
-from lookwright.ir import load_model
-from lookwright.validate_rollups import (
+from lookwright.checks.rollups import (
     Aggregate,
     Mismatch,
     Percentile,
@@ -31,6 +27,10 @@ from lookwright.validate_rollups import (
     validate_rollups,
     values_match,
 )
+from lookwright.cli import main
+from lookwright.errors import CheckFailed
+from lookwright.model.ir import load_model
+from lookwright.sqlgen.dialects import DIALECTS
 from lookwright.warehouse import DuckDBWarehouse
 
 DUCKDB = DIALECTS["duckdb"]

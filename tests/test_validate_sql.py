@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from lookwright.checks.sql import SqlFailure, validate_sql
 from lookwright.commands.validate_extra import sql
 from lookwright.errors import LookwrightError
-from lookwright.ir import SemanticModel, load_model
-from lookwright.render_sql import SqlRenderer
-from lookwright.validate_sql import SqlFailure, validate_sql
+from lookwright.model.ir import SemanticModel, load_model
+from lookwright.sqlgen.render import SqlRenderer
 from lookwright.warehouse import DuckDBWarehouse, open_warehouse
 
 ROOT = Path(__file__).resolve().parents[1]

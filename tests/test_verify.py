@@ -11,11 +11,11 @@ from conftest_looker import FIXTURES, Generated, read_tree
 from fakes.looker_server import FakeLooker
 
 from lookwright.cli import main
-from lookwright.deploy import CheckQuery, load_queries
 from lookwright.errors import InputError
-from lookwright.ir import SemanticModel, load_model
-from lookwright.looker_api import LookerClient, RetryPolicy
-from lookwright.verify import Mismatch, VerifyFailed, looker_rows, verify, warehouse_query
+from lookwright.looker.client import LookerClient, RetryPolicy
+from lookwright.looker.deploy import CheckQuery, load_queries
+from lookwright.looker.verify import Mismatch, VerifyFailed, looker_rows, verify, warehouse_query
+from lookwright.model.ir import SemanticModel, load_model
 
 pytest_plugins = ["conftest_looker"]
 FAST = RetryPolicy(attempts=3, base_delay=0.01, timeout=5)

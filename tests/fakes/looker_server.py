@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from lookwright.looker_filters import UnsupportedFilter
+from lookwright.lookml.filters import UnsupportedFilter
 
 from .lookml_index import LookmlIndex, compile_query, load_index
 from .oas import LookerSpec, SpecViolation, looker_spec
@@ -459,7 +459,7 @@ def reset_to_remote(fake: FakeLooker, request: Request) -> tuple[int, Any]:
 
 def _lookml_errors(fake: FakeLooker, root: Path) -> list[dict[str, Any]]:
     """Looker's LookML validator, played by lookwright's static validator."""
-    from lookwright.lookml_validator import validate_lookml
+    from lookwright.lookml.validator import validate_lookml
 
     return [{"code": f.code, "severity": "fatal" if f.code == "LKML001" else f.severity,
              "kind": "syntax" if f.code == "LKML001" else "lookml", "message": f.message,
@@ -642,8 +642,8 @@ def _limit(value: str | None) -> int:
 def _aggregate_comments(fake: FakeLooker, request: Request, body: dict[str, Any]) -> list[str]:
     """Aggregate-awareness comments, computed by lookwright's matcher when it exists."""
     try:
-        from lookwright.aggregate_matcher import explain_query
-        from lookwright.lookml_project import load_project
+        from lookwright.lookml.aggregates import explain_query
+        from lookwright.lookml.project import load_project
     except ImportError:
         return []
     project = load_project(fake.workspace_dir(request))

@@ -11,7 +11,7 @@ from typing import Any
 
 import lkml
 
-from lookwright.looker_filters import date_interval, interval_sql
+from lookwright.lookml.filters import date_interval, interval_sql
 
 REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\}")
 DEFAULT_TIMEFRAMES = ["raw", "time", "date", "week", "month", "quarter", "year"]

@@ -10,18 +10,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lookwright.build import BuildReport
 from lookwright.commands import console as make_console
-from lookwright.demo import DemoSummary
-from lookwright.generate import (
+from lookwright.demo.pipeline import DemoSummary
+from lookwright.demo.synth import SynthConfig, planned_files
+from lookwright.output.generate import (
     DEFAULT_LOOKML_DIR,
     DEFAULT_MODEL_DIR,
     DEFAULT_SQL_DIR,
     GenerateOptions,
 )
-from lookwright.quality import CheckRun, ensure_passed, run_checks
-from lookwright.synth import SynthConfig, planned_files
+from lookwright.warehouse.build import BuildReport
 from lookwright.warehouse.duckdb import DEFAULT_WAREHOUSE_PATH, open_warehouse
+from lookwright.warehouse.quality import CheckRun, ensure_passed, run_checks
 
 WAREHOUSE_OPTION = click.option("--warehouse", "url", default=f"duckdb:{DEFAULT_WAREHOUSE_PATH}",
                                 show_default=True, help="The warehouse to build in.")
@@ -52,8 +52,8 @@ def _checks_table(run: CheckRun) -> Table:
 
 
 def _build(url: str, model_dir: Path, full_refresh: bool, console: Console) -> BuildReport:
-    from lookwright.build import build as run_build
-    from lookwright.ir import load_model
+    from lookwright.model.ir import load_model
+    from lookwright.warehouse.build import build as run_build
 
     model = load_model(model_dir)
     with open_warehouse(url) as warehouse, _progress(console) as progress:
@@ -65,7 +65,7 @@ def _build(url: str, model_dir: Path, full_refresh: bool, console: Console) -> B
 
 
 def _checks(url: str, model_dir: Path, console: Console) -> CheckRun:
-    from lookwright.ir import load_model
+    from lookwright.model.ir import load_model
 
     model = load_model(model_dir)
     with open_warehouse(url) as warehouse, console.status("running data-quality checks"):
@@ -136,9 +136,9 @@ def demo(requests_: int, days: int, seed: int, root: Path, model_dir: Path) -> N
     Sources are reused when an identical synth run is already there; the warehouse is rebuilt
     in a staging file and swapped in, so re-running never leaves it half-built.
     """
-    from lookwright import demo as pipeline
-    from lookwright import generate as generator
-    from lookwright.ir import load_model
+    from lookwright.demo import pipeline
+    from lookwright.model.ir import load_model
+    from lookwright.output import generate as generator
 
     console = make_console(stderr=True)
     started = time.perf_counter()

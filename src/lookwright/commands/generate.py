@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from lookwright.errors import CheckFailed
-from lookwright.generate import (
+from lookwright.output.generate import (
     DEFAULT_LOOKML_DIR,
     DEFAULT_MODEL_DIR,
     DEFAULT_SQL_DIR,
@@ -36,7 +36,7 @@ def generate(model_dir: Path, lookml_out: Path, sql_out: Path, templates: Path |
     and nothing is written. Output is deterministic and written atomically; files that a
     previous run generated and this one does not are removed, hand-written files never are.
     """
-    from lookwright import generate as pipeline
+    from lookwright.output import generate as pipeline
 
     options = GenerateOptions(model_dir, lookml_out, sql_out, templates)
     if check_only:
@@ -61,8 +61,8 @@ def generate(model_dir: Path, lookml_out: Path, sql_out: Path, templates: Path |
 @click.option("--output", type=click.Path(path_type=Path), default=None, help="Write to this file instead of stdout.")
 def schema(output: Path | None) -> None:
     """Print the JSON Schema of the YAML format (for editor autocompletion)."""
-    from lookwright.schema_export import schema_text
-    from lookwright.writer import write_atomic
+    from lookwright.model.schema_export import schema_text
+    from lookwright.output.writer import write_atomic
 
     text = schema_text()
     if output is None:

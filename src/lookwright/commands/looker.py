@@ -10,11 +10,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from lookwright.deploy import DeployFailed, DeployOptions, load_queries
-from lookwright.deploy import deploy as run_deploy
-from lookwright.looker_api import LookerClient
-from lookwright.verify import VerifyFailed, parse_warehouse
-from lookwright.verify import verify as run_verify
+from lookwright.looker.client import LookerClient
+from lookwright.looker.deploy import DeployFailed, DeployOptions, load_queries
+from lookwright.looker.deploy import deploy as run_deploy
+from lookwright.looker.verify import VerifyFailed, parse_warehouse
+from lookwright.looker.verify import verify as run_verify
 
 LOOKER_INI = click.option("--looker-ini", type=click.Path(path_type=Path), default=Path("looker.ini"),
                           show_default=True, help="looker.ini (LOOKERSDK_* env vars override it)")
@@ -88,7 +88,7 @@ def deploy(looker_ini: Path, section: str | None, project: str, branch: str, pro
 def verify(looker_ini: Path, section: str | None, project: str, explore: str | None, lookml_dir: Path,
            model_dir: Path | None, queries: Path | None, warehouse: str | None, now: datetime | None) -> None:
     """Check the deployed model against the generated LookML and the warehouse's numbers."""
-    from lookwright.ir import load_model
+    from lookwright.model.ir import load_model
 
     if model_dir is None and Path("semantic").is_dir():
         model_dir = Path("semantic")

@@ -13,8 +13,8 @@ from rich.table import Table
 
 from lookwright.commands import existing_directory, plain_console
 from lookwright.errors import CheckFailed, InputError
-from lookwright.generate import DEFAULT_LOOKML_DIR as GENERATED_LOOKML
-from lookwright.lookml_validator import count_line, render, summary, validate_lookml
+from lookwright.lookml.validator import count_line, render, summary, validate_lookml
+from lookwright.output.generate import DEFAULT_LOOKML_DIR as GENERATED_LOOKML
 
 DEFAULT_LOOKML_DIR = str(GENERATED_LOOKML)
 
@@ -140,8 +140,8 @@ def _parse_filters(values: tuple[str, ...]) -> dict[str, str]:
 def explain(directory: str, explore: str, fields: str, filter_values: tuple[str, ...],
             timezone: str | None) -> None:
     """Explain which aggregate table Looker would use for a query, as Looker's SQL comments."""
-    from lookwright.aggregate_matcher import explain_query
-    from lookwright.lookml_project import load_project
+    from lookwright.lookml.aggregates import explain_query
+    from lookwright.lookml.project import load_project
 
     project = load_project(_project_dir(directory))
     names = [name.strip() for name in fields.split(",") if name.strip()]

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 import click
 from rich.console import Console
 
-from lookwright import generate
 from lookwright.commands import existing_directory, plain_console
 from lookwright.errors import CheckFailed
+from lookwright.output import generate
 
 if TYPE_CHECKING:
-    from lookwright.validate_rollups import RollupReport
+    from lookwright.checks.rollups import RollupReport
 
 DEFAULT_MODEL_DIR = str(generate.DEFAULT_MODEL_DIR)
 DEFAULT_LOOKML_DIR = str(generate.DEFAULT_LOOKML_DIR)
@@ -29,9 +29,9 @@ DEFAULT_LOOKML_DIR = str(generate.DEFAULT_LOOKML_DIR)
               show_default=True, help="Output format.")
 def aggregates(model_dir: str, lookml_dir: str, output_format: str) -> None:
     """Report which aggregate table serves every declared query; fail on must-hit misses."""
-    from lookwright.ir import load_model
-    from lookwright.lookml_project import load_project
-    from lookwright.validate_aggregates import check_queries, render_json, render_text
+    from lookwright.checks.aggregates import check_queries, render_json, render_text
+    from lookwright.lookml.project import load_project
+    from lookwright.model.ir import load_model
 
     model = load_model(existing_directory(model_dir, "model"))
     project = load_project(existing_directory(lookml_dir, "LookML"))
@@ -58,8 +58,8 @@ def aggregates(model_dir: str, lookml_dir: str, output_format: str) -> None:
               show_default=True, help="Output format.")
 def sql(warehouse_url: str, model_dir: str, output_format: str = "text") -> None:
     """Compile every view's SQL and field expressions on the warehouse without scanning data."""
-    from lookwright.ir import load_model
-    from lookwright.validate_sql import validate_sql
+    from lookwright.checks.sql import validate_sql
+    from lookwright.model.ir import load_model
     from lookwright.warehouse import open_warehouse
 
     model = load_model(existing_directory(model_dir, "model"))
@@ -103,8 +103,8 @@ def rollups(warehouse_url: str, model_dir: str, tolerance: float, min_group: int
     Additive metrics must match exactly, ratios and rates as recomputed from raw parts, and
     percentiles within --tolerance of the exact (nearest-rank) percentile. Exit 1 on any mismatch.
     """
-    from lookwright.ir import load_model
-    from lookwright.validate_rollups import render_json, validate_rollups
+    from lookwright.checks.rollups import render_json, validate_rollups
+    from lookwright.model.ir import load_model
     from lookwright.warehouse import open_warehouse
 
     model = load_model(existing_directory(model_dir, "model"))

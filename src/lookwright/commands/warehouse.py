@@ -10,10 +10,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lookwright.sources import SOURCES, LoadReport
-from lookwright.sources import load as load_source
-from lookwright.synth import SynthConfig, planned_files, synthesize
+from lookwright.demo.synth import SynthConfig, planned_files, synthesize
 from lookwright.warehouse.duckdb import DEFAULT_WAREHOUSE_PATH, open_warehouse
+from lookwright.warehouse.sources import SOURCES, LoadReport
+from lookwright.warehouse.sources import load as load_source
 
 MAX_EXAMPLES = 20
 

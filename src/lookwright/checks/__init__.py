@@ -1,0 +1,1 @@
+"""Checks against a warehouse or the LookML: validate sql, validate rollups, validate aggregates, the umbrella."""

@@ -1,0 +1,1 @@
+"""The demo: synthetic export files and the end-to-end pipeline."""

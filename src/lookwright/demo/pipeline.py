@@ -1,0 +1,147 @@
+"""The end-to-end demo: synthetic exports -> loaders -> build -> checks, and its summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lookwright.demo.synth import SynthConfig, synthesize
+from lookwright.model.ir import SemanticModel
+from lookwright.warehouse.build import STATE_TABLE, BuildReport, build
+from lookwright.warehouse.duckdb import DuckDBWarehouse
+from lookwright.warehouse.quality import RESULTS_TABLE, CheckRun, run_checks
+from lookwright.warehouse.sources import RAW_TABLES, LoadReport
+from lookwright.warehouse.sources import load as load_source
+
+TOP = 5
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DemoPaths:
+    """Where the demo keeps its sources and warehouse."""
+
+    root: Path
+
+    @property
+    def sources(self) -> Path:
+        return self.root / "sources"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def staging(self) -> Path:
+        return self.root / "warehouse.building.duckdb"
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What the demo prints: sizes, cost per team, the most expensive and most efficient services."""
+
+    rows: tuple[tuple[str, int], ...]
+    cost_by_team: tuple[tuple[str, float, float], ...]  # team, real cost, estimated cost
+    cost_per_request: tuple[tuple[str, float, int], ...]  # service, cost per request, requests
+    efficiency: tuple[tuple[str, float], ...]  # service, average hourly efficiency score
+    attribution: tuple[tuple[str, float], ...]  # method, cost
+
+
+def sources_ready(paths: DemoPaths, config: SynthConfig) -> bool:
+    """Whether the sources folder holds a complete synth run of exactly this configuration."""
+    manifest = paths.sources / "manifest.json"
+    if not manifest.is_file():
+        return False
+    recorded = json.loads(manifest.read_text(encoding="utf-8"))
+    wanted = {**asdict(config), "start": config.start.isoformat()}
+    files = recorded.get("files", [])
+    return bool(recorded.get("config") == wanted and all((paths.sources / f["path"]).is_file() for f in files))
+
+
+def ensure_sources(paths: DemoPaths, config: SynthConfig, progress: Progress) -> bool:
+    """Synthesize the sources unless an identical run is already there; returns whether it ran."""
+    if sources_ready(paths, config):
+        return False
+    if paths.sources.exists():
+        shutil.rmtree(paths.sources)
+    # manifest.json is written last, so an interrupted run is never mistaken for a complete one
+    synthesize(paths.sources, config, progress)
+    return True
+
+
+def source_files(paths: DemoPaths) -> list[tuple[str, Path]]:
+    """(load kind, file) for every data file of the synth manifest."""
+    recorded = json.loads((paths.sources / "manifest.json").read_text(encoding="utf-8"))
+    return [(str(f["kind"]).replace("_", "-"), paths.sources / str(f["path"])) for f in recorded["files"]]
+
+
+def load_all(warehouse: DuckDBWarehouse, files: list[tuple[str, Path]], progress: Progress) -> list[LoadReport]:
+    reports = []
+    for kind, path in files:
+        reports.append(load_source(warehouse, kind, path))
+        progress(path.name)
+    return reports
+
+
+def _remove(path: Path) -> None:
+    for candidate in (path, path.with_name(path.name + ".wal")):
+        candidate.unlink(missing_ok=True)
+
+
+def build_warehouse(
+    paths: DemoPaths,
+    model: SemanticModel,
+    on_load: Progress,
+    on_step: Callable[[str, int, int], None],
+) -> tuple[list[LoadReport], BuildReport, CheckRun]:
+    """Load, build and check into a staging file, then swap it in: the live warehouse is never half-built."""
+    _remove(paths.staging)
+    with DuckDBWarehouse(paths.staging) as warehouse:
+        reports = load_all(warehouse, source_files(paths), on_load)
+        report = build(warehouse, model, on_step=on_step)
+        run = run_checks(warehouse, model)
+        warehouse.execute("CHECKPOINT")
+    _remove(paths.warehouse)
+    os.replace(paths.staging, paths.warehouse)
+    return reports, report, run
+
+
+def _rows(warehouse: DuckDBWarehouse, sql: str) -> list[tuple[Any, ...]]:
+    return warehouse.query(sql)
+
+
+def summarize(warehouse: DuckDBWarehouse, model: SemanticModel) -> DemoSummary:
+    """The demo's summary, read from the built tables."""
+    names = sorted(RAW_TABLES) + sorted(model.tables) + [STATE_TABLE, RESULTS_TABLE]
+    rows = tuple((name, int(_rows(warehouse, f"SELECT COUNT(*) FROM {name}")[0][0])) for name in names)
+    by_team = _rows(warehouse, """
+        SELECT COALESCE(s.team, '(no team)') AS team,
+               SUM(CASE WHEN NOT c.is_estimated THEN c.total_cost ELSE 0 END) AS real_cost,
+               SUM(CASE WHEN c.is_estimated THEN c.total_cost ELSE 0 END) AS estimated_cost
+        FROM fact_cost_hourly AS c JOIN dim_service AS s ON s.service_key = c.service_key
+        GROUP BY 1 ORDER BY real_cost DESC, team""")
+    per_request = _rows(warehouse, f"""
+        SELECT s.service_name, SUM(j.total_cost) / SUM(j.request_count) AS cost_per_request,
+               SUM(j.request_count) AS requests
+        FROM fact_performance_cost_joined AS j JOIN dim_service AS s ON s.service_key = j.service_key
+        GROUP BY 1 HAVING SUM(j.request_count) > 0
+        ORDER BY cost_per_request DESC, s.service_name LIMIT {TOP}""")
+    efficiency = _rows(warehouse, f"""
+        SELECT s.service_name, AVG(j.performance_efficiency_score) AS score
+        FROM fact_performance_cost_joined AS j JOIN dim_service AS s ON s.service_key = j.service_key
+        WHERE j.performance_efficiency_score IS NOT NULL
+        GROUP BY 1 ORDER BY score DESC, s.service_name LIMIT {TOP}""")
+    attribution = _rows(warehouse, """
+        SELECT attribution_method, SUM(total_cost) FROM fact_cost_hourly GROUP BY 1 ORDER BY 1""")
+    return DemoSummary(
+        rows=rows,
+        cost_by_team=tuple((str(t), float(r), float(e)) for t, r, e in by_team),
+        cost_per_request=tuple((str(s), float(c), int(n)) for s, c, n in per_request),
+        efficiency=tuple((str(s), float(v)) for s, v in efficiency),
+        attribution=tuple((str(m), float(c)) for m, c in attribution),
+    )

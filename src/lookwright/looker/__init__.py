@@ -1,0 +1,1 @@
+"""Looker: the API client, deploy and verify."""

@@ -1,0 +1,779 @@
+"""Static LookML checks that reproduce Looker's validator messages (looker.md §6) offline."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from lookwright.lookml.aggregates import covers, joined_aliases, rolls_up
+from lookwright.lookml.project import (
+    AggregateTable,
+    Explore,
+    Field,
+    Model,
+    Node,
+    Project,
+    View,
+    expand_field,
+    fanned_out_aliases,
+    load_project,
+)
+
+# code -> (severity, message). "Looker:" marks Looker's catalog wording (placeholders filled as
+# shown); the rest is lookwright wording for rules the catalog implies but does not word.
+# The dialect is assumed to be BigQuery (the toolkit's target), so LKML163 always applies.
+CODES: dict[str, tuple[str, str]] = {
+    "LKML001": ("error", ("Syntax error: <lkml's parser message> (`;;` problems, unclosed blocks, "
+                         "repeated keys)")),
+    "LKML101": ("error", ("Looker: Unknown or inaccessible field <view.field>. Check for typos or "
+                         "append a timeframe to the name if the field is type time.")),
+    "LKML102": ("error", ("Looker: Inaccessible view <v>. <v> is not accessible in explore <e>. "
+                         "Check for missing joins in explore <e>.")),
+    "LKML103": ("error", "Looker: Unknown view <v>."),
+    "LKML104": ("error", ("Looker: Unknown view <v>. View <v> does not exist in model <m>. Check "
+                         "for typos or missing include statements in <m>.")),
+    "LKML105": ("error", "Looker: Unknown field <f> in filter"),
+    "LKML106": ("error", "Looker: always_filter: unknown filter field '<f>'"),
+    "LKML110": ("error", ("Looker: Measures with Looker aggregations (sum, average, min, max, list "
+                         "types) may not reference other measures.")),
+    "LKML111": ("error", ("Looker: Measures of type count do not use the sql parameter. Use "
+                         "count_distinct to count by something other than the primary key, or "
+                         "remove the sql parameter.")),
+    "LKML112": ("error", ("Looker: filters: ` is not supported for measures of non-aggregate type "
+                         "'<type>'")),
+    "LKML113": ("error", "Looker: A list_field must be defined for measures of type list."),
+    "LKML120": ("error", ("Looker: Multiple primary key definitions for view '<v>': '<a>' and "
+                         "'<b>'")),
+    "LKML121": ("error", ("Looker: Cannot specify both sql_table_name and derived_table for view "
+                         "<v>")),
+    "LKML122": ("error", "Looker: Redefinition of field '<view.field>'"),
+    "LKML130": ("error", ("Looker: A view named <v> has been defined multiple times (the catalog "
+                         "elides the rest; we add ' in model <m>.')")),
+    "LKML131": ("error", ("Looker: An explore named <e> has been defined multiple times (+ ' in "
+                         "model <m>.')")),
+    "LKML107": ("error", ("Looker: Variable not found <view.field>. (Liquid references must be "
+                         "fully scoped, with the timeframe)")),
+    "LKML140": ("error", "Looker: This include does not match any files"),
+    "LKML141": ("error", "Datagroup <d> is not defined in model <m>."),
+    "LKML114": ("error", ("Looker: The location field type requires both sql_latitude and "
+                         "sql_longitude.")),
+    "LKML124": ("error", ("Looker: Missing required sql_step in create_process of derived table "
+                         "'<v>'.")),
+    "LKML150": ("error", 'Looker: Unknown or unexpected parameter "<p>" in <kind> <name>.'),
+    "LKML151": ("error", "Looker: label_from_parameter of <view.field> must refer to a parameter."),
+    "LKML152": ("error", "Looker: Unknown or excluded suggest_dimension <d> in field <view.field>"),
+    "LKML172": ("warning", ("Looker: Persistent Native Derived Table for view <v> references user "
+                           "attributes. Persisting this table may result in unexpected behavior. "
+                           "(<v> is <explore>::<table> for aggregate tables)")),
+    "LKML160": ("error", ("<table> uses more than one persistence strategy: <a>, <b>. Use exactly "
+                         "one.")),
+    "LKML161": ("error", ("Aggregate table <e>::<t> has no persistence strategy; add "
+                         "datagroup_trigger, sql_trigger_value or persist_for to its "
+                         "materialization.")),
+    "LKML162": ("error", "<param> is only allowed on persisted tables; <table> is not persisted."),
+    "LKML163": ("error", ("cluster_keys on BigQuery require partition_keys; add partition_keys to "
+                         "<table>.")),
+    "LKML164": ("error", ("increment_key and increment_offset need trigger persistence "
+                         "(datagroup_trigger, sql_trigger_value or interval_trigger); <table> "
+                         "uses <strategy>.")),
+    "LKML165": ("error", "increment_offset without increment_key in <table>."),
+    "LKML166": ("error", ("increment_key <key> of aggregate table <e>::<t> must be one of its "
+                         "dimensions.")),
+    "LKML167": ("error", ("publish_as_db_view is not supported with persist_for; <table> uses "
+                         "persist_for.")),
+    "LKML180": ("warning", ("Aggregate table <e>::<t> can never be used: the explore's <kind> "
+                           "field <f> is not one of its dimensions.")),
+    "LKML181": ("warning", ("Measure <m> cannot roll up, so aggregate table <e>::<t> serves only "
+                           "exact-match queries.")),
+    "LKML182": ("error", ("<f> is a filter-only field: list it in the filters of aggregate table "
+                         "<e>::<t>, not in its dimensions.")),
+    "LKML183": ("error", "Aggregate table <t> is defined more than once in explore <e>."),
+    "LKML170": ("warning", "Looker: relationship missing, assumed to be many_to_one."),
+    "LKML171": ("warning", ("Looker: Field '<label>' cannot be calculated because of a one_to_many "
+                           "or many_to_many join. Add a primary key to <view>.")),
+}
+SEVERITIES = ("error", "warning", "info")
+LIQUID_BLOCK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+# `view.field._value` (scoped) or `field._value` (unscoped); `_user_attributes`, `_filters[...]`,
+# `_model._name` and friends start with an underscore and are not field references.
+LIQUID_FIELD = re.compile(
+    r"(?<![\w.'\"\[])(?:(?P<scope>[a-z]\w*)\.)?(?P<name>[a-z]\w*)\."
+    r"_(?:value|rendered_value|linked_value|filterable_value|sql|is_filtered|is_selected|"
+    r"in_query|parameter_value|name|label|link)\b"
+)
+REFERENCE = re.compile(r"\$\{([^}]*)\}")
+SPECIAL_REFERENCES = frozenset({"TABLE", "EXTENDED", "SQL_TABLE_NAME"})
+FIELD_EXPRESSION_KEYS = ("sql", "sql_start", "sql_end", "sql_latitude", "sql_longitude",
+                         "sql_distinct_key")
+AGGREGATE_MEASURE_TYPES = frozenset({
+    "count", "count_distinct", "sum", "sum_distinct", "average", "average_distinct", "min", "max",
+    "median", "median_distinct", "percentile", "percentile_distinct", "list",
+})
+NON_AGGREGATE_MEASURE_TYPES = frozenset({"number", "string", "date", "yesno"})
+# Measure types Looker turns into symmetric aggregates (they need a primary key under fanout).
+SYMMETRIC_TYPES = frozenset({"count", "sum", "average", "median", "percentile"})
+PERSISTENCE_KEYS = ("datagroup_trigger", "sql_trigger_value", "interval_trigger", "persist_for",
+                    "materialized_view")
+TRIGGER_KEYS = frozenset({"datagroup_trigger", "sql_trigger_value", "interval_trigger"})
+PERSISTED_ONLY_KEYS = ("partition_keys", "cluster_keys", "publish_as_db_view", "indexes",
+                       "sortkeys", "distribution", "distribution_style")
+UNKNOWN_FIELD = ("Unknown or inaccessible field {0}. Check for typos or append a timeframe to the "
+                 "name if the field is type time.")
+INACCESSIBLE_VIEW = ("Inaccessible view {0}. {0} is not accessible in explore {1}. "
+                     "Check for missing joins in explore {1}.")
+UNKNOWN_MODEL_VIEW = ("Unknown view {0}. View {0} does not exist in model {1}. "
+                      "Check for typos or missing include statements in {1}.")
+MEASURE_REFERENCES_MEASURE = ("Measures with Looker aggregations (sum, average, min, max, list "
+                              "types) may not reference other measures.")
+COUNT_WITH_SQL = ("Measures of type count do not use the sql parameter. Use count_distinct to "
+                  "count by something other than the primary key, or remove the sql parameter.")
+FANOUT = ("Field '{0}' cannot be calculated because of a one_to_many or many_to_many join. "
+          "Add a primary key to {1}.")
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One validator finding; `file` is relative to the project directory."""
+
+    file: str
+    line: int
+    severity: str
+    code: str
+    message: str
+
+    def text(self) -> str:
+        return f"{self.file}:{self.line}: {self.severity}[{self.code}]: {self.message}"
+
+    def github(self, prefix: str = "") -> str:
+        """A GitHub Actions workflow command; `prefix` makes the path repository-relative."""
+        level = "notice" if self.severity == "info" else self.severity
+        file = _escape_property(posixpath.join(prefix, self.file) if prefix else self.file)
+        message = _escape_data(self.message)
+        return f"::{level} file={file},line={self.line},title={self.code}::{message}"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _finding(node_file: str, line: int, code: str, message: str) -> Finding:
+    return Finding(node_file, line, CODES[code][0], code, message)
+
+
+def validate_lookml(project_dir: Path) -> list[Finding]:
+    """Every finding for the LookML project in `project_dir`, sorted and de-duplicated."""
+    return validate_project(load_project(project_dir))
+
+
+def validate_project(project: Project) -> list[Finding]:
+    findings: set[Finding] = {
+        _finding(p.file, p.line, "LKML001", p.message) for p in project.syntax_problems
+    }
+    checked_views: set[str] = set()
+    nodes = {item.path: item.nodes for item in project.files}
+    for model in project.models.values():
+        findings.update(_check_model(model, nodes))
+        checked_views.update(view.name for view in model.views.values())
+    standalone = {n: v for n, v in project.views.items() if n not in checked_views}
+    for view in standalone.values():
+        findings.update(_check_view(view, project.views))
+    return sorted(findings, key=lambda f: (f.file, f.line, f.code, f.message))
+
+
+# --------------------------------------------------------------------------- model level
+
+
+def _check_model(model: Model, nodes: dict[str, tuple[Node, ...]]) -> Iterator[Finding]:
+    for include in model.includes:
+        if not include.matches:
+            yield _finding(include.file, include.line, "LKML140",
+                           "This include does not match any files")
+    yield from _duplicates(model, nodes)
+    yield from _datagroup_references(model)
+    yield from _native_derived_tables(model)
+    for view in model.views.values():
+        yield from _check_view(view, model.views)
+    for explore in model.explores.values():
+        yield from _check_explore(explore, model)
+
+
+def _datagroup_references(model: Model) -> Iterator[Finding]:
+    """`datagroup_trigger` and `persist_with` must name a datagroup the model includes."""
+    references: list[Node] = [model.persist_with] if model.persist_with is not None else []
+    for view in model.views.values():
+        if view.derived_table is not None:
+            references.extend(view.derived_table.all("datagroup_trigger"))
+    for explore in model.explores.values():
+        assert explore.node is not None
+        references.extend(explore.node.all("persist_with"))
+        for table in explore.aggregate_tables:
+            if table.materialization is not None:
+                references.extend(table.materialization.all("datagroup_trigger"))
+    for node in references:
+        if node.value not in model.datagroups:
+            yield _finding(node.file, node.line, "LKML141",
+                           f"Datagroup {node.value} is not defined in model {model.name}.")
+
+
+def _duplicates(model: Model, nodes: dict[str, tuple[Node, ...]]) -> Iterator[Finding]:
+    seen: dict[tuple[str, str], int] = {}
+    for node in (node for path in model.files for node in nodes.get(path, ())):
+        if node.kind != "block" or node.key not in ("view", "explore") or node.name.startswith("+"):
+            continue
+        key = (node.key, node.name)
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:
+            is_view = node.key == "view"
+            code, article = ("LKML130", "A view") if is_view else ("LKML131", "An explore")
+            message = (f"{article} named {node.name} has been defined multiple times in model "
+                       f"{model.name}.")
+            yield _finding(node.file, node.line, code, message)
+
+
+# --------------------------------------------------------------------------- references
+
+
+def _references(text: str | None) -> Iterator[tuple[str, ...]]:
+    for match in REFERENCE.finditer(text or ""):
+        yield tuple(part.strip() for part in match.group(1).split("."))
+
+
+def _resolve(view_name: str, field_name: str, views: dict[str, View]) -> Field | None:
+    view = views.get(view_name)
+    return view.field(field_name) if view is not None else None
+
+
+def _check_reference(parts: tuple[str, ...], view: View, views: dict[str, View], file: str,
+                     line: int) -> Iterator[Finding]:
+    if len(parts) == 1:
+        if parts[0] in SPECIAL_REFERENCES or view.field(parts[0]) is not None:
+            return
+        yield _finding(file, line, "LKML101", UNKNOWN_FIELD.format(f"{view.name}.{parts[0]}"))
+        return
+    target, name = parts[0], parts[1]
+    if target not in views:
+        yield _finding(file, line, "LKML103", f"Unknown view {target}.")
+    elif name not in SPECIAL_REFERENCES and _resolve(target, name, views) is None:
+        yield _finding(file, line, "LKML101", UNKNOWN_FIELD.format(f"{target}.{name}"))
+
+
+# --------------------------------------------------------------------------- views
+
+
+def _check_view(view: View, views: dict[str, View]) -> Iterator[Finding]:
+    if view.sql_table_name is not None and view.derived_table is not None:
+        yield _finding(view.file, view.line, "LKML121",
+                       f"Cannot specify both sql_table_name and derived_table for view {view.name}")
+    yield from _primary_keys(view)
+    yield from _redefinitions(view)
+    for table_ref in _references(view.sql_table_name):
+        yield from _table_reference(table_ref, views, view.file, view.line)
+    if view.derived_table is not None:
+        yield from _check_derived_table(view, views)
+    for declared in view.fields:
+        yield from _check_field(declared, view, views)
+
+
+def _table_reference(parts: tuple[str, ...], views: dict[str, View], file: str,
+                     line: int) -> Iterator[Finding]:
+    if len(parts) >= 2 and parts[1] == "SQL_TABLE_NAME" and parts[0] not in views:
+        yield _finding(file, line, "LKML103", f"Unknown view {parts[0]}.")
+
+
+def _primary_keys(view: View) -> Iterator[Finding]:
+    keys = [f for f in view.fields if f.primary_key]
+    for extra in keys[1:]:
+        message = (f"Multiple primary key definitions for view '{view.name}': "
+                   f"'{keys[0].name}' and '{extra.name}'")
+        yield _finding(extra.file, extra.line, "LKML120", message)
+
+
+def _redefinitions(view: View) -> Iterator[Finding]:
+    seen: set[str] = set()
+    for declared in view.fields:
+        names = {expanded.name for expanded in expand_field(declared)}
+        for name in sorted(names & seen):
+            yield _finding(declared.file, declared.line, "LKML122",
+                           f"Redefinition of field '{view.name}.{name}'")
+        seen |= names
+
+
+def _check_field(declared: Field, view: View, views: dict[str, View]) -> Iterator[Finding]:
+    node = declared.node
+    assert node is not None
+    for key in FIELD_EXPRESSION_KEYS:
+        for parts in _references(node.get(key)):
+            yield from _check_reference(parts, view, views, declared.file, declared.line)
+    for text in _liquid_texts(node):
+        for variable in _liquid_variables(text, view, views):
+            yield _finding(declared.file, declared.line, "LKML107",
+                           f"Variable not found {variable}.")
+    yield from _unexpected_parameters(declared, view)
+    yield from _field_references(declared, view, views)
+    if declared.kind == "measure":
+        yield from _check_measure(declared, view, views)
+
+
+def _liquid_texts(node: Node) -> Iterator[str]:
+    for key in ("sql", "html", "label", "description"):
+        if (text := node.get(key)) is not None:
+            yield text
+    for link in node.all("link"):
+        for key in ("url", "icon_url", "label"):
+            if (text := link.get(key)) is not None:
+                yield text
+
+
+def _liquid_variables(text: str, view: View, views: dict[str, View]) -> Iterator[str]:
+    """Field references inside `{{ }}` / `{% %}` that do not resolve to `view.field`."""
+    for block in LIQUID_BLOCK.finditer(text):
+        for match in LIQUID_FIELD.finditer(block.group(0)):
+            scope, name = match.group("scope"), match.group("name")
+            if scope is None:
+                if view.field(name) is None:  # unscoped: only the view's own fields resolve
+                    yield name
+            elif scope in views and _resolve(scope, name, views) is None:
+                yield f"{scope}.{name}"
+
+
+def _unexpected_parameters(declared: Field, view: View) -> Iterator[Finding]:
+    node = declared.node
+    assert node is not None
+    allowed_on = {
+        "timeframes": declared.kind == "dimension_group" and declared.type == "time",
+        "intervals": declared.kind == "dimension_group" and declared.type == "duration",
+        "sql_start": declared.kind == "dimension_group" and declared.type == "duration",
+        "sql_end": declared.kind == "dimension_group" and declared.type == "duration",
+        "sql_distinct_key": declared.kind == "measure",
+        "list_field": declared.kind == "measure",
+    }
+    for parameter, allowed in allowed_on.items():
+        child = node.find(parameter)
+        if child is not None and not allowed:
+            message = (f'Unknown or unexpected parameter "{parameter}" in '
+                       f"{declared.kind} {view.name}.{declared.name}.")
+            yield _finding(child.file, child.line, "LKML150", message)
+
+
+def _field_references(declared: Field, view: View, views: dict[str, View]) -> Iterator[Finding]:
+    """label_from_parameter, suggest_dimension and location coordinates of one field."""
+    node = declared.node
+    assert node is not None
+    scoped = f"{view.name}.{declared.name}"
+    if (parameter := node.get("label_from_parameter")) is not None:
+        target = _scoped_field(parameter, view, views)
+        if target is None or target.kind != "parameter":
+            yield _finding(declared.file, declared.line, "LKML151",
+                           f"label_from_parameter of {scoped} must refer to a parameter.")
+    if (suggest := node.get("suggest_dimension")) is not None and node.get(
+        "suggest_explore"
+    ) is None and _scoped_field(suggest, view, views) is None:
+        yield _finding(declared.file, declared.line, "LKML152",
+                       f"Unknown or excluded suggest_dimension {suggest} in field {scoped}")
+    if declared.type == "location" and not (node.has("sql_latitude") and node.has("sql_longitude")):
+        yield _finding(declared.file, declared.line, "LKML114",
+                       "The location field type requires both sql_latitude and sql_longitude.")
+
+
+def _scoped_field(name: str, view: View, views: dict[str, View]) -> Field | None:
+    target, field_name = name.split(".", 1) if "." in name else (view.name, name)
+    return _resolve(target, field_name, views)
+
+
+def _check_measure(measure: Field, view: View, views: dict[str, View]) -> Iterator[Finding]:
+    if measure.type in AGGREGATE_MEASURE_TYPES and _references_measure(measure, view, views):
+        yield _finding(measure.file, measure.line, "LKML110", MEASURE_REFERENCES_MEASURE)
+    if measure.type == "count" and measure.sql is not None:
+        yield _finding(measure.file, measure.line, "LKML111", COUNT_WITH_SQL)
+    if measure.filters and measure.type in NON_AGGREGATE_MEASURE_TYPES:
+        message = f"filters: ` is not supported for measures of non-aggregate type '{measure.type}'"
+        yield _finding(measure.file, measure.line, "LKML112", message)
+    node = measure.node
+    assert node is not None
+    if measure.type == "list" and node.get("list_field") is None:
+        yield _finding(measure.file, measure.line, "LKML113",
+                       "A list_field must be defined for measures of type list.")
+    for name, _ in measure.filters:
+        target, field_name = name.split(".", 1) if "." in name else (view.name, name)
+        if _resolve(target, field_name, views) is None:
+            yield _finding(measure.file, measure.line, "LKML105", f"Unknown field {name} in filter")
+
+
+def _references_measure(measure: Field, view: View, views: dict[str, View]) -> bool:
+    for parts in _references(measure.sql):
+        target, name = (view.name, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+        referenced = _resolve(target, name, views)
+        if referenced is not None and referenced.kind == "measure":
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- persistence
+
+
+def _strategies(node: Node) -> list[str]:
+    return [key for key in PERSISTENCE_KEYS if node.has(key)]
+
+
+def _check_persistence(node: Node, label: str) -> Iterator[Finding]:
+    strategies = _strategies(node)
+    if len(strategies) > 1:
+        message = (f"{label} uses more than one persistence strategy: {', '.join(strategies)}. "
+                   "Use exactly one.")
+        yield _finding(node.file, node.line, "LKML160", message)
+    if not strategies:
+        for key in PERSISTED_ONLY_KEYS:
+            if (child := node.find(key)) is not None:
+                message = f"{key} is only allowed on persisted tables; {label} is not persisted."
+                yield _finding(child.file, child.line, "LKML162", message)
+    cluster = node.find("cluster_keys")
+    if cluster is not None and not node.has("partition_keys"):
+        yield _finding(cluster.file, cluster.line, "LKML163",
+                       "cluster_keys on BigQuery require partition_keys; add partition_keys to "
+                       f"{label}.")
+    yield from _check_increment(node, label, strategies)
+    publish = node.find("publish_as_db_view")
+    if publish is not None and "persist_for" in strategies:
+        yield _finding(publish.file, publish.line, "LKML167",
+                       "publish_as_db_view is not supported with persist_for; "
+                       f"{label} uses persist_for.")
+
+
+def _check_increment(node: Node, label: str, strategies: list[str]) -> Iterator[Finding]:
+    increment = node.find("increment_key") or node.find("increment_offset")
+    if increment is None:
+        return
+    if not any(strategy in TRIGGER_KEYS for strategy in strategies):
+        used = ", ".join(strategies) if strategies else "no persistence"
+        message = ("increment_key and increment_offset need trigger persistence ("
+                   "datagroup_trigger, "
+                   f"sql_trigger_value or interval_trigger); {label} uses {used}.")
+        yield _finding(increment.file, increment.line, "LKML164", message)
+    if not node.has("increment_key"):
+        yield _finding(increment.file, increment.line, "LKML165",
+                       f"increment_offset without increment_key in {label}.")
+
+
+def _check_derived_table(view: View, views: dict[str, View]) -> Iterator[Finding]:
+    table = view.derived_table
+    assert table is not None
+    for parts in _references(table.get("sql")):
+        yield from _table_reference(parts, views, table.file, table.line)
+    yield from _check_persistence(table, f"derived table {view.name}")
+    process = table.find("create_process")
+    if process is not None and not process.has("sql_step"):
+        yield _finding(process.file, process.line, "LKML124",
+                       f"Missing required sql_step in create_process of derived table "
+                       f"'{view.name}'.")
+
+
+# --------------------------------------------------------------------------- explores
+
+
+def _check_explore(explore: Explore, model: Model) -> Iterator[Finding]:
+    views = model.views
+    if explore.view_name not in views:
+        yield _finding(explore.file, explore.line, "LKML104",
+                       UNKNOWN_MODEL_VIEW.format(explore.view_name, model.name))
+    for join in explore.joins:
+        if join.view_name not in views:
+            yield _finding(join.file, join.line, "LKML104",
+                           UNKNOWN_MODEL_VIEW.format(join.view_name, model.name))
+        if join.relationship is None:
+            yield _finding(join.file, join.line, "LKML170",
+                           "relationship missing, assumed to be many_to_one.")
+        assert join.node is not None
+        if (where := join.node.find("sql_always_where")) is not None:
+            message = f'Unknown or unexpected parameter "sql_always_where" in join {join.name}.'
+            yield _finding(where.file, where.line, "LKML150", message)
+        for expression in (join.sql_on, join.node.get("sql_where")):
+            yield from _explore_expression(expression, explore, model, join.file, join.line)
+        yield from _field_list(join.fields or (), explore, model, join.file, join.line, join.name)
+    yield from _explore_expression(explore.sql_always_where, explore, model, explore.file,
+                                   explore.line)
+    yield from _field_list(explore.fields or (), explore, model, explore.file, explore.line, None)
+    yield from _field_list(explore.cancel_grouping_fields, explore, model, explore.file,
+                           explore.line, None)
+    yield from _explore_filters(explore, model)
+    yield from _inaccessible_views(explore, model)
+    yield from _fanout(explore, model)
+    for table in explore.aggregate_tables:
+        yield from _check_aggregate_table(table, explore, model)
+        yield from _aggregate_design(table, explore, model)
+        yield from _user_attributes_persisted(table, explore)
+    yield from _duplicate_aggregate_tables(explore)
+
+
+def _explore_field(name: str, explore: Explore, model: Model,
+                   exposed_only: bool = True) -> tuple[str, Field | None]:
+    """(problem code or "", field) for a scoped `alias.field` inside the explore.
+
+    `exposed_only`: fields left out by the explore's or join's `fields` are inaccessible (not
+    applied to SQL expressions and to the `fields` lists themselves)."""
+    if "." not in name:
+        return "LKML101", None
+    alias, field_name = name.split(".", 1)
+    view_name = explore.view_for_alias(alias)
+    if view_name is None:
+        return ("LKML102" if alias in model.views else "LKML103"), None
+    if view_name not in model.views:
+        return "", None  # the join's unknown view is reported once, as LKML104
+    found = _resolve(view_name, field_name, model.views)
+    if found is None or (exposed_only and not explore.exposes(alias, field_name)):
+        return "LKML101", None
+    return "", found
+
+
+def _explore_problem(code: str, name: str, explore: Explore, file: str, line: int) -> Finding:
+    alias = name.split(".", 1)[0]
+    if code == "LKML102":
+        return _finding(file, line, code, INACCESSIBLE_VIEW.format(alias, explore.name))
+    if code == "LKML103":
+        return _finding(file, line, code, f"Unknown view {alias}.")
+    return _finding(file, line, code, UNKNOWN_FIELD.format(name))
+
+
+def _explore_expression(text: str | None, explore: Explore, model: Model, file: str,
+                        line: int) -> Iterator[Finding]:
+    for parts in _references(text):
+        if len(parts) < 2 or parts[1] in SPECIAL_REFERENCES:
+            continue
+        name = f"{parts[0]}.{parts[1]}"
+        code, _ = _explore_field(name, explore, model, exposed_only=False)
+        if code:
+            yield _explore_problem(code, name, explore, file, line)
+
+
+def _field_list(items: Iterable[str], explore: Explore, model: Model, file: str, line: int,
+                default_alias: str | None) -> Iterator[Finding]:
+    for item in items:
+        name = item.lstrip("-")
+        if name.endswith("*"):
+            continue
+        if "." not in name and default_alias is not None:
+            name = f"{default_alias}.{name}"
+        code, _ = _explore_field(name, explore, model, exposed_only=False)
+        if code:
+            yield _explore_problem(code, name, explore, file, line)
+
+
+def _explore_filters(explore: Explore, model: Model) -> Iterator[Finding]:
+    node = explore.node
+    assert node is not None
+    for key, message in (("always_filter", "always_filter: unknown filter field '{0}'"),
+                         ("conditionally_filter", "Unknown field {0} in filter")):
+        block = node.find(key)
+        for name, _ in block.get_pairs("filters") if block is not None else ():
+            if _explore_field(name, explore, model)[0]:
+                code = "LKML106" if key == "always_filter" else "LKML105"
+                yield _finding(block.file if block else explore.file,
+                               block.line if block else explore.line, code, message.format(name))
+    for access in node.all("access_filter"):
+        name = access.get("field") or ""
+        code, _ = _explore_field(name, explore, model)
+        if code:
+            yield _explore_problem(code, name, explore, access.file, access.line)
+
+
+def _inaccessible_views(explore: Explore, model: Model) -> Iterator[Finding]:
+    aliases = set(explore.aliases())
+    for alias in explore.aliases():
+        view = model.views.get(explore.view_for_alias(alias) or "")
+        if view is None:
+            continue
+        for declared in view.fields:
+            node = declared.node
+            assert node is not None
+            for key in FIELD_EXPRESSION_KEYS:
+                for parts in _references(node.get(key)):
+                    target = parts[0]
+                    if (len(parts) >= 2 and parts[1] not in SPECIAL_REFERENCES
+                            and target not in aliases and target != view.name
+                            and target in model.views):
+                        yield _finding(declared.file, declared.line, "LKML102",
+                                       INACCESSIBLE_VIEW.format(target, explore.name))
+
+
+def _fanout(explore: Explore, model: Model) -> Iterator[Finding]:
+    fanned = fanned_out_aliases(explore)
+    for alias in sorted(fanned):
+        view = model.views.get(explore.view_for_alias(alias) or "")
+        if view is None or view.primary_key is not None:
+            continue
+        cause = _fanout_cause(explore, alias)
+        for measure in view.fields:
+            if measure.kind == "measure" and measure.type in SYMMETRIC_TYPES:
+                label = measure.label or _default_label(alias, measure.name)
+                yield _finding(cause[0], cause[1], "LKML171", FANOUT.format(label, view.name))
+
+
+def _fanout_cause(explore: Explore, alias: str) -> tuple[str, int]:
+    for join in explore.joins:
+        relationship = join.relationship or "many_to_one"
+        if (join.name == alias and relationship in ("many_to_one", "many_to_many")) or (
+            relationship in ("one_to_many", "many_to_many") and join.name != alias
+        ):
+            return join.file, join.line
+    return explore.file, explore.line
+
+
+def _default_label(alias: str, name: str) -> str:
+    """Looker's default field label: view label + field name, title-cased."""
+    return " ".join(word.capitalize() for word in f"{alias}_{name}".split("_") if word)
+
+
+def _check_aggregate_table(table: AggregateTable, explore: Explore,
+                           model: Model) -> Iterator[Finding]:
+    file, line = table.file, table.line
+    for name in (*table.dimensions, *table.measures):
+        code, _ = _explore_field(name, explore, model)
+        if code:
+            yield _explore_problem(code, name, explore, file, line)
+    for name, _ in table.filters:
+        if _explore_field(name, explore, model)[0]:
+            yield _finding(file, line, "LKML105", f"Unknown field {name} in filter")
+    label = f"aggregate table {explore.name}::{table.name}"
+    materialization = table.materialization
+    if materialization is None or not _strategies(materialization):
+        message = (f"Aggregate table {explore.name}::{table.name} has no persistence strategy; add "
+                   "datagroup_trigger, sql_trigger_value or persist_for to its materialization.")
+        yield _finding(file, line, "LKML161", message)
+    if materialization is None:
+        return
+    yield from _check_persistence(materialization, label)
+    yield from _check_increment_key(table, explore, materialization)
+
+
+def _check_increment_key(table: AggregateTable, explore: Explore,
+                         materialization: Node) -> Iterator[Finding]:
+    key = materialization.get("increment_key")
+    scoped = key if key is None or "." in key else f"{explore.alias}.{key}"
+    if key is not None and scoped not in table.dimensions:
+        node = materialization.find("increment_key")
+        assert node is not None
+        message = (f"increment_key {key} of aggregate table {explore.name}::{table.name} "
+                   "must be one of its dimensions.")
+        yield _finding(node.file, node.line, "LKML166", message)
+
+
+def _explore_filter_kinds(explore: Explore) -> dict[str, str]:
+    kinds: dict[str, str] = {}
+    for name in explore.access_filter:
+        kinds.setdefault(name, "access_filter")
+    for name, _ in explore.always_filter:
+        kinds.setdefault(name, "always_filter")
+    for name, _ in explore.conditionally_filter:
+        kinds.setdefault(name, "conditionally_filter")
+    return kinds
+
+
+def _aggregate_design(table: AggregateTable, explore: Explore, model: Model) -> Iterator[Finding]:
+    """Aggregate tables Looker would never (or only on exact match) use (looker.md §2.3, §6)."""
+    label = f"{explore.name}::{table.name}"
+    for name, kind in _explore_filter_kinds(explore).items():
+        if not any(covers(dim, name, explore, model.views) for dim in table.dimensions):
+            message = (f"Aggregate table {label} can never be used: the explore's {kind} field "
+                       f"{name} is not one of its dimensions.")
+            yield _finding(table.file, table.line, "LKML180", message)
+    names = [*table.dimensions, *table.measures, *(name for name, _ in table.filters)]
+    fanned = fanned_out_aliases(explore, joined_aliases(explore, names))
+    for name in table.measures:
+        found = _explore_field(name, explore, model)[1]
+        alias = name.split(".")[0]
+        if found is not None and found.kind == "measure" and not rolls_up(
+            found, alias, explore, model.views, fanned
+        ):
+            message = (f"Measure {name} cannot roll up, so aggregate table {label} serves only "
+                       "exact-match queries.")
+            yield _finding(table.file, table.line, "LKML181", message)
+    for name in table.dimensions:
+        found = _explore_field(name, explore, model)[1]
+        if found is not None and found.kind == "filter":
+            message = (f"{name} is a filter-only field: list it in the filters of aggregate table "
+                       f"{label}, not in its dimensions.")
+            yield _finding(table.file, table.line, "LKML182", message)
+
+
+def _uses_user_attributes(explore: Explore) -> bool:
+    assert explore.node is not None
+    conditions = (explore.node.get("sql_always_where"), explore.node.get("sql_always_having"))
+    return any("_user_attributes" in (text or "") for text in conditions)
+
+
+def _persisted_user_attributes(name: str, file: str, line: int) -> Finding:
+    message = (f"Persistent Native Derived Table for view {name} references user attributes. "
+               "Persisting this table may result in unexpected behavior.")
+    return _finding(file, line, "LKML172", message)
+
+
+def _user_attributes_persisted(table: AggregateTable, explore: Explore) -> Iterator[Finding]:
+    """A persisted aggregate table bakes in the explore's user-attribute sql_always_where."""
+    if _uses_user_attributes(explore):
+        yield _persisted_user_attributes(f"{explore.name}::{table.name}", table.file, table.line)
+
+
+def _native_derived_tables(model: Model) -> Iterator[Finding]:
+    """A persisted NDT whose source explore filters on user attributes (looker.md §6)."""
+    for view in model.views.values():
+        table = view.derived_table
+        source = table.find("explore_source") if table is not None else None
+        if table is None or source is None or not _strategies(table):
+            continue
+        explore = model.explores.get(source.name)
+        if explore is not None and _uses_user_attributes(explore):
+            yield _persisted_user_attributes(view.name, table.file, table.line)
+
+
+def _duplicate_aggregate_tables(explore: Explore) -> Iterator[Finding]:
+    assert explore.node is not None
+    seen: set[str] = set()
+    for node in explore.node.all("aggregate_table"):
+        if node.name in seen:
+            message = (f"Aggregate table {node.name} is defined more than once in explore "
+                       f"{explore.name}.")
+            yield _finding(node.file, node.line, "LKML183", message)
+        seen.add(node.name)
+
+
+# --------------------------------------------------------------------------- output
+
+
+def summary(findings: Iterable[Finding]) -> dict[str, int]:
+    counts = {"errors": 0, "warnings": 0, "infos": 0}
+    for finding in findings:
+        counts[f"{finding.severity}s"] += 1
+    return counts
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def count_line(counts: dict[str, int]) -> str:
+    """`1 error, 2 warnings, 0 infos`."""
+    return ", ".join(_plural(counts[f"{word}s"], word) for word in SEVERITIES)
+
+
+def render(findings: list[Finding], output_format: str, path_prefix: str = "") -> str:
+    """Findings as `text`, `json` (schema version 1) or `github` workflow commands.
+
+    `path_prefix` (github only) is joined before each file so annotations find the file in the
+    repository; text and json keep paths relative to the LookML project directory."""
+    if output_format == "json":
+        document = {"version": 1, "findings": [asdict(f) for f in findings],
+                    "summary": summary(findings)}
+        return json.dumps(document, indent=2, sort_keys=False)
+    if output_format == "github":
+        return "\n".join(f.github(path_prefix) for f in findings)
+    counts = summary(findings)
+    lines = [f.text() for f in findings]
+    lines.append(count_line(counts))
+    return "\n".join(lines)

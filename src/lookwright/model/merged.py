@@ -1,0 +1,151 @@
+"""Merge the files of a semantic model into one located model, and index its fields.
+
+Every entity keeps the file and YAML path it came from, so later stages can report
+`file:line:col` and generated files can name the line they were generated from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from lookwright.errors import Diagnostic
+from lookwright.model import schema
+from lookwright.model.loader import Path_, SourceFile
+
+T = TypeVar("T")
+
+REFERENCE = re.compile(r"\$\{([^}]*)\}")
+SECTIONS = ("tables", "explores", "datagroups", "access_grants", "models", "queries")
+ADDITIVE_MEASURES = frozenset({"count", "sum", "min", "max", "average"})
+AGGREGATE_MEASURES = frozenset({
+    "count", "count_distinct", "sum", "average", "min", "max", "median", "percentile",
+    "sum_distinct", "average_distinct", "list",
+})
+TIME_COLUMN_TYPES = frozenset({"DATE", "TIMESTAMP", "DATETIME"})
+
+
+@dataclass(frozen=True)
+class Located(Generic[T]):
+    """An entity of the model and where it was written."""
+
+    item: T
+    source: SourceFile
+    path: Path_
+
+    @property
+    def file(self) -> str:
+        return self.source.path
+
+    @property
+    def line(self) -> int:
+        section, name = str(self.path[0]), getattr(self.item, "name", "")
+        fast = self.source.entity_lines.get((section, name))
+        return fast if fast is not None else self.source.locate(self.path).line
+
+    def error(self, sub_path: Path_, code: str, message: str, hint: str = "") -> Diagnostic:
+        return self.source.diagnostic((*self.path, *sub_path), code, message, hint)
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """A referencable LookML field name of a view (dimension groups expanded)."""
+
+    name: str
+    kind: str  # dimension | dimension_group | measure
+    type: str
+    group: str | None  # the dimension group a timeframe field belongs to
+    timeframe: str | None
+    spec: schema.Dimension | schema.Measure
+    index: int  # position in the table's dimensions or measures list
+
+    @property
+    def is_measure(self) -> bool:
+        return self.kind == "measure"
+
+
+@dataclass(frozen=True)
+class MergedModel:
+    """All files merged; names are not yet checked for collisions or references."""
+
+    sources: tuple[SourceFile, ...]
+    warehouses: tuple[Located[schema.Warehouse], ...]
+    tables: tuple[Located[schema.Table], ...]
+    explores: tuple[Located[schema.Explore], ...]
+    datagroups: tuple[Located[schema.Datagroup], ...]
+    access_grants: tuple[Located[schema.AccessGrant], ...]
+    models: tuple[Located[schema.Model], ...]
+    queries: tuple[Located[schema.DeclaredQuery], ...]
+
+    def table_map(self) -> dict[str, Located[schema.Table]]:
+        return {located.item.name: located for located in self.tables}
+
+
+def merge(sources: list[SourceFile]) -> MergedModel:
+    """Concatenate the sections of every parsed file, keeping locations."""
+    def collect(section: str) -> tuple[Located[T], ...]:
+        found: list[Located[T]] = []
+        for source in sources:
+            if source.model is None:
+                continue
+            for position, item in enumerate(getattr(source.model, section)):
+                found.append(Located(item, source, (section, position)))
+        return tuple(found)
+
+    warehouses = tuple(
+        Located(source.model.warehouse, source, ("warehouse",))
+        for source in sources
+        if source.model is not None and source.model.warehouse is not None
+    )
+    return MergedModel(
+        sources=tuple(sources), warehouses=warehouses, tables=collect("tables"),
+        explores=collect("explores"), datagroups=collect("datagroups"),
+        access_grants=collect("access_grants"), models=collect("models"), queries=collect("queries"),
+    )
+
+
+def view_fields(table: schema.Table) -> dict[str, FieldInfo]:
+    """Every name a LookML reference may use for a field of this table's view."""
+    fields: dict[str, FieldInfo] = {}
+    for index, dimension in enumerate(table.dimensions):
+        for info in _dimension_names(dimension, index):
+            fields.setdefault(info.name, info)
+    for index, measure in enumerate(table.measures):
+        fields.setdefault(measure.name, FieldInfo(measure.name, "measure", measure.type, None, None, measure, index))
+    return fields
+
+
+def _dimension_names(dimension: schema.Dimension, index: int) -> Iterator[FieldInfo]:
+    if dimension.type == "time":
+        for timeframe in timeframes_of(dimension):
+            yield FieldInfo(f"{dimension.name}_{timeframe}", "dimension_group", "time", dimension.name,
+                            timeframe, dimension, index)
+    elif dimension.type == "duration":
+        for interval in dimension.intervals or ["day"]:
+            yield FieldInfo(f"{interval}s_{dimension.name}", "dimension_group", "duration",
+                            dimension.name, interval, dimension, index)
+    else:
+        yield FieldInfo(dimension.name, "dimension", dimension.type, None, None, dimension, index)
+
+
+DEFAULT_TIMEFRAMES = ("raw", "time", "hour", "date", "week", "month", "quarter", "year")
+
+
+def timeframes_of(dimension: schema.Dimension) -> list[str]:
+    """A time group's timeframes, defaulting to the usual set (always emitted explicitly)."""
+    return list(dimension.timeframes or DEFAULT_TIMEFRAMES)
+
+
+def references(sql: str | None) -> list[str]:
+    """The `${...}` references of an SQL snippet, in order."""
+    return REFERENCE.findall(sql) if sql else []
+
+
+def split_field(reference: str) -> tuple[str | None, str]:
+    """'view.field' -> ('view', 'field'); 'field' -> (None, 'field')."""
+    if "." in reference:
+        view, name = reference.split(".", 1)
+        return view, name
+    return None, reference

@@ -1,0 +1,471 @@
+"""Cross-file rules of the semantic model; every problem becomes a located Diagnostic.
+
+Codes (stable; tests assert them):
+  LW001 model directory not found        LW100 YAML syntax error       LW101 unknown key
+  LW102 missing required key             LW103 invalid value           LW104 invalid name
+  LW105 wrong type                       LW106 duplicate key in a mapping
+  LW201 duplicate name          LW202 warehouse section
+  LW301 unknown field reference          LW302 unknown view            LW303 aggregate measure references a measure
+  LW304 `;;` inside SQL                  LW305 count measure with sql  LW306 measure missing a required property
+  LW307 several primary keys             LW308 unknown column          LW309 filters on a non-aggregate measure
+  LW401 unknown datagroup                LW402 aggregate table field unknown to the explore
+  LW403 non-rollable measure in an aggregate table without exact_match
+  LW404 increment_key not among the aggregate's dimensions
+  LW405 join without sql_on and no foreign key to derive it from
+  LW406 unknown explore                  LW407 unknown access grant
+  LW501 partition column missing or not DATE/TIMESTAMP                 LW502 clustering columns
+  LW503 foreign key target unknown       LW504 rollup source/column unknown
+  LW505 rollup re-aggregates a non-additive metric (e.g. percentile of percentiles)
+  LW506 rollup metric missing what it needs (sketch, numerator, ...)
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from typing import Any
+
+from lookwright.errors import Diagnostic
+from lookwright.model import schema
+from lookwright.model.merged import (
+    ADDITIVE_MEASURES,
+    AGGREGATE_MEASURES,
+    SECTIONS,
+    TIME_COLUMN_TYPES,
+    FieldInfo,
+    Located,
+    MergedModel,
+    references,
+    split_field,
+    view_fields,
+)
+
+ROLLABLE_MEASURES = ADDITIVE_MEASURES | {"number", "ratio"}
+DIMENSION_SQL_KEYS = ("sql", "sql_start", "sql_end")
+
+
+def validate(model: MergedModel) -> list[Diagnostic]:
+    """All problems of a merged model, sorted by file and line."""
+    problems: list[Diagnostic] = []
+    problems += _check_names(model)
+    problems += _check_warehouse(model)
+    tables = model.table_map()
+    fields = {name: view_fields(located.item) for name, located in tables.items()}
+    for located in model.tables:
+        problems += _check_table(located, tables, fields)
+    datagroups = {d.item.name for d in model.datagroups}
+    grants = {g.item.name for g in model.access_grants}
+    explores = {e.item.name: e for e in model.explores}
+    for explore in model.explores:
+        problems += _check_explore(explore, tables, fields, datagroups, grants)
+    for located_model in model.models:
+        problems += _check_model(located_model, explores, datagroups)
+    for query in model.queries:
+        problems += _check_query(query, explores, tables, fields)
+    return sorted(set(problems))
+
+
+def _check_names(model: MergedModel) -> Iterator[Diagnostic]:
+    for section in SECTIONS:
+        seen: dict[str, Located[Any]] = {}
+        for located in getattr(model, section):
+            name = located.item.name
+            if name in seen:
+                first = seen[name]
+                yield located.error(("name",), "LW201", f"duplicate {section[:-1]} name '{name}'",
+                                    f"first defined at {first.file}:{first.line}; names must be unique across files")
+            else:
+                seen[name] = located
+
+
+def _check_warehouse(model: MergedModel) -> Iterator[Diagnostic]:
+    if len(model.warehouses) > 1:
+        for extra in model.warehouses[1:]:
+            yield extra.error((), "LW202", "the warehouse section is declared more than once",
+                              f"keep one, e.g. the one in {model.warehouses[0].file}")
+    elif not model.warehouses and model.tables:
+        yield model.tables[0].error((), "LW202", "no warehouse section (project, dataset) in the model",
+                                    "add `warehouse: {project: ..., dataset: ...}` to one file")
+
+
+def _check_table(located: Located[schema.Table], tables: dict[str, Located[schema.Table]],
+                 fields: dict[str, dict[str, FieldInfo]]) -> Iterator[Diagnostic]:
+    table = located.item
+    columns = table_columns(table, tables)
+    yield from _check_physical(located, columns, tables)
+    yield from _check_dimensions(located, columns, fields)
+    yield from _check_measures(located, fields)
+    if table.rollup is not None:
+        yield from _check_rollup(located, table.rollup, tables)
+
+
+def table_columns(table: schema.Table, tables: dict[str, Located[schema.Table]]) -> dict[str, str]:
+    """Column name -> type, including the columns a rollup derives from its source."""
+    columns: dict[str, str] = {column.name: column.type for column in table.columns}
+    if table.rollup is None or table.rollup.source not in tables:
+        return columns
+    source = tables[table.rollup.source].item
+    source_columns = table_columns(source, tables)
+    derived: dict[str, str] = {}
+    derived[table.rollup.period.column] = "TIMESTAMP" if table.rollup.period.grain == "hour" else "DATE"
+    for name in table.rollup.group_by:
+        derived[name] = source_columns.get(name, "STRING")
+    for metric in table.rollup.metrics:
+        inherits = metric.agg in ("sum", "min", "max", "any_value") and metric.sql in source_columns
+        derived[metric.name] = source_columns[str(metric.sql)] if inherits else ROLLUP_TYPES[metric.agg]
+    derived.update(columns)
+    return derived
+
+
+ROLLUP_TYPES = {
+    "count": "INT64", "count_if": "INT64", "sum": "FLOAT64", "min": "FLOAT64", "max": "FLOAT64",
+    "sketch": "SKETCH", "merge_sketch": "SKETCH", "percentile": "FLOAT64", "ratio": "FLOAT64",
+    "per_second": "FLOAT64", "any_value": "STRING",
+}
+
+
+def _check_physical(located: Located[schema.Table], columns: dict[str, str],
+                    tables: dict[str, Located[schema.Table]]) -> Iterator[Diagnostic]:
+    table = located.item
+    partition = table.partition
+    if partition is not None and partition.column is not None:
+        kind = columns.get(partition.column)
+        if kind not in TIME_COLUMN_TYPES:
+            yield located.error(("partition", "column"), "LW501",
+                                f"partition column '{partition.column}' of '{table.name}' "
+                                + ("does not exist" if kind is None else f"is {kind}, not DATE/TIMESTAMP"),
+                                "BigQuery partitions only on a DATE, TIMESTAMP or DATETIME column")
+    if len(table.cluster_by) > 4:
+        yield located.error(("cluster_by",), "LW502", f"'{table.name}' clusters by {len(table.cluster_by)} columns",
+                            "BigQuery allows at most 4 clustering columns")
+    for position, name in enumerate(table.cluster_by):
+        if name not in columns:
+            yield located.error(("cluster_by", position), "LW502", f"clustering column '{name}' does not exist in '{table.name}'")
+    for position, name in enumerate(table.primary_key or []):
+        if name not in columns:
+            yield located.error(("primary_key", position), "LW308", f"primary key column '{name}' does not exist in '{table.name}'")
+    for position, key in enumerate(table.foreign_keys):
+        yield from _check_foreign_key(located, position, key, columns, tables)
+
+
+def _check_foreign_key(located: Located[schema.Table], position: int, key: schema.ForeignKey,
+                       columns: dict[str, str], tables: dict[str, Located[schema.Table]]) -> Iterator[Diagnostic]:
+    if key.column not in columns:
+        yield located.error(("foreign_keys", position, "column"), "LW308",
+                            f"foreign key column '{key.column}' does not exist in '{located.item.name}'")
+    target_table, target_column = key.references.split(".")
+    target = tables.get(target_table)
+    if target is None or target_column not in table_columns(target.item, tables):
+        yield located.error(("foreign_keys", position, "references"), "LW503",
+                            f"foreign key target '{key.references}' does not exist",
+                            "reference an existing table.column")
+
+
+def _check_sql(located: Located[schema.Table], path: tuple[str | int, ...], sql: str | None) -> Iterator[Diagnostic]:
+    if sql and ";;" in sql:
+        yield located.error(path, "LW304", "';;' inside SQL would end the LookML expression early",
+                            "remove the ';;' (statements cannot be chained inside a field)")
+
+
+def _check_dimensions(located: Located[schema.Table], columns: dict[str, str],
+                      fields: dict[str, dict[str, FieldInfo]]) -> Iterator[Diagnostic]:
+    table = located.item
+    primary = [d.name for d in table.dimensions if d.primary_key]
+    if len(primary) > 1:
+        yield located.error(("dimensions",), "LW307",
+                            f"Multiple primary key definitions for view '{table.name}': '{primary[0]}' and '{primary[1]}'")
+    for position, dimension in enumerate(table.dimensions):
+        path = ("dimensions", position)
+        column = dimension.column or (dimension.name if dimension.sql is None and dimension.type != "duration" else None)
+        if column is not None and column not in columns:
+            yield located.error((*path, "column" if dimension.column else "name"), "LW308",
+                                f"dimension '{dimension.name}' reads column '{column}', which '{table.name}' does not have",
+                                "add the column, or give the dimension explicit `sql`")
+        for key in DIMENSION_SQL_KEYS:
+            sql = getattr(dimension, key)
+            if sql:
+                yield from _check_sql(located, (*path, key), sql)
+                yield from _check_references(located, (*path, key), sql, fields, allow_measures=False)
+
+
+def _check_measures(located: Located[schema.Table], fields: dict[str, dict[str, FieldInfo]]) -> Iterator[Diagnostic]:
+    own = fields[located.item.name]
+    for position, measure in enumerate(located.item.measures):
+        path = ("measures", position)
+        yield from _check_measure_shape(located, path, measure, own)
+        for key in ("sql", "sql_distinct_key"):
+            sql = getattr(measure, key)
+            yield from _check_sql(located, (*path, key), sql)
+            yield from _check_references(located, (*path, key), sql, fields,
+                                         allow_measures=measure.type not in AGGREGATE_MEASURES,
+                                         measure_type=measure.type)
+        for field_name in (measure.filters or {}):
+            if field_name not in own:
+                yield located.error((*path, "filters", field_name), "LW301",
+                                    f"Unknown field {field_name} in filter of measure '{measure.name}'")
+
+
+REQUIRED_MEASURE_KEYS: dict[str, tuple[str, ...]] = {
+    "sum": ("sql",), "average": ("sql",), "min": ("sql",), "max": ("sql",), "median": ("sql",),
+    "count_distinct": ("sql",), "percentile": ("sql", "percentile"), "number": ("sql",),
+    "sum_distinct": ("sql", "sql_distinct_key"), "average_distinct": ("sql", "sql_distinct_key"),
+    "list": ("list_field",), "ratio": ("numerator", "denominator"),
+}
+
+
+def _check_measure_shape(located: Located[schema.Table], path: tuple[str | int, ...], measure: schema.Measure,
+                         own: dict[str, FieldInfo]) -> Iterator[Diagnostic]:
+    if measure.type == "count" and measure.sql:
+        yield located.error((*path, "sql"), "LW305",
+                            "Measures of type count do not use the sql parameter. Use count_distinct to count by "
+                            "something other than the primary key, or remove the sql parameter.")
+    for key in REQUIRED_MEASURE_KEYS.get(measure.type, ()):
+        if getattr(measure, key) is None:
+            yield located.error(path, "LW306", f"measure '{measure.name}' of type {measure.type} needs `{key}`")
+    if measure.filters and measure.type not in AGGREGATE_MEASURES:
+        yield located.error((*path, "filters"), "LW309",
+                            f"filters: is not supported for measures of non-aggregate type '{measure.type}'")
+    for key in ("numerator", "denominator"):
+        target = getattr(measure, key)
+        if target is not None and (target not in own or not own[target].is_measure):
+            yield located.error((*path, key), "LW301", f"{key} '{target}' of '{measure.name}' is not a measure of this view")
+
+
+def _check_references(located: Located[schema.Table], path: tuple[str | int, ...], sql: str | None,
+                      fields: dict[str, dict[str, FieldInfo]], allow_measures: bool,
+                      measure_type: str | None = None) -> Iterator[Diagnostic]:
+    for reference in references(sql):
+        if reference in ("TABLE",) or reference.endswith(".SQL_TABLE_NAME"):
+            continue
+        view, name = split_field(reference)
+        view = view or located.item.name
+        if view not in fields:
+            yield located.error(path, "LW302", f"Unknown view {view} in reference ${{{reference}}}")
+            continue
+        info = fields[view].get(name)
+        if info is None:
+            yield located.error(path, "LW301",
+                                f"Unknown or inaccessible field {view}.{name}. Check for typos or append a "
+                                "timeframe to the name if the field is type time.")
+        elif info.is_measure and not allow_measures:
+            if measure_type is None:
+                yield located.error(path, "LW303", f"dimension references measure {view}.{name}",
+                                    "Field references an aggregate but is specified as a dimension")
+            else:
+                yield located.error(path, "LW303",
+                                    "Measures with Looker aggregations (sum, average, min, max, list types) "
+                                    f"may not reference other measures. ({located.item.name} references {view}.{name})",
+                                    "use type: number for a measure built from other measures")
+
+
+def _check_rollup(located: Located[schema.Table], rollup: schema.Rollup,
+                  tables: dict[str, Located[schema.Table]]) -> Iterator[Diagnostic]:
+    source = tables.get(rollup.source)
+    if source is None:
+        yield located.error(("rollup", "source"), "LW504", f"rollup source table '{rollup.source}' does not exist")
+        return
+    source_columns = table_columns(source.item, tables)
+    if rollup.period.source not in source_columns:
+        yield located.error(("rollup", "period", "source"), "LW504",
+                            f"period source column '{rollup.period.source}' does not exist in '{rollup.source}'")
+    for position, name in enumerate(rollup.group_by):
+        if name not in source_columns:
+            yield located.error(("rollup", "group_by", position), "LW504",
+                                f"group_by column '{name}' does not exist in '{rollup.source}'")
+    source_metrics = {m.name: m for m in source.item.rollup.metrics} if source.item.rollup else {}
+    own = {m.name: m for m in rollup.metrics}
+    for position, metric in enumerate(rollup.metrics):
+        yield from _check_metric(located, ("rollup", "metrics", position), metric, own, source_metrics)
+
+
+def _check_metric(located: Located[schema.Table], path: tuple[str | int, ...], metric: schema.RollupMetric,
+                  own: dict[str, schema.RollupMetric], source_metrics: dict[str, schema.RollupMetric]) -> Iterator[Diagnostic]:
+    needs = {"count_if": ("sql",), "sum": ("sql",), "min": ("sql",), "max": ("sql",), "sketch": ("sql",),
+             "merge_sketch": ("sql",), "percentile": ("sketch", "percentile"), "ratio": ("numerator", "denominator"),
+             "per_second": ("of",), "any_value": ("sql",)}
+    for key in needs.get(metric.agg, ()):
+        if getattr(metric, key) is None:
+            yield located.error(path, "LW506", f"rollup metric '{metric.name}' ({metric.agg}) needs `{key}`")
+    for key in ("sketch", "numerator", "denominator", "of"):
+        target = getattr(metric, key)
+        if target is not None and target not in own:
+            yield located.error((*path, key), "LW506", f"'{target}' is not a metric of this rollup")
+    if metric.sketch is not None and metric.sketch in own and own[metric.sketch].agg not in ("sketch", "merge_sketch"):
+        yield located.error((*path, "sketch"), "LW506", f"'{metric.sketch}' is not a sketch metric")
+    if source_metrics and metric.sql in source_metrics:
+        yield from _check_reaggregation(located, path, metric, source_metrics[metric.sql])
+
+
+def _check_reaggregation(located: Located[schema.Table], path: tuple[str | int, ...], metric: schema.RollupMetric,
+                         source: schema.RollupMetric) -> Iterator[Diagnostic]:
+    allowed = {"sum": {"count", "count_if", "sum"}, "min": {"min"}, "max": {"max"},
+               "merge_sketch": {"sketch", "merge_sketch"}, "any_value": {"any_value"}}
+    if source.agg not in allowed.get(metric.agg, set()):
+        yield located.error((*path, "agg"), "LW505",
+                            f"'{metric.name}' takes {metric.agg} of '{source.name}', a {source.agg} metric: "
+                            "that is not equal to the metric over the raw rows",
+                            _reaggregation_hint(source.agg))
+
+
+def _reaggregation_hint(agg: str) -> str:
+    if agg in ("percentile",):
+        return "a percentile of percentiles is wrong: merge the sketch (merge_sketch) and read the percentile from it"
+    if agg in ("ratio", "per_second"):
+        return "recompute it from summed components (agg: ratio / per_second over this rollup's metrics)"
+    return "re-aggregate only additive metrics (count, count_if, sum -> sum; min -> min; max -> max)"
+
+
+def _explore_views(explore: schema.Explore) -> list[str]:
+    return [explore.view or explore.name, *(join.view for join in explore.joins)]
+
+
+def _check_explore(located: Located[schema.Explore], tables: dict[str, Located[schema.Table]],
+                   fields: dict[str, dict[str, FieldInfo]], datagroups: set[str], grants: set[str]) -> Iterator[Diagnostic]:
+    explore = located.item
+    base = explore.view or explore.name
+    if base not in tables:
+        yield located.error(("view",) if explore.view else ("name",), "LW302",
+                            f"Unknown view {base} referenced by explore {explore.name}")
+        return
+    for position, join in enumerate(explore.joins):
+        if join.view not in tables:
+            yield located.error(("joins", position, "view"), "LW302", f"Unknown view {join.view} joined into explore {explore.name}")
+        elif join.sql_on is None and find_join_key(explore, position, tables) is None:
+            yield located.error(("joins", position), "LW405",
+                                f"cannot derive sql_on for join {join.view}: no foreign key links it to the explore",
+                                "declare a foreign key on either table, or write sql_on")
+    if explore.persist_with and explore.persist_with not in datagroups:
+        yield located.error(("persist_with",), "LW401", f"unknown datagroup '{explore.persist_with}'")
+    for grant in explore.required_access_grants or []:
+        if grant not in grants:
+            yield located.error(("required_access_grants",), "LW407", f"unknown access grant '{grant}'")
+    views = _explore_views(explore)
+    for field_name in explore.always_filter:
+        if _resolve(field_name, base, views, fields) is None:
+            yield located.error(("always_filter", field_name), "LW301",
+                                f"always_filter: unknown filter field '{field_name}'")
+    for position, aggregate in enumerate(explore.aggregate_tables):
+        yield from _check_aggregate(located, ("aggregate_tables", position), aggregate, base, views, fields, datagroups)
+
+
+def _resolve(reference: str, base: str, views: list[str], fields: dict[str, dict[str, FieldInfo]]) -> FieldInfo | None:
+    view, name = split_field(reference)
+    view = view or base
+    if view not in views or view not in fields:
+        return None
+    return fields[view].get(name)
+
+
+def find_join_key(explore: schema.Explore, position: int, tables: dict[str, Located[schema.Table]]) -> tuple[str, str, str, str, str] | None:
+    """(left_view, left_column, right_view, right_column, relationship) for a join without sql_on."""
+    target = explore.joins[position].view
+    earlier = [explore.view or explore.name, *(j.view for j in explore.joins[:position])]
+    for left in earlier:
+        for key in tables[left].item.foreign_keys if left in tables else []:
+            ref_table, ref_column = key.references.split(".")
+            if ref_table == target:
+                return left, key.column, target, ref_column, "many_to_one"
+        for key in tables[target].item.foreign_keys if target in tables else []:
+            ref_table, ref_column = key.references.split(".")
+            if ref_table == left:
+                return left, ref_column, target, key.column, "one_to_many"
+    return None
+
+
+def _check_aggregate(located: Located[schema.Explore], path: tuple[str | int, ...], aggregate: schema.AggregateTable,
+                     base: str, views: list[str], fields: dict[str, dict[str, FieldInfo]],
+                     datagroups: set[str]) -> Iterator[Diagnostic]:
+    for key in ("dimensions", "measures"):
+        for position, reference in enumerate(getattr(aggregate, key)):
+            info = _resolve(reference, base, views, fields)
+            if info is None:
+                yield located.error((*path, key, position), "LW402",
+                                    f"aggregate table '{aggregate.name}' names '{reference}', which explore "
+                                    f"'{located.item.name}' does not have",
+                                    "use view.field names; dimension groups need a timeframe (e.g. request_hour)")
+            elif key == "measures" and not aggregate.exact_match and info.type not in ROLLABLE_MEASURES:
+                yield located.error((*path, key, position), "LW403",
+                                    f"measure '{reference}' ({info.type}) cannot roll up; aggregate table "
+                                    f"'{aggregate.name}' would only serve queries that match it exactly",
+                                    "set exact_match: true if that is intended, or use a rollable measure type")
+    for field_name in aggregate.filters:
+        if _resolve(field_name, base, views, fields) is None:
+            yield located.error((*path, "filters", field_name), "LW402",
+                                f"Unknown field {field_name} in filter of aggregate table '{aggregate.name}'")
+    materialization = aggregate.materialization
+    if materialization.datagroup not in datagroups:
+        yield located.error((*path, "materialization", "datagroup"), "LW401",
+                            f"unknown datagroup '{materialization.datagroup}'")
+    increment_key = materialization.increment_key
+    if increment_key is not None and _qualify(increment_key, base) not in {_qualify(d, base) for d in aggregate.dimensions}:
+        yield located.error((*path, "materialization", "increment_key"), "LW404",
+                            f"increment_key '{increment_key}' is not among the dimensions of aggregate table '{aggregate.name}'",
+                            "add it to dimensions (Looker's build fails with 'Unrecognized name' otherwise)")
+
+
+def _qualify(reference: str, base: str) -> str:
+    return reference if "." in reference else f"{base}.{reference}"
+
+
+def _check_model(located: Located[schema.Model], explores: dict[str, Located[schema.Explore]],
+                 datagroups: set[str]) -> Iterator[Diagnostic]:
+    for position, name in enumerate(located.item.explores):
+        if name not in explores:
+            yield located.error(("explores", position), "LW406", f"unknown explore '{name}' in model '{located.item.name}'")
+    if located.item.persist_with and located.item.persist_with not in datagroups:
+        yield located.error(("persist_with",), "LW401", f"unknown datagroup '{located.item.persist_with}'")
+
+
+def _check_query(located: Located[schema.DeclaredQuery], explores: dict[str, Located[schema.Explore]],
+                 tables: dict[str, Located[schema.Table]], fields: dict[str, dict[str, FieldInfo]]) -> Iterator[Diagnostic]:
+    explore = explores.get(located.item.explore)
+    if explore is None:
+        yield located.error(("explore",), "LW406", f"unknown explore '{located.item.explore}'")
+        return
+    base = explore.item.view or explore.item.name
+    views = _explore_views(explore.item)
+    for position, reference in enumerate(located.item.fields):
+        if _resolve(reference, base, views, fields) is None:
+            yield located.error(("fields", position), "LW301", f"Unknown field '{reference}' in query '{located.item.name}'")
+    names = {a.name for a in explore.item.aggregate_tables}
+    if located.item.must_hit and located.item.must_hit not in names:
+        yield located.error(("must_hit",), "LW402", f"explore '{explore.item.name}' has no aggregate table '{located.item.must_hit}'")
+
+
+def guarded_fields(model: MergedModel) -> dict[tuple[str, str], list[str]]:
+    """(view, field) -> access grants, from `applies_to` globs, propagated to dependent fields."""
+    patterns = [(g.item.name, pattern) for g in model.access_grants for pattern in g.item.applies_to]
+    if not patterns:
+        return {}
+    specs: dict[tuple[str, str], schema.Dimension | schema.Measure] = {}
+    for located in model.tables:
+        fields: list[schema.Dimension | schema.Measure] = [*located.item.dimensions, *located.item.measures]
+        specs.update({(located.item.name, spec.name): spec for spec in fields})
+    direct = {key: {grant for grant, pattern in patterns if fnmatch.fnmatchcase(key[1], pattern)} for key in specs}
+    dependencies = {key: list(_field_dependencies(key[0], spec)) for key, spec in specs.items()}
+    resolved: dict[tuple[str, str], set[str]] = {}
+
+    def resolve(key: tuple[str, str], visiting: set[tuple[str, str]]) -> set[str]:
+        if key in resolved:
+            return resolved[key]
+        if key in visiting:  # a reference cycle; validation reports those elsewhere
+            return direct.get(key, set())
+        visiting.add(key)
+        grants = set(direct.get(key, set()))
+        for dependency in dependencies.get(key, []):
+            grants |= resolve(dependency, visiting)
+        resolved[key] = grants
+        return grants
+
+    return {key: sorted(grants) for key in specs if (grants := resolve(key, set()))}
+
+
+def _field_dependencies(view: str, spec: schema.Dimension | schema.Measure) -> Iterator[tuple[str, str]]:
+    for key in ("sql", "numerator", "denominator"):
+        value = getattr(spec, key, None)
+        if value is None:
+            continue
+        refs = references(value) if key == "sql" else [value]
+        for reference in refs:
+            other, name = split_field(reference)
+            yield (other or view, name)

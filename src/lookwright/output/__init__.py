@@ -1,0 +1,1 @@
+"""Writing generated files: manifests, atomic writes, forked workers, and the generate pipeline."""

@@ -1,0 +1,216 @@
+"""Render warehouse SQL from the IR through Jinja2 templates, for any dialect.
+
+Template lookup order: `<override>/<dialect>/`, `<override>/`, `templates/<dialect>/`,
+`templates/common/`, so a user can replace one statement kind without copying the rest.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from lookwright.errors import InputError
+from lookwright.lookml.render import RenderedFile, header
+from lookwright.model.ir import Origin, SemanticModel, TableIR
+from lookwright.model.schema import RollupMetric
+from lookwright.paths import DEFAULT_TEMPLATES
+from lookwright.sqlgen.dialects import DIALECTS, Dialect
+
+
+@dataclass(frozen=True)
+class MetricPlan:
+    """One rollup output column, split by where it is computed."""
+
+    name: str
+    stage: str  # aggregate | sketch | percentile | derived | passthrough
+    expression: str
+
+
+@dataclass(frozen=True)
+class RollupPlan:
+    table: TableIR
+    source: TableIR
+    period_column: str
+    period_expression: str  # over the source row
+    period_source: str
+    grain: str
+    group_by: tuple[str, ...]
+    aggregates: tuple[MetricPlan, ...]
+    sketches: tuple[MetricPlan, ...]  # expression: bucket of a raw value, or the source sketch column
+    merges: tuple[str, ...]  # names of sketches that merge a source sketch column
+    percentiles: tuple[tuple[str, str, float], ...]  # (name, sketch, fraction)
+    derived: tuple[MetricPlan, ...]
+    output: tuple[str, ...]
+    increment_offset: int
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.period_column, *self.group_by)
+
+
+@functools.lru_cache(maxsize=8)
+def environment(dialect: Dialect, override: Path | None = None) -> jinja2.Environment:
+    """One environment per dialect and override folder; templates compile once per process."""
+    roots: list[Path] = []
+    if override is not None:
+        if not override.is_dir():
+            raise InputError(f"templates directory not found: {override}")
+        roots += [override / dialect.name, override]
+    roots += [DEFAULT_TEMPLATES / dialect.name, DEFAULT_TEMPLATES / "common"]
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(r) for r in roots]),
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True, autoescape=False, auto_reload=False,
+    )
+    env.globals["d"] = dialect
+    return env
+
+
+STATEMENT_TEMPLATES = ("create_table.sql.j2", "rollup_select.sql.j2", "incremental.sql.j2", "checks.sql.j2")
+
+
+def warm_templates(dialect: str, override: Path | None = None) -> None:
+    """Compile the statement templates now (e.g. once before forking workers that share them)."""
+    env = environment(DIALECTS[dialect], override)
+    for name in STATEMENT_TEMPLATES:
+        try:
+            env.get_template(name)
+        except jinja2.TemplateError as error:
+            raise InputError(f"template {name}: {error}") from error
+
+
+def plan_rollup(model: SemanticModel, table: TableIR, dialect: Dialect) -> RollupPlan:
+    rollup = table.rollup
+    assert rollup is not None
+    source = model.tables[rollup.source]
+    aggregates, sketches, derived = [], [], []
+    merges: list[str] = []
+    percentiles: list[tuple[str, str, float]] = []
+    for metric in rollup.metrics:
+        if metric.agg in AGGREGATE_AGGS:
+            aggregates.append(MetricPlan(metric.name, "aggregate", _aggregate_sql(metric, source, dialect)))
+        elif metric.agg in ("sketch", "merge_sketch"):
+            merged = metric.agg == "merge_sketch"
+            bucket = str(metric.sql) if merged else dialect.sketch_bucket(str(metric.sql))
+            sketches.append(MetricPlan(metric.name, "sketch", bucket))
+            merges += [metric.name] if merged else []
+        elif metric.agg == "percentile":
+            percentiles.append((metric.name, str(metric.sketch), _fraction(metric.percentile or 50)))
+        else:
+            derived.append(MetricPlan(metric.name, "derived", _derived_sql(metric, rollup.period.grain, dialect)))
+    return RollupPlan(
+        table=table, source=source, period_column=rollup.period.column,
+        period_expression=dialect.trunc(rollup.period.source, rollup.period.grain),
+        period_source=rollup.period.source, grain=rollup.period.grain, group_by=tuple(rollup.group_by),
+        aggregates=tuple(aggregates), sketches=tuple(sketches), merges=tuple(merges),
+        percentiles=tuple(percentiles), derived=tuple(derived),
+        output=tuple(c.name for c in table.columns), increment_offset=rollup.increment_offset,
+    )
+
+
+AGGREGATE_AGGS = frozenset({"count", "count_if", "sum", "min", "max", "any_value"})
+
+
+def _aggregate_sql(metric: RollupMetric, source: TableIR, dialect: Dialect) -> str:
+    """The aggregate over the source rows that computes an additive (or min/max) metric."""
+    if metric.agg == "count":
+        return "COUNT(*)"
+    if metric.agg == "count_if":
+        return f"SUM(CASE WHEN {metric.sql} THEN 1 ELSE 0 END)"
+    if metric.agg == "sum" and _column_type(source, str(metric.sql)) == "FLOAT64":
+        return dialect.exact_sum(str(metric.sql))
+    function = "MIN" if metric.agg == "any_value" else metric.agg.upper()
+    return f"{function}({metric.sql})"
+
+
+def _derived_sql(metric: RollupMetric, grain: str, dialect: Dialect) -> str:
+    """A ratio or rate recomputed from this rollup's own summed metrics (alias `a`)."""
+    if metric.agg == "per_second":
+        return f"{dialect.float_cast(f'a.{metric.of}')} / {dialect.seconds(grain)}"
+    expression = dialect.safe_divide(f"a.{metric.numerator}", f"a.{metric.denominator}")
+    if metric.multiplier not in (None, 1):
+        expression = f"{expression} * {metric.multiplier!r}"
+    return expression
+
+
+def _column_type(table: TableIR, expression: str) -> str | None:
+    """The type of a plain column of the table; None for any other expression."""
+    return next((c.type for c in table.columns if c.name == expression), None)
+
+
+def _fraction(percentile: float) -> float:
+    """95 -> 0.95 and 99.9 -> 0.999 exactly as written (no binary-float tail in the SQL)."""
+    return float(f"{percentile / 100:.10g}")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A rendered statement and the file it belongs in."""
+
+    kind: str  # ddl | rollup | incremental | check
+    table: str
+    sql: str
+    origin: Origin
+
+
+class SqlRenderer:
+    """Renders every statement kind of a model for one dialect."""
+
+    def __init__(self, model: SemanticModel, dialect: str, templates: Path | None = None) -> None:
+        self.model = model
+        self.dialect = DIALECTS[dialect]
+        self.env = environment(self.dialect, templates)
+
+    def render(self, template: str, **context: object) -> str:
+        try:
+            return self.env.get_template(template).render(model=self.model, **context).strip() + "\n"
+        except jinja2.TemplateError as error:
+            raise InputError(f"template {template}: {error}") from error
+
+    def ref(self, name: str) -> str:
+        table = self.model.tables[name]
+        return self.dialect.table(table.table_id, table.name)
+
+    def ddl(self, table: TableIR) -> str:
+        return self.render("create_table.sql.j2", table=table, ref=self.ref(table.name))
+
+    def rollup_select(self, table: TableIR, windowed: bool) -> str:
+        plan = plan_rollup(self.model, table, self.dialect)
+        return self.render("rollup_select.sql.j2", plan=plan, source=self.ref(plan.source.name),
+                           target=self.ref(table.name), windowed=windowed)
+
+    def incremental(self, table: TableIR) -> str:
+        plan = plan_rollup(self.model, table, self.dialect)
+        return self.render("incremental.sql.j2", plan=plan, target=self.ref(table.name),
+                           select=self.rollup_select(table, windowed=True).strip())
+
+    def checks(self, table: TableIR) -> str:
+        return self.render("checks.sql.j2", table=table, ref=self.ref(table.name))
+
+    def statements(self, tables: list[str] | None = None) -> list[Statement]:
+        out: list[Statement] = []
+        for name in list(self.model.tables) if tables is None else tables:
+            table = self.model.tables[name]
+            out.append(Statement("ddl", table.name, self.ddl(table), table.origin))
+            if table.rollup is not None:
+                out.append(Statement("rollup", table.name, self.rollup_select(table, windowed=False), table.origin))
+                out.append(Statement("incremental", table.name, self.incremental(table), table.origin))
+            if table.spec.checks or any(c.required for c in table.columns):
+                out.append(Statement("check", table.name, self.checks(table), table.origin))
+        return out
+
+
+SQL_FOLDERS = {"ddl": "ddl", "rollup": "rollups", "incremental": "incremental", "check": "checks"}
+
+
+def render_sql_files(model: SemanticModel, dialect: str = "bigquery", templates: Path | None = None,
+                     tables: list[str] | None = None) -> list[RenderedFile]:
+    """Every statement (of `tables`, default all) as a file under `<dialect>/<kind>/<table>.sql`."""
+    renderer = SqlRenderer(model, dialect, templates)
+    return [
+        RenderedFile(f"{dialect}/{SQL_FOLDERS[s.kind]}/{s.table}.sql", header(s.origin, "--") + s.sql, s.origin)
+        for s in renderer.statements(tables)
+    ]

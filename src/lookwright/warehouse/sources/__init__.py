@@ -1,0 +1,35 @@
+"""Source loaders: real export files -> raw_* tables, one transaction per file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lookwright.errors import InputError
+from lookwright.warehouse.base import Warehouse
+from lookwright.warehouse.sources import azure_cost, cur, gcp_billing, otlp, query_log
+from lookwright.warehouse.sources.base import BadRow, LoadReport, Source
+from lookwright.warehouse.sources.base import load_file as _load_file
+
+_MODULES = (otlp, cur, gcp_billing, azure_cost, query_log)
+
+SOURCES: dict[str, Source] = {module.SOURCE.kind: module.SOURCE for module in _MODULES}
+
+# raw table name -> its CREATE TABLE statement (the column contract the transforms read)
+RAW_TABLES: dict[str, str] = {module.TABLE: module.CREATE_SQL for module in _MODULES}
+
+
+def create_raw_tables(warehouse: Warehouse) -> None:
+    """Create every raw table that does not exist yet."""
+    for create_sql in RAW_TABLES.values():
+        warehouse.execute(create_sql)
+
+
+def load(warehouse: Warehouse, kind: str, path: Path) -> LoadReport:
+    """Load one file of a source kind; its earlier rows are replaced, all or nothing."""
+    source = SOURCES.get(kind)
+    if source is None:
+        raise InputError(f"unknown source kind {kind!r}: expected one of {', '.join(SOURCES)}")
+    return _load_file(warehouse, source, path, RAW_TABLES[source.table])
+
+
+__all__ = ["RAW_TABLES", "SOURCES", "BadRow", "LoadReport", "Source", "create_raw_tables", "load"]
