@@ -10,7 +10,6 @@ import pytest
 pytest.register_assert_rewrite("conftest_looker")
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -81,8 +81,6 @@ def warehouse(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def fake_looker(tmp_path: Path, warehouse: Path) -> Iterator[FakeLooker]:
-    if not SPEC_PATH.exists():
-        pytest.skip(f"Looker OpenAPI spec not found at {SPEC_PATH} (../shared beside the project)")
     fake = FakeLooker(tmp_path / "looker", client_secret=CLIENT_SECRET, warehouse=warehouse,
                       dashboards=[Dashboard("1", "Orders by status", "shop", "orders", ("orders.status", "orders.count")),
                                   Dashboard("2", "Legacy", "shop", "orders", ("orders.discount",))])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ import jsonschema
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / ".." / "shared" / "looker-api" / "Looker.4.0.oas.json"
+# Looker's published spec, kept in the repository (source and license: NOTICE.md beside this file)
+SPEC_PATH = Path(__file__).resolve().parent / "Looker.4.0.oas.json.gz"
 _URN = "urn:looker-oas"
 
 
@@ -53,7 +55,7 @@ class LookerSpec:
     """The Looker 4.0 spec, indexed by HTTP method and path for validation."""
 
     def __init__(self, path: Path = SPEC_PATH) -> None:
-        raw = json.loads(path.read_text())
+        raw = json.loads(gzip.decompress(path.read_bytes()))
         self.doc = _strict(raw)
         self.base_path = "/api/4.0"
         resource = Resource.from_contents(self.doc, default_specification=DRAFT7)
