@@ -10,7 +10,6 @@ from pathlib import Path
 import duckdb
 import pytest
 from fakes.looker_server import Dashboard, FakeLooker
-from fakes.oas import SPEC_PATH
 from looker_sdk import error as sdk_error
 
 from lookwright.output.generate import GenerateOptions, generate
