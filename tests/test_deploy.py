@@ -94,7 +94,7 @@ def test_happy_path_deploys_to_production_and_verify_passes(fake_looker: FakeLoo
                              capture_output=True, text=True, check=True).stdout.strip()
     assert message == "lookwright: regenerate LookML from generated_lookml/ (2 files changed)"
     client = connect()
-    verify(client, lookml, queries=load_queries(FIXTURES / "queries.json"), warehouse=warehouse)
+    verify(client, lookml, queries=load_queries(FIXTURES / "queries.json"), warehouse=f"duckdb:{warehouse}")
     client.logout()
 
 

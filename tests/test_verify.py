@@ -36,7 +36,7 @@ def client(looker_ini: Path) -> LookerClient:
 
 def test_matching_model_and_numbers_pass(deployed: FakeLooker, client: LookerClient, warehouse: Path) -> None:
     verify(client, FIXTURES / "generated_lookml", queries=load_queries(FIXTURES / "queries.json"),
-           warehouse=warehouse)
+           warehouse=f"duckdb:{warehouse}")
 
 
 def test_missing_field_and_wrong_type_are_reported(deployed: FakeLooker, client: LookerClient,
@@ -77,7 +77,7 @@ def test_numbers_that_differ_from_the_warehouse_are_reported(deployed: FakeLooke
     queries.write_text("- name: revenue\n  model: shop\n  explore: orders\n  fields: [orders.total_amount]\n"
                        "  warehouse_sql: SELECT SUM(amount) + 1 FROM main.orders\n")
     with pytest.raises(VerifyFailed) as failure:
-        verify(client, FIXTURES / "generated_lookml", queries=load_queries(queries), warehouse=warehouse)
+        verify(client, FIXTURES / "generated_lookml", queries=load_queries(queries), warehouse=f"duckdb:{warehouse}")
     assert failure.value.mismatches == [Mismatch("query revenue", "41", "40")]
 
 
@@ -139,7 +139,7 @@ def test_queries_the_compiler_cannot_express_ask_for_warehouse_sql(model: Semant
 def test_declared_queries_equal_the_numbers_computed_from_the_model(deployed_generated: FakeLooker,
                                                                     generated: Generated, client: LookerClient,
                                                                     warehouse: Path) -> None:
-    compared = verify(client, generated.lookml_dir, warehouse=warehouse, model=load_model(generated.model_dir))
+    compared = verify(client, generated.lookml_dir, warehouse=f"duckdb:{warehouse}", model=load_model(generated.model_dir))
     assert compared == 3
     assert [p for m, p, s in deployed_generated.log if p.endswith("/queries/run/json")] == \
         ["/api/4.0/queries/run/json"] * 3
@@ -154,7 +154,7 @@ def test_numbers_from_a_wrong_deployed_measure_differ_from_the_model(fake_looker
         "measure: total_amount {\n    type: sum\n    sql: ${amount} * 2 ;;")
     fake_looker.seed(files)
     with pytest.raises(VerifyFailed) as failure:
-        verify(client, generated.lookml_dir, warehouse=warehouse, model=load_model(generated.model_dir))
+        verify(client, generated.lookml_dir, warehouse=f"duckdb:{warehouse}", model=load_model(generated.model_dir))
     assert failure.value.mismatches == [
         Mismatch("query german_revenue", "DE, 20, 6.66667", "DE, 40, 6.66667"),
         Mismatch("query monthly_revenue", "2024-01, 30.5; 2024-02, 9.5", "2024-01, 61; 2024-02, 19"),
@@ -167,9 +167,9 @@ def test_only_the_chosen_explores_queries_run_and_warehouse_sql_still_overrides(
         deployed_generated: FakeLooker, generated: Generated, client: LookerClient, warehouse: Path) -> None:
     queries = (CheckQuery("by hand", "shop", "orders", ("orders.count",), warehouse_sql="SELECT 4"),
                CheckQuery("compiled", "shop", "orders", ("orders.status",)))
-    assert verify(client, generated.lookml_dir, queries=queries, warehouse=warehouse,
+    assert verify(client, generated.lookml_dir, queries=queries, warehouse=f"duckdb:{warehouse}",
                   model=load_model(generated.model_dir)) == 2
-    assert verify(client, generated.lookml_dir, explore="customers", warehouse=warehouse,
+    assert verify(client, generated.lookml_dir, explore="customers", warehouse=f"duckdb:{warehouse}",
                   model=load_model(generated.model_dir)) == 0
 
 
@@ -206,7 +206,7 @@ def test_relative_date_filters_match_lookers_numbers(deployed_generated: FakeLoo
     assert looker_rows(client, RECENT) == [("2024-02-01", "1", "7.25"), ("2024-02-11", "1", "2.25")]
     assert looker_rows(client, last[0]) == [("0", "None")]  # [Feb 2, Feb 9): no order
     assert looker_rows(client, last[1]) == [("1", "7.25")]  # [Feb 1, Feb 9): order 3, Feb 1 09:30
-    assert verify(client, generated.lookml_dir, queries=(RECENT, *last), warehouse=warehouse,
+    assert verify(client, generated.lookml_dir, queries=(RECENT, *last), warehouse=f"duckdb:{warehouse}",
                   model=load_model(generated.model_dir), now=FEB_8) == 3
 
 
@@ -219,7 +219,7 @@ def test_relative_date_filter_numbers_that_differ_are_reported(fake_looker: Fake
     fake_looker.seed(files)
     fake_looker.now = FEB_8
     with pytest.raises(VerifyFailed) as failure:
-        verify(client, generated.lookml_dir, queries=(RECENT,), warehouse=warehouse,
+        verify(client, generated.lookml_dir, queries=(RECENT,), warehouse=f"duckdb:{warehouse}",
                model=load_model(generated.model_dir), now=FEB_8)
     assert failure.value.mismatches == [Mismatch("query recent", "2024-02-01, 1, 7.25; 2024-02-11, 1, 2.25",
                                                  "2024-02-01, 1, 14.5; 2024-02-11, 1, 4.5")]
@@ -229,7 +229,7 @@ def test_a_looker_clock_a_month_later_selects_other_rows(deployed_generated: Fak
                                                          client: LookerClient, warehouse: Path) -> None:
     deployed_generated.now = FEB_8 + datetime.timedelta(days=30)  # Looker: [Mar 2, May 31): no orders
     with pytest.raises(VerifyFailed) as failure:
-        verify(client, generated.lookml_dir, queries=(RECENT,), warehouse=warehouse,
+        verify(client, generated.lookml_dir, queries=(RECENT,), warehouse=f"duckdb:{warehouse}",
                model=load_model(generated.model_dir), now=FEB_8)
     assert failure.value.mismatches == [Mismatch("query recent", "2024-02-01, 1, 7.25; 2024-02-11, 1, 2.25",
                                                  "(no rows)")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,15 +12,8 @@ from pathlib import Path
 from lookwright.errors import WarehouseError
 from lookwright.model.ir import SemanticModel, TableIR
 from lookwright.model.loader import parse_file
-from lookwright.model.merged import REFERENCE, split_field, view_fields
-from lookwright.sqlgen.render import SqlRenderer
+from lookwright.query.fields import FieldCompiler, UnresolvedReference
 from lookwright.warehouse.base import Warehouse
-
-AGGREGATES = {
-    "sum": "SUM({})", "average": "AVG({})", "min": "MIN({})", "max": "MAX({})",
-    "count_distinct": "COUNT(DISTINCT {})", "sum_distinct": "SUM(DISTINCT {})",
-    "average_distinct": "AVG(DISTINCT {})", "median": "quantile_cont({}, 0.5)", "list": "LIST({})",
-}
 
 
 @dataclass(frozen=True)
@@ -53,62 +45,7 @@ class _Field:
     sql: str
 
 
-class _Resolver:
-    """Expands `${TABLE}` and `${field}` references of one view into plain SQL."""
-
-    def __init__(self, model: SemanticModel, renderer: SqlRenderer, table: TableIR) -> None:
-        self.model, self.renderer, self.table = model, renderer, table
-        self.joined: set[str] = set()  # other views a cross-view reference needs in FROM
-
-    def dimension(self, table: TableIR, name: str, seen: frozenset[str]) -> str:
-        info = view_fields(table.spec).get(name)
-        base = info.group if info is not None and info.group is not None else name
-        found = next((d for d in table.dimensions if d.name == base), None)
-        if found is None:
-            measure = next((m for m in table.measures if m.name == name), None)
-            if measure is None:
-                raise KeyError(f"{table.name}.{name}")
-            return self.measure(table, name, seen)
-        if found.sql is None:  # duration: compile both ends
-            start = self.expand(table, found.spec.sql_start or "NULL", seen | {base})
-            end = self.expand(table, found.spec.sql_end or "NULL", seen | {base})
-            return f"({start}), ({end})" if name == base else f"({end})"
-        return self.expand(table, found.sql, seen | {base})
-
-    def measure(self, table: TableIR, name: str, seen: frozenset[str]) -> str:
-        found = next(m for m in table.measures if m.name == name)
-        inner = self.expand(table, found.sql, seen | {name}) if found.sql else None
-        if found.type == "count":
-            return f"COUNT({inner})" if inner else "COUNT(*)"
-        if found.type == "number":
-            return f"({inner})"
-        if found.type == "percentile":
-            return f"quantile_cont({inner}, {(found.spec.percentile or 50) / 100:g})"
-        if found.type == "list" and found.spec.list_field:
-            inner = self.dimension(table, found.spec.list_field, seen | {name})
-        return AGGREGATES[found.type].format(inner)
-
-    def expand(self, table: TableIR, sql: str, seen: frozenset[str]) -> str:
-        def replace(match: re.Match[str]) -> str:
-            reference = match.group(1)
-            if reference == "TABLE":
-                return f'"{table.name}"'
-            view, name = split_field(reference)
-            target = table if view in (None, table.name) else self.model.tables.get(view or "")
-            if target is None:
-                raise KeyError(reference)
-            if target is not self.table:
-                self.joined.add(target.name)
-            if name in seen and target is table:
-                raise KeyError(f"circular reference {reference}")
-            if name == "SQL_TABLE_NAME":
-                return self.renderer.ref(target.name)
-            return f"({self.dimension(target, name, seen if target is table else frozenset())})"
-
-        return REFERENCE.sub(replace, sql)
-
-
-def _fields(resolver: _Resolver) -> tuple[list[_Field], list[SqlFailure]]:
+def _fields(resolver: FieldCompiler) -> tuple[list[_Field], list[SqlFailure]]:
     table = resolver.table
     fields: list[_Field] = []
     broken: list[SqlFailure] = []
@@ -116,22 +53,21 @@ def _fields(resolver: _Resolver) -> tuple[list[_Field], list[SqlFailure]]:
                         ("measure", [m.name for m in table.measures])):
         for name in names:
             try:
-                sql = (resolver.dimension(table, name, frozenset()) if kind == "dimension"
-                       else resolver.measure(table, name, frozenset()))
-            except KeyError as error:
+                sql = resolver.dimension(table, name) if kind == "dimension" else resolver.measure(table, name)
+            except UnresolvedReference as error:
                 broken.append(SqlFailure(table.name, name, table.origin.file, table.origin.line,
-                                         f"unresolvable reference {error.args[0]}"))
+                                         f"unresolvable reference {error.reference}"))
                 continue
             fields.append(_Field(name, kind, sql))
     return fields, broken
 
 
-def _select(renderer: SqlRenderer, table: TableIR, joined: set[str], fields: list[_Field]) -> str:
+def _select(compiler: FieldCompiler, table: TableIR, joined: set[str], fields: list[_Field]) -> str:
     dimensions = [f for f in fields if f.kind == "dimension"]
     measures = [f for f in fields if f.kind == "measure"]
     columns = [f"{f.sql} AS \"{f.name}\"" for f in (*dimensions, *measures)] or ["1"]
-    sources = [f'{renderer.ref(table.name)} AS "{table.name}"']
-    sources += [f'{renderer.ref(name)} AS "{name}"' for name in sorted(joined)]
+    sources = [f'{compiler.ref(table.name)} AS "{table.name}"']
+    sources += [f'{compiler.ref(name)} AS "{name}"' for name in sorted(joined)]
     sql = f"-- lookwright validate sql: {table.name}\nSELECT {', '.join(columns)}\nFROM {', '.join(sources)}\nWHERE FALSE"
     if dimensions and measures:
         sql += "\nGROUP BY " + ", ".join(str(position) for position in range(1, len(dimensions) + 1))
@@ -162,15 +98,14 @@ def _compile(warehouse: Warehouse, sql: str) -> str | None:
 
 
 def _check_view(model: SemanticModel, table: TableIR, warehouse: Warehouse, dialect: str) -> list[SqlFailure]:
-    renderer = SqlRenderer(model, dialect)
-    resolver = _Resolver(model, renderer, table)
+    resolver = FieldCompiler(model, table, dialect)
     fields, failures = _fields(resolver)
-    view_error = _compile(warehouse, _select(renderer, table, set(), []))
+    view_error = _compile(warehouse, _select(resolver, table, set(), []))
     if view_error is not None:
         return [SqlFailure(table.name, None, table.origin.file, table.origin.line, view_error)]
 
     def compile_(subset: list[_Field]) -> str | None:
-        return _compile(warehouse, _select(renderer, table, resolver.joined, subset))
+        return _compile(warehouse, _select(resolver, table, resolver.joined, subset))
 
     lines = _field_lines(table)
     for group, message in _bisect(fields, compile_):
@@ -235,7 +170,3 @@ def validate_sql(model: SemanticModel, connect: Callable[[], Warehouse], workers
     fields = sum(len(t.dimensions) + len(t.measures) for t in tables)
     return SqlReport(len(tables), fields, tuple(f for result in results for f in result))
 
-
-
-# The field compiler under a public name: `verify` compiles check queries over the warehouse with it.
-FieldResolver = _Resolver

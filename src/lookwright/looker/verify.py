@@ -5,22 +5,19 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from looker_sdk.sdk.api40 import models as models40
 
 from lookwright.errors import CheckFailed, InputError, WarehouseError
 from lookwright.looker.client import LookerClient
 from lookwright.looker.deploy import CheckQuery, declared_queries
-from lookwright.lookml.filters import UnsupportedFilter, date_interval, interval_sql
 from lookwright.lookml.project import Explore, Field, Model, load_project
-from lookwright.model import schema
-from lookwright.model.ir import SemanticModel, TableIR
-from lookwright.model.merged import FieldInfo, references, split_field, view_fields
+from lookwright.model.ir import SemanticModel
+from lookwright.query.compile import QuerySpec, UnsupportedQuery, compile_query
+from lookwright.warehouse import open_warehouse
 
 
 @dataclass(frozen=True, order=True)
@@ -106,12 +103,14 @@ def _normal(value: Any) -> str:
     return str(value)
 
 
-def warehouse_rows(warehouse: Path, sql: str) -> list[tuple[str, ...]]:
+def warehouse_rows(url: str, sql: str) -> list[tuple[str, ...]]:
+    """The rows of `sql` on the warehouse at `url`, normalised like Looker's JSON values."""
     try:
-        with duckdb.connect(str(warehouse), read_only=True) as con:
-            rows = con.execute(sql).fetchall()
-    except duckdb.Error as exc:
-        raise WarehouseError(f"check query failed in {warehouse}: {exc}") from None
+        with open_warehouse(url) as warehouse:
+            rows = warehouse.query(sql)
+    except WarehouseError as error:
+        location = Path(url.partition(":")[2])
+        raise WarehouseError(f"check query failed in {location}: {error.__cause__ or error}") from None
     return sorted(tuple(_normal(v) for v in row) for row in rows)
 
 
@@ -123,167 +122,21 @@ def looker_rows(client: LookerClient, query: CheckQuery) -> list[tuple[str, ...]
     return sorted(tuple(_normal(row.get(name)) for name in query.fields) for row in rows)
 
 
-# ---- a check query compiled from the semantic model over the warehouse tables --------------------
-
-# Looker's JSON renders each timeframe like this; the DuckDB expression that gives the same value.
-TIMEFRAMES = {
-    "raw": "{}", "date": "CAST({} AS DATE)", "week": "CAST(date_trunc('week', {}) AS DATE)",
-    "month": "strftime({}, '%Y-%m')", "quarter": "strftime({0}, '%Y') || '-Q' || quarter({0})",
-    "year": "year({})", "time": "strftime({}, '%Y-%m-%d %H:%M:%S')", "hour": "strftime({}, '%Y-%m-%d %H')",
-    "minute": "strftime({}, '%Y-%m-%d %H:%M')",
-}
-JOIN_KEYWORDS = {"left_outer": "LEFT JOIN", "inner": "JOIN", "full_outer": "FULL OUTER JOIN", "cross": "CROSS JOIN"}
-FANOUT_SAFE = frozenset({"count_distinct", "min", "max", "number"})
-FILTER_NUMBER = re.compile(r"\s*(>=|<=|>|<|=)?\s*(-?\d+(?:\.\d+)?)\s*")
-FILTER_DATE = re.compile(r"\d{4}(-\d{2}){0,2}")
-FILTER_SPECIAL = re.compile(r"[%_^]|^-|^\s*(NULL|EMPTY)\s*$", re.IGNORECASE)
-
-
-class _QueryCompiler:
-    """Compiles one check query: fields through validate_sql's resolver, joins and filters per the explore."""
-
-    def __init__(self, model: SemanticModel, query: CheckQuery, now: datetime.datetime | None = None) -> None:
-        from lookwright.checks.sql import FieldResolver
-        from lookwright.sqlgen.render import SqlRenderer
-
-        if query.explore not in model.explores:
-            raise self.unsupported(query, f"explore {query.explore} is not in the semantic model")
-        self.model, self.query = model, query
-        self.now = now if now is not None else datetime.datetime.now(datetime.UTC)
-        self.explore = model.explores[query.explore]
-        self.renderer = SqlRenderer(model, "duckdb")
-        self.resolver = FieldResolver(model, self.renderer, model.tables[self.explore.view])
-        self.joins = {join.view: join for join in self.explore.joins}
-
-    @staticmethod
-    def unsupported(query: CheckQuery, why: str) -> InputError:
-        return InputError(f"check query {query.name}: {why}; give it warehouse_sql instead (--queries)")
-
-    def field(self, reference: str) -> tuple[FieldInfo, TableIR, str]:
-        """(field info, its table, its SQL as Looker shows it) for `view.field`."""
-        view, name = split_field(reference)
-        if view != self.explore.view and view not in self.joins:
-            raise self.unsupported(self.query, f"{reference} is not a field of explore {self.explore.name}")
-        table = self.model.tables[str(view)]
-        info = view_fields(table.spec).get(name)
-        if info is None:
-            raise self.unsupported(self.query, f"{reference} is not a field of view {view}")
-        try:
-            if info.kind == "measure":
-                return info, table, self.resolver.measure(table, name, frozenset())
-            sql = self.resolver.dimension(table, name, frozenset())
-        except KeyError as error:
-            raise self.unsupported(self.query, f"{reference}: unresolvable reference {error.args[0]}") from None
-        return info, table, self.dimension_sql(reference, info, sql)
-
-    def dimension_sql(self, reference: str, info: FieldInfo, sql: str) -> str:
-        if info.kind == "dimension_group":
-            if info.type != "time" or str(info.timeframe) not in TIMEFRAMES:
-                raise self.unsupported(self.query, f"{reference}: {info.type} timeframe {info.timeframe}")
-            timezone = self.query.timezone
-            converts = not isinstance(info.spec, schema.Dimension) or info.spec.convert_tz is not False
-            if timezone not in (None, self.model.warehouse.timezone) and converts:
-                raise self.unsupported(self.query, f"{reference}: time zone conversion to {timezone}")
-            return TIMEFRAMES[str(info.timeframe)].format(f"({sql})")
-        if info.type == "yesno":
-            return f"CASE WHEN ({sql}) THEN 'Yes' ELSE 'No' END"
-        if info.type in ("tier", "location", "distance"):
-            raise self.unsupported(self.query, f"{reference}: dimension type {info.type}")
-        return sql
-
-    def measure_check(self, reference: str, info: FieldInfo, table: TableIR, needed: set[str]) -> None:
-        """Plain aggregation equals Looker's only when no join repeats the measure's rows."""
-        if isinstance(info.spec, schema.Measure) and info.spec.filters:
-            raise self.unsupported(self.query, f"{reference}: filtered measures")
-        fanning = [v for v in needed if self.joins[v].relationship in ("one_to_many", "many_to_many")]
-        repeated = table.name != self.explore.view and self.joins[table.name].relationship != "one_to_one"
-        if (fanning or repeated) and info.type not in FANOUT_SAFE:
-            raise self.unsupported(self.query, f"{reference}: {info.type} over a fanned-out join needs "
-                                               "Looker's symmetric aggregates")
-
-    def filter_sql(self, reference: str, value: str) -> str:
-        info, _, sql = self.field(reference)
-        if info.kind == "measure":
-            raise self.unsupported(self.query, f"filter on measure {reference}")
-        if info.kind == "dimension_group" or info.type == "date":
-            if FILTER_DATE.fullmatch(value.strip()):
-                return f"{sql} = '{value.strip()}'"
-            return self.relative_date_sql(reference, info, value)
-        number = FILTER_NUMBER.fullmatch(value) if info.type == "number" else None
-        if number:
-            return f"{sql} {number.group(1) or '='} {number.group(2)}"
-        if FILTER_SPECIAL.search(value) or info.type == "number":
-            raise self.unsupported(self.query, f"filter {reference}: {value!r} is not a plain value list")
-        options = ", ".join("'" + item.strip().replace("'", "''") + "'" for item in value.split(","))
-        return f"{sql} IN ({options})"
-
-    def relative_date_sql(self, reference: str, info: FieldInfo, value: str) -> str:
-        """Looker's relative date filters on a time dimension group select a range of its raw time."""
-        if info.kind != "dimension_group" or info.type != "time":
-            raise self.unsupported(self.query, f"filter {reference}: {value!r} is not a plain date")
-        table = self.model.tables[str(split_field(reference)[0])]
-        raw = self.resolver.dimension(table, split_field(reference)[1], frozenset())
-        timezone = self.query.timezone or self.model.warehouse.timezone or "UTC"
-        try:
-            interval = date_interval(value, self.now, timezone)
-        except UnsupportedFilter as error:
-            raise self.unsupported(self.query, f"filter {reference}: {error}") from None
-        return interval_sql(raw, interval)
-
-    def sql(self) -> str:
-        fields = [self.field(reference) for reference in self.query.fields]
-        where = [self.filter_sql(reference, value) for reference, value in sorted(self.query.filters.items())]
-        referenced = {split_field(r)[0] for r in (*self.query.fields, *self.query.filters)}
-        needed = self.needed_joins({str(v) for v in referenced} | self.resolver.joined)
-        for reference, (info, table, _) in zip(self.query.fields, fields, strict=True):
-            if info.kind == "measure":
-                self.measure_check(reference, info, table, needed)
-        select = ", ".join(f'{sql} AS "{reference}"' for reference, (_, _, sql) in zip(self.query.fields, fields,
-                                                                                         strict=True))
-        base = self.explore.view
-        lines = [f"SELECT {select}", f'FROM {self.renderer.ref(base)} AS "{base}"']
-        for join in self.explore.joins:
-            if join.view in needed:
-                on = "" if join.type == "cross" else f" ON {self.join_on(join.sql_on)}"
-                lines.append(f'{JOIN_KEYWORDS[join.type]} {self.renderer.ref(join.view)} AS "{join.view}"{on}')
-        if where:
-            lines.append("WHERE " + " AND ".join(where))
-        dimensions = [str(n) for n, (info, _, _) in enumerate(fields, 1) if info.kind != "measure"]
-        if dimensions:
-            lines.append("GROUP BY " + ", ".join(dimensions))
-        return "\n".join(lines)
-
-    def join_on(self, sql_on: str | None) -> str:
-        if sql_on is None:
-            raise self.unsupported(self.query, "a join without sql_on")
-        return self.resolver.expand(self.model.tables[self.explore.view], sql_on, frozenset())
-
-    def needed_joins(self, views: set[str]) -> set[str]:
-        """The joins the query uses, and the joins their ON clauses reference, transitively."""
-        needed = {view for view in views if view in self.joins}
-        pending = list(needed)
-        while pending:
-            for reference in references(self.joins[pending.pop()].sql_on):
-                view = split_field(reference)[0]
-                if view in self.joins and view not in needed:
-                    needed.add(view)
-                    pending.append(view)
-        return needed
-
-
 def warehouse_query(model: SemanticModel, query: CheckQuery, now: datetime.datetime | None = None) -> str:
     """DuckDB SQL computing a check query's rows from the warehouse tables, compiled from the model.
 
-    Dimensions are grouped, measures aggregated, plain filters (values, lists, numbers, dates)
-    applied, Looker's relative date filters on time dimension groups evaluated at `now` (default:
-    the current time) in the query time zone; anything that needs Looker's symmetric aggregates,
-    time zone conversion or the rest of its filter language raises InputError asking for
-    hand-written warehouse_sql.
+    What the query compiler cannot express the way Looker does raises InputError asking for
+    hand-written warehouse_sql. `now` is the moment relative date filters count from.
     """
-    return _QueryCompiler(model, query, now).sql()
+    spec = QuerySpec(query.explore, query.fields, query.filters, query.timezone)
+    try:
+        return compile_query(model, spec, now).sql
+    except UnsupportedQuery as error:
+        raise InputError(f"check query {query.name}: {error.reason}; give it warehouse_sql instead (--queries)") \
+            from None
 
 
-def check_numbers(client: LookerClient, queries: tuple[CheckQuery, ...], warehouse: Path,
+def check_numbers(client: LookerClient, queries: tuple[CheckQuery, ...], warehouse: str,
                   model: SemanticModel | None = None, now: datetime.datetime | None = None) -> list[Mismatch]:
     """Each check query must return the same rows from Looker and from the warehouse."""
     mismatches = []
@@ -304,19 +157,18 @@ def _rows_text(rows: list[tuple[str, ...]]) -> str:
     return "; ".join(", ".join(row) for row in rows) or "(no rows)"
 
 
-def parse_warehouse(spec: str) -> Path:
-    """`duckdb:PATH` -> PATH."""
+def parse_warehouse(spec: str) -> str:
+    """The `duckdb:PATH` URL of an existing warehouse file (check queries compile to DuckDB SQL)."""
     kind, _, location = spec.partition(":")
     if kind != "duckdb" or not location:
         raise InputError(f"unsupported warehouse {spec!r}; use duckdb:PATH")
-    path = Path(location)
-    if not path.exists():
-        raise InputError(f"warehouse file {path} does not exist")
-    return path
+    if not Path(location).exists():
+        raise InputError(f"warehouse file {location} does not exist")
+    return spec
 
 
 def verify(client: LookerClient, lookml_dir: Path, *, explore: str | None = None,
-           queries: tuple[CheckQuery, ...] = (), warehouse: Path | None = None,
+           queries: tuple[CheckQuery, ...] = (), warehouse: str | None = None,
            model: SemanticModel | None = None, now: datetime.datetime | None = None) -> int:
     """Run every check; raise VerifyFailed listing all mismatches; return how many queries were compared.
 

@@ -1,0 +1,230 @@
+"""Compile a Looker query (explore, fields, filters, time zone) into warehouse SQL, the way Looker does.
+
+Dimensions are grouped, measures aggregated, plain filters (values, lists, numbers, dates) applied,
+Looker's relative date filters on time dimension groups evaluated at `now` in the query time zone.
+What needs Looker's symmetric aggregates, time zone conversion or the rest of its filter language
+raises `UnsupportedQuery` naming the reason.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from lookwright.errors import InputError
+from lookwright.lookml.filters import UnsupportedFilter, date_interval, interval_sql
+from lookwright.model import schema
+from lookwright.model.ir import JoinIR, SemanticModel, TableIR
+from lookwright.model.merged import FieldInfo, references, split_field, view_fields
+from lookwright.query.fields import FieldCompiler, UnresolvedReference
+
+# Looker's JSON renders each timeframe like this; the DuckDB expression that gives the same value.
+TIMEFRAMES = {
+    "raw": "{}", "date": "CAST({} AS DATE)", "week": "CAST(date_trunc('week', {}) AS DATE)",
+    "month": "strftime({}, '%Y-%m')", "quarter": "strftime({0}, '%Y') || '-Q' || quarter({0})",
+    "year": "year({})", "time": "strftime({}, '%Y-%m-%d %H:%M:%S')", "hour": "strftime({}, '%Y-%m-%d %H')",
+    "minute": "strftime({}, '%Y-%m-%d %H:%M')",
+}
+JOIN_KEYWORDS = {"left_outer": "LEFT JOIN", "inner": "JOIN", "full_outer": "FULL OUTER JOIN", "cross": "CROSS JOIN"}
+FANNING = frozenset({"one_to_many", "many_to_many"})
+FANOUT_SAFE = frozenset({"count_distinct", "min", "max", "number"})
+FILTER_NUMBER = re.compile(r"\s*(>=|<=|>|<|=)?\s*(-?\d+(?:\.\d+)?)\s*")
+FILTER_DATE = re.compile(r"\d{4}(-\d{2}){0,2}")
+FILTER_SPECIAL = re.compile(r"[%_^]|^-|^\s*(NULL|EMPTY)\s*$", re.IGNORECASE)
+
+
+class UnsupportedQuery(InputError):
+    """The compiler cannot express this query the way Looker would; `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """A Looker query: an explore, its `view.field` fields in order, filters and the query time zone."""
+
+    explore: str
+    fields: tuple[str, ...]
+    filters: Mapping[str, str] = field(default_factory=dict)
+    timezone: str | None = None
+
+
+@dataclass(frozen=True)
+class CompiledField:
+    """One selected field: where it lives, what it is, and its SQL as Looker's results show it."""
+
+    reference: str  # view.field, the output column name
+    view: str
+    kind: str  # dimension | dimension_group | measure
+    type: str
+    sql: str
+    fanned_out: bool  # a measure whose rows a join repeats (always False for dimensions)
+
+
+@dataclass(frozen=True)
+class CompiledQuery:
+    """The warehouse SQL of a query and what went into it."""
+
+    spec: QuerySpec
+    sql: str
+    fields: tuple[CompiledField, ...]
+    joins: tuple[str, ...]  # joined views the query needs, in the explore's join order
+    where: tuple[str, ...]  # one condition per filter, by filter field name
+
+
+def compile_query(model: SemanticModel, spec: QuerySpec, now: datetime.datetime | None = None) -> CompiledQuery:
+    """DuckDB SQL computing the query's rows from the warehouse tables; raises UnsupportedQuery.
+
+    `now` is the moment relative date filters count from (default: the current time).
+    """
+    return _Compiler(model, spec, now).compile()
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    reference: str
+    info: FieldInfo
+    table: TableIR
+    sql: str
+
+
+class _Compiler:
+    """Compiles one query: fields through the field compiler, joins and filters per the explore."""
+
+    def __init__(self, model: SemanticModel, spec: QuerySpec, now: datetime.datetime | None) -> None:
+        if spec.explore not in model.explores:
+            raise UnsupportedQuery(f"explore {spec.explore} is not in the semantic model")
+        self.model, self.spec = model, spec
+        self.now = now if now is not None else datetime.datetime.now(datetime.UTC)
+        self.explore = model.explores[spec.explore]
+        self.fields = FieldCompiler(model, model.tables[self.explore.view])
+        self.joins = {join.view: join for join in self.explore.joins}
+
+    def resolve(self, reference: str) -> _Resolved:
+        """`view.field` with its SQL as Looker shows it."""
+        view, name = split_field(reference)
+        if view != self.explore.view and view not in self.joins:
+            raise UnsupportedQuery(f"{reference} is not a field of explore {self.explore.name}")
+        table = self.model.tables[str(view)]
+        info = view_fields(table.spec).get(name)
+        if info is None:
+            raise UnsupportedQuery(f"{reference} is not a field of view {view}")
+        try:
+            if info.kind == "measure":
+                return _Resolved(reference, info, table, self.fields.measure(table, name))
+            sql = self.fields.dimension(table, name)
+        except UnresolvedReference as error:
+            raise UnsupportedQuery(f"{reference}: unresolvable reference {error.reference}") from None
+        return _Resolved(reference, info, table, self.dimension_sql(reference, info, sql))
+
+    def dimension_sql(self, reference: str, info: FieldInfo, sql: str) -> str:
+        if info.kind == "dimension_group":
+            if info.type != "time" or str(info.timeframe) not in TIMEFRAMES:
+                raise UnsupportedQuery(f"{reference}: {info.type} timeframe {info.timeframe}")
+            timezone = self.spec.timezone
+            converts = not isinstance(info.spec, schema.Dimension) or info.spec.convert_tz is not False
+            if timezone not in (None, self.model.warehouse.timezone) and converts:
+                raise UnsupportedQuery(f"{reference}: time zone conversion to {timezone}")
+            return TIMEFRAMES[str(info.timeframe)].format(f"({sql})")
+        if info.type == "yesno":
+            return f"CASE WHEN ({sql}) THEN 'Yes' ELSE 'No' END"
+        if info.type in ("tier", "location", "distance"):
+            raise UnsupportedQuery(f"{reference}: dimension type {info.type}")
+        return sql
+
+    def fanned_out(self, table: TableIR, needed: set[str]) -> bool:
+        """Whether the query's joins repeat the rows of `table` (so plain aggregates over it double count)."""
+        fanning = any(self.joins[view].relationship in FANNING for view in needed)
+        repeated = table.name != self.explore.view and self.joins[table.name].relationship != "one_to_one"
+        return fanning or repeated
+
+    def measure_sql(self, field: _Resolved, fanned_out: bool) -> str:
+        """A measure's aggregate; plain aggregation equals Looker's only when no join repeats its rows."""
+        if isinstance(field.info.spec, schema.Measure) and field.info.spec.filters:
+            raise UnsupportedQuery(f"{field.reference}: filtered measures")
+        if fanned_out and field.info.type not in FANOUT_SAFE:
+            raise UnsupportedQuery(f"{field.reference}: {field.info.type} over a fanned-out join needs "
+                                   "Looker's symmetric aggregates")
+        return field.sql
+
+    def filter_sql(self, reference: str, value: str) -> str:
+        resolved = self.resolve(reference)
+        info, sql = resolved.info, resolved.sql
+        if info.kind == "measure":
+            raise UnsupportedQuery(f"filter on measure {reference}")
+        if info.kind == "dimension_group" or info.type == "date":
+            if FILTER_DATE.fullmatch(value.strip()):
+                return f"{sql} = '{value.strip()}'"
+            return self.relative_date_sql(reference, info, value)
+        number = FILTER_NUMBER.fullmatch(value) if info.type == "number" else None
+        if number:
+            return f"{sql} {number.group(1) or '='} {number.group(2)}"
+        if FILTER_SPECIAL.search(value) or info.type == "number":
+            raise UnsupportedQuery(f"filter {reference}: {value!r} is not a plain value list")
+        options = ", ".join("'" + item.strip().replace("'", "''") + "'" for item in value.split(","))
+        return f"{sql} IN ({options})"
+
+    def relative_date_sql(self, reference: str, info: FieldInfo, value: str) -> str:
+        """Looker's relative date filters on a time dimension group select a range of its raw time."""
+        if info.kind != "dimension_group" or info.type != "time":
+            raise UnsupportedQuery(f"filter {reference}: {value!r} is not a plain date")
+        view, name = split_field(reference)
+        raw = self.fields.dimension(self.model.tables[str(view)], name)
+        timezone = self.spec.timezone or self.model.warehouse.timezone or "UTC"
+        try:
+            interval = date_interval(value, self.now, timezone)
+        except UnsupportedFilter as error:
+            raise UnsupportedQuery(f"filter {reference}: {error}") from None
+        return interval_sql(raw, interval)
+
+    def compile(self) -> CompiledQuery:
+        resolved = [self.resolve(reference) for reference in self.spec.fields]
+        where = tuple(self.filter_sql(reference, value) for reference, value in sorted(self.spec.filters.items()))
+        referenced = {str(split_field(r)[0]) for r in (*self.spec.fields, *self.spec.filters)}
+        needed = self.needed_joins(referenced | self.fields.joined)
+        fields = tuple(self.compiled_field(field, needed) for field in resolved)
+        joins = tuple(join for join in self.explore.joins if join.view in needed)
+        return CompiledQuery(self.spec, self.sql(fields, joins, where), fields, tuple(j.view for j in joins), where)
+
+    def compiled_field(self, field: _Resolved, needed: set[str]) -> CompiledField:
+        info = field.info
+        if info.kind != "measure":
+            return CompiledField(field.reference, field.table.name, info.kind, info.type, field.sql, False)
+        fanned_out = self.fanned_out(field.table, needed)
+        return CompiledField(field.reference, field.table.name, info.kind, info.type,
+                             self.measure_sql(field, fanned_out), fanned_out)
+
+    def sql(self, fields: tuple[CompiledField, ...], joins: tuple[JoinIR, ...], where: tuple[str, ...]) -> str:
+        base = self.explore.view
+        select = ", ".join(f'{field.sql} AS "{field.reference}"' for field in fields)
+        lines = [f"SELECT {select}", f'FROM {self.fields.ref(base)} AS "{base}"']
+        for join in joins:
+            on = "" if join.type == "cross" else f" ON {self.join_on(join.sql_on)}"
+            lines.append(f'{JOIN_KEYWORDS[join.type]} {self.fields.ref(join.view)} AS "{join.view}"{on}')
+        if where:
+            lines.append("WHERE " + " AND ".join(where))
+        dimensions = [str(n) for n, field in enumerate(fields, 1) if field.kind != "measure"]
+        if dimensions:
+            lines.append("GROUP BY " + ", ".join(dimensions))
+        return "\n".join(lines)
+
+    def join_on(self, sql_on: str | None) -> str:
+        if sql_on is None:
+            raise UnsupportedQuery("a join without sql_on")
+        return self.fields.expand(self.model.tables[self.explore.view], sql_on)
+
+    def needed_joins(self, views: set[str]) -> set[str]:
+        """The joins the query uses, and the joins their ON clauses reference, transitively."""
+        needed = {view for view in views if view in self.joins}
+        pending = list(needed)
+        while pending:
+            for reference in references(self.joins[pending.pop()].sql_on):
+                view = split_field(reference)[0]
+                if view in self.joins and view not in needed:
+                    needed.add(view)
+                    pending.append(view)
+        return needed

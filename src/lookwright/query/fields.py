@@ -1,0 +1,87 @@
+"""Expand one view's `${TABLE}` and `${field}` references into plain warehouse SQL, the way Looker does."""
+
+from __future__ import annotations
+
+import re
+
+from lookwright.model.ir import SemanticModel, TableIR
+from lookwright.model.merged import REFERENCE, split_field, view_fields
+from lookwright.sqlgen.dialects import DIALECTS, Dialect
+
+AGGREGATES = {
+    "sum": "SUM({})", "average": "AVG({})", "min": "MIN({})", "max": "MAX({})",
+    "count_distinct": "COUNT(DISTINCT {})", "sum_distinct": "SUM(DISTINCT {})",
+    "average_distinct": "AVG(DISTINCT {})", "median": "quantile_cont({}, 0.5)", "list": "LIST({})",
+}
+
+
+class UnresolvedReference(LookupError):
+    """A `${...}` reference names no field (or a field that references itself); args[0] is the reference."""
+
+    @property
+    def reference(self) -> str:
+        return str(self.args[0])
+
+
+class FieldCompiler:
+    """Compiles the fields of one base view (and of the views its references reach) into SQL."""
+
+    def __init__(self, model: SemanticModel, table: TableIR, dialect: str = "duckdb") -> None:
+        self.model, self.table = model, table
+        self.dialect: Dialect = DIALECTS[dialect]
+        self.joined: set[str] = set()  # other views a cross-view reference needs in FROM
+
+    def ref(self, name: str) -> str:
+        """The warehouse table of a view, as FROM and JOIN name it."""
+        table = self.model.tables[name]
+        return self.dialect.table(table.table_id, table.name)
+
+    def dimension(self, table: TableIR, name: str, seen: frozenset[str] = frozenset()) -> str:
+        """A field's SQL by its LookML name (a measure's aggregate when `name` is a measure)."""
+        info = view_fields(table.spec).get(name)
+        base = info.group if info is not None and info.group is not None else name
+        found = next((d for d in table.dimensions if d.name == base), None)
+        if found is None:
+            measure = next((m for m in table.measures if m.name == name), None)
+            if measure is None:
+                raise UnresolvedReference(f"{table.name}.{name}")
+            return self.measure(table, name, seen)
+        if found.sql is None:  # duration: compile both ends
+            start = self.expand(table, found.spec.sql_start or "NULL", seen | {base})
+            end = self.expand(table, found.spec.sql_end or "NULL", seen | {base})
+            return f"({start}), ({end})" if name == base else f"({end})"
+        return self.expand(table, found.sql, seen | {base})
+
+    def measure(self, table: TableIR, name: str, seen: frozenset[str] = frozenset()) -> str:
+        """A measure's aggregate over its expanded SQL."""
+        found = next(m for m in table.measures if m.name == name)
+        inner = self.expand(table, found.sql, seen | {name}) if found.sql else None
+        if found.type == "count":
+            return f"COUNT({inner})" if inner else "COUNT(*)"
+        if found.type == "number":
+            return f"({inner})"
+        if found.type == "percentile":
+            return f"quantile_cont({inner}, {(found.spec.percentile or 50) / 100:g})"
+        if found.type == "list" and found.spec.list_field:
+            inner = self.dimension(table, found.spec.list_field, seen | {name})
+        return AGGREGATES[found.type].format(inner)
+
+    def expand(self, table: TableIR, sql: str, seen: frozenset[str] = frozenset()) -> str:
+        """`sql` with every reference replaced by the SQL it names, `${TABLE}` by the view's alias."""
+        def replace(match: re.Match[str]) -> str:
+            reference = match.group(1)
+            if reference == "TABLE":
+                return f'"{table.name}"'
+            view, name = split_field(reference)
+            target = table if view in (None, table.name) else self.model.tables.get(view or "")
+            if target is None:
+                raise UnresolvedReference(reference)
+            if target is not self.table:
+                self.joined.add(target.name)
+            if name in seen and target is table:
+                raise UnresolvedReference(f"circular reference {reference}")
+            if name == "SQL_TABLE_NAME":
+                return self.ref(target.name)
+            return f"({self.dimension(target, name, seen if target is table else frozenset())})"
+
+        return REFERENCE.sub(replace, sql)
