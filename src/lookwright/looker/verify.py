@@ -14,9 +14,10 @@ from looker_sdk.sdk.api40 import models as models40
 from lookwright.errors import CheckFailed, InputError, WarehouseError
 from lookwright.looker.client import LookerClient
 from lookwright.looker.deploy import CheckQuery, declared_queries
-from lookwright.lookml.project import Explore, Field, Model, load_project
+from lookwright.lookml.project import Explore, Model, load_project
 from lookwright.model.ir import SemanticModel
 from lookwright.query.compile import QuerySpec, UnsupportedQuery, compile_query
+from lookwright.vocabulary import FieldName
 from lookwright.warehouse import open_warehouse
 
 
@@ -36,7 +37,7 @@ class VerifyFailed(CheckFailed):
         super().__init__(f"{count} mismatch{'es' if count != 1 else ''} between the generated LookML and Looker")
 
 
-def looker_type(field: Field) -> str:
+def looker_type(field: FieldName) -> str:
     """The type Looker reports for a field in explore metadata."""
     if field.kind == "dimension_group":
         prefix = "date" if field.type == "time" else "duration"

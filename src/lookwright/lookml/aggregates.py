@@ -15,16 +15,18 @@ from lookwright.lookml.project import (
     View,
     fanned_out_aliases,
 )
+from lookwright.vocabulary import (
+    ADDITIVE_MEASURE_TYPES,
+    NON_AGGREGATE_MEASURE_TYPES,
+    reference_parts,
+)
 
-ROLLABLE_TYPES = frozenset({"sum", "count", "min", "max", "average"})
-EXPRESSION_TYPES = frozenset({"number", "yesno", "string", "date"})
 ALLOWED_SQL_FUNCTIONS = frozenset({"MIN", "MAX", "COUNT"})
 SQL_AGGREGATES = re.compile(
     r"\b(SUM|AVG|AVERAGE|COUNT|MIN|MAX|MEDIAN|PERCENTILE_CONT|PERCENTILE_DISC|APPROX_[A-Z_]+|"
     r"STRING_AGG|ARRAY_AGG|STDDEV[A-Z_]*|VARIANCE|VAR_[A-Z]+)\s*\(",
     re.IGNORECASE,
 )
-REFERENCE = re.compile(r"\$\{([^}]*)\}")
 
 _DAY_DERIVED = frozenset({
     "date", "week", "month", "quarter", "year", "day_of_week", "day_of_week_index",
@@ -181,8 +183,8 @@ def joined_aliases(explore: Explore, names: Iterable[str]) -> set[str]:
         join = by_name.get(pending.pop())
         if join is None:
             continue
-        for match in REFERENCE.finditer(join.sql_on or ""):
-            alias = match.group(1).split(".")[0].strip()
+        for parts in reference_parts(join.sql_on):
+            alias = parts[0]
             if alias not in needed:
                 needed.add(alias)
                 pending.append(alias)
@@ -198,10 +200,10 @@ def rolls_up(measure: Field, alias: str, explore: Explore, views: dict[str, View
     """True if an aggregate table can re-aggregate `measure` (looker.md §2.3, §2.4)."""
     if measure.type == "count_distinct":
         return measure.allow_approximate_optimization
-    if measure.type in ROLLABLE_TYPES:
+    if measure.type in ADDITIVE_MEASURE_TYPES:
         symmetric = measure.type in {"sum", "count", "average"} and alias in fanned
         return not symmetric and "${TABLE}" not in (measure.sql or "")
-    if measure.type not in EXPRESSION_TYPES:
+    if measure.type not in NON_AGGREGATE_MEASURE_TYPES:
         return False
     sql = measure.sql or ""
     if "${TABLE}" in sql:
@@ -209,8 +211,7 @@ def rolls_up(measure: Field, alias: str, explore: Explore, views: dict[str, View
     functions = {match.group(1).upper() for match in SQL_AGGREGATES.finditer(sql)}
     if functions - ALLOWED_SQL_FUNCTIONS:
         return False
-    for match in REFERENCE.finditer(sql):
-        parts = [part.strip() for part in match.group(1).split(".")]
+    for parts in reference_parts(sql):
         ref_alias, name = (alias, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
         key = f"{ref_alias}.{name}"
         referenced = _resolve(explore, views, key)

@@ -14,21 +14,15 @@ from lkml import tree
 from lkml.lexer import Lexer
 from lkml.parser import Parser
 
-BLOCK_KEYS_BY_NAME = frozenset(
-    {"dimension", "dimension_group", "measure", "filter", "parameter", "set", "join",
-     "aggregate_table", "datagroup", "access_filter"}
+from lookwright.vocabulary import (
+    ADDITIVE_LIST_KEYS,
+    ALL_INTERVALS,
+    ALL_TIMEFRAMES,
+    BLOCK_KEYS_BY_NAME,
+    FIELD_KINDS,
+    group_names,
 )
-# Parameters that refinements add to rather than replace (looker.md §1.10).
-ADDITIVE_LIST_KEYS = frozenset({"filters", "extends", "bind_filters", "dev_filters", "sorts"})
-FIELD_KINDS = ("dimension", "dimension_group", "measure", "filter", "parameter")
-ALL_TIMEFRAMES = (
-    "raw", "time", "time_of_day", "date", "week", "month", "quarter", "year", "hour",
-    "hour_of_day", "minute", "second", "millisecond", "microsecond", "day_of_week",
-    "day_of_week_index", "day_of_month", "day_of_year", "week_of_year", "month_num", "month_name",
-    "quarter_of_year", "fiscal_month_num", "fiscal_quarter", "fiscal_quarter_of_year",
-    "fiscal_year", "yesno",
-)
-ALL_INTERVALS = ("day", "hour", "minute", "month", "quarter", "second", "week", "year")
+
 EXPRESSION_KEYS = tuple(sorted(lkml.keys.EXPR_BLOCK_KEYS, key=len, reverse=True))
 
 
@@ -484,14 +478,8 @@ def expand_field(declared: Field) -> Iterator[Field]:
     if declared.kind != "dimension_group":
         yield declared
         return
-    if declared.type == "time":
-        for timeframe in declared.timeframes:
-            yield replace(declared, name=f"{declared.name}_{timeframe}", group=declared.name,
-                          timeframe=timeframe)
-    elif declared.type == "duration":
-        for interval in declared.intervals:
-            yield replace(declared, name=f"{interval}s_{declared.name}", group=declared.name,
-                          timeframe=interval)
+    for name, timeframe in group_names(declared.name, declared.type, declared.timeframes, declared.intervals):
+        yield replace(declared, name=name, group=declared.name, timeframe=timeframe)
 
 
 def build_view(node: Node) -> View:

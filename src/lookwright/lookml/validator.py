@@ -22,6 +22,17 @@ from lookwright.lookml.project import (
     fanned_out_aliases,
     load_project,
 )
+from lookwright.vocabulary import (
+    AGGREGATE_MEASURE_TYPES,
+    FIELD_EXPRESSION_KEYS,
+    NON_AGGREGATE_MEASURE_TYPES,
+    PERSISTED_ONLY_KEYS,
+    PERSISTENCE_KEYS,
+    SPECIAL_REFERENCES,
+    SYMMETRIC_TYPES,
+    TRIGGER_KEYS,
+    reference_parts,
+)
 
 # code -> (severity, message). "Looker:" marks Looker's catalog wording (placeholders filled as
 # shown); the rest is lookwright wording for rules the catalog implies but does not word.
@@ -105,22 +116,6 @@ LIQUID_FIELD = re.compile(
     r"_(?:value|rendered_value|linked_value|filterable_value|sql|is_filtered|is_selected|"
     r"in_query|parameter_value|name|label|link)\b"
 )
-REFERENCE = re.compile(r"\$\{([^}]*)\}")
-SPECIAL_REFERENCES = frozenset({"TABLE", "EXTENDED", "SQL_TABLE_NAME"})
-FIELD_EXPRESSION_KEYS = ("sql", "sql_start", "sql_end", "sql_latitude", "sql_longitude",
-                         "sql_distinct_key")
-AGGREGATE_MEASURE_TYPES = frozenset({
-    "count", "count_distinct", "sum", "sum_distinct", "average", "average_distinct", "min", "max",
-    "median", "median_distinct", "percentile", "percentile_distinct", "list",
-})
-NON_AGGREGATE_MEASURE_TYPES = frozenset({"number", "string", "date", "yesno"})
-# Measure types Looker turns into symmetric aggregates (they need a primary key under fanout).
-SYMMETRIC_TYPES = frozenset({"count", "sum", "average", "median", "percentile"})
-PERSISTENCE_KEYS = ("datagroup_trigger", "sql_trigger_value", "interval_trigger", "persist_for",
-                    "materialized_view")
-TRIGGER_KEYS = frozenset({"datagroup_trigger", "sql_trigger_value", "interval_trigger"})
-PERSISTED_ONLY_KEYS = ("partition_keys", "cluster_keys", "publish_as_db_view", "indexes",
-                       "sortkeys", "distribution", "distribution_style")
 UNKNOWN_FIELD = ("Unknown or inaccessible field {0}. Check for typos or append a timeframe to the "
                  "name if the field is type time.")
 INACCESSIBLE_VIEW = ("Inaccessible view {0}. {0} is not accessible in explore {1}. "
@@ -242,8 +237,7 @@ def _duplicates(model: Model, nodes: dict[str, tuple[Node, ...]]) -> Iterator[Fi
 
 
 def _references(text: str | None) -> Iterator[tuple[str, ...]]:
-    for match in REFERENCE.finditer(text or ""):
-        yield tuple(part.strip() for part in match.group(1).split("."))
+    yield from reference_parts(text)
 
 
 def _resolve(view_name: str, field_name: str, views: dict[str, View]) -> Field | None:

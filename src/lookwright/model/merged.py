@@ -6,7 +6,6 @@ Every entity keeps the file and YAML path it came from, so later stages can repo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -14,17 +13,11 @@ from typing import Generic, TypeVar
 from lookwright.errors import Diagnostic
 from lookwright.model import schema
 from lookwright.model.loader import Path_, SourceFile
+from lookwright.vocabulary import DEFAULT_INTERVALS, DEFAULT_TIMEFRAMES, group_names
 
 T = TypeVar("T")
 
-REFERENCE = re.compile(r"\$\{([^}]*)\}")
 SECTIONS = ("tables", "explores", "datagroups", "access_grants", "models", "queries")
-ADDITIVE_MEASURES = frozenset({"count", "sum", "min", "max", "average"})
-AGGREGATE_MEASURES = frozenset({
-    "count", "count_distinct", "sum", "average", "min", "max", "median", "percentile",
-    "sum_distinct", "average_distinct", "list",
-})
-TIME_COLUMN_TYPES = frozenset({"DATE", "TIMESTAMP", "DATETIME"})
 
 
 @dataclass(frozen=True)
@@ -118,34 +111,15 @@ def view_fields(table: schema.Table) -> dict[str, FieldInfo]:
 
 
 def _dimension_names(dimension: schema.Dimension, index: int) -> Iterator[FieldInfo]:
-    if dimension.type == "time":
-        for timeframe in timeframes_of(dimension):
-            yield FieldInfo(f"{dimension.name}_{timeframe}", "dimension_group", "time", dimension.name,
-                            timeframe, dimension, index)
-    elif dimension.type == "duration":
-        for interval in dimension.intervals or ["day"]:
-            yield FieldInfo(f"{interval}s_{dimension.name}", "dimension_group", "duration",
-                            dimension.name, interval, dimension, index)
-    else:
+    if dimension.type not in ("time", "duration"):
         yield FieldInfo(dimension.name, "dimension", dimension.type, None, None, dimension, index)
-
-
-DEFAULT_TIMEFRAMES = ("raw", "time", "hour", "date", "week", "month", "quarter", "year")
+        return
+    names = group_names(dimension.name, dimension.type, timeframes_of(dimension),
+                        dimension.intervals or DEFAULT_INTERVALS)
+    for name, timeframe in names:
+        yield FieldInfo(name, "dimension_group", dimension.type, dimension.name, timeframe, dimension, index)
 
 
 def timeframes_of(dimension: schema.Dimension) -> list[str]:
     """A time group's timeframes, defaulting to the usual set (always emitted explicitly)."""
     return list(dimension.timeframes or DEFAULT_TIMEFRAMES)
-
-
-def references(sql: str | None) -> list[str]:
-    """The `${...}` references of an SQL snippet, in order."""
-    return REFERENCE.findall(sql) if sql else []
-
-
-def split_field(reference: str) -> tuple[str | None, str]:
-    """'view.field' -> ('view', 'field'); 'field' -> (None, 'field')."""
-    if "." in reference:
-        view, name = reference.split(".", 1)
-        return view, name
-    return None, reference

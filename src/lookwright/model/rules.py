@@ -27,20 +27,16 @@ from typing import Any
 
 from lookwright.errors import Diagnostic
 from lookwright.model import schema
-from lookwright.model.merged import (
-    ADDITIVE_MEASURES,
-    AGGREGATE_MEASURES,
-    SECTIONS,
-    TIME_COLUMN_TYPES,
-    FieldInfo,
-    Located,
-    MergedModel,
+from lookwright.model.merged import SECTIONS, FieldInfo, Located, MergedModel, view_fields
+from lookwright.vocabulary import (
+    ADDITIVE_MEASURE_TYPES,
+    AGGREGATE_MEASURE_TYPES,
     references,
     split_field,
-    view_fields,
 )
 
-ROLLABLE_MEASURES = ADDITIVE_MEASURES | {"number", "ratio"}
+ROLLABLE_MEASURES = ADDITIVE_MEASURE_TYPES | {"number", "ratio"}
+TIME_COLUMN_TYPES = frozenset({"DATE", "TIMESTAMP", "DATETIME"})
 DIMENSION_SQL_KEYS = ("sql", "sql_start", "sql_end")
 
 
@@ -197,7 +193,7 @@ def _check_measures(located: Located[schema.Table], fields: dict[str, dict[str, 
             sql = getattr(measure, key)
             yield from _check_sql(located, (*path, key), sql)
             yield from _check_references(located, (*path, key), sql, fields,
-                                         allow_measures=measure.type not in AGGREGATE_MEASURES,
+                                         allow_measures=measure.type not in AGGREGATE_MEASURE_TYPES,
                                          measure_type=measure.type)
         for field_name in (measure.filters or {}):
             if field_name not in own:
@@ -222,7 +218,7 @@ def _check_measure_shape(located: Located[schema.Table], path: tuple[str | int, 
     for key in REQUIRED_MEASURE_KEYS.get(measure.type, ()):
         if getattr(measure, key) is None:
             yield located.error(path, "LW306", f"measure '{measure.name}' of type {measure.type} needs `{key}`")
-    if measure.filters and measure.type not in AGGREGATE_MEASURES:
+    if measure.filters and measure.type not in AGGREGATE_MEASURE_TYPES:
         yield located.error((*path, "filters"), "LW309",
                             f"filters: is not supported for measures of non-aggregate type '{measure.type}'")
     for key in ("numerator", "denominator"):

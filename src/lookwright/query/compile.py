@@ -17,8 +17,9 @@ from lookwright.errors import InputError
 from lookwright.lookml.filters import UnsupportedFilter, date_interval, interval_sql
 from lookwright.model import schema
 from lookwright.model.ir import JoinIR, SemanticModel, TableIR
-from lookwright.model.merged import FieldInfo, references, split_field, view_fields
+from lookwright.model.merged import FieldInfo, view_fields
 from lookwright.query.fields import FieldCompiler, UnresolvedReference
+from lookwright.vocabulary import references, split_field
 
 # Looker's JSON renders each timeframe like this; the DuckDB expression that gives the same value.
 TIMEFRAMES = {

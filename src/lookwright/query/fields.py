@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from lookwright.model.ir import SemanticModel, TableIR
-from lookwright.model.merged import REFERENCE, split_field, view_fields
+from lookwright.model.merged import view_fields
 from lookwright.sqlgen.dialects import DIALECTS, Dialect
+from lookwright.vocabulary import replace_references, split_field
 
 AGGREGATES = {
     "sum": "SUM({})", "average": "AVG({})", "min": "MIN({})", "max": "MAX({})",
@@ -68,8 +67,7 @@ class FieldCompiler:
 
     def expand(self, table: TableIR, sql: str, seen: frozenset[str] = frozenset()) -> str:
         """`sql` with every reference replaced by the SQL it names, `${TABLE}` by the view's alias."""
-        def replace(match: re.Match[str]) -> str:
-            reference = match.group(1)
+        def replace(reference: str) -> str:
             if reference == "TABLE":
                 return f'"{table.name}"'
             view, name = split_field(reference)
@@ -84,4 +82,4 @@ class FieldCompiler:
                 return self.ref(target.name)
             return f"({self.dimension(target, name, seen if target is table else frozenset())})"
 
-        return REFERENCE.sub(replace, sql)
+        return replace_references(sql, replace)
