@@ -29,7 +29,7 @@ def test_every_check_passes_and_is_stored() -> None:
     names = {r.check_name for r in result.results}
     assert {"requests_unique_span", "requests_duration_in_range", "cost_unique_grain",
             "cost_daily_availability", "cost_conserved_per_day", "dim_service__required_not_null"} <= names
-    stored = w.query('SELECT run_id, "table", check_name, severity, failing, passed FROM data_quality_results'
+    stored = w.query('SELECT run_id, table_name, check_name, severity, failing, passed FROM data_quality_results'
                      " WHERE check_name = 'cost_conserved_per_day'")
     assert stored == [(result.run_id, "fact_cost_hourly", "cost_conserved_per_day", "error", 0, True)]
     assert w.query("SELECT COUNT(*) FROM data_quality_results") == [(len(result.results),)]

@@ -18,6 +18,7 @@ from lookwright.warehouse.base import Warehouse
 from lookwright.warehouse.sources import RAW_TABLES, create_raw_tables
 
 STATE_TABLE = "lookwright_build_state"
+STATE_COLUMNS = (("raw_loaded_through", "TIMESTAMP"),)
 STATE_DDL = f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (raw_loaded_through TIMESTAMP)"
 GRAIN_STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 

@@ -13,15 +13,9 @@ from lookwright.warehouse.base import Warehouse
 from lookwright.warehouse.build import TransformRenderer
 
 RESULTS_TABLE = "data_quality_results"
-RESULTS_DDL = f"""CREATE TABLE IF NOT EXISTS {RESULTS_TABLE} (
-    run_id VARCHAR NOT NULL,
-    checked_at TIMESTAMP NOT NULL,
-    "table" VARCHAR NOT NULL,
-    check_name VARCHAR NOT NULL,
-    severity VARCHAR NOT NULL,
-    failing BIGINT NOT NULL,
-    passed BOOLEAN NOT NULL
-)"""
+# (name, BigQuery type): every column NOT NULL; `table_name`, since `table` is a reserved word
+RESULTS_COLUMNS = (("run_id", "STRING"), ("checked_at", "TIMESTAMP"), ("table_name", "STRING"),
+                   ("check_name", "STRING"), ("severity", "STRING"), ("failing", "INT64"), ("passed", "BOOL"))
 CONSERVATION_TABLE = "fact_cost_hourly"
 CONSERVATION_TEMPLATE = "transforms/cost_conservation.sql.j2"
 
@@ -78,15 +72,22 @@ def run_checks(warehouse: Warehouse, model: SemanticModel, templates: Path | Non
         for table, sql in check_statements(model, renderer)
         for name, severity, failing in warehouse.query(sql)
     ]
-    run = CheckRun(uuid.uuid4().hex, datetime.now(UTC).replace(tzinfo=None, microsecond=0), tuple(results))
-    with warehouse.transaction():
-        warehouse.execute(RESULTS_DDL)
-        for r in run.results:
-            warehouse.execute(
-                f"INSERT INTO {RESULTS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [run.run_id, run.checked_at, r.table, r.check_name, r.severity, r.failing, r.passed],
-            )
+    run = CheckRun(uuid.uuid4().hex, datetime.now(UTC).replace(microsecond=0), tuple(results))
+    warehouse.execute(results_ddl(renderer))  # DDL outside any transaction (BigQuery forbids it inside)
+    if run.results:  # one INSERT: every result of the run or none
+        names = ", ".join(name for name, _ in RESULTS_COLUMNS)
+        rows = ", ".join("(?, ?, ?, ?, ?, ?, ?)" for _ in run.results)
+        values = [value for r in run.results
+                  for value in (run.run_id, run.checked_at, r.table, r.check_name, r.severity, r.failing, r.passed)]
+        warehouse.execute(f"INSERT INTO {renderer.raw(RESULTS_TABLE)} ({names}) VALUES {rows}", values)
     return run
+
+
+def results_ddl(renderer: TransformRenderer) -> str:
+    """CREATE TABLE IF NOT EXISTS data_quality_results in the renderer's dialect."""
+    dialect = renderer.dialect
+    columns = ",\n".join(f"    {name} {dialect.column_type(kind)} NOT NULL" for name, kind in RESULTS_COLUMNS)
+    return f"CREATE TABLE IF NOT EXISTS {renderer.raw(RESULTS_TABLE)} (\n{columns}\n)"
 
 
 def ensure_passed(run: CheckRun) -> None:

@@ -1,0 +1,200 @@
+"""BigQuery statements checked offline with Google's ZetaSQL analyzer (PyPI `zetasql`, WebAssembly).
+
+The catalog holds every table the pipeline reads or writes — the model's tables, the raw tables,
+the build's state and results tables, and the staging twins a rebuild writes into — under its
+bare name and its `project.dataset.table` name. ZetaSQL resolves names and types the way
+BigQuery's front end does, so it rejects what BigQuery would (string-literal aliases, DELETE
+without WHERE, DATE_TRUNC(date, HOUR), unknown functions); it does not know BigQuery's
+transaction, partition or cost rules, which `lookwright.sqlgen.pruning` checks on its result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lookwright.errors import InputError
+from lookwright.model.ir import SemanticModel
+
+SKETCH = "ARRAY<STRUCT<bucket INT64, n INT64>>"
+STAGING_SUFFIXES = ("__lw_next", "__lw_copy")  # tables a rebuild or re-partition writes before the swap
+_POSITION = re.compile(r"\s*\[at (\d+):(\d+)\]\s*$")
+
+Columns = tuple[tuple[str, str], ...]  # (name, BigQuery type)
+
+
+@dataclass(frozen=True)
+class AnalysisError:
+    """What ZetaSQL rejected in one statement, with its 1-based line and column when it said."""
+
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+    def format(self) -> str:
+        where = f" [at {self.line}:{self.column}]" if self.line is not None else ""
+        return f"{self.message}{where}"
+
+
+def _zetasql() -> Any:
+    try:
+        from zetasql import api
+    except ImportError as error:  # an optional dependency: `pip install lookwright[bigquery]`
+        raise InputError(f"analysing BigQuery SQL needs the zetasql package ({error}):"
+                         " pip install 'lookwright[bigquery]'") from error
+    return api
+
+
+def model_tables(model: SemanticModel, extra: Mapping[str, Columns] | None = None) -> dict[str, Columns]:
+    """Every table of the pipeline: the model's, the raw tables, state and results, and staging twins."""
+    from lookwright.warehouse.build import STATE_COLUMNS
+    from lookwright.warehouse.quality import RESULTS_COLUMNS
+    from lookwright.warehouse.sources import RAW_TABLES
+    from lookwright.warehouse.sources.schema import raw_columns, stage_columns
+
+    tables: dict[str, Columns] = {}
+    for table in model.tables.values():
+        columns = tuple((c.name, SKETCH if c.type == "SKETCH" else c.type) for c in table.columns)
+        tables[table.name] = columns
+        for suffix in STAGING_SUFFIXES:
+            tables[table.name + suffix] = columns
+    for name in RAW_TABLES:
+        tables[name] = tuple((c.name, c.type) for c in raw_columns(name))
+        tables[f"_lw_stage_{name}"] = stage_columns(name)
+    tables["lookwright_build_state"] = STATE_COLUMNS
+    tables["data_quality_results"] = RESULTS_COLUMNS
+    tables.update(extra or {})
+    return tables
+
+
+class BigQueryAnalyzer:
+    """A ZetaSQL analyzer with BigQuery's language options over a fixed catalog."""
+
+    def __init__(self, tables: Mapping[str, Columns], datasets: Iterable[str] = ()) -> None:
+        """`datasets`: `project.dataset` prefixes under which each table is also found."""
+        api = _zetasql()
+        from zetasql.api.type_factory import TypeFactory
+        from zetasql.types import (
+            AnalyzerOptions,
+            ErrorMessageMode,
+            LanguageOptions,
+            ParameterMode,
+            ZetaSQLBuiltinFunctionOptions,
+        )
+        from zetasql.types.proto_model import ProductMode
+
+        language = LanguageOptions.maximum_features()
+        language.product_mode = ProductMode.PRODUCT_EXTERNAL
+        catalog = api.CatalogBuilder("bigquery")
+        prefixes = ["", *(f"{d}." for d in sorted(set(datasets)))]
+        for name, columns in sorted(tables.items()):
+            for prefix in prefixes:
+                builder = api.TableBuilder(prefix + name)
+                for column, kind in columns:
+                    builder.add_column(column, _type(TypeFactory, kind))
+                catalog.add_table(builder.build())
+        catalog.with_builtin_functions(ZetaSQLBuiltinFunctionOptions(language_options=language))
+        built = catalog.build()
+        self._analyzers = {}
+        for mode in (ParameterMode.PARAMETER_NAMED, ParameterMode.PARAMETER_POSITIONAL):
+            options = AnalyzerOptions(language_options=language)
+            options.allow_undeclared_parameters = True
+            options.parameter_mode = mode
+            options.error_message_mode = ErrorMessageMode.ERROR_MESSAGE_ONE_LINE
+            options.default_timezone = "UTC"
+            self._analyzers[mode == ParameterMode.PARAMETER_POSITIONAL] = api.Analyzer(options, built)
+
+    def analyze(self, sql: str) -> Any:
+        """The resolved statement; raises AnalysisFailed with ZetaSQL's message."""
+        from zetasql.core.exceptions import ZetaSQLError
+
+        positional = _uses_positional_parameters(sql)
+        try:
+            return self._analyzers[positional].analyze_statement(sql)
+        except ZetaSQLError as error:
+            raise AnalysisFailed(_error(error)) from error
+
+    def check(self, sql: str) -> AnalysisError | None:
+        """None when BigQuery's analyzer accepts the statement, else what it said."""
+        try:
+            self.analyze(sql)
+        except AnalysisFailed as failed:
+            return failed.error
+        return None
+
+
+class AnalysisFailed(Exception):
+    """ZetaSQL rejected a statement."""
+
+    def __init__(self, error: AnalysisError) -> None:
+        super().__init__(error.format())
+        self.error = error
+
+
+def _error(error: Exception) -> AnalysisError:
+    message = str(getattr(error, "message", None) or error)
+    message = re.sub(r"^\[[A-Z_]+\]\s*", "", message)
+    match = _POSITION.search(message)
+    if match is None:
+        return AnalysisError(message)
+    return AnalysisError(message[: match.start()], int(match[1]), int(match[2]))
+
+
+def _uses_positional_parameters(sql: str) -> bool:
+    """Whether the statement has a `?` outside string literals, comments and quoted names."""
+    stripped = re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|--[^\n]*|#[^\n]*", "", sql)
+    return "?" in stripped
+
+
+def _type(factory: Any, kind: str) -> Any:
+    from zetasql.types import TypeKind
+
+    simple = {
+        "STRING": TypeKind.TYPE_STRING, "INT64": TypeKind.TYPE_INT64, "FLOAT64": TypeKind.TYPE_DOUBLE,
+        "NUMERIC": TypeKind.TYPE_NUMERIC, "BIGNUMERIC": TypeKind.TYPE_BIGNUMERIC, "BOOL": TypeKind.TYPE_BOOL,
+        "DATE": TypeKind.TYPE_DATE, "DATETIME": TypeKind.TYPE_DATETIME, "TIMESTAMP": TypeKind.TYPE_TIMESTAMP,
+        "JSON": TypeKind.TYPE_JSON, "BYTES": TypeKind.TYPE_BYTES, "TIME": TypeKind.TYPE_TIME,
+    }
+    if kind in simple:
+        return factory.create_simple_type(simple[kind])
+    if kind == SKETCH:
+        int64 = factory.create_simple_type(TypeKind.TYPE_INT64)
+        return factory.create_array_type(factory.create_struct_type([("bucket", int64), ("n", int64)]))
+    raise InputError(f"no ZetaSQL type for column type {kind}")
+
+
+_ANALYZERS: dict[tuple[int, tuple[str, ...]], tuple[SemanticModel, BigQueryAnalyzer]] = {}
+
+
+def analyzer_for(model: SemanticModel, datasets: Sequence[str] = ()) -> BigQueryAnalyzer:
+    """The analyzer over the model's catalog, with its own dataset (and any others) as prefixes."""
+    prefixes = tuple(sorted({f"{model.warehouse.project}.{model.warehouse.dataset}", *datasets}))
+    key = (id(model), prefixes)
+    if key not in _ANALYZERS:  # the model is kept with its analyzer, so its id is never reused
+        _ANALYZERS[key] = (model, BigQueryAnalyzer(model_tables(model), prefixes))
+    return _ANALYZERS[key][1]
+
+
+def split_script(script: str) -> list[str]:
+    """The statements of a `;`-separated script, split where BigQuery's parser splits them."""
+    api = _zetasql()
+    try:
+        bounds = api.Analyzer.find_statement_boundaries(script)
+    except Exception:  # noqa: BLE001 - an unparsable script is analysed whole and fails there
+        return [script]
+    parts = [_trim(script[start:end]) for start, end in bounds]
+    return [part for part in parts if part and not _only_comments(part)]
+
+
+def _trim(statement: str) -> str:
+    """Without trailing comment lines and the closing `;`."""
+    lines = statement.strip().splitlines()
+    while lines and lines[-1].strip().startswith("--"):
+        lines.pop()
+    return "\n".join(lines).strip().rstrip(";").strip()
+
+
+def _only_comments(sql: str) -> bool:
+    return all(not line.strip() or line.strip().startswith("--") for line in sql.splitlines())

@@ -1,0 +1,53 @@
+"""The raw tables' column contract, read from their (DuckDB) CREATE TABLE text, for any dialect."""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from lookwright.warehouse.sources import RAW_TABLES
+
+# DuckDB type in a raw table's DDL -> the BigQuery type of the same column
+BIGQUERY_TYPES = {
+    "VARCHAR": "STRING", "INTEGER": "INT64", "BIGINT": "INT64", "UBIGINT": "INT64", "DOUBLE": "FLOAT64",
+    "BOOLEAN": "BOOL", "TIMESTAMP": "TIMESTAMP", "DATE": "DATE", "JSON": "JSON",
+}
+# raw table -> the column it is partitioned by on BigQuery (by day)
+RAW_PARTITIONS = {
+    "raw_spans": "start_time", "raw_aws_cur": "line_item_usage_start_date",
+    "raw_gcp_billing": "usage_start_time", "raw_azure_cost": "usage_date", "raw_db_query_log": "log_timestamp",
+}
+_COLUMN = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s+([A-Z]+)(\s+NOT NULL)?\s*,?\s*(--.*)?$")
+
+
+@dataclass(frozen=True)
+class RawColumn:
+    name: str
+    type: str  # BigQuery type
+    required: bool
+
+
+@functools.cache
+def raw_columns(table: str) -> tuple[RawColumn, ...]:
+    """The columns of a raw table, in order, with their BigQuery types."""
+    columns = []
+    for line in RAW_TABLES[table].splitlines()[1:]:
+        match = _COLUMN.match(line)
+        if match is not None:
+            columns.append(RawColumn(match[1], BIGQUERY_TYPES[match[2]], bool(match[3])))
+    return tuple(columns)
+
+
+def bigquery_raw_ddl(table: str, qualified: str) -> str:
+    """CREATE TABLE IF NOT EXISTS for BigQuery: BigQuery types, partitioned by day of its time column."""
+    columns = ",\n".join(f"  {c.name} {c.type}{' NOT NULL' if c.required else ''}" for c in raw_columns(table))
+    column = RAW_PARTITIONS[table]
+    kind = next(c.type for c in raw_columns(table) if c.name == column)
+    partition = column if kind == "DATE" else f"DATE({column})"
+    return f"CREATE TABLE IF NOT EXISTS {qualified} (\n{columns}\n)\nPARTITION BY {partition}"
+
+
+def stage_columns(table: str) -> tuple[tuple[str, str], ...]:
+    """The columns of a raw table's BigQuery stage table: its columns but source_file and loaded_at."""
+    return tuple((c.name, c.type) for c in raw_columns(table) if c.name not in ("source_file", "loaded_at"))
