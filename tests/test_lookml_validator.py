@@ -9,10 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lookwright.errors import Issue, Location
 from lookwright.lookml.project import load_project, resolve_include
-from lookwright.lookml.validator import CODES, Finding, render, validate_lookml
+from lookwright.lookml.validator import CODES, render, validate_lookml
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lookml"
+
+
+def finding(file: str, line: int, severity: str, code: str, message: str) -> Issue:
+    """A validator finding: located to file and line (no column), severity from its code."""
+    return Issue(Location(file, line), code, message, severity=severity)
+
 UNKNOWN_FIELD = ("Unknown or inaccessible field {0}. Check for typos or append a timeframe to "
                  "the name if the field is type time.")
 
@@ -148,10 +155,10 @@ def test_each_fixture_triggers_exactly_its_finding(
 ) -> None:
     findings = validate_lookml(FIXTURES / case)
     if case == "aggregate_field_excluded_by_fields":  # the join's `fields` hides users.id too
-        assert findings[1] == Finding(file, line, severity, code,
+        assert findings[1] == finding(file, line, severity, code,
                                       UNKNOWN_FIELD.format("users.id"))
         findings = findings[:1]
-    assert findings == [Finding(file, line, severity, code, message)]
+    assert findings == [finding(file, line, severity, code, message)]
 
 
 def test_every_documented_code_has_a_triggering_fixture() -> None:
@@ -244,7 +251,7 @@ def test_extends_copies_fields_of_the_base_view(tmp_path: Path) -> None:
 def test_a_file_that_is_not_utf8_is_a_syntax_finding(tmp_path: Path) -> None:
     (tmp_path / "a.view.lkml").write_bytes(b"view: a {\n  label: \"\xff\"\n}\n")
     assert validate_lookml(tmp_path) == [
-        Finding("a.view.lkml", 1, "error", "LKML001",
+        finding("a.view.lkml", 1, "error", "LKML001",
                 "Syntax error: not UTF-8 text (invalid start byte)")]
 
 
@@ -270,14 +277,14 @@ def test_mutated_lookml_never_crashes_the_validator(data: st.DataObject) -> None
 
 
 def test_render_formats() -> None:
-    findings = [Finding("a.view.lkml", 3, "error", "LKML101", "boom"),
-                Finding("b.view.lkml", 1, "warning", "LKML170", "hm")]
+    findings = [finding("a.view.lkml", 3, "error", "LKML101", "boom"),
+                finding("b.view.lkml", 1, "warning", "LKML170", "hm")]
     assert render(findings, "text") == (
         "a.view.lkml:3: error[LKML101]: boom\nb.view.lkml:1: warning[LKML170]: hm\n"
         "1 error, 1 warning, 0 infos")
     assert render(findings, "github") == (
         "::error file=a.view.lkml,line=3,title=LKML101::boom\n"
         "::warning file=b.view.lkml,line=1,title=LKML170::hm")
-    odd = [Finding("v,1.lkml", 2, "info", "X", "50% done\nnext")]
+    odd = [finding("v,1.lkml", 2, "info", "X", "50% done\nnext")]
     assert render(odd, "github", path_prefix="lookml") == (
         "::notice file=lookml/v%2C1.lkml,line=2,title=X::50%25 done%0Anext")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lookwright.cli import main
-from lookwright.errors import Diagnostic, ModelError
+from lookwright.errors import Issue, ModelError
 from lookwright.model.ir import load_model
 
 BASE = """\
@@ -53,7 +53,7 @@ models:
 """
 
 
-def _errors(tmp_path: Path, text: str, extra: dict[str, str] | None = None) -> list[Diagnostic]:
+def _errors(tmp_path: Path, text: str, extra: dict[str, str] | None = None) -> list[Issue]:
     (tmp_path / "model.yml").write_text(textwrap.dedent(text))
     for name, content in (extra or {}).items():
         (tmp_path / name).write_text(content)
@@ -62,7 +62,7 @@ def _errors(tmp_path: Path, text: str, extra: dict[str, str] | None = None) -> l
     return caught.value.diagnostics
 
 
-def _only(tmp_path: Path, text: str, extra: dict[str, str] | None = None) -> Diagnostic:
+def _only(tmp_path: Path, text: str, extra: dict[str, str] | None = None) -> Issue:
     errors = _errors(tmp_path, text, extra)
     assert len(errors) == 1, [e.format() for e in errors]
     return errors[0]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lookwright.checks.sql import SqlFailure, validate_sql
+from lookwright.checks.sql import failure_target, sql_failure, validate_sql
 from lookwright.commands.validate_extra import sql
 from lookwright.errors import LookwrightError
 from lookwright.model.ir import SemanticModel, load_model
@@ -62,15 +62,15 @@ def test_broken_dimension_is_bisected_to_its_field(tmp_path: Path, warehouse_url
     assert len(report.failures) == 1
     failure = report.failures[0]
     assert failure.message.splitlines()[0] in BINDER_ERRORS
-    assert failure == SqlFailure("fact_performance_requests", "http_status_code",
-                                 str(model_dir / "performance.yml"), BROKEN_LINE, failure.message)
+    assert failure == sql_failure("fact_performance_requests", "http_status_code",
+                                  str(model_dir / "performance.yml"), BROKEN_LINE, failure.message)
 
 
 def test_missing_table_is_reported_per_view(flagship: SemanticModel, warehouse_url: str) -> None:
     with open_warehouse(warehouse_url) as warehouse:
         warehouse.execute("DROP TABLE dim_region")
     report = validate_sql(flagship, lambda: open_warehouse(warehouse_url))
-    assert [(f.view, f.field, Path(f.file).resolve(), f.line) for f in report.failures] == [
+    assert [(*failure_target(f), Path(f.file).resolve(), f.line) for f in report.failures] == [
         ("dim_region", None, ROOT / "semantic" / "dimensions.yml", 58)]
     assert report.failures[0].message.startswith("Catalog Error: Table with name dim_region does not exist!")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lookwright.errors import Diagnostic, ModelError
+from lookwright.errors import ModelError, issue
 
 YAML_SUFFIXES = (".yml", ".yaml")
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -16,7 +16,7 @@ def discover(directory: Path) -> list[Path]:
     if directory.is_file():
         return [directory]
     if not directory.is_dir():
-        raise ModelError([Diagnostic(str(directory), 1, 1, "LW001", "model directory not found",
+        raise ModelError([issue(str(directory), 1, 1, "LW001", "model directory not found",
                                      "pass the folder holding your semantic/*.yml files")])
     found = (p for p in directory.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
     return sorted(found, key=lambda p: p.parts)  # Path's own ordering, ~5x cheaper to compute

@@ -37,7 +37,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from lookwright.errors import CheckFailed, WarehouseError
+from lookwright.errors import CheckFailed, InputError, WarehouseError
 from lookwright.model.ir import SemanticModel, TableIR
 from lookwright.model.schema import RollupMetric
 from lookwright.sqlgen.dialects import DIALECTS, Dialect
@@ -84,7 +84,7 @@ class Sketch:
 Meaning = Aggregate | Ratio | PerSecond | Percentile | Sketch
 
 
-class Unsupported(Exception):
+class Unsupported(InputError):
     """A rollup column with no meaning on the raw rows; the message is the reason."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -9,33 +10,39 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from lookwright.errors import WarehouseError
+from lookwright.errors import Issue, Location, WarehouseError
 from lookwright.model.ir import SemanticModel, TableIR
 from lookwright.model.loader import parse_file
 from lookwright.query.fields import FieldCompiler, UnresolvedReference
 from lookwright.warehouse.base import Warehouse
 
 
-@dataclass(frozen=True)
-class SqlFailure:
-    """One field (or a whole view when `field` is None) the warehouse refused to compile."""
+def sql_failure(view: str, field: str | None, file: str, line: int, message: str) -> Issue:
+    """A field (or a whole view when `field` is None) the warehouse refused to compile."""
+    return Issue(Location(file, line), "sql", message, subject=f"{view}.{field}" if field else f"view {view}")
 
-    view: str
-    field: str | None
-    file: str
-    line: int
-    message: str
 
-    def format(self) -> str:
-        target = f"{self.view}.{self.field}" if self.field else f"view {self.view}"
-        return f"{self.file}:{self.line}: error[sql]: {target}: {self.message}"
+def failure_target(failure: Issue) -> tuple[str, str | None]:
+    """(view, field or None) of a `sql_failure`; `field` lists the fields of a failing combination."""
+    if failure.subject.startswith("view "):
+        return failure.subject.removeprefix("view "), None
+    view, field = failure.subject.split(".", 1)
+    return view, field
+
+
+def render_json(report: SqlReport) -> str:
+    """`validate sql --format json` (schema version 1)."""
+    failures = [{"view": view, "field": field, "file": f.file, "line": f.line, "message": f.message}
+                for f in report.failures for view, field in [failure_target(f)]]
+    return json.dumps({"version": 1, "views": report.views, "fields": report.fields, "failures": failures},
+                      indent=2)
 
 
 @dataclass(frozen=True)
 class SqlReport:
     views: int
     fields: int
-    failures: tuple[SqlFailure, ...]
+    failures: tuple[Issue, ...]
 
 
 @dataclass(frozen=True)
@@ -45,17 +52,17 @@ class _Field:
     sql: str
 
 
-def _fields(resolver: FieldCompiler) -> tuple[list[_Field], list[SqlFailure]]:
+def _fields(resolver: FieldCompiler) -> tuple[list[_Field], list[Issue]]:
     table = resolver.table
     fields: list[_Field] = []
-    broken: list[SqlFailure] = []
+    broken: list[Issue] = []
     for kind, names in (("dimension", [d.name for d in table.dimensions]),
                         ("measure", [m.name for m in table.measures])):
         for name in names:
             try:
                 sql = resolver.dimension(table, name) if kind == "dimension" else resolver.measure(table, name)
             except UnresolvedReference as error:
-                broken.append(SqlFailure(table.name, name, table.origin.file, table.origin.line,
+                broken.append(sql_failure(table.name, name, table.origin.file, table.origin.line,
                                          f"unresolvable reference {error.reference}"))
                 continue
             fields.append(_Field(name, kind, sql))
@@ -97,12 +104,12 @@ def _compile(warehouse: Warehouse, sql: str) -> str | None:
     return None
 
 
-def _check_view(model: SemanticModel, table: TableIR, warehouse: Warehouse, dialect: str) -> list[SqlFailure]:
+def _check_view(model: SemanticModel, table: TableIR, warehouse: Warehouse, dialect: str) -> list[Issue]:
     resolver = FieldCompiler(model, table, dialect)
     fields, failures = _fields(resolver)
     view_error = _compile(warehouse, _select(resolver, table, set(), []))
     if view_error is not None:
-        return [SqlFailure(table.name, None, table.origin.file, table.origin.line, view_error)]
+        return [sql_failure(table.name, None, table.origin.file, table.origin.line, view_error)]
 
     def compile_(subset: list[_Field]) -> str | None:
         return _compile(warehouse, _select(resolver, table, resolver.joined, subset))
@@ -111,7 +118,7 @@ def _check_view(model: SemanticModel, table: TableIR, warehouse: Warehouse, dial
     for group, message in _bisect(fields, compile_):
         name = ", ".join(f.name for f in group)
         line = lines.get(group[0].name, table.origin.line)
-        failures.append(SqlFailure(table.name, name, table.origin.file, line, message))
+        failures.append(sql_failure(table.name, name, table.origin.file, line, message))
     return failures
 
 
@@ -162,7 +169,7 @@ def validate_sql(model: SemanticModel, connect: Callable[[], Warehouse], workers
     """Compile every view (in parallel, one connection per worker) and bisect failures to fields."""
     tables = list(model.tables.values())
     with _connections(connect) as current, ThreadPoolExecutor(max_workers=workers) as pool:
-        def check(table: TableIR) -> list[SqlFailure]:
+        def check(table: TableIR) -> list[Issue]:
             warehouse = current()
             return _check_view(model, table, warehouse, warehouse.dialect)
 

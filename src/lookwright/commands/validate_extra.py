@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import TYPE_CHECKING
 
@@ -58,7 +57,7 @@ def aggregates(model_dir: str, lookml_dir: str, output_format: str) -> None:
               show_default=True, help="Output format.")
 def sql(warehouse_url: str, model_dir: str, output_format: str = "text") -> None:
     """Compile every view's SQL and field expressions on the warehouse without scanning data."""
-    from lookwright.checks.sql import validate_sql
+    from lookwright.checks.sql import render_json, validate_sql
     from lookwright.model.ir import load_model
     from lookwright.warehouse import open_warehouse
 
@@ -69,11 +68,7 @@ def sql(warehouse_url: str, model_dir: str, output_format: str = "text") -> None
     elapsed = time.perf_counter() - started
     console = plain_console()
     if output_format == "json":
-        console.print(json.dumps({
-            "version": 1, "views": report.views, "fields": report.fields,
-            "failures": [{"view": f.view, "field": f.field, "file": f.file, "line": f.line, "message": f.message}
-                         for f in report.failures],
-        }, indent=2))
+        console.print(render_json(report))
     for failure in report.failures if output_format == "text" else ():
         console.print(failure.format())
     plain_console(stderr=True).print(f"checked {report.views} views, {report.fields} fields in {elapsed:.2f} s")

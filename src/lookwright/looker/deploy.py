@@ -126,7 +126,7 @@ def local_gate(lookml_dir: Path, model_dir: Path | None = None) -> tuple[CheckQu
 
     if not lookml_dir.is_dir():
         raise InputError(f"LookML directory {lookml_dir} does not exist")
-    errors = [f.text() for f in validate_lookml(lookml_dir) if f.severity == "error"]
+    errors = [f.format() for f in validate_lookml(lookml_dir) if f.severity == "error"]
     if errors:
         raise DeployFailed("local LookML validation", errors)
     if model_dir is None:

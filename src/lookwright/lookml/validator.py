@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import posixpath
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lookwright.errors import Issue, Location
 from lookwright.lookml.aggregates import covers, joined_aliases, rolls_up
 from lookwright.lookml.project import (
     AggregateTable,
@@ -130,46 +129,23 @@ FANOUT = ("Field '{0}' cannot be calculated because of a one_to_many or many_to_
           "Add a primary key to {1}.")
 
 
-@dataclass(frozen=True, order=True)
-class Finding:
-    """One validator finding; `file` is relative to the project directory."""
-
-    file: str
-    line: int
-    severity: str
-    code: str
-    message: str
-
-    def text(self) -> str:
-        return f"{self.file}:{self.line}: {self.severity}[{self.code}]: {self.message}"
-
-    def github(self, prefix: str = "") -> str:
-        """A GitHub Actions workflow command; `prefix` makes the path repository-relative."""
-        level = "notice" if self.severity == "info" else self.severity
-        file = _escape_property(posixpath.join(prefix, self.file) if prefix else self.file)
-        message = _escape_data(self.message)
-        return f"::{level} file={file},line={self.line},title={self.code}::{message}"
+def _finding(node_file: str, line: int, code: str, message: str) -> Issue:
+    return Issue(Location(node_file, line), code, message, severity=CODES[code][0])
 
 
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+def finding_json(finding: Issue) -> dict[str, object]:
+    """One finding of `validate lookml --format json` (schema version 1)."""
+    return {"file": finding.file, "line": finding.line, "severity": finding.severity, "code": finding.code,
+            "message": finding.message}
 
 
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def _finding(node_file: str, line: int, code: str, message: str) -> Finding:
-    return Finding(node_file, line, CODES[code][0], code, message)
-
-
-def validate_lookml(project_dir: Path) -> list[Finding]:
+def validate_lookml(project_dir: Path) -> list[Issue]:
     """Every finding for the LookML project in `project_dir`, sorted and de-duplicated."""
     return validate_project(load_project(project_dir))
 
 
-def validate_project(project: Project) -> list[Finding]:
-    findings: set[Finding] = {
+def validate_project(project: Project) -> list[Issue]:
+    findings: set[Issue] = {
         _finding(p.file, p.line, "LKML001", p.message) for p in project.syntax_problems
     }
     checked_views: set[str] = set()
@@ -186,7 +162,7 @@ def validate_project(project: Project) -> list[Finding]:
 # --------------------------------------------------------------------------- model level
 
 
-def _check_model(model: Model, nodes: dict[str, tuple[Node, ...]]) -> Iterator[Finding]:
+def _check_model(model: Model, nodes: dict[str, tuple[Node, ...]]) -> Iterator[Issue]:
     for include in model.includes:
         if not include.matches:
             yield _finding(include.file, include.line, "LKML140",
@@ -200,7 +176,7 @@ def _check_model(model: Model, nodes: dict[str, tuple[Node, ...]]) -> Iterator[F
         yield from _check_explore(explore, model)
 
 
-def _datagroup_references(model: Model) -> Iterator[Finding]:
+def _datagroup_references(model: Model) -> Iterator[Issue]:
     """`datagroup_trigger` and `persist_with` must name a datagroup the model includes."""
     references: list[Node] = [model.persist_with] if model.persist_with is not None else []
     for view in model.views.values():
@@ -218,7 +194,7 @@ def _datagroup_references(model: Model) -> Iterator[Finding]:
                            f"Datagroup {node.value} is not defined in model {model.name}.")
 
 
-def _duplicates(model: Model, nodes: dict[str, tuple[Node, ...]]) -> Iterator[Finding]:
+def _duplicates(model: Model, nodes: dict[str, tuple[Node, ...]]) -> Iterator[Issue]:
     seen: dict[tuple[str, str], int] = {}
     for node in (node for path in model.files for node in nodes.get(path, ())):
         if node.kind != "block" or node.key not in ("view", "explore") or node.name.startswith("+"):
@@ -246,7 +222,7 @@ def _resolve(view_name: str, field_name: str, views: dict[str, View]) -> Field |
 
 
 def _check_reference(parts: tuple[str, ...], view: View, views: dict[str, View], file: str,
-                     line: int) -> Iterator[Finding]:
+                     line: int) -> Iterator[Issue]:
     if len(parts) == 1:
         if parts[0] in SPECIAL_REFERENCES or view.field(parts[0]) is not None:
             return
@@ -262,7 +238,7 @@ def _check_reference(parts: tuple[str, ...], view: View, views: dict[str, View],
 # --------------------------------------------------------------------------- views
 
 
-def _check_view(view: View, views: dict[str, View]) -> Iterator[Finding]:
+def _check_view(view: View, views: dict[str, View]) -> Iterator[Issue]:
     if view.sql_table_name is not None and view.derived_table is not None:
         yield _finding(view.file, view.line, "LKML121",
                        f"Cannot specify both sql_table_name and derived_table for view {view.name}")
@@ -277,12 +253,12 @@ def _check_view(view: View, views: dict[str, View]) -> Iterator[Finding]:
 
 
 def _table_reference(parts: tuple[str, ...], views: dict[str, View], file: str,
-                     line: int) -> Iterator[Finding]:
+                     line: int) -> Iterator[Issue]:
     if len(parts) >= 2 and parts[1] == "SQL_TABLE_NAME" and parts[0] not in views:
         yield _finding(file, line, "LKML103", f"Unknown view {parts[0]}.")
 
 
-def _primary_keys(view: View) -> Iterator[Finding]:
+def _primary_keys(view: View) -> Iterator[Issue]:
     keys = [f for f in view.fields if f.primary_key]
     for extra in keys[1:]:
         message = (f"Multiple primary key definitions for view '{view.name}': "
@@ -290,7 +266,7 @@ def _primary_keys(view: View) -> Iterator[Finding]:
         yield _finding(extra.file, extra.line, "LKML120", message)
 
 
-def _redefinitions(view: View) -> Iterator[Finding]:
+def _redefinitions(view: View) -> Iterator[Issue]:
     seen: set[str] = set()
     for declared in view.fields:
         names = {expanded.name for expanded in expand_field(declared)}
@@ -300,7 +276,7 @@ def _redefinitions(view: View) -> Iterator[Finding]:
         seen |= names
 
 
-def _check_field(declared: Field, view: View, views: dict[str, View]) -> Iterator[Finding]:
+def _check_field(declared: Field, view: View, views: dict[str, View]) -> Iterator[Issue]:
     node = declared.node
     assert node is not None
     for key in FIELD_EXPRESSION_KEYS:
@@ -338,7 +314,7 @@ def _liquid_variables(text: str, view: View, views: dict[str, View]) -> Iterator
                 yield f"{scope}.{name}"
 
 
-def _unexpected_parameters(declared: Field, view: View) -> Iterator[Finding]:
+def _unexpected_parameters(declared: Field, view: View) -> Iterator[Issue]:
     node = declared.node
     assert node is not None
     allowed_on = {
@@ -357,7 +333,7 @@ def _unexpected_parameters(declared: Field, view: View) -> Iterator[Finding]:
             yield _finding(child.file, child.line, "LKML150", message)
 
 
-def _field_references(declared: Field, view: View, views: dict[str, View]) -> Iterator[Finding]:
+def _field_references(declared: Field, view: View, views: dict[str, View]) -> Iterator[Issue]:
     """label_from_parameter, suggest_dimension and location coordinates of one field."""
     node = declared.node
     assert node is not None
@@ -382,7 +358,7 @@ def _scoped_field(name: str, view: View, views: dict[str, View]) -> Field | None
     return _resolve(target, field_name, views)
 
 
-def _check_measure(measure: Field, view: View, views: dict[str, View]) -> Iterator[Finding]:
+def _check_measure(measure: Field, view: View, views: dict[str, View]) -> Iterator[Issue]:
     if measure.type in AGGREGATE_MEASURE_TYPES and _references_measure(measure, view, views):
         yield _finding(measure.file, measure.line, "LKML110", MEASURE_REFERENCES_MEASURE)
     if measure.type == "count" and measure.sql is not None:
@@ -417,7 +393,7 @@ def _strategies(node: Node) -> list[str]:
     return [key for key in PERSISTENCE_KEYS if node.has(key)]
 
 
-def _check_persistence(node: Node, label: str) -> Iterator[Finding]:
+def _check_persistence(node: Node, label: str) -> Iterator[Issue]:
     strategies = _strategies(node)
     if len(strategies) > 1:
         message = (f"{label} uses more than one persistence strategy: {', '.join(strategies)}. "
@@ -441,7 +417,7 @@ def _check_persistence(node: Node, label: str) -> Iterator[Finding]:
                        f"{label} uses persist_for.")
 
 
-def _check_increment(node: Node, label: str, strategies: list[str]) -> Iterator[Finding]:
+def _check_increment(node: Node, label: str, strategies: list[str]) -> Iterator[Issue]:
     increment = node.find("increment_key") or node.find("increment_offset")
     if increment is None:
         return
@@ -456,7 +432,7 @@ def _check_increment(node: Node, label: str, strategies: list[str]) -> Iterator[
                        f"increment_offset without increment_key in {label}.")
 
 
-def _check_derived_table(view: View, views: dict[str, View]) -> Iterator[Finding]:
+def _check_derived_table(view: View, views: dict[str, View]) -> Iterator[Issue]:
     table = view.derived_table
     assert table is not None
     for parts in _references(table.get("sql")):
@@ -472,7 +448,7 @@ def _check_derived_table(view: View, views: dict[str, View]) -> Iterator[Finding
 # --------------------------------------------------------------------------- explores
 
 
-def _check_explore(explore: Explore, model: Model) -> Iterator[Finding]:
+def _check_explore(explore: Explore, model: Model) -> Iterator[Issue]:
     views = model.views
     if explore.view_name not in views:
         yield _finding(explore.file, explore.line, "LKML104",
@@ -526,7 +502,7 @@ def _explore_field(name: str, explore: Explore, model: Model,
     return "", found
 
 
-def _explore_problem(code: str, name: str, explore: Explore, file: str, line: int) -> Finding:
+def _explore_problem(code: str, name: str, explore: Explore, file: str, line: int) -> Issue:
     alias = name.split(".", 1)[0]
     if code == "LKML102":
         return _finding(file, line, code, INACCESSIBLE_VIEW.format(alias, explore.name))
@@ -536,7 +512,7 @@ def _explore_problem(code: str, name: str, explore: Explore, file: str, line: in
 
 
 def _explore_expression(text: str | None, explore: Explore, model: Model, file: str,
-                        line: int) -> Iterator[Finding]:
+                        line: int) -> Iterator[Issue]:
     for parts in _references(text):
         if len(parts) < 2 or parts[1] in SPECIAL_REFERENCES:
             continue
@@ -547,7 +523,7 @@ def _explore_expression(text: str | None, explore: Explore, model: Model, file: 
 
 
 def _field_list(items: Iterable[str], explore: Explore, model: Model, file: str, line: int,
-                default_alias: str | None) -> Iterator[Finding]:
+                default_alias: str | None) -> Iterator[Issue]:
     for item in items:
         name = item.lstrip("-")
         if name.endswith("*"):
@@ -559,7 +535,7 @@ def _field_list(items: Iterable[str], explore: Explore, model: Model, file: str,
             yield _explore_problem(code, name, explore, file, line)
 
 
-def _explore_filters(explore: Explore, model: Model) -> Iterator[Finding]:
+def _explore_filters(explore: Explore, model: Model) -> Iterator[Issue]:
     node = explore.node
     assert node is not None
     for key, message in (("always_filter", "always_filter: unknown filter field '{0}'"),
@@ -577,7 +553,7 @@ def _explore_filters(explore: Explore, model: Model) -> Iterator[Finding]:
             yield _explore_problem(code, name, explore, access.file, access.line)
 
 
-def _inaccessible_views(explore: Explore, model: Model) -> Iterator[Finding]:
+def _inaccessible_views(explore: Explore, model: Model) -> Iterator[Issue]:
     aliases = set(explore.aliases())
     for alias in explore.aliases():
         view = model.views.get(explore.view_for_alias(alias) or "")
@@ -596,7 +572,7 @@ def _inaccessible_views(explore: Explore, model: Model) -> Iterator[Finding]:
                                        INACCESSIBLE_VIEW.format(target, explore.name))
 
 
-def _fanout(explore: Explore, model: Model) -> Iterator[Finding]:
+def _fanout(explore: Explore, model: Model) -> Iterator[Issue]:
     fanned = fanned_out_aliases(explore)
     for alias in sorted(fanned):
         view = model.views.get(explore.view_for_alias(alias) or "")
@@ -625,7 +601,7 @@ def _default_label(alias: str, name: str) -> str:
 
 
 def _check_aggregate_table(table: AggregateTable, explore: Explore,
-                           model: Model) -> Iterator[Finding]:
+                           model: Model) -> Iterator[Issue]:
     file, line = table.file, table.line
     for name in (*table.dimensions, *table.measures):
         code, _ = _explore_field(name, explore, model)
@@ -647,7 +623,7 @@ def _check_aggregate_table(table: AggregateTable, explore: Explore,
 
 
 def _check_increment_key(table: AggregateTable, explore: Explore,
-                         materialization: Node) -> Iterator[Finding]:
+                         materialization: Node) -> Iterator[Issue]:
     key = materialization.get("increment_key")
     scoped = key if key is None or "." in key else f"{explore.alias}.{key}"
     if key is not None and scoped not in table.dimensions:
@@ -669,7 +645,7 @@ def _explore_filter_kinds(explore: Explore) -> dict[str, str]:
     return kinds
 
 
-def _aggregate_design(table: AggregateTable, explore: Explore, model: Model) -> Iterator[Finding]:
+def _aggregate_design(table: AggregateTable, explore: Explore, model: Model) -> Iterator[Issue]:
     """Aggregate tables Looker would never (or only on exact match) use (looker.md §2.3, §6)."""
     label = f"{explore.name}::{table.name}"
     for name, kind in _explore_filter_kinds(explore).items():
@@ -702,19 +678,19 @@ def _uses_user_attributes(explore: Explore) -> bool:
     return any("_user_attributes" in (text or "") for text in conditions)
 
 
-def _persisted_user_attributes(name: str, file: str, line: int) -> Finding:
+def _persisted_user_attributes(name: str, file: str, line: int) -> Issue:
     message = (f"Persistent Native Derived Table for view {name} references user attributes. "
                "Persisting this table may result in unexpected behavior.")
     return _finding(file, line, "LKML172", message)
 
 
-def _user_attributes_persisted(table: AggregateTable, explore: Explore) -> Iterator[Finding]:
+def _user_attributes_persisted(table: AggregateTable, explore: Explore) -> Iterator[Issue]:
     """A persisted aggregate table bakes in the explore's user-attribute sql_always_where."""
     if _uses_user_attributes(explore):
         yield _persisted_user_attributes(f"{explore.name}::{table.name}", table.file, table.line)
 
 
-def _native_derived_tables(model: Model) -> Iterator[Finding]:
+def _native_derived_tables(model: Model) -> Iterator[Issue]:
     """A persisted NDT whose source explore filters on user attributes (looker.md §6)."""
     for view in model.views.values():
         table = view.derived_table
@@ -726,7 +702,7 @@ def _native_derived_tables(model: Model) -> Iterator[Finding]:
             yield _persisted_user_attributes(view.name, table.file, table.line)
 
 
-def _duplicate_aggregate_tables(explore: Explore) -> Iterator[Finding]:
+def _duplicate_aggregate_tables(explore: Explore) -> Iterator[Issue]:
     assert explore.node is not None
     seen: set[str] = set()
     for node in explore.node.all("aggregate_table"):
@@ -740,7 +716,7 @@ def _duplicate_aggregate_tables(explore: Explore) -> Iterator[Finding]:
 # --------------------------------------------------------------------------- output
 
 
-def summary(findings: Iterable[Finding]) -> dict[str, int]:
+def summary(findings: Iterable[Issue]) -> dict[str, int]:
     counts = {"errors": 0, "warnings": 0, "infos": 0}
     for finding in findings:
         counts[f"{finding.severity}s"] += 1
@@ -756,18 +732,18 @@ def count_line(counts: dict[str, int]) -> str:
     return ", ".join(_plural(counts[f"{word}s"], word) for word in SEVERITIES)
 
 
-def render(findings: list[Finding], output_format: str, path_prefix: str = "") -> str:
+def render(findings: list[Issue], output_format: str, path_prefix: str = "") -> str:
     """Findings as `text`, `json` (schema version 1) or `github` workflow commands.
 
     `path_prefix` (github only) is joined before each file so annotations find the file in the
     repository; text and json keep paths relative to the LookML project directory."""
     if output_format == "json":
-        document = {"version": 1, "findings": [asdict(f) for f in findings],
+        document = {"version": 1, "findings": [finding_json(f) for f in findings],
                     "summary": summary(findings)}
         return json.dumps(document, indent=2, sort_keys=False)
     if output_format == "github":
         return "\n".join(f.github(path_prefix) for f in findings)
     counts = summary(findings)
-    lines = [f.text() for f in findings]
+    lines = [f.format() for f in findings]
     lines.append(count_line(counts))
     return "\n".join(lines)

@@ -22,7 +22,7 @@ import pydantic
 import ryml  # type: ignore[import-untyped]
 import yaml
 
-from lookwright.errors import Diagnostic
+from lookwright.errors import Issue, issue
 from lookwright.model.schema import SemanticFile
 from lookwright.paths import discover, display_path
 
@@ -47,7 +47,7 @@ class SourceFile:
     path: str
     text: str
     model: SemanticFile | None = None
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+    diagnostics: list[Issue] = field(default_factory=list)
 
     @cached_property
     def entity_lines(self) -> dict[tuple[str, str], int]:
@@ -83,9 +83,9 @@ class SourceFile:
                 return found
         return Location(1, 1)
 
-    def diagnostic(self, path: Path_, code: str, message: str, hint: str = "") -> Diagnostic:
+    def diagnostic(self, path: Path_, code: str, message: str, hint: str = "") -> Issue:
         where = self.locate(path)
-        return Diagnostic(self.path, where.line, where.col, code, message, hint)
+        return issue(self.path, where.line, where.col, code, message, hint)
 
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -132,10 +132,10 @@ def _has_duplicate_keys(payload: str) -> bool:
     return False
 
 
-def duplicate_key_diagnostics(paths: list[Path]) -> list[Diagnostic]:
+def duplicate_key_diagnostics(paths: list[Path]) -> list[Issue]:
     """Every repeated mapping key in these files (files with syntax errors are skipped)."""
     cwd = os.getcwd()
-    found: list[Diagnostic] = []
+    found: list[Issue] = []
     with _quiet_stderr():
         for path in paths:
             source = SourceFile(display_path(path, cwd), path.read_text(encoding="utf-8"))
@@ -156,7 +156,7 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return mapping
 
 
-def _duplicate_key_diagnostics(source: SourceFile) -> Iterator[Diagnostic]:
+def _duplicate_key_diagnostics(source: SourceFile) -> Iterator[Issue]:
     """Locate every repeated key with PyYAML's node tree (which keeps duplicates and their marks)."""
     root = yaml.compose(source.text, Loader=_LOADER)
     stack = [root] if root is not None else []
@@ -167,7 +167,7 @@ def _duplicate_key_diagnostics(source: SourceFile) -> Iterator[Diagnostic]:
             for key_node, value_node in node.value:
                 key = str(key_node.value)
                 if key in seen:
-                    yield Diagnostic(source.path, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
+                    yield issue(source.path, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
                                      "LW106", f"duplicate key '{key}' (first at line {seen[key]})",
                                      "YAML would silently keep only the last value; remove one of them")
                 else:
@@ -214,7 +214,7 @@ def _looks_risky(text: str) -> bool:
     return "&" in text or "<<:" in text or "\t" in text
 
 
-def _syntax_error(source: SourceFile) -> Diagnostic | None:
+def _syntax_error(source: SourceFile) -> Issue | None:
     try:
         for _ in yaml.parse(source.text, Loader=_LOADER):
             pass
@@ -224,18 +224,18 @@ def _syntax_error(source: SourceFile) -> Diagnostic | None:
         message = f"YAML syntax error: {error.problem or error.context}"
         if error.context and error.context_mark is not None and error.problem:
             message += f" ({error.context} started at line {error.context_mark.line + 1})"
-        return Diagnostic(source.path, line, col, "LW100", message,
+        return issue(source.path, line, col, "LW100", message,
                           "check indentation and quoting around this line")
     return None
 
 
-def _schema_diagnostics(source: SourceFile, error: pydantic.ValidationError) -> Iterator[Diagnostic]:
+def _schema_diagnostics(source: SourceFile, error: pydantic.ValidationError) -> Iterator[Issue]:
     for item in error.errors():
         path = tuple(part for part in item["loc"] if isinstance(part, (str, int)))
         yield _schema_diagnostic(source, path, item)
 
 
-def _schema_diagnostic(source: SourceFile, path: Path_, item: Any) -> Diagnostic:
+def _schema_diagnostic(source: SourceFile, path: Path_, item: Any) -> Issue:
     kind = item["type"]
     dotted = ".".join(str(p) for p in path)
     if kind == "extra_forbidden":

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from lookwright.errors import Diagnostic
+from lookwright.errors import Issue
 from lookwright.model import schema
 from lookwright.model.loader import Path_, SourceFile
 from lookwright.vocabulary import DEFAULT_INTERVALS, DEFAULT_TIMEFRAMES, group_names
@@ -38,7 +38,7 @@ class Located(Generic[T]):
         fast = self.source.entity_lines.get((section, name))
         return fast if fast is not None else self.source.locate(self.path).line
 
-    def error(self, sub_path: Path_, code: str, message: str, hint: str = "") -> Diagnostic:
+    def error(self, sub_path: Path_, code: str, message: str, hint: str = "") -> Issue:
         return self.source.diagnostic((*self.path, *sub_path), code, message, hint)
 
 

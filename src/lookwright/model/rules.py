@@ -1,4 +1,4 @@
-"""Cross-file rules of the semantic model; every problem becomes a located Diagnostic.
+"""Cross-file rules of the semantic model; every problem becomes a located Issue.
 
 Codes (stable; tests assert them):
   LW001 model directory not found        LW100 YAML syntax error       LW101 unknown key
@@ -25,7 +25,7 @@ import fnmatch
 from collections.abc import Iterator
 from typing import Any
 
-from lookwright.errors import Diagnostic
+from lookwright.errors import Issue
 from lookwright.model import schema
 from lookwright.model.merged import SECTIONS, FieldInfo, Located, MergedModel, view_fields
 from lookwright.vocabulary import (
@@ -40,9 +40,9 @@ TIME_COLUMN_TYPES = frozenset({"DATE", "TIMESTAMP", "DATETIME"})
 DIMENSION_SQL_KEYS = ("sql", "sql_start", "sql_end")
 
 
-def validate(model: MergedModel) -> list[Diagnostic]:
+def validate(model: MergedModel) -> list[Issue]:
     """All problems of a merged model, sorted by file and line."""
-    problems: list[Diagnostic] = []
+    problems: list[Issue] = []
     problems += _check_names(model)
     problems += _check_warehouse(model)
     tables = model.table_map()
@@ -61,7 +61,7 @@ def validate(model: MergedModel) -> list[Diagnostic]:
     return sorted(set(problems))
 
 
-def _check_names(model: MergedModel) -> Iterator[Diagnostic]:
+def _check_names(model: MergedModel) -> Iterator[Issue]:
     for section in SECTIONS:
         seen: dict[str, Located[Any]] = {}
         for located in getattr(model, section):
@@ -74,7 +74,7 @@ def _check_names(model: MergedModel) -> Iterator[Diagnostic]:
                 seen[name] = located
 
 
-def _check_warehouse(model: MergedModel) -> Iterator[Diagnostic]:
+def _check_warehouse(model: MergedModel) -> Iterator[Issue]:
     if len(model.warehouses) > 1:
         for extra in model.warehouses[1:]:
             yield extra.error((), "LW202", "the warehouse section is declared more than once",
@@ -85,7 +85,7 @@ def _check_warehouse(model: MergedModel) -> Iterator[Diagnostic]:
 
 
 def _check_table(located: Located[schema.Table], tables: dict[str, Located[schema.Table]],
-                 fields: dict[str, dict[str, FieldInfo]]) -> Iterator[Diagnostic]:
+                 fields: dict[str, dict[str, FieldInfo]]) -> Iterator[Issue]:
     table = located.item
     columns = table_columns(table, tables)
     yield from _check_physical(located, columns, tables)
@@ -121,7 +121,7 @@ ROLLUP_TYPES = {
 
 
 def _check_physical(located: Located[schema.Table], columns: dict[str, str],
-                    tables: dict[str, Located[schema.Table]]) -> Iterator[Diagnostic]:
+                    tables: dict[str, Located[schema.Table]]) -> Iterator[Issue]:
     table = located.item
     partition = table.partition
     if partition is not None and partition.column is not None:
@@ -145,7 +145,7 @@ def _check_physical(located: Located[schema.Table], columns: dict[str, str],
 
 
 def _check_foreign_key(located: Located[schema.Table], position: int, key: schema.ForeignKey,
-                       columns: dict[str, str], tables: dict[str, Located[schema.Table]]) -> Iterator[Diagnostic]:
+                       columns: dict[str, str], tables: dict[str, Located[schema.Table]]) -> Iterator[Issue]:
     if key.column not in columns:
         yield located.error(("foreign_keys", position, "column"), "LW308",
                             f"foreign key column '{key.column}' does not exist in '{located.item.name}'")
@@ -157,14 +157,14 @@ def _check_foreign_key(located: Located[schema.Table], position: int, key: schem
                             "reference an existing table.column")
 
 
-def _check_sql(located: Located[schema.Table], path: tuple[str | int, ...], sql: str | None) -> Iterator[Diagnostic]:
+def _check_sql(located: Located[schema.Table], path: tuple[str | int, ...], sql: str | None) -> Iterator[Issue]:
     if sql and ";;" in sql:
         yield located.error(path, "LW304", "';;' inside SQL would end the LookML expression early",
                             "remove the ';;' (statements cannot be chained inside a field)")
 
 
 def _check_dimensions(located: Located[schema.Table], columns: dict[str, str],
-                      fields: dict[str, dict[str, FieldInfo]]) -> Iterator[Diagnostic]:
+                      fields: dict[str, dict[str, FieldInfo]]) -> Iterator[Issue]:
     table = located.item
     primary = [d.name for d in table.dimensions if d.primary_key]
     if len(primary) > 1:
@@ -184,7 +184,7 @@ def _check_dimensions(located: Located[schema.Table], columns: dict[str, str],
                 yield from _check_references(located, (*path, key), sql, fields, allow_measures=False)
 
 
-def _check_measures(located: Located[schema.Table], fields: dict[str, dict[str, FieldInfo]]) -> Iterator[Diagnostic]:
+def _check_measures(located: Located[schema.Table], fields: dict[str, dict[str, FieldInfo]]) -> Iterator[Issue]:
     own = fields[located.item.name]
     for position, measure in enumerate(located.item.measures):
         path = ("measures", position)
@@ -210,7 +210,7 @@ REQUIRED_MEASURE_KEYS: dict[str, tuple[str, ...]] = {
 
 
 def _check_measure_shape(located: Located[schema.Table], path: tuple[str | int, ...], measure: schema.Measure,
-                         own: dict[str, FieldInfo]) -> Iterator[Diagnostic]:
+                         own: dict[str, FieldInfo]) -> Iterator[Issue]:
     if measure.type == "count" and measure.sql:
         yield located.error((*path, "sql"), "LW305",
                             "Measures of type count do not use the sql parameter. Use count_distinct to count by "
@@ -229,7 +229,7 @@ def _check_measure_shape(located: Located[schema.Table], path: tuple[str | int, 
 
 def _check_references(located: Located[schema.Table], path: tuple[str | int, ...], sql: str | None,
                       fields: dict[str, dict[str, FieldInfo]], allow_measures: bool,
-                      measure_type: str | None = None) -> Iterator[Diagnostic]:
+                      measure_type: str | None = None) -> Iterator[Issue]:
     for reference in references(sql):
         if reference in ("TABLE",) or reference.endswith(".SQL_TABLE_NAME"):
             continue
@@ -255,7 +255,7 @@ def _check_references(located: Located[schema.Table], path: tuple[str | int, ...
 
 
 def _check_rollup(located: Located[schema.Table], rollup: schema.Rollup,
-                  tables: dict[str, Located[schema.Table]]) -> Iterator[Diagnostic]:
+                  tables: dict[str, Located[schema.Table]]) -> Iterator[Issue]:
     source = tables.get(rollup.source)
     if source is None:
         yield located.error(("rollup", "source"), "LW504", f"rollup source table '{rollup.source}' does not exist")
@@ -275,7 +275,7 @@ def _check_rollup(located: Located[schema.Table], rollup: schema.Rollup,
 
 
 def _check_metric(located: Located[schema.Table], path: tuple[str | int, ...], metric: schema.RollupMetric,
-                  own: dict[str, schema.RollupMetric], source_metrics: dict[str, schema.RollupMetric]) -> Iterator[Diagnostic]:
+                  own: dict[str, schema.RollupMetric], source_metrics: dict[str, schema.RollupMetric]) -> Iterator[Issue]:
     needs = {"count_if": ("sql",), "sum": ("sql",), "min": ("sql",), "max": ("sql",), "sketch": ("sql",),
              "merge_sketch": ("sql",), "percentile": ("sketch", "percentile"), "ratio": ("numerator", "denominator"),
              "per_second": ("of",), "any_value": ("sql",)}
@@ -293,7 +293,7 @@ def _check_metric(located: Located[schema.Table], path: tuple[str | int, ...], m
 
 
 def _check_reaggregation(located: Located[schema.Table], path: tuple[str | int, ...], metric: schema.RollupMetric,
-                         source: schema.RollupMetric) -> Iterator[Diagnostic]:
+                         source: schema.RollupMetric) -> Iterator[Issue]:
     allowed = {"sum": {"count", "count_if", "sum"}, "min": {"min"}, "max": {"max"},
                "merge_sketch": {"sketch", "merge_sketch"}, "any_value": {"any_value"}}
     if source.agg not in allowed.get(metric.agg, set()):
@@ -316,7 +316,7 @@ def _explore_views(explore: schema.Explore) -> list[str]:
 
 
 def _check_explore(located: Located[schema.Explore], tables: dict[str, Located[schema.Table]],
-                   fields: dict[str, dict[str, FieldInfo]], datagroups: set[str], grants: set[str]) -> Iterator[Diagnostic]:
+                   fields: dict[str, dict[str, FieldInfo]], datagroups: set[str], grants: set[str]) -> Iterator[Issue]:
     explore = located.item
     base = explore.view or explore.name
     if base not in tables:
@@ -370,7 +370,7 @@ def find_join_key(explore: schema.Explore, position: int, tables: dict[str, Loca
 
 def _check_aggregate(located: Located[schema.Explore], path: tuple[str | int, ...], aggregate: schema.AggregateTable,
                      base: str, views: list[str], fields: dict[str, dict[str, FieldInfo]],
-                     datagroups: set[str]) -> Iterator[Diagnostic]:
+                     datagroups: set[str]) -> Iterator[Issue]:
     for key in ("dimensions", "measures"):
         for position, reference in enumerate(getattr(aggregate, key)):
             info = _resolve(reference, base, views, fields)
@@ -404,7 +404,7 @@ def _qualify(reference: str, base: str) -> str:
 
 
 def _check_model(located: Located[schema.Model], explores: dict[str, Located[schema.Explore]],
-                 datagroups: set[str]) -> Iterator[Diagnostic]:
+                 datagroups: set[str]) -> Iterator[Issue]:
     for position, name in enumerate(located.item.explores):
         if name not in explores:
             yield located.error(("explores", position), "LW406", f"unknown explore '{name}' in model '{located.item.name}'")
@@ -413,7 +413,7 @@ def _check_model(located: Located[schema.Model], explores: dict[str, Located[sch
 
 
 def _check_query(located: Located[schema.DeclaredQuery], explores: dict[str, Located[schema.Explore]],
-                 tables: dict[str, Located[schema.Table]], fields: dict[str, dict[str, FieldInfo]]) -> Iterator[Diagnostic]:
+                 tables: dict[str, Located[schema.Table]], fields: dict[str, dict[str, FieldInfo]]) -> Iterator[Issue]:
     explore = explores.get(located.item.explore)
     if explore is None:
         yield located.error(("explore",), "LW406", f"unknown explore '{located.item.explore}'")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lookwright.errors import InputError
 from lookwright.model.ir import SemanticModel, TableIR
 from lookwright.model.merged import view_fields
 from lookwright.sqlgen.dialects import DIALECTS, Dialect
@@ -14,7 +15,7 @@ AGGREGATES = {
 }
 
 
-class UnresolvedReference(LookupError):
+class UnresolvedReference(InputError):
     """A `${...}` reference names no field (or a field that references itself); args[0] is the reference."""
 
     @property
