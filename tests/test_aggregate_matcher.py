@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lookwright.errors import InputError
-from lookwright.lookml.aggregates import Explanation, explain_query
+from lookwright.lookml.aggregates import Miss, Skipped, explain_query
 from lookwright.lookml.project import Project, load_project
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lookml"
@@ -228,7 +228,20 @@ def test_matcher_picks_the_table_looker_would(
 ) -> None:
     loaded = projects[project]
     explanation = explain_query(loaded, explore, fields, filters, timezone)
-    assert explanation == Explanation(used, lines)
+    assert (explanation.explore, explanation.used, explanation.lines) == (explore, used, lines)
+
+
+def test_every_skipped_table_carries_a_typed_reason(projects: dict[str, Project]) -> None:
+    explanation = explain_query(projects["agg_orders"], "orders", ["orders.created_month", "orders.total_revenue"],
+                                {}, LA)
+    assert explanation.used == "sales_monthly"
+    assert explanation.skipped == (
+        Skipped("sales_weekly", Miss.MISSING_FIELDS, ("orders.created_month",)),
+        Skipped("sales_daily", Miss.BETTER_FIT, ("orders::sales_monthly",)),
+        Skipped("sales_last_3_days", Miss.EXTRA_FILTERS, ("orders.created_date",)),
+    )
+    assert explanation.skipped_table("sales_daily") == explanation.skipped[1]
+    assert explanation.skipped_table("sales_monthly") is None
 
 
 def test_unknown_explore_and_field_are_input_errors(projects: dict[str, Project]) -> None:

@@ -5,10 +5,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lookwright.errors import ModelError, issue
+from lookwright.errors import InputError, ModelError, issue
 
 YAML_SUFFIXES = (".yml", ".yaml")
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+DEFAULT_MODEL_DIR = Path("semantic")
+DEFAULT_LOOKML_DIR = Path("generated_lookml")
+
+
+def existing_directory(path: str | Path, what: str) -> Path:
+    """`path` as a Path, or an InputError naming what was expected there."""
+    directory = Path(path)
+    if not directory.is_dir():
+        raise InputError(f"{what} directory {path} does not exist")
+    return directory
 
 
 def discover(directory: Path) -> list[Path]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lookwright.errors import InputError
-from lookwright.lookml.aggregates import explain_query
+from lookwright.lookml.aggregates import Skipped, explain_query
 from lookwright.lookml.project import Project
 from lookwright.model.ir import SemanticModel
 
@@ -23,7 +23,10 @@ class QueryResult:
     used: str | None
     must_hit: str | None
     ok: bool
-    lines: tuple[str, ...]
+    lines: tuple[str, ...]  # the matcher's SQL comments, or the matcher's error
+    # the same facts as `lines`, typed (so not compared twice)
+    skipped: tuple[Skipped, ...] = field(default=(), compare=False)
+    error: str | None = field(default=None, compare=False)  # the matcher rejected the query itself
 
 
 @dataclass(frozen=True)
@@ -58,19 +61,19 @@ def _check(name: str, origin: str, explore: str, fields: list[str], filters: dic
     try:
         explanation = explain_query(project, explore, fields, filters, timezone)
     except InputError as error:
-        return QueryResult(name, explore, origin, None, must_hit, False, (str(error),))
+        return QueryResult(name, explore, origin, None, must_hit, False, (str(error),), error=str(error))
     ok = must_hit is None or explanation.used == must_hit
-    return QueryResult(name, explore, origin, explanation.used, must_hit, ok, tuple(explanation.lines))
+    return QueryResult(name, explore, origin, explanation.used, must_hit, ok, tuple(explanation.lines),
+                       explanation.skipped)
 
 
 def miss_reason(result: QueryResult) -> str:
     """Why a failing query missed its must-hit table: the matcher's line for that table."""
-    marker = f"Did not use {result.explore}::{result.must_hit}; "
-    for line in result.lines:
-        if marker in line:
-            return line.split(marker, 1)[1]
-    if result.used is None and len(result.lines) == 1 and not result.lines[0].startswith("-- "):
-        return result.lines[0]  # the matcher rejected the query itself (unknown explore/field)
+    if result.error is not None:
+        return result.error
+    skipped = next((s for s in result.skipped if s.table == result.must_hit), None)
+    if skipped is not None:
+        return skipped.reason
     return f"explore {result.explore} has no aggregate table {result.must_hit}"
 
 
@@ -93,7 +96,12 @@ def render_text(report: AggregateReport) -> list[str]:
 
 def render_json(report: AggregateReport) -> str:
     """The stable JSON document (version 1)."""
-    document = {
+    return json.dumps(report_dict(report), indent=2)
+
+
+def report_dict(report: AggregateReport) -> dict[str, object]:
+    """The JSON document of `validate aggregates --format json` as a dict."""
+    return {
         "version": JSON_VERSION,
         "queries": [
             {"name": r.name, "explore": r.explore, "used": r.used, "must_hit": r.must_hit,
@@ -102,4 +110,14 @@ def render_json(report: AggregateReport) -> str:
         ],
         "unused_aggregate_tables": list(report.unused_aggregate_tables),
     }
-    return json.dumps(document, indent=2)
+
+
+def failure_message(report: AggregateReport) -> str | None:
+    """Why the check fails (a must-hit query missed its table), or None when it passes."""
+    failures = report.failures
+    if not failures:
+        return None
+    names = ", ".join(result.name for result in failures)
+    many = len(failures) != 1
+    return (f"{len(failures)} declared quer{'ies' if many else 'y'}"
+            f" missed {'their aggregate tables' if many else 'its aggregate table'}: {names}")

@@ -432,3 +432,9 @@ def report_dict(report: RollupReport) -> dict[str, Any]:
 
 def render_json(report: RollupReport) -> str:
     return json.dumps(report_dict(report), indent=2)
+
+
+def failure_message(report: RollupReport) -> str | None:
+    """Why the check fails (rollup values that differ from the raw rows), or None when it passes."""
+    count = report.mismatch_count
+    return f"{count} rollup mismatch{'es' if count != 1 else ''} against the raw rows" if count else None

@@ -32,10 +32,19 @@ def failure_target(failure: Issue) -> tuple[str, str | None]:
 
 def render_json(report: SqlReport) -> str:
     """`validate sql --format json` (schema version 1)."""
+    return json.dumps(report_dict(report), indent=2)
+
+
+def report_dict(report: SqlReport) -> dict[str, object]:
     failures = [{"view": view, "field": field, "file": f.file, "line": f.line, "message": f.message}
                 for f in report.failures for view, field in [failure_target(f)]]
-    return json.dumps({"version": 1, "views": report.views, "fields": report.fields, "failures": failures},
-                      indent=2)
+    return {"version": 1, "views": report.views, "fields": report.fields, "failures": failures}
+
+
+def failure_message(report: SqlReport) -> str | None:
+    """Why the check fails (fields the warehouse refused), or None when it passes."""
+    count = len(report.failures)
+    return f"{count} field{'s' if count != 1 else ''} failed to compile" if count else None
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
-
-from lookwright.errors import InputError
 
 if TYPE_CHECKING:  # rich costs ~50 ms to import; `lookwright generate` with nothing to do never needs it
     from rich.console import Console
@@ -27,10 +24,3 @@ def plain_console(stderr: bool = False) -> Console:
     """`console` that prints text as it is: no markup, highlighting or emoji codes (for findings and JSON)."""
     return console(stderr=stderr, soft_wrap=True, highlight=False, markup=False, emoji=False)
 
-
-def existing_directory(path: str | Path, what: str) -> Path:
-    """`path` as a Path, or an InputError naming what was expected there."""
-    directory = Path(path)
-    if not directory.is_dir():
-        raise InputError(f"{what} directory {path} does not exist")
-    return directory

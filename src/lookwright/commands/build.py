@@ -13,12 +13,8 @@ from rich.table import Table
 from lookwright.commands import console as make_console
 from lookwright.demo.pipeline import DemoSummary
 from lookwright.demo.synth import SynthConfig, planned_files
-from lookwright.output.generate import (
-    DEFAULT_LOOKML_DIR,
-    DEFAULT_MODEL_DIR,
-    DEFAULT_SQL_DIR,
-    GenerateOptions,
-)
+from lookwright.output.generate import DEFAULT_SQL_DIR, GenerateOptions
+from lookwright.paths import DEFAULT_LOOKML_DIR, DEFAULT_MODEL_DIR
 from lookwright.warehouse.build import BuildReport
 from lookwright.warehouse.duckdb import DEFAULT_WAREHOUSE_PATH, open_warehouse
 from lookwright.warehouse.quality import CheckRun, ensure_passed, run_checks

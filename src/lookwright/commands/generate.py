@@ -8,12 +8,8 @@ from pathlib import Path
 import click
 
 from lookwright.errors import CheckFailed
-from lookwright.output.generate import (
-    DEFAULT_LOOKML_DIR,
-    DEFAULT_MODEL_DIR,
-    DEFAULT_SQL_DIR,
-    GenerateOptions,
-)
+from lookwright.output.generate import DEFAULT_SQL_DIR, GenerateOptions
+from lookwright.paths import DEFAULT_LOOKML_DIR, DEFAULT_MODEL_DIR
 
 MODEL_OPTION = click.option("--model", "model_dir", type=click.Path(path_type=Path), default=DEFAULT_MODEL_DIR,
                             show_default=True, help="Folder (or file) of the YAML semantic model.")

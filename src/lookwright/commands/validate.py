@@ -1,29 +1,19 @@
-"""The `validate` command group (`validate lookml`) and the `explain` command."""
+"""The `validate` command group (`validate lookml`, and the umbrella without a subcommand) and `explain`."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 from rich.table import Table
 
-from lookwright.commands import existing_directory, plain_console
+from lookwright.checks.suite import Outcome, check_lookml, lookml_project_dir, run_checks
+from lookwright.commands import plain_console
 from lookwright.errors import CheckFailed, InputError
-from lookwright.lookml.validator import count_line, render, summary, validate_lookml
-from lookwright.output.generate import DEFAULT_LOOKML_DIR as GENERATED_LOOKML
+from lookwright.paths import DEFAULT_LOOKML_DIR as GENERATED_LOOKML
 
 DEFAULT_LOOKML_DIR = str(GENERATED_LOOKML)
-
-
-def _project_dir(path: str) -> Path:
-    directory = existing_directory(path, "LookML")
-    if next(directory.rglob("*.lkml"), None) is None:
-        raise InputError(f"no .lkml files under {path}")
-    return directory
 
 
 @click.group(name="validate", invoke_without_command=True)
@@ -42,12 +32,18 @@ def validate(ctx: click.Context, warehouse_url: str | None, output_format: str) 
     """
     if ctx.invoked_subcommand is not None:
         return
-    outcomes = [_run_check(ctx, name, command, arguments, output_format)
-                for name, command, arguments in _configured_checks(warehouse_url)]
+    outcomes = []
+    for outcome in run_checks(warehouse_url):
+        if output_format == "text":
+            print_outcome(outcome, "text")
+        else:
+            print_timing(outcome)
+        outcomes.append(outcome)
     failed = [outcome.name for outcome in outcomes if not outcome.passed]
     if output_format == "json":
-        document = {"version": 1, "passed": not failed, "checks": [outcome.as_json() for outcome in outcomes]}
-        plain_console().print(json.dumps(document, indent=2))
+        checks = [{"check": o.name, "passed": o.passed, "message": o.message, "report": o.json_report()}
+                  for o in outcomes]
+        plain_console().print(json.dumps({"version": 1, "passed": not failed, "checks": checks}, indent=2))
     else:
         table = Table("check", "result", title="lookwright validate")
         for outcome in outcomes:
@@ -57,44 +53,27 @@ def validate(ctx: click.Context, warehouse_url: str | None, output_format: str) 
         raise CheckFailed(f"validation failed: {', '.join(failed)}")
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    name: str
-    message: str  # "passed" or "failed: <why>"
-    report: object  # the check's own JSON document (json format only)
+def print_outcome(outcome: Outcome, output_format: str, path_prefix: str = "") -> None:
+    """A check's report as its own subcommand prints it, then its timing line (sql, rollups) on stderr."""
+    from lookwright.commands.validate_extra import print_report
 
-    @property
-    def passed(self) -> bool:
-        return self.message == "passed"
+    if outcome.name == "lookml":
+        from lookwright.lookml.validator import render
 
-    def as_json(self) -> dict[str, object]:
-        return {"check": self.name, "passed": self.passed, "message": self.message, "report": self.report}
-
-
-def _configured_checks(warehouse_url: str | None) -> list[tuple[str, click.Command, dict[str, object]]]:
-    from lookwright.commands.validate_extra import aggregates, rollups, sql
-
-    checks: list[tuple[str, click.Command, dict[str, object]]] = [("lookml", lookml, {}), ("aggregates", aggregates, {})]
-    if warehouse_url:
-        checks += [("sql", sql, {"warehouse_url": warehouse_url}), ("rollups", rollups, {"warehouse_url": warehouse_url})]
-    return checks
+        text = render(outcome.report, output_format, path_prefix=path_prefix)  # type: ignore[arg-type]
+        if text:
+            plain_console().print(text)
+    else:
+        print_report(outcome, output_format)
+    print_timing(outcome)
 
 
-def _run_check(ctx: click.Context, name: str, command: click.Command, arguments: dict[str, object],
-               output_format: str) -> _Outcome:
-    """Run one check; in json format its own JSON document is captured instead of printed."""
-    buffer = io.StringIO()
-    try:
-        if output_format == "json":
-            with contextlib.redirect_stdout(buffer):
-                ctx.invoke(command, **arguments, output_format="json")
-        else:
-            ctx.invoke(command, **arguments)
-        message = "passed"
-    except CheckFailed as failure:
-        message = f"failed: {failure}"
-    text = buffer.getvalue().strip()
-    return _Outcome(name, message, json.loads(text) if text else None)
+def print_timing(outcome: Outcome) -> None:
+    from lookwright.commands.validate_extra import timing_line
+
+    line = timing_line(outcome)
+    if line:
+        plain_console(stderr=True).print(line)
 
 
 @validate.command(name="lookml")
@@ -107,16 +86,12 @@ def lookml(directory: str, output_format: str, strict: bool) -> None:
 
     DIRECTORY defaults to generated_lookml. Exit 1 on errors (and on warnings with --strict).
     """
-    project_dir = _project_dir(directory)
-    findings = validate_lookml(project_dir)
+    project_dir = Path(directory)
+    outcome = check_lookml(project_dir, strict)
     prefix = "" if project_dir.is_absolute() else project_dir.as_posix()
-    text = render(findings, output_format, path_prefix=prefix.removeprefix("./").rstrip("/"))
-    if text:
-        plain_console().print(text)
-    counts = summary(findings)
-    failing = counts["errors"] + (counts["warnings"] if strict else 0)
-    if failing:
-        raise CheckFailed(f"LookML validation failed: {count_line(counts)}")
+    print_outcome(outcome, output_format, prefix.removeprefix("./").rstrip("/"))
+    if outcome.failure:
+        raise CheckFailed(outcome.failure)
 
 
 def _parse_filters(values: tuple[str, ...]) -> dict[str, str]:
@@ -143,7 +118,7 @@ def explain(directory: str, explore: str, fields: str, filter_values: tuple[str,
     from lookwright.lookml.aggregates import explain_query
     from lookwright.lookml.project import load_project
 
-    project = load_project(_project_dir(directory))
+    project = load_project(lookml_project_dir(directory))
     names = [name.strip() for name in fields.split(",") if name.strip()]
     explanation = explain_query(project, explore, names, _parse_filters(filter_values), timezone)
     console = plain_console()

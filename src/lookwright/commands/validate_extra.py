@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import time
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 
-from lookwright.commands import existing_directory, plain_console
+from lookwright.checks.suite import Outcome, check_aggregates, check_rollups, check_sql
+from lookwright.commands import plain_console
 from lookwright.errors import CheckFailed
-from lookwright.output import generate
+from lookwright.paths import DEFAULT_LOOKML_DIR as GENERATED_LOOKML
+from lookwright.paths import DEFAULT_MODEL_DIR as SEMANTIC
 
 if TYPE_CHECKING:
     from lookwright.checks.rollups import RollupReport
 
-DEFAULT_MODEL_DIR = str(generate.DEFAULT_MODEL_DIR)
-DEFAULT_LOOKML_DIR = str(generate.DEFAULT_LOOKML_DIR)
+DEFAULT_MODEL_DIR = str(SEMANTIC)
+DEFAULT_LOOKML_DIR = str(GENERATED_LOOKML)
 
 
 @click.command(name="aggregates")
@@ -28,25 +31,7 @@ DEFAULT_LOOKML_DIR = str(generate.DEFAULT_LOOKML_DIR)
               show_default=True, help="Output format.")
 def aggregates(model_dir: str, lookml_dir: str, output_format: str) -> None:
     """Report which aggregate table serves every declared query; fail on must-hit misses."""
-    from lookwright.checks.aggregates import check_queries, render_json, render_text
-    from lookwright.lookml.project import load_project
-    from lookwright.model.ir import load_model
-
-    model = load_model(existing_directory(model_dir, "model"))
-    project = load_project(existing_directory(lookml_dir, "LookML"))
-    report = check_queries(model, project)
-    console = plain_console()
-    if output_format == "json":
-        console.print(render_json(report))
-    else:
-        for line in render_text(report):
-            console.print(line)
-    failures = report.failures
-    if failures:
-        names = ", ".join(result.name for result in failures)
-        many = len(failures) != 1
-        raise CheckFailed(f"{len(failures)} declared quer{'ies' if many else 'y'}"
-                          f" missed {'their aggregate tables' if many else 'its aggregate table'}: {names}")
+    _finish(check_aggregates(Path(model_dir), Path(lookml_dir)), output_format)
 
 
 @click.command(name="sql")
@@ -57,24 +42,7 @@ def aggregates(model_dir: str, lookml_dir: str, output_format: str) -> None:
               show_default=True, help="Output format.")
 def sql(warehouse_url: str, model_dir: str, output_format: str = "text") -> None:
     """Compile every view's SQL and field expressions on the warehouse without scanning data."""
-    from lookwright.checks.sql import render_json, validate_sql
-    from lookwright.model.ir import load_model
-    from lookwright.warehouse import open_warehouse
-
-    model = load_model(existing_directory(model_dir, "model"))
-    started = time.perf_counter()
-    open_warehouse(warehouse_url).close()  # fail early on a bad URL or file
-    report = validate_sql(model, lambda: open_warehouse(warehouse_url))
-    elapsed = time.perf_counter() - started
-    console = plain_console()
-    if output_format == "json":
-        console.print(render_json(report))
-    for failure in report.failures if output_format == "text" else ():
-        console.print(failure.format())
-    plain_console(stderr=True).print(f"checked {report.views} views, {report.fields} fields in {elapsed:.2f} s")
-    if report.failures:
-        count = len(report.failures)
-        raise CheckFailed(f"{count} field{'s' if count != 1 else ''} failed to compile")
+    _finish(check_sql(warehouse_url, Path(model_dir)), output_format)
 
 
 TEXT_MISMATCH_LIMIT = 50
@@ -98,24 +66,47 @@ def rollups(warehouse_url: str, model_dir: str, tolerance: float, min_group: int
     Additive metrics must match exactly, ratios and rates as recomputed from raw parts, and
     percentiles within --tolerance of the exact (nearest-rank) percentile. Exit 1 on any mismatch.
     """
-    from lookwright.checks.rollups import render_json, validate_rollups
-    from lookwright.model.ir import load_model
-    from lookwright.warehouse import open_warehouse
+    _finish(check_rollups(warehouse_url, Path(model_dir), tolerance, min_group, tables), output_format)
 
-    model = load_model(existing_directory(model_dir, "model"))
-    started = time.perf_counter()
-    with open_warehouse(warehouse_url) as warehouse:
-        report = validate_rollups(model, warehouse, tolerance, min_group, tables)
-    elapsed = time.perf_counter() - started
+
+def _finish(outcome: Outcome, output_format: str) -> None:
+    print_report(outcome, output_format)
+    timing = timing_line(outcome)
+    if timing:
+        plain_console(stderr=True).print(timing)
+    if outcome.failure:
+        raise CheckFailed(outcome.failure)
+
+
+def print_report(outcome: Outcome, output_format: str) -> None:
+    """The report of the aggregates, sql or rollups check as its subcommand prints it."""
+    from lookwright.checks import aggregates, rollups, sql
+
+    console = plain_console()
     if output_format == "json":
-        plain_console().print(render_json(report))
-    else:
-        _print_rollups(report)
-    groups = sum(table.groups_compared for table in report.tables)
-    plain_console(stderr=True).print(f"compared {len(report.tables)} rollup tables, {groups} groups in {elapsed:.2f} s")
-    if report.mismatch_count:
-        count = report.mismatch_count
-        raise CheckFailed(f"{count} rollup mismatch{'es' if count != 1 else ''} against the raw rows")
+        console.print(json.dumps(outcome.json_report(), indent=2))
+    elif isinstance(outcome.report, aggregates.AggregateReport):
+        for line in aggregates.render_text(outcome.report):
+            console.print(line)
+    elif isinstance(outcome.report, sql.SqlReport):
+        for failure in outcome.report.failures:
+            console.print(failure.format())
+    elif isinstance(outcome.report, rollups.RollupReport):
+        _print_rollups(outcome.report)
+
+
+def timing_line(outcome: Outcome) -> str | None:
+    """What the sql and rollups checks print on stderr when done."""
+    from lookwright.checks.rollups import RollupReport
+    from lookwright.checks.sql import SqlReport
+
+    report = outcome.report
+    if isinstance(report, SqlReport):
+        return f"checked {report.views} views, {report.fields} fields in {outcome.seconds:.2f} s"
+    if isinstance(report, RollupReport):
+        groups = sum(table.groups_compared for table in report.tables)
+        return f"compared {len(report.tables)} rollup tables, {groups} groups in {outcome.seconds:.2f} s"
+    return None
 
 
 def _print_rollups(report: RollupReport) -> None:

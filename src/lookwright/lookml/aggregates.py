@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import Enum
+from typing import assert_never
 
 from lookwright.errors import InputError
 from lookwright.lookml.project import (
@@ -58,12 +60,70 @@ FINENESS = {"year": 1, "fiscal_year": 1, "quarter": 2, "fiscal_quarter": 2, "mon
 DATABASE_TIMEZONE = "(database time zone)"
 
 
+class Miss(Enum):
+    """Why an aggregate table did not serve a query (looker.md §2.7), checked in this order."""
+
+    NO_GROUPING = "no_grouping"
+    MISSING_FIELDS = "missing_fields"
+    UNROLLABLE_MEASURES = "unrollable_measures"
+    UNCOVERED_FILTERS = "uncovered_filters"
+    EXTRA_FILTERS = "extra_filters"
+    TIMEZONE = "timezone"
+    BETTER_FIT = "better_fit"  # usable, but another table was chosen
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An aggregate table the query did not use, why, and the names the reason lists."""
+
+    table: str
+    why: Miss
+    names: tuple[str, ...] = ()  # fields, measures or filters; (query, table) time zones; the chosen table
+
+    @property
+    def reason(self) -> str:
+        """The reason in Looker's comment wording (ours where Looker documents none)."""
+        listed = ", ".join(self.names)
+        match self.why:
+            case Miss.NO_GROUPING:
+                # Looker's troubleshooting table phrases this cause; its comment text is not documented.
+                return ("Looker did not do any grouping (because of a primary_key or "
+                        "cancel_grouping_fields parameter) and therefore the query can't be rolled up.")
+            case Miss.MISSING_FIELDS:
+                return f"it does not include the following fields in the query: {listed}"
+            case Miss.UNROLLABLE_MEASURES:
+                return f"it contains the following measures that cannot roll up: {listed}"
+            case Miss.UNCOVERED_FILTERS:
+                return ("query contained the following filters that were neither included as fields nor "
+                        f"exactly matched by filters in the aggregate table: {listed}.")
+            case Miss.EXTRA_FILTERS:
+                return f"contained filters not in the query: {listed}"
+            case Miss.TIMEZONE:
+                # Looker does not document this comment; the wording is ours.
+                return (f"the query timezone {self.names[0]} does not match the aggregate table timezone "
+                        f"{self.names[1]}")
+            case Miss.BETTER_FIT:
+                return f"{listed} was a better fit for optimization."
+        assert_never(self.why)
+
+
 @dataclass(frozen=True)
 class Explanation:
-    """The aggregate table Looker would use and the SQL comment lines explaining the choice."""
+    """The aggregate table Looker would use for a query on `explore`, and why each other one was skipped."""
 
+    explore: str
     used: str | None
-    lines: list[str]
+    skipped: tuple[Skipped, ...]  # in the explore's definition order
+
+    @property
+    def lines(self) -> list[str]:
+        """The choice as Looker's SQL comments (`-- use existing ...`, `-- Did not use ...; reason`)."""
+        lines = [f"-- use existing {self.explore}::{self.used}"] if self.used is not None else []
+        lines += [f"-- Did not use {self.explore}::{s.table}; {s.reason}" for s in self.skipped]
+        return lines
+
+    def skipped_table(self, table: str) -> Skipped | None:
+        return next((s for s in self.skipped if s.table == table), None)
 
 
 @dataclass(frozen=True)
@@ -94,20 +154,14 @@ def explain_query(project: Project, explore: str, fields: list[str], filters: di
     reasons = {table.name: _reason(table, query) for table in found.aggregate_tables}
     usable = [t for t in found.aggregate_tables if reasons[t.name] is None]
     best = min(usable, key=lambda t: _size(t, found, views), default=None)
-    lines: list[str] = []
-    if best is not None:
-        lines.append(f"-- use existing {found.name}::{best.name}")
-    for table in found.aggregate_tables:
-        if best is not None and table.name == best.name:
-            continue
-        reason = reasons[table.name] or _better_fit(found, best)
-        lines.append(f"-- Did not use {found.name}::{table.name}; {reason}")
-    return Explanation(best.name if best is not None else None, lines)
+    skipped = tuple(reasons[table.name] or _better_fit(table, found, best)
+                    for table in found.aggregate_tables if best is None or table.name != best.name)
+    return Explanation(found.name, best.name if best is not None else None, skipped)
 
 
-def _better_fit(explore: Explore, best: AggregateTable | None) -> str:
+def _better_fit(table: AggregateTable, explore: Explore, best: AggregateTable | None) -> Skipped:
     assert best is not None  # a usable table that was not chosen implies a best one
-    return f"{explore.name}::{best.name} was a better fit for optimization."
+    return Skipped(table.name, Miss.BETTER_FIT, (f"{explore.name}::{best.name}",))
 
 
 def _field(explore: Explore, views: dict[str, View], name: str) -> Field:
@@ -273,8 +327,8 @@ def _groups(query: _Query) -> bool:
     return f"{explore.alias}.{base.primary_key}" not in query.fields
 
 
-def _reason(table: AggregateTable, query: _Query) -> str | None:
-    """Why `table` cannot serve the query, in Looker's comment wording; None if it can.
+def _reason(table: AggregateTable, query: _Query) -> Skipped | None:
+    """Why `table` cannot serve the query; None if it can.
 
     Rules follow looker.md §2.2-2.9; the first failing check is reported, in this order: no
     grouping (primary key in the query), fields covered, measures roll up (skipped when the
@@ -282,30 +336,24 @@ def _reason(table: AggregateTable, query: _Query) -> str | None:
     zone. Wording is Looker's (§2.7) except where a comment says otherwise.
     """
     if not _groups(query):
-        # Looker's troubleshooting table phrases this cause; its comment text is not documented.
-        return ("Looker did not do any grouping (because of a primary_key or "
-                "cancel_grouping_fields parameter) and therefore the query can't be rolled up.")
+        return Skipped(table.name, Miss.NO_GROUPING)
     missing = _missing_fields(table, query)
     if missing:
-        return f"it does not include the following fields in the query: {', '.join(missing)}"
+        return Skipped(table.name, Miss.MISSING_FIELDS, tuple(missing))
     if not _exact_match(table, query):
         unrollable = _unrollable_measures(query)
         if unrollable:
-            joined = ", ".join(unrollable)
-            return f"it contains the following measures that cannot roll up: {joined}"
+            return Skipped(table.name, Miss.UNROLLABLE_MEASURES, tuple(unrollable))
     uncovered = _uncovered_filters(table, query)
     if uncovered:
-        return ("query contained the following filters that were neither included as fields nor "
-                f"exactly matched by filters in the aggregate table: {', '.join(uncovered)}.")
+        return Skipped(table.name, Miss.UNCOVERED_FILTERS, tuple(uncovered))
     extra = _filters_not_in_query(table, query)
     if extra:
-        return f"contained filters not in the query: {', '.join(extra)}"
+        return Skipped(table.name, Miss.EXTRA_FILTERS, tuple(extra))
     query_tz = query.timezone or DATABASE_TIMEZONE
     table_tz = table.timezone or DATABASE_TIMEZONE
     if _uses_time(query) and query_tz != table_tz:
-        # Looker does not document this comment; the wording is ours.
-        return (f"the query timezone {query_tz} does not match the aggregate table timezone "
-                f"{table_tz}")
+        return Skipped(table.name, Miss.TIMEZONE, (query_tz, table_tz))
     return None
 
 

@@ -732,15 +732,18 @@ def count_line(counts: dict[str, int]) -> str:
     return ", ".join(_plural(counts[f"{word}s"], word) for word in SEVERITIES)
 
 
+def report_dict(findings: list[Issue]) -> dict[str, object]:
+    """The JSON document of `validate lookml --format json` (schema version 1) as a dict."""
+    return {"version": 1, "findings": [finding_json(f) for f in findings], "summary": summary(findings)}
+
+
 def render(findings: list[Issue], output_format: str, path_prefix: str = "") -> str:
     """Findings as `text`, `json` (schema version 1) or `github` workflow commands.
 
     `path_prefix` (github only) is joined before each file so annotations find the file in the
     repository; text and json keep paths relative to the LookML project directory."""
     if output_format == "json":
-        document = {"version": 1, "findings": [finding_json(f) for f in findings],
-                    "summary": summary(findings)}
-        return json.dumps(document, indent=2, sort_keys=False)
+        return json.dumps(report_dict(findings), indent=2, sort_keys=False)
     if output_format == "github":
         return "\n".join(f.github(path_prefix) for f in findings)
     counts = summary(findings)

@@ -26,12 +26,11 @@ from lookwright.output.writer import (
     write_files,
     write_set,
 )
+from lookwright.paths import DEFAULT_LOOKML_DIR, DEFAULT_MODEL_DIR
 
 if TYPE_CHECKING:
     from lookwright.model.ir import SemanticModel
 
-DEFAULT_MODEL_DIR = Path("semantic")
-DEFAULT_LOOKML_DIR = Path("generated_lookml")
 DEFAULT_SQL_DIR = Path("sql")
 
 
