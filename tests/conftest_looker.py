@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from fakes.looker_server import Dashboard, FakeLooker
+from fakes.looker_server import Dashboard, FakeLooker, load_sql_tab
 from looker_sdk import error as sdk_error
 
 from lookwright.output.generate import GenerateOptions, generate
@@ -85,6 +85,7 @@ def fake_looker(tmp_path: Path, warehouse: Path) -> Iterator[FakeLooker]:
                                   Dashboard("2", "Legacy", "shop", "orders", ("orders.discount",))])
     fake.seed(read_tree(FIXTURES / "production"))
     fake.configure_model("shop", "warehouse")
+    fake.record_sql_tab(*load_sql_tab(FIXTURES / "looker_sql_tab.json"))  # what Looker's SQL tab said
     fake.start()
     yield fake
     fake.stop()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
+import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest_looker import CLIENT_SECRET, FIXTURES, Generated, read_tree
-from fakes.looker_server import DEV_BRANCH, FakeLooker
+from fakes.looker_server import DEV_BRANCH, FakeLooker, SqlTabAnswer
 
 from lookwright.cli import main
 from lookwright.errors import LookerError
@@ -28,6 +31,8 @@ from lookwright.looker.verify import verify
 
 pytest_plugins = ["conftest_looker"]
 
+DEPLOY_SECRET = "whsec-0123456789-deploy"
+SCRATCH_MONTHLY = "-- use existing orders::monthly in looker_scratch.LR$LW17_orders$monthly"
 FAST = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, total_seconds=10, timeout=0.6)
 
 
@@ -57,11 +62,16 @@ def options(fake: FakeLooker, lookml: Path, **overrides: object) -> DeployOption
     return DeployOptions(**values)  # type: ignore[arg-type]
 
 
-def snapshot(fake: FakeLooker) -> tuple[str, str, list[str], dict[str, str]]:
-    return fake.production_commit, fake.dev_branch(), sorted(fake.models), read_tree(fake.prod_dir)
+Snapshot = tuple[str, str, str, list[str], dict[str, str]]
 
 
-def assert_untouched(fake: FakeLooker, before: tuple[str, str, list[str], dict[str, str]]) -> None:
+def snapshot(fake: FakeLooker) -> Snapshot:
+    """Production (commit, checkout), the remote's production branch, the dev branch, configured models."""
+    return (fake.production_commit, fake.remote_branches()["main"], fake.dev_branch(), sorted(fake.models),
+            read_tree(fake.prod_dir))
+
+
+def assert_untouched(fake: FakeLooker, before: Snapshot) -> None:
     assert snapshot(fake) == before
     assert fake.dev_branch() == DEV_BRANCH
     assert set(fake.workspaces()) <= {"production"}  # logged out or back in production
@@ -94,7 +104,8 @@ def test_happy_path_deploys_to_production_and_verify_passes(fake_looker: FakeLoo
                              capture_output=True, text=True, check=True).stdout.strip()
     assert message == "lookwright: regenerate LookML from generated_lookml/ (2 files changed)"
     client = connect()
-    verify(client, lookml, queries=load_queries(FIXTURES / "queries.json"), warehouse=f"duckdb:{warehouse}")
+    assert verify(client, lookml, queries=load_queries(FIXTURES / "queries.json"),
+                  warehouse=f"duckdb:{warehouse}") == 2
     client.logout()
 
 
@@ -135,15 +146,17 @@ def test_looker_validation_errors_refuse_the_deploy(fake_looker: FakeLooker, loo
     fake_looker.inject_lookml_error("Connection warehouse could not be registered.", "shop.model.lkml", 1)
     with pytest.raises(DeployFailed) as failure:
         deploy(options(fake_looker, lookml), connect)
-    assert failure.value.problems == [
-        "lw_project/shop.model.lkml:1: error: Connection warehouse could not be registered."]
+    assert (failure.value.step, failure.value.problems) == ("Looker LookML validation", [
+        "lw_project/shop.model.lkml:1: error: Connection warehouse could not be registered."])
     assert_untouched(fake_looker, before)
 
 
 def test_warnings_pass_when_the_threshold_is_error(fake_looker: FakeLooker, lookml: Path, connect) -> None:
     fake_looker.inject_lookml_error("Something deprecated.", "shop.model.lkml", 1, severity="warning")
-    with pytest.raises(DeployFailed):
+    with pytest.raises(DeployFailed) as failure:
         deploy(options(fake_looker, lookml, production=False), connect)
+    assert (failure.value.step, failure.value.problems) == (
+        "Looker LookML validation", ["lw_project/shop.model.lkml:1: warning: Something deprecated."])
     result = deploy(options(fake_looker, lookml, severity="error"), connect)
     assert fake_looker.production_commit == result.commit
 
@@ -158,8 +171,8 @@ def test_new_content_errors_fail_but_preexisting_ones_do_not(fake_looker: FakeLo
     orders.write_text(orders.read_text().replace("dimension: status", "dimension: order_status"))
     with pytest.raises(DeployFailed) as failure:
         deploy(options(fake_looker, lookml), connect)
-    assert failure.value.problems == [
-        "Orders by status: Could not find a field named 'orders.status' (shop/orders)"]
+    assert (failure.value.step, failure.value.problems) == ("content validation (new errors)", [
+        "Orders by status: Could not find a field named 'orders.status' (shop/orders)"])
     assert_untouched(fake_looker, before)
 
 
@@ -181,8 +194,10 @@ def test_failed_deploy_removes_the_model_configuration_it_created(fake_looker: F
                                              "explore: customers {}\n")
     (lookml / ".lookwright-manifest.json").unlink()
     fake_looker.fail_deploy("nope")
-    with pytest.raises(LookerError):
+    with pytest.raises(LookerError) as failure:
         deploy(options(fake_looker, lookml), connect)
+    assert str(failure.value) == ("deploy to production failed: POST /api/4.0/projects/lw_project/"
+                                  "deploy_ref_to_production (HTTP 400): nope")
     assert sorted(fake_looker.models) == ["shop"]
 
 
@@ -200,7 +215,7 @@ def test_token_expiry_mid_flow_relogs_in_and_reasserts_dev_mode(fake_looker: Fak
 
     fake_looker.take_fault = expire_on_branch_creation  # type: ignore[method-assign]
     result = deploy(options(fake_looker, lookml), connect)
-    assert connect.clients[0].transport.relogins >= 1
+    assert connect.clients[0].transport.relogins == 1
     assert fake_looker.production_commit == result.commit
     assert ("POST", "/api/4.0/projects/lw_project/git_branch", 401) in fake_looker.log
     assert ("POST", "/api/4.0/projects/lw_project/git_branch", 200) in fake_looker.log
@@ -211,7 +226,9 @@ def test_token_expiry_mid_flow_relogs_in_and_reasserts_dev_mode(fake_looker: Fak
 def test_sdk_side_token_expiry_also_reasserts_dev_mode(fake_looker: FakeLooker, lookml: Path, connect) -> None:
     fake_looker.token_ttl = 10  # the SDK renews 10 s early: every call logs in again
     result = deploy(options(fake_looker, lookml), connect)
-    assert connect.clients[0].transport.relogins >= 5
+    logins = [s for m, p, s in fake_looker.log if p == "/api/4.0/login"]
+    # every SDK call needed a new token: 18 logins, all but the first a re-login
+    assert (connect.clients[0].transport.relogins, logins) == (17, [200] * 18)
     assert fake_looker.production_commit == result.commit
 
 
@@ -235,20 +252,70 @@ def test_endless_5xx_gives_up_and_restores_state(fake_looker: FakeLooker, lookml
     assert_untouched(fake_looker, before)
 
 
-def test_slow_responses_time_out_and_are_retried(fake_looker: FakeLooker, lookml: Path, connect) -> None:
-    fake_looker.slow_next("/content_validation", 1.0, count=1)
+def test_a_hanging_endpoint_is_abandoned_after_the_timeout_and_retried(fake_looker: FakeLooker, lookml: Path,
+                                                                        connect) -> None:
+    # content_validation hangs for 20 s (until the fake stops); FAST's per-request timeout is 0.6 s
+    fake_looker.slow_next("/content_validation", 20.0, count=1)
+    started = time.monotonic()
     result = deploy(options(fake_looker, lookml), connect)
+    elapsed = time.monotonic() - started
     assert fake_looker.production_commit == result.commit
+    asked = [p for m, p in fake_looker.received if p == "/api/4.0/content_validation"]
+    answered = [s for m, p, s in fake_looker.log if p == "/api/4.0/content_validation"]
+    assert (len(asked), answered) == (3, [200, 200])  # hung, retried (dev), then production's answer
+    assert elapsed < 10, f"the hanging request was not abandoned: the deploy took {elapsed:.1f} s"
 
 
-def test_secrets_never_appear_in_errors(fake_looker: FakeLooker, lookml: Path, connect, looker_ini: Path) -> None:
+def assert_scrubbed(secret: str, failure: BaseException, *texts: str) -> None:
+    """Neither the exception (message, args, traceback with its context) nor any other text has the secret."""
+    formatted = "".join(traceback.format_exception(failure)) + repr(failure.args)
+    context = failure.__context__
+    while context is not None:
+        formatted += "".join(traceback.format_exception(context))
+        context = context.__context__
+    for text in (formatted, *texts):
+        assert secret not in text
+
+
+@pytest.fixture
+def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """Every logger at DEBUG (lookwright, looker_sdk, requests' urllib3)."""
+    caplog.set_level(logging.DEBUG)
+    return caplog
+
+
+def test_the_client_secret_in_an_error_body_is_scrubbed(fake_looker: FakeLooker, lookml: Path, connect,
+                                                        debug_logs: pytest.LogCaptureFixture) -> None:
     fake_looker.fail_deploy(f"boom for {CLIENT_SECRET}")
     with pytest.raises(LookerError) as failure:
         deploy(options(fake_looker, lookml), connect)
-    assert CLIENT_SECRET not in str(failure.value)
-    assert "boom for ***" in str(failure.value)
-    for token in connect.clients[0].transport.record.tokens:
-        assert token not in str(failure.value)
+    assert str(failure.value) == ("deploy to production failed: POST /api/4.0/projects/lw_project/"
+                                  "deploy_ref_to_production (HTTP 400): boom for ***")
+    assert_scrubbed(CLIENT_SECRET, failure.value, debug_logs.text)
+
+
+def test_a_bearer_token_echoed_in_an_error_body_is_scrubbed(fake_looker: FakeLooker, lookml: Path, connect,
+                                                            debug_logs: pytest.LogCaptureFixture) -> None:
+    fake_looker.fail_next_echoing("/validate", 400, "Rejected request with {authorization}")
+    with pytest.raises(LookerError) as failure:
+        deploy(options(fake_looker, lookml), connect)
+    assert str(failure.value) == ("validate the LookML project failed: POST /api/4.0/projects/lw_project/validate "
+                                  "(HTTP 400): Rejected request with Bearer ***")
+    tokens = connect.clients[0].transport.record.tokens
+    assert len(tokens) == 1 and len(next(iter(tokens))) == 32  # the fake's token_hex(16)
+    assert_scrubbed(next(iter(tokens)), failure.value, debug_logs.text)
+
+
+def test_the_webhook_secret_echoed_in_an_error_body_is_scrubbed(fake_looker: FakeLooker, lookml: Path, connect,
+                                                                debug_logs: pytest.LogCaptureFixture) -> None:
+    fake_looker.deploy_secret = "the-right-secret-value"
+    before = snapshot(fake_looker)
+    with pytest.raises(LookerError) as failure:
+        deploy(options(fake_looker, lookml, deploy_webhook=True, deploy_secret=DEPLOY_SECRET), connect)
+    assert str(failure.value) == ("deploy to production failed: POST /webhooks/projects/lw_project/deploy/branch/"
+                                  "lookwright%2Fregen (HTTP 403): Deploy secret '***' does not match")
+    assert_scrubbed(DEPLOY_SECRET, failure.value, debug_logs.text)
+    assert_untouched(fake_looker, before)
 
 
 def test_wrong_credentials_fail_fast_naming_login(fake_looker: FakeLooker, lookml: Path, looker_ini: Path) -> None:
@@ -293,11 +360,18 @@ explore: orders {
 """
 
 
+def answer(query: CheckQuery, *comments: str) -> SqlTabAnswer:
+    """What Looker's SQL tab shows above the SQL of `query` (recorded in Looker's own words)."""
+    return SqlTabAnswer(query.model, query.explore, query.fields, tuple(query.filters.items()), query.timezone,
+                        comments)
+
+
 def test_declared_queries_agree_with_lookers_aggregate_choice(fake_looker: FakeLooker, lookml: Path,
                                                              connect) -> None:
     (lookml / "shop.model.lkml").write_text(AGGREGATE_MODEL)
     queries = (CheckQuery("monthly revenue", "shop", "orders", ("orders.created_month", "orders.total_amount"),
                           {}, "UTC"),)
+    fake_looker.record_sql_tab(answer(queries[0], SCRATCH_MONTHLY))
     result = deploy(options(fake_looker, lookml, queries=queries, severity="error"), connect)
     assert fake_looker.production_commit == result.commit
     sql = [p for m, p, s in fake_looker.log if p.endswith("/queries/run/sql")]
@@ -370,6 +444,7 @@ def test_generated_lookml_deploys_and_every_declared_query_is_checked_in_looker(
 def test_a_queries_file_overrides_the_declared_queries(fake_looker: FakeLooker, generated: Generated,
                                                        connect) -> None:
     queries = (CheckQuery("only", "shop", "orders", ("orders.count",)),)
+    fake_looker.record_sql_tab(answer(queries[0], SCRATCH_MONTHLY))
     deploy(options(fake_looker, generated.lookml_dir, model_dir=generated.model_dir, queries=queries,
                    production=False), connect)
     assert [p for m, p, s in fake_looker.log if p.endswith("/queries/run/sql")] == ["/api/4.0/queries/run/sql"]
@@ -424,8 +499,9 @@ def test_a_cleanup_failure_does_not_hide_the_first_error(fake_looker: FakeLooker
 def test_a_leftover_temporary_branch_of_an_interrupted_run_is_replaced(fake_looker: FakeLooker, lookml: Path,
                                                                       connect) -> None:
     fake_looker.fail_next("/content_validation", 400, count=1)
-    with pytest.raises(LookerError):
+    with pytest.raises(LookerError) as failure:
         deploy(options(fake_looker, lookml), connect)
+    assert str(failure.value) == "validate content failed: GET /api/4.0/content_validation (HTTP 400): Injected 400"
     # the same commit again (nothing changed): its temporary branch name is the same
     sha = fake_looker.remote_branches()["lookwright/regen"]
     subprocess.run(["git", "branch", f"{TMP_PREFIX}{sha[:12]}", sha], cwd=fake_looker.dev_dir, check=True)
@@ -435,9 +511,6 @@ def test_a_leftover_temporary_branch_of_an_interrupted_run_is_replaced(fake_look
 
 
 # ---- the deploy webhook and its secret --------------------------------------------------------
-
-DEPLOY_SECRET = "whsec-0123456789-deploy"
-
 
 def test_deploy_through_the_webhook_with_the_deploy_secret(fake_looker: FakeLooker, lookml: Path,
                                                            connect) -> None:
@@ -498,4 +571,65 @@ def test_a_branch_moved_after_validation_is_not_deployed(fake_looker: FakeLooker
     with pytest.raises(DeployFailed) as failure:
         deploy(options(fake_looker, lookml), connect, push_behind_our_back)
     assert "branch lookwright/regen moved since it was validated" in str(failure.value.problems[0])
+    assert_untouched(fake_looker, before)
+
+
+# ---- Looker disagrees with lookwright: the deploy stops at that step, nothing reaches production ----
+
+MONTHLY_REVENUE = CheckQuery("monthly_revenue", "shop", "orders", ("orders.created_month", "orders.total_amount"),
+                             {}, "UTC")
+
+
+def test_looker_not_using_the_aggregate_table_lookwright_chose_fails_the_deploy(
+        fake_looker: FakeLooker, generated: Generated, connect) -> None:
+    fake_looker.record_sql_tab(answer(MONTHLY_REVENUE, "-- Did not use orders::monthly; the optimizer cannot "
+                                                       "determine why the aggregate table wasn't used."))
+    before = snapshot(fake_looker)
+    with pytest.raises(DeployFailed) as failure:
+        deploy(options(fake_looker, generated.lookml_dir, model_dir=generated.model_dir), connect)
+    assert (failure.value.step, failure.value.problems) == (
+        "aggregate awareness", ["monthly_revenue: Looker used no aggregate table, lookwright expected monthly"])
+    assert_untouched(fake_looker, before)
+
+
+def test_looker_using_an_aggregate_table_lookwright_ruled_out_fails_the_deploy(
+        fake_looker: FakeLooker, generated: Generated, connect) -> None:
+    by_status = CheckQuery("revenue_by_status", "shop", "orders",
+                           ("orders.status", "orders.total_amount", "orders.count"), {}, "UTC")
+    fake_looker.record_sql_tab(answer(by_status, SCRATCH_MONTHLY))
+    before = snapshot(fake_looker)
+    with pytest.raises(DeployFailed) as failure:
+        deploy(options(fake_looker, generated.lookml_dir, model_dir=generated.model_dir), connect)
+    assert (failure.value.step, failure.value.problems) == (
+        "aggregate awareness", ["revenue_by_status: Looker used monthly, lookwright expected no aggregate table"])
+    assert_untouched(fake_looker, before)
+
+
+def test_a_query_in_another_time_zone_skips_the_aggregate_table_on_both_sides(
+        fake_looker: FakeLooker, generated: Generated, connect) -> None:
+    # Looker names the table it did not use; lookwright must name it too (its time zone reason)
+    new_york = CheckQuery("new york", "shop", "orders", MONTHLY_REVENUE.fields, {}, "America/New_York")
+    fake_looker.record_sql_tab(answer(new_york, "-- Did not use orders::monthly; the query timezone "
+                                                "America/New_York does not match the aggregate table timezone UTC"))
+    result = deploy(options(fake_looker, generated.lookml_dir, model_dir=generated.model_dir, queries=(new_york,)),
+                    connect)
+    assert fake_looker.production_commit == result.commit
+    fake_looker.record_sql_tab(answer(new_york))  # a Looker that did not even consider the table
+    before = snapshot(fake_looker)
+    with pytest.raises(DeployFailed) as failure:
+        deploy(options(fake_looker, generated.lookml_dir, model_dir=generated.model_dir, queries=(new_york,)),
+               connect)
+    assert (failure.value.step, failure.value.problems) == (
+        "aggregate awareness", ["new york: Looker used no aggregate table, lookwright expected no aggregate table"])
+    assert_untouched(fake_looker, before)
+
+
+def test_a_content_error_only_looker_knows_about_fails_the_deploy(fake_looker: FakeLooker, lookml: Path,
+                                                                  connect) -> None:
+    fake_looker.inject_content_error("Finance overview", "Unknown field orders.margin", "shop", "orders")
+    before = snapshot(fake_looker)
+    with pytest.raises(DeployFailed) as failure:
+        deploy(options(fake_looker, lookml), connect)
+    assert (failure.value.step, failure.value.problems) == (
+        "content validation (new errors)", ["Finance overview: Unknown field orders.margin (shop/orders)"])
     assert_untouched(fake_looker, before)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from fakes.looker_server import DEV_BRANCH, FakeLooker
+from fakes.looker_server import DEV_BRANCH, FakeLooker, SqlTabAnswer
 from fakes.oas import SpecViolation, looker_spec
 
 pytest_plugins = ["conftest_looker"]
@@ -146,3 +146,50 @@ def test_explores_in_files_the_model_includes_belong_to_the_model(fake_looker: F
     headers = login(fake_looker)
     explores = api(fake_looker, "GET", "/lookml_models/shop", headers).json()["explores"]
     assert [e["name"] for e in explores] == ["orders"]
+
+
+# ---- the fake answers from its own data (recorded answers, its own reading), never from lookwright ----
+
+
+def test_the_sql_tab_shows_the_recorded_comments_and_none_for_an_unrecorded_query(fake_looker: FakeLooker) -> None:
+    headers = login(fake_looker)
+    fake_looker.record_sql_tab(SqlTabAnswer("shop", "orders", ("orders.count",), (), "UTC",
+                                            ("-- Did not use orders::monthly; recorded reason",)))
+    query = {"model": "shop", "view": "orders", "fields": ["orders.count"], "query_timezone": "UTC"}
+    recorded = api(fake_looker, "POST", "/queries/run/sql", headers, json=query).text
+    assert recorded.splitlines()[:2] == ["-- Did not use orders::monthly; recorded reason", "SELECT COUNT(*) AS \"orders.count\""]
+    unrecorded = api(fake_looker, "POST", "/queries/run/sql", headers, json={**query, "query_timezone": "Europe/Paris"})
+    assert unrecorded.text.splitlines()[0] == 'SELECT COUNT(*) AS "orders.count"'
+
+
+def test_relative_day_filters_are_read_by_the_fake_itself(fake_looker: FakeLooker) -> None:
+    import datetime
+
+    fake_looker.now = datetime.datetime(2024, 2, 8, 12, tzinfo=datetime.UTC)
+    headers = login(fake_looker)
+    query = {"model": "shop", "view": "orders", "fields": ["orders.count"], "query_timezone": "UTC"}
+    rows = [api(fake_looker, "POST", "/queries/run/json", headers,
+                json={**query, "filters": {"orders.created_date": value}}).json()
+            for value in ("8 days", "7 days", "38 days ago for 7 days")]
+    assert rows == [[{"orders.count": 1}], [{"orders.count": 0}], [{"orders.count": 2}]]
+    refused = api(fake_looker, "POST", "/queries/run/json", headers,
+                  json={**query, "filters": {"orders.created_date": "this week"}})
+    assert (refused.status_code, refused.json()["message"]) == (
+        400, "Invalid filter: 'this week' is not a date filter the fake reads")
+
+
+def test_validation_reports_the_fakes_own_reference_errors(fake_looker: FakeLooker) -> None:
+    fake_looker.seed({"views/orders.view.lkml": "view: orders {\n  sql_table_name: orders ;;\n"
+                                                "  measure: total {\n    type: sum\n    sql: ${nope} ;;\n  }\n}\n"})
+    headers = login(fake_looker)
+    errors = api(fake_looker, "POST", "/projects/lw_project/validate", headers).json()["errors"]
+    assert [(e["file_path"], e["line_number"], e["message"]) for e in errors] == [
+        ("lw_project/views/orders.view.lkml", 5, ("Unknown or inaccessible field orders.nope. Check for typos or "
+         "append a timeframe to the name if the field is type time."))]
+
+
+def test_an_echoing_fault_puts_the_authorization_header_in_the_error_body(fake_looker: FakeLooker) -> None:
+    headers = login(fake_looker)
+    fake_looker.fail_next_echoing("/session", 400, "Rejected {authorization}")
+    resp = api(fake_looker, "GET", "/session", headers)
+    assert (resp.status_code, resp.json()["message"]) == (400, f"Rejected {headers['Authorization']}")

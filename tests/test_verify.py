@@ -35,8 +35,9 @@ def client(looker_ini: Path) -> LookerClient:
 
 
 def test_matching_model_and_numbers_pass(deployed: FakeLooker, client: LookerClient, warehouse: Path) -> None:
-    verify(client, FIXTURES / "generated_lookml", queries=load_queries(FIXTURES / "queries.json"),
-           warehouse=f"duckdb:{warehouse}")
+    assert verify(client, FIXTURES / "generated_lookml", queries=load_queries(FIXTURES / "queries.json"),
+                  warehouse=f"duckdb:{warehouse}") == 2
+    assert [p for m, p, s in deployed.log if p.endswith("/queries/run/json")] == ["/api/4.0/queries/run/json"] * 2
 
 
 def test_missing_field_and_wrong_type_are_reported(deployed: FakeLooker, client: LookerClient,

@@ -19,9 +19,7 @@ from typing import Any
 
 import duckdb
 
-from lookwright.lookml.filters import UnsupportedFilter
-
-from .lookml_index import LookmlIndex, compile_query, load_index
+from .lookml_index import FilterNotUnderstood, LookmlIndex, compile_query, load_index
 from .oas import LookerSpec, SpecViolation, looker_spec
 
 DOCS = "https://cloud.google.com/looker/docs/r/err/4.0"
@@ -61,6 +59,37 @@ class Fault:
     remaining: int
     status: int | None = None
     delay: float = 0.0
+    message: str | None = None  # the error body's message; "{authorization}" is the request's header
+
+
+@dataclass(frozen=True)
+class SqlTabAnswer:
+    """A recorded SQL-tab answer: the comment lines Looker put above the SQL of one query."""
+
+    model: str
+    explore: str
+    fields: tuple[str, ...]
+    filters: tuple[tuple[str, str], ...]
+    timezone: str | None
+    comments: tuple[str, ...]
+
+    @property
+    def key(self) -> tuple[str, str, tuple[str, ...], tuple[tuple[str, str], ...], str | None]:
+        return self.model, self.explore, tuple(sorted(self.fields)), tuple(sorted(self.filters)), self.timezone
+
+
+def sql_tab_key(body: dict[str, Any]) -> tuple[str, str, tuple[str, ...], tuple[tuple[str, str], ...], str | None]:
+    filters = body.get("filters") or {}
+    return (str(body["model"]), str(body["view"]), tuple(sorted(body.get("fields") or [])),
+            tuple(sorted((str(k), str(v)) for k, v in filters.items())), body.get("query_timezone"))
+
+
+def load_sql_tab(path: Path) -> list[SqlTabAnswer]:
+    """Recorded answers: a JSON list of {model, view, fields, filters, query_timezone, comments}."""
+    return [SqlTabAnswer(item["model"], item["view"], tuple(item["fields"]),
+                         tuple(sorted((item.get("filters") or {}).items())), item.get("query_timezone"),
+                         tuple(item["comments"]))
+            for item in json.loads(path.read_text())]
 
 
 @dataclass(frozen=True)
@@ -116,6 +145,11 @@ class FakeLooker:
     production_commit: str = ""
     deploy_secret: str | None = None  # the project's webhook deploy secret (None: webhook needs none)
     now: datetime.datetime | None = None  # Looker's clock for relative date filters (None: the real time)
+    # what Looker's SQL tab says about aggregate tables, per query (recorded; unrecorded queries get none)
+    sql_tab: dict[tuple[str, str, tuple[str, ...], tuple[tuple[str, str], ...], str | None], SqlTabAnswer] = \
+        field(default_factory=dict)
+    injected_content_errors: list[dict[str, Any]] = field(default_factory=list)  # dev workspace only
+    received: list[tuple[str, str]] = field(default_factory=list)  # every request, as it arrives
 
     def __post_init__(self) -> None:
         self.remote = self.root / "remote.git"
@@ -126,6 +160,7 @@ class FakeLooker:
         self.remote.mkdir(parents=True)
         git(self.remote, "init", "--bare", "-q", "-b", PRODUCTION_BRANCH)
         self.server: ThreadingHTTPServer | None = None
+        self.released = threading.Event()  # set at stop(): hanging requests give up
 
     # ---- setup -----------------------------------------------------------------------------
     def seed(self, files: dict[str, str], message: str = "initial LookML") -> str:
@@ -162,6 +197,7 @@ class FakeLooker:
         return self.base_url
 
     def stop(self) -> None:
+        self.released.set()
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
@@ -179,6 +215,23 @@ class FakeLooker:
     def slow_next(self, path: str, seconds: float, count: int = 1, method: str | None = None) -> None:
         """The next `count` calls whose path contains `path` wait `seconds` before answering."""
         self.faults.append(Fault(path, method, count, delay=seconds))
+
+    def fail_next_echoing(self, path: str, status: int, message: str, method: str | None = None) -> None:
+        """The next matching call answers `status` with `message`, where {authorization} becomes the
+        request's Authorization header (a careless server echoing the bearer token)."""
+        self.faults.append(Fault(path, method, 1, status=status, message=message))
+
+    def record_sql_tab(self, *answers: SqlTabAnswer) -> None:
+        for answer in answers:
+            self.sql_tab[answer.key] = answer
+
+    def inject_content_error(self, title: str, message: str, model: str, explore: str) -> None:
+        """A content-validation error Looker reports in the dev workspace only (a dashboard we do not know)."""
+        self.injected_content_errors.append({
+            "id": f"dashboard-injected-{len(self.injected_content_errors)}",
+            "errors": [{"message": message, "field_name": None, "model_name": model, "explore_name": explore,
+                        "removable": True}],
+            "dashboard": {"id": "injected", "title": title, "url": "/dashboards/injected"}})
 
     def expire_tokens(self) -> None:
         """Invalidate every issued access token: the next call answers 401."""
@@ -457,19 +510,10 @@ def reset_to_remote(fake: FakeLooker, request: Request) -> tuple[int, Any]:
     return 204, None
 
 
-def _lookml_errors(fake: FakeLooker, root: Path) -> list[dict[str, Any]]:
-    """Looker's LookML validator, played by lookwright's static validator."""
-    from lookwright.lookml.validator import validate_lookml
-
-    return [{"code": f.code, "severity": "fatal" if f.code == "LKML001" else f.severity,
-             "kind": "syntax" if f.code == "LKML001" else "lookml", "message": f.message,
-             "sanitized_message": f.message, "file_path": f"{fake.project}/{f.file}", "line_number": f.line}
-            for f in validate_lookml(root)]
-
-
 def _validation(fake: FakeLooker, request: Request) -> dict[str, Any]:
+    """The fake's own reading of the checkout (syntax, views, references) plus recorded errors."""
     index = fake.index(request)
-    errors = _lookml_errors(fake, fake.workspace_dir(request)) + list(fake.injected_lookml_errors)
+    errors = list(index.errors) + list(fake.injected_lookml_errors)
     for model, rel in sorted(index.model_files.items()):
         if model not in fake.models:
             message = f"Model '{model}' has not been configured."
@@ -590,6 +634,8 @@ def content_validation(fake: FakeLooker, request: Request) -> tuple[int, Any]:
         if errors:
             broken.append({"id": f"dashboard-{dash.id}", "errors": errors,
                            "dashboard": {"id": dash.id, "title": dash.title, "url": f"/dashboards/{dash.id}"}})
+    if fake.sessions[request.token or ""].workspace == "dev":
+        broken.extend(fake.injected_content_errors)
     return 200, {"content_with_errors": broken, "computation_time": 0.01, "total_looks_validated": 0,
                  "total_dashboard_elements_validated": len(fake.dashboards), "total_dashboard_filters_validated": 0,
                  "total_scheduled_plans_validated": 0, "total_alerts_validated": 0, "total_explores_validated": 0}
@@ -619,10 +665,10 @@ def run_inline_query(fake: FakeLooker, request: Request) -> tuple[int, Any]:
                             fake.now, body.get("query_timezone") or "UTC")
     except KeyError as exc:
         raise ApiError(400, f"View Not Found or unknown field: {exc}") from exc
-    except UnsupportedFilter as exc:
+    except FilterNotUnderstood as exc:
         raise ApiError(400, f"Invalid filter: {exc}") from exc
     if fmt == "sql":
-        return 200, RawText("\n".join(_aggregate_comments(fake, request, body) + [sql]), "text/plain")
+        return 200, RawText("\n".join([*_sql_tab_comments(fake, body), sql]), "text/plain")
     if fmt != "json":
         raise ApiError(400, f"result_format {fmt} is not supported by the fake")
     if fake.warehouse is None:
@@ -639,18 +685,10 @@ def _limit(value: str | None) -> int:
     return 1_000_000_000 if limit < 0 else limit
 
 
-def _aggregate_comments(fake: FakeLooker, request: Request, body: dict[str, Any]) -> list[str]:
-    """Aggregate-awareness comments, computed by lookwright's matcher when it exists."""
-    try:
-        from lookwright.lookml.aggregates import explain_query
-        from lookwright.lookml.project import load_project
-    except ImportError:
-        return []
-    project = load_project(fake.workspace_dir(request))
-    explanation = explain_query(project, body["view"], body.get("fields") or [], body.get("filters") or {},
-                                body.get("query_timezone"))
-    return [line + f" in scratch.LR$FAKE_{line.split('::')[1]}" if line.startswith("-- use existing") else line
-            for line in explanation.lines]
+def _sql_tab_comments(fake: FakeLooker, body: dict[str, Any]) -> list[str]:
+    """Aggregate-awareness comments as recorded for this query (none when nothing was recorded)."""
+    answer = fake.sql_tab.get(sql_tab_key(body))
+    return list(answer.comments) if answer else []
 
 
 @dataclass(frozen=True)
@@ -678,16 +716,18 @@ class _Handler(BaseHTTPRequestHandler):
         token = auth.split(" ", 1)[1] if " " in auth else None
         request = Request(self.command, path, urllib.parse.parse_qs(url.query), body, token)
         fake = self.fake
+        fake.received.append((self.command, path))
         injected = False
         try:
             op = fake.spec.find(self.command, path)
             fake.spec.validate_request(op, request.query, body, self.headers.get("Content-Type") or "")
             fault = fake.take_fault(self.command, path)
             if fault is not None:
-                time.sleep(fault.delay)
+                fake.released.wait(fault.delay)
                 if fault.status is not None:
                     injected = True
-                    raise ApiError(fault.status, f"Injected {fault.status}")
+                    message = (fault.message or f"Injected {fault.status}").replace("{authorization}", auth)
+                    raise ApiError(fault.status, message)
             status, payload = fake.handle(request)
         except ApiError as exc:
             status, payload = exc.status, _error_body(exc.status, exc.message, url.path)
@@ -709,9 +749,10 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.fake
         match = WEBHOOK.fullmatch(path)
         status, text = 200, "Deploy successful"
+        fake.received.append((self.command, path))
         fault = fake.take_fault(self.command, path)
         if fault is not None:
-            time.sleep(fault.delay)
+            fake.released.wait(fault.delay)
         given = self.headers.get("X-Looker-Deploy-Secret")
         if fault is not None and fault.status is not None:
             status, text = fault.status, f"Injected {fault.status}"

@@ -11,8 +11,6 @@ from typing import Any
 
 import lkml
 
-from lookwright.lookml.filters import date_interval, interval_sql
-
 REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\}")
 DEFAULT_TIMEFRAMES = ["raw", "time", "date", "week", "month", "quarter", "year"]
 TIMEFRAME_SQL = {  # rendered the way Looker's JSON results show them
@@ -213,6 +211,31 @@ def _filter_sql(expr: str, value: str) -> str:
     return f"{expr} IN ({options})"
 
 
+class FilterNotUnderstood(ValueError):
+    """A filter expression the fake does not read (Looker answers such a query with a 400)."""
+
+
+# The fake's own reading of the two relative date filters the tests use, written from Looker's docs
+# ("Date and time" filter expressions), not from lookwright: "N days" is today and the N-1 days before
+# it; "N days ago for M days" starts at the beginning of the day N days ago and lasts M days.
+LAST_DAYS = re.compile(r"\s*(\d+)\s+days?\s*", re.IGNORECASE)
+AGO_FOR_DAYS = re.compile(r"\s*(\d+)\s+days?\s+ago\s+for\s+(\d+)\s+days?\s*", re.IGNORECASE)
+
+
+def day_range(value: str, now: datetime.datetime, timezone: str) -> tuple[datetime.datetime, datetime.datetime]:
+    """[start, end) in UTC wall-clock time for a relative day filter at `now`."""
+    if timezone != "UTC":
+        raise FilterNotUnderstood(f"the fake reads relative date filters in UTC only, not {timezone}")
+    today = now.astimezone(datetime.UTC).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+    day = datetime.timedelta(days=1)
+    if match := LAST_DAYS.fullmatch(value):
+        return today - (int(match.group(1)) - 1) * day, today + day
+    if match := AGO_FOR_DAYS.fullmatch(value):
+        start = today - int(match.group(1)) * day
+        return start, start + int(match.group(2)) * day
+    raise FilterNotUnderstood(f"{value!r} is not a date filter the fake reads")
+
+
 def _raw_time(index: LookmlIndex, visible: dict[str, FieldDef], f: FieldDef) -> str:
     return _expand(index, visible, FieldDef(f.view, f.name, f.kind, f.type, f.sql, f.primary_key, f.group))
 
@@ -222,7 +245,9 @@ def _where(index: LookmlIndex, visible: dict[str, FieldDef], name: str, value: s
     """Plain values, numbers, plain dates; Looker's date expressions on a time field select its raw time."""
     f = visible[name]
     if f.timeframe and not re.fullmatch(r"\s*-?\d+(?:\.\d+)?\s*|\s*\d{4}(-\d{2}){0,2}\s*", value):
-        return interval_sql(_raw_time(index, visible, f), date_interval(value, now, timezone))
+        start, end = day_range(value, now, timezone)
+        raw = _raw_time(index, visible, f)
+        return f"({raw}) >= TIMESTAMP '{start:%Y-%m-%d %H:%M:%S}' AND ({raw}) < TIMESTAMP '{end:%Y-%m-%d %H:%M:%S}'"
     return _filter_sql(_expand(index, visible, f), value)
 
 
@@ -230,7 +255,7 @@ def compile_query(index: LookmlIndex, model: str, explore_name: str, fields: lis
                   filters: dict[str, str], limit: int, now: datetime.datetime | None = None,
                   timezone: str = "UTC") -> str:
     """DuckDB SQL for an explore query; raises KeyError for unknown explores or fields and
-    lookwright's UnsupportedFilter for date expressions it cannot read."""
+    FilterNotUnderstood for date expressions it cannot read."""
     explore = index.explores[(model, explore_name)]
     visible = index.explore_fields(explore)
     chosen = [visible[name] for name in fields]

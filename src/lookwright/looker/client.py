@@ -192,8 +192,9 @@ class LookerClient:
         except sdk_error.SDKError as exc:
             record = self.transport.record
             status = f"HTTP {record.status}" if record.status else "no response"
-            message = self.scrub(_looker_message(exc))
-            raise LookerError(f"{step} failed: {record.endpoint} ({status}): {message}") from None
+            failure = LookerError(f"{step} failed: {record.endpoint} ({status}): {self.scrub(_looker_message(exc))}")
+        # raised outside the handler: the SDK error (unscrubbed body) is not even the hidden __context__
+        raise failure
 
     def add_secret(self, secret: str) -> None:
         """Scrub this value from every message from now on (e.g. a deploy secret)."""
