@@ -27,7 +27,7 @@ from fixtures.build.raw import (
 
 from lookwright.errors import WarehouseError
 from lookwright.model.ir import load_model
-from lookwright.warehouse.build import TransformRenderer, build_order
+from lookwright.warehouse.build import TransformRenderer, build_order, late_window
 from lookwright.warehouse.quality import run_checks
 
 H = timedelta(hours=1)
@@ -187,6 +187,47 @@ def test_incremental_build_twice_changes_nothing_and_equals_a_full_rebuild() -> 
     assert snapshot(w) == first
     run(w, full_refresh=True)
     assert snapshot(w) == first
+
+
+def test_the_late_data_window_is_the_largest_hourly_increment_offset(tmp_path: Path) -> None:
+    assert late_window(MODEL) == timedelta(hours=1)  # semantic/: every hourly rollup has increment_offset: 1
+    model_dir = tmp_path / "semantic"
+    shutil.copytree(ROOT / "semantic", model_dir)
+    performance = model_dir / "performance.yml"
+    text = performance.read_text()
+    assert text.count("increment_offset: 1") == 3
+    performance.write_text(text.replace("increment_offset: 1", "increment_offset: 3", 1))
+    assert late_window(load_model(model_dir)) == timedelta(hours=3)
+
+
+def test_late_spans_on_the_window_start_are_counted_and_a_second_earlier_are_not() -> None:
+    w = warehouse()
+    insert(w, "raw_spans", [span("a", "a", T0 + timedelta(minutes=5)), span("c", "c", T0 + 2 * H + timedelta(minutes=30))])
+    run(w)
+    later = LOADED + timedelta(hours=3)
+    insert(w, "raw_spans", [  # the newest hour is T0 + 2h, so the window starts at T0 + 1h exactly
+        span("on", "on", T0 + H, source_file="late.jsonl", loaded_at=later),
+        span("before", "before", T0 + H - timedelta(seconds=1), source_file="late.jsonl", loaded_at=later),
+    ])
+    step = run(w).step("fact_performance_requests")
+    assert (step.mode, step.window_start, step.rows) == ("incremental", T0 + H, 3)
+    assert w.query("SELECT span_id FROM fact_performance_requests ORDER BY span_id") == [("a",), ("c",), ("on",)]
+    assert w.query("SELECT hour, SUM(request_count) FROM fact_performance_metrics_hourly GROUP BY 1 ORDER BY 1") == [
+        (T0, 1), (T0 + H, 1), (T0 + 2 * H, 1)]
+    run(w, full_refresh=True)  # a full refresh reads everything, whatever its lateness
+    assert w.query("SELECT hour, SUM(request_count) FROM fact_performance_metrics_hourly GROUP BY 1 ORDER BY 1") == [
+        (T0, 2), (T0 + H, 1), (T0 + 2 * H, 1)]
+
+
+def test_the_window_moves_with_the_newest_hour() -> None:
+    w = warehouse()
+    insert(w, "raw_spans", [span("a", "a", T0 + timedelta(minutes=5))])
+    run(w)
+    insert(w, "raw_spans", [span("b", "b", T0 + 5 * H + timedelta(minutes=1), loaded_at=LOADED + H)])
+    assert run(w).step("fact_performance_requests").window_start == T0 - H  # the newest hour was T0
+    insert(w, "raw_spans", [span("c", "c", T0 + 3 * H, source_file="late.jsonl", loaded_at=LOADED + 2 * H)])
+    step = run(w).step("fact_performance_requests")
+    assert (step.window_start, step.rows) == (T0 + 4 * H, 2)  # c (T0 + 3h) is before the window: too late
 
 
 def test_late_span_inside_the_window_is_counted_once() -> None:

@@ -70,4 +70,35 @@ def test_build_command_is_incremental_on_the_demo_warehouse(
         main(["build", "--warehouse", "duckdb:out/warehouse.duckdb", "--model", str(ROOT / "semantic")])
     err = capsys.readouterr().err
     assert done.value.code == 0, err
-    assert "incremental" in err
+    assert build_rows(err) == DEMO_REBUILD
+    with DuckDBWarehouse("out/warehouse.duckdb") as w:
+        assert w.query("SELECT COUNT(*), SUM(request_count) FROM fact_performance_metrics_hourly") == [(3732, 7484)]
+
+
+def build_rows(err: str) -> list[tuple[str, str, str, str]]:
+    """(table, mode, from, rows) of every row of the printed build table."""
+    lines = err.split("build\n", 1)[1].split("data quality", 1)[0].splitlines()
+    cells = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines if line.startswith("│")]
+    return [(table, mode, since, rows) for table, mode, since, rows, _seconds in cells]
+
+
+# `lookwright build` on the demo's warehouse (3,000 requests over 2 days, fixed seed): dimensions are
+# rebuilt in full, every fact and rollup incrementally from its late-data window
+DEMO_REBUILD = [
+    ("dim_endpoint", "full", "", "199"),
+    ("dim_environment", "full", "", "3"),
+    ("dim_region", "full", "", "6"),
+    ("dim_resource", "full", "", "145"),
+    ("dim_service", "full", "", "21"),
+    ("dim_time", "full", "", "48"),
+    ("dim_user_segment", "full", "", "3"),
+    ("fact_performance_requests", "incremental", "2025-03-04 22:00", "7,484"),
+    ("fact_performance_metrics_hourly", "incremental", "2025-03-04 22:00", "3,732"),
+    ("bridge_service_resource", "full", "", "652"),
+    ("fact_cost_hourly", "incremental", "2025-03-04 22:00", "5,562"),
+    ("fact_cost_service_daily", "incremental", "2025-03-03 00:00", "40"),
+    ("fact_performance_cost_joined", "incremental", "2025-03-04 22:00", "3,649"),
+    ("bridge_trace_cost", "incremental", "2025-03-04 22:00", "3,000"),
+    ("fact_performance_metrics_daily", "incremental", "2025-03-03 00:00", "982"),
+    ("fact_performance_service_daily", "incremental", "2025-03-03 00:00", "40"),
+]

@@ -47,17 +47,26 @@ def test_generated_files_match_goldens(flagship_output: Path, update_goldens: bo
 def test_every_lookml_file_loads_with_lkml(flagship_output: Path) -> None:
     files = sorted((flagship_output / "lookml").rglob("*.lkml"))
     assert len(files) == 24  # 16 views, 7 explores, 1 model
+    kinds = {".view.lkml": ["views"], ".explore.lkml": ["explores"]}
     for path in files:
         parsed = lkml.load(path.read_text())
-        assert parsed, path
+        kind = next((k for k in kinds if path.name.endswith(k)), ".model.lkml")
+        if kind == ".model.lkml":
+            assert parsed["connection"] == "bigquery_perf_cost", path
+        else:
+            assert (sorted(parsed), len(parsed[kinds[kind][0]])) == (kinds[kind], 1), path
+
+
+STATEMENTS = {"ddl": ("create",), "incremental": ("merge",), "rollups": ("select",), "checks": ("select", "union")}
 
 
 def test_every_sql_statement_parses_as_bigquery(flagship_output: Path) -> None:
     files = sorted((flagship_output / "sql" / "bigquery").rglob("*.sql"))
-    assert len(files) >= 30
+    per_folder = {folder: len([p for p in files if p.parent.name == folder]) for folder in STATEMENTS}
+    assert (per_folder, len(files)) == ({"ddl": 16, "incremental": 4, "rollups": 4, "checks": 16}, 40)
     for path in files:
         statement = sqlglot.parse_one(path.read_text(), read="bigquery")
-        assert statement is not None, path
+        assert statement.key in STATEMENTS[path.parent.name], path
 
 
 def test_views_are_named_exactly_like_their_tables(flagship_output: Path) -> None:

@@ -76,7 +76,13 @@ def test_random_valid_models_generate_loadable_lookml_and_parseable_sql(model_ta
         generate(GenerateOptions(work / "model", work / "lookml", work / "sql"))
         lookml_files = sorted((work / "lookml").rglob("*.lkml"))
         assert len(lookml_files) == len(model_tables) + 2
-        for path in lookml_files:
-            assert lkml.load(path.read_text())
+        views = sorted(view["name"] for path in lookml_files if path.name.endswith(".view.lkml")
+                       for view in lkml.load(path.read_text())["views"])
+        assert views == sorted(table["name"] for table in model_tables)
+        explores = [lkml.load(path.read_text()) for path in lookml_files if path.name.endswith(".explore.lkml")]
+        assert [[e["name"] for e in parsed["explores"]] for parsed in explores] == [[root]]
+        model = lkml.load((work / "lookml" / "random_model.model.lkml").read_text())
+        assert model["connection"] == "bq"
         for path in sorted((work / "sql").rglob("*.sql")):
-            assert sqlglot.parse_one(path.read_text(), read="bigquery") is not None
+            statement = sqlglot.parse_one(path.read_text(), read="bigquery")
+            assert statement.key in ("create", "merge", "select", "union"), path

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -255,10 +258,48 @@ def test_a_file_that_is_not_utf8_is_a_syntax_finding(tmp_path: Path) -> None:
                 "Syntax error: not UTF-8 text (invalid start byte)")]
 
 
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Fail with TimeoutError if the block runs longer (SIGALRM interrupts even a spinning pure-Python lexer)."""
+    def expired(signum: int, frame: object) -> None:
+        raise TimeoutError(f"the validator ran longer than {seconds} s (hung?)")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def validate_mutated(source: Path, mutated: str) -> list[Issue]:
+    """validate_lookml on a copy of the valid fixture whose `source` file reads `mutated`, within 10 s."""
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        for path in (FIXTURES / "valid").rglob("*.lkml"):
+            target = root / path.relative_to(FIXTURES / "valid")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(mutated if path == source else path.read_text())
+        with time_limit(10):
+            return validate_lookml(root)
+
+
+@pytest.mark.parametrize(("insert", "line", "message"), [
+    (";", 1, "Syntax error: Unexpected ';' (expressions end with ';;') on line 1"),  # hung lkml's lexer
+    ("{", 1, "Syntax error: Unable to find a matching expression for '{' on line 1"),
+    ("view: x {", 41, "Syntax error: Unable to find a matching expression for '<stream end>' on line 41"),
+])
+def test_broken_lookml_gives_exactly_its_syntax_finding_in_time(insert: str, line: int, message: str) -> None:
+    source = FIXTURES / "valid" / "shop.model.lkml"
+    assert validate_mutated(source, insert + source.read_text()) == [
+        finding("shop.model.lkml", line, "error", "LKML001", message)]
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.data())
-def test_mutated_lookml_never_crashes_the_validator(data: st.DataObject) -> None:
-    # lkml's own lexer hung on a lone ';' before the guard; any text must give findings.
+def test_mutated_lookml_never_crashes_or_hangs_the_validator(data: st.DataObject) -> None:
+    # lkml's own lexer hung on a lone ';' before the guard; any text must give findings, in time.
     source = data.draw(st.sampled_from(sorted((FIXTURES / "valid").rglob("*.lkml"))))
     text = source.read_text()
     position = data.draw(st.integers(0, len(text)))
@@ -266,14 +307,15 @@ def test_mutated_lookml_never_crashes_the_validator(data: st.DataObject) -> None
                                         "view: x {", "\n", "+", "-", "*", ""]))
     cut = data.draw(st.integers(0, 3))
     mutated = text[:position] + insert + text[position + cut:]
-    with tempfile.TemporaryDirectory() as directory:
-        root = Path(directory)
-        for path in (FIXTURES / "valid").rglob("*.lkml"):
-            target = root / path.relative_to(FIXTURES / "valid")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(mutated if path == source else path.read_text())
-        findings = validate_lookml(root)
-    assert all(f.severity in ("error", "warning", "info") for f in findings)
+    findings = validate_mutated(source, mutated)
+    if mutated == text:
+        assert findings == []  # the valid fixture has none
+    relative = source.relative_to(FIXTURES / "valid").as_posix()
+    for issue in findings:
+        assert issue.code in CODES and issue.severity in ("error", "warning", "info"), issue
+        assert issue.location.line is not None and issue.location.line >= 1, issue
+        if issue.code == "LKML001":  # a syntax error can only be in the file that changed
+            assert issue.location.file == relative, issue
 
 
 def test_render_formats() -> None:

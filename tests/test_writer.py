@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lookwright.output.writer import manifest_text
+from lookwright.output.writer import MANIFEST, OutputFile, OutputSet, digest, manifest_text, write_atomic, write_set
 
 NAMES = st.text(alphabet="ab/._-\"\\é", min_size=1, max_size=12)
 
@@ -16,3 +23,77 @@ NAMES = st.text(alphabet="ab/._-\"\\é", min_size=1, max_size=12)
 def test_manifest_text_equals_the_json_module(files: dict[str, str]) -> None:
     expected = json.dumps({"generator": "lookwright", "files": files}, indent=2, sort_keys=True) + "\n"
     assert manifest_text(files) == expected
+
+
+# ---- atomic writes: a failure or a crash between writing and renaming leaves the old file ----------
+
+
+def test_a_failing_rename_leaves_the_old_file_and_no_temporary(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "orders.view.lkml"
+    target.write_text("old\n")
+
+    def disk_full(src: object, dst: object) -> None:  # the OS refusing the rename
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    with pytest.raises(OSError, match="No space left on device"):
+        write_atomic(target, "new\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["orders.view.lkml"]
+    assert target.read_text() == "old\n"
+
+
+CRASH_AT_RENAME = """
+import os, signal, sys
+from pathlib import Path
+from lookwright.output.writer import write_atomic
+
+def crash(src, dst):  # the process dies after the data is written, before the rename
+    os.kill(os.getpid(), signal.SIGKILL)
+
+os.replace = crash
+write_atomic(Path(sys.argv[1]), "new content that never lands\\n")
+"""
+
+
+def test_a_process_killed_between_write_and_rename_leaves_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "orders.view.lkml"
+    target.write_text("old\n")
+    done = subprocess.run([sys.executable, "-c", CRASH_AT_RENAME, str(target)], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert target.read_text() == "old\n"
+    leftovers = [p for p in tmp_path.iterdir() if p != target]
+    assert [p.read_text() for p in leftovers] == ["new content that never lands\n"]  # only the temporary
+
+
+def test_a_new_file_gets_0644_less_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o027)
+    try:
+        write_atomic(tmp_path / "a" / "b.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a" / "b.txt").stat().st_mode & 0o777 == 0o640
+
+
+def test_a_crash_writing_the_manifest_keeps_the_old_manifest(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    write_set(OutputSet(tmp_path, (OutputFile("a.lkml", "a1\n"), OutputFile("b.lkml", "b1\n")), "f1"))
+    manifest = (tmp_path / MANIFEST).read_text()
+    real_replace = os.replace
+
+    def fail_on_manifest(src: str, dst: str) -> None:
+        if Path(dst).name == MANIFEST:
+            raise OSError(errno.EIO, "Input/output error")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", fail_on_manifest)
+    with pytest.raises(OSError, match="Input/output error"):
+        write_set(OutputSet(tmp_path, (OutputFile("a.lkml", "a2\n"),), "f2"))
+    assert (tmp_path / MANIFEST).read_text() == manifest
+    assert json.loads(manifest)["files"] == {"a.lkml": digest("a1\n"), "b.lkml": digest("b1\n")}
+    # the stale b.lkml was removed before the manifest: the next run repairs from the old manifest
+    monkeypatch.setattr(os, "replace", real_replace)
+    result = write_set(OutputSet(tmp_path, (OutputFile("a.lkml", "a2\n"),), "f2"))
+    assert (result.written, result.removed, result.unchanged) == ((), ("b.lkml",), 1)
+    assert json.loads((tmp_path / MANIFEST).read_text())["files"] == {"a.lkml": digest("a2\n")}
