@@ -32,7 +32,8 @@ from typing import Any
 
 from lookwright.demo.pipeline import DemoPaths, ensure_sources, load_all, source_files
 from lookwright.demo.synth import SynthConfig
-from lookwright.model.ir import SemanticModel, load_model
+from lookwright.model.compile import load_model
+from lookwright.model.ir import SemanticModel
 from lookwright.sqlgen.dialects import DIALECTS
 from lookwright.warehouse.build import BuildReport, build
 from lookwright.warehouse.duckdb import DuckDBWarehouse

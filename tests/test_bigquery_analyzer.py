@@ -8,7 +8,8 @@ import pytest
 
 pytest.importorskip("zetasql", reason="zetasql is not installed")
 
-from lookwright.model.ir import SemanticModel, load_model
+from lookwright.model.compile import load_model
+from lookwright.model.ir import SemanticModel
 from lookwright.sqlgen.analyzer import AnalysisError, BigQueryAnalyzer, analyzer_for, split_script
 
 ROOT = Path(__file__).resolve().parents[1]

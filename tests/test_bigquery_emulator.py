@@ -19,7 +19,8 @@ from bq_emulator import Emulator, bq_emulator_fixture, free_port  # noqa: F401
 from google.cloud import bigquery
 
 from lookwright.errors import WarehouseError
-from lookwright.model.ir import SemanticModel, load_model
+from lookwright.model.compile import load_model
+from lookwright.model.ir import SemanticModel
 from lookwright.sqlgen.render import SqlRenderer
 from lookwright.warehouse import open_warehouse
 from lookwright.warehouse.bigquery import BigQueryWarehouse, parse_url

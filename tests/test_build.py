@@ -26,7 +26,7 @@ from fixtures.build.raw import (
 )
 
 from lookwright.errors import WarehouseError
-from lookwright.model.ir import load_model
+from lookwright.model.compile import load_model
 from lookwright.warehouse.build import TransformRenderer, build_order, late_window
 from lookwright.warehouse.quality import run_checks
 

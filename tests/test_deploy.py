@@ -418,7 +418,7 @@ def test_a_must_hit_miss_stops_the_deploy_before_anything_leaves_the_machine(
 
 
 def test_declared_queries_come_from_the_semantic_model() -> None:
-    from lookwright.model.ir import load_model
+    from lookwright.model.compile import load_model
 
     assert declared_queries(load_model(FIXTURES / "semantic")) == (
         CheckQuery("german_revenue", "shop", "orders",

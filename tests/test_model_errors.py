@@ -9,7 +9,7 @@ import pytest
 
 from lookwright.cli import main
 from lookwright.errors import Issue, ModelError
-from lookwright.model.ir import load_model
+from lookwright.model.compile import load_model
 
 BASE = """\
 warehouse: {project: p, dataset: d}

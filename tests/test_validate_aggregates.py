@@ -12,7 +12,7 @@ from lookwright.checks.aggregates import QueryResult, check_queries
 from lookwright.commands.validate_extra import aggregates
 from lookwright.errors import LookwrightError
 from lookwright.lookml.project import load_project
-from lookwright.model.ir import load_model
+from lookwright.model.compile import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPLORE = "fact_performance_requests"

@@ -29,7 +29,7 @@ from lookwright.checks.rollups import (
 )
 from lookwright.cli import main
 from lookwright.errors import CheckFailed
-from lookwright.model.ir import load_model
+from lookwright.model.compile import load_model
 from lookwright.sqlgen.dialects import DIALECTS
 from lookwright.warehouse import DuckDBWarehouse
 

@@ -10,7 +10,8 @@ import pytest
 from lookwright.checks.sql import failure_target, sql_failure, validate_sql
 from lookwright.commands.validate_extra import sql
 from lookwright.errors import LookwrightError
-from lookwright.model.ir import SemanticModel, load_model
+from lookwright.model.compile import load_model
+from lookwright.model.ir import SemanticModel
 from lookwright.sqlgen.render import SqlRenderer
 from lookwright.warehouse import DuckDBWarehouse, open_warehouse
 

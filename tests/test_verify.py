@@ -15,7 +15,8 @@ from lookwright.errors import InputError
 from lookwright.looker.client import LookerClient, RetryPolicy
 from lookwright.looker.deploy import CheckQuery, load_queries
 from lookwright.looker.verify import Mismatch, VerifyFailed, looker_rows, verify, warehouse_query
-from lookwright.model.ir import SemanticModel, load_model
+from lookwright.model.compile import load_model
+from lookwright.model.ir import SemanticModel
 
 pytest_plugins = ["conftest_looker"]
 FAST = RetryPolicy(attempts=3, base_delay=0.01, timeout=5)

@@ -8,8 +8,8 @@ import sys
 
 import click
 
-from lookwright import __version__
 from lookwright.errors import ExitCode, LookwrightError, ModelError
+from lookwright.version import __version__
 
 # command name -> "module:attribute". Modules are imported only when their command runs,
 # so `lookwright generate` never pays for importing duckdb or looker_sdk.

@@ -81,7 +81,7 @@ def check_aggregates(model_dir: Path = DEFAULT_MODEL_DIR, lookml_dir: Path = DEF
     """The aggregate table that serves every declared query; fails on must-hit misses."""
     from lookwright.checks.aggregates import check_queries, failure_message
     from lookwright.lookml.project import load_project
-    from lookwright.model.ir import load_model
+    from lookwright.model.compile import load_model
 
     started = time.perf_counter()
     model = load_model(existing_directory(model_dir, "model"))
@@ -92,7 +92,7 @@ def check_aggregates(model_dir: Path = DEFAULT_MODEL_DIR, lookml_dir: Path = DEF
 def check_sql(warehouse_url: str, model_dir: Path = DEFAULT_MODEL_DIR) -> Outcome:
     """Every view's SQL and field expressions compiled on the warehouse; fails on any refused field."""
     from lookwright.checks.sql import failure_message, validate_sql
-    from lookwright.model.ir import load_model
+    from lookwright.model.compile import load_model
     from lookwright.warehouse import open_warehouse
 
     model = load_model(existing_directory(model_dir, "model"))
@@ -106,7 +106,7 @@ def check_rollups(warehouse_url: str, model_dir: Path = DEFAULT_MODEL_DIR, toler
                   min_group: int = 100, tables: Sequence[str] = ()) -> Outcome:
     """Every rollup table recomputed from its raw table; fails on any mismatch."""
     from lookwright.checks.rollups import failure_message, validate_rollups
-    from lookwright.model.ir import load_model
+    from lookwright.model.compile import load_model
     from lookwright.warehouse import open_warehouse
 
     model = load_model(existing_directory(model_dir, "model"))

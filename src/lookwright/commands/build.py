@@ -48,7 +48,7 @@ def _checks_table(run: CheckRun) -> Table:
 
 
 def _build(url: str, model_dir: Path, full_refresh: bool, console: Console) -> BuildReport:
-    from lookwright.model.ir import load_model
+    from lookwright.model.compile import load_model
     from lookwright.warehouse.build import build as run_build
 
     model = load_model(model_dir)
@@ -61,7 +61,7 @@ def _build(url: str, model_dir: Path, full_refresh: bool, console: Console) -> B
 
 
 def _checks(url: str, model_dir: Path, console: Console) -> CheckRun:
-    from lookwright.model.ir import load_model
+    from lookwright.model.compile import load_model
 
     model = load_model(model_dir)
     with open_warehouse(url) as warehouse, console.status("running data-quality checks"):
@@ -133,7 +133,7 @@ def demo(requests_: int, days: int, seed: int, root: Path, model_dir: Path) -> N
     in a staging file and swapped in, so re-running never leaves it half-built.
     """
     from lookwright.demo import pipeline
-    from lookwright.model.ir import load_model
+    from lookwright.model.compile import load_model
     from lookwright.output import generate as generator
 
     console = make_console(stderr=True)

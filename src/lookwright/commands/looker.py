@@ -88,7 +88,7 @@ def deploy(looker_ini: Path, section: str | None, project: str, branch: str, pro
 def verify(looker_ini: Path, section: str | None, project: str, explore: str | None, lookml_dir: Path,
            model_dir: Path | None, queries: Path | None, warehouse: str | None, now: datetime | None) -> None:
     """Check the deployed model against the generated LookML and the warehouse's numbers."""
-    from lookwright.model.ir import load_model
+    from lookwright.model.compile import load_model
 
     if model_dir is None and Path("semantic").is_dir():
         model_dir = Path("semantic")

@@ -137,7 +137,7 @@ def local_gate(lookml_dir: Path, model_dir: Path | None = None) -> tuple[CheckQu
 def _aggregate_gate(lookml_dir: Path, model_dir: Path) -> tuple[CheckQuery, ...]:
     from lookwright.checks.aggregates import check_queries, miss_reason
     from lookwright.lookml.project import load_project
-    from lookwright.model.ir import load_model
+    from lookwright.model.compile import load_model
 
     if not model_dir.is_dir():
         raise InputError(f"model directory {model_dir} does not exist")

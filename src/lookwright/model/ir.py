@@ -1,4 +1,4 @@
-"""The typed intermediate model: a validated semantic model with every default resolved.
+"""The typed intermediate model: a validated semantic model with every default resolved (built by `compile`).
 
 Renderers (LookML, SQL for each dialect) and the warehouse read only this; none of them
 re-derive defaults, join keys or access grants on their own.
@@ -7,14 +7,8 @@ re-derive defaults, join keys or access grants on their own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from lookwright.errors import ModelError
 from lookwright.model import schema
-from lookwright.model.loader import discover, load_files
-from lookwright.model.merged import Located, MergedModel, merge
-from lookwright.model.rules import find_join_key, guarded_fields, table_columns, validate
 
 
 @dataclass(frozen=True)
@@ -116,139 +110,3 @@ class SemanticModel:
     access_grants: dict[str, tuple[schema.AccessGrant, Origin]]
     models: dict[str, ModelIR]
     queries: dict[str, tuple[schema.DeclaredQuery, Origin]]
-
-
-def load_model(directory: Path, check_duplicates: bool = True, paths: list[Path] | None = None) -> SemanticModel:
-    """load -> validate -> compile; raises ModelError with every problem found.
-
-    `paths` are the directory's YAML files when the caller has already discovered them.
-    `check_duplicates=False` leaves the repeated-key check to the caller
-    (`loader.duplicate_key_diagnostics`), which `generate` runs in a parallel process.
-    """
-    sources = load_files(discover(directory) if paths is None else paths, check_duplicates)
-    problems = [d for source in sources for d in source.diagnostics]
-    merged = merge(sources)
-    if not problems:
-        problems = validate(merged)
-    if problems:
-        raise ModelError(problems)
-    return compile_model(merged, str(directory))
-
-
-def _origin(located: Located[Any]) -> Origin:
-    return Origin(located.file, located.line)
-
-
-def compile_model(merged: MergedModel, root: str) -> SemanticModel:
-    """Resolve defaults of a valid merged model into the typed IR."""
-    warehouse = merged.warehouses[0]
-    tables = merged.table_map()
-    grants = guarded_fields(merged)
-    compiled = {
-        name: _compile_table(tables[name], tables, warehouse.item, grants) for name in sorted(tables)
-    }
-    explores = {e.item.name: _compile_explore(e, tables) for e in sorted(merged.explores, key=_name)}
-    return SemanticModel(
-        root=root,
-        files=tuple(source.path for source in merged.sources),
-        warehouse=warehouse.item,
-        warehouse_origin=_origin(warehouse),
-        tables=compiled,
-        explores=explores,
-        datagroups={d.item.name: (d.item, _origin(d)) for d in sorted(merged.datagroups, key=_name)},
-        access_grants={g.item.name: (g.item, _origin(g)) for g in sorted(merged.access_grants, key=_name)},
-        models={m.item.name: _compile_model(m, explores) for m in sorted(merged.models, key=_name)},
-        queries={q.item.name: (q.item, _origin(q)) for q in sorted(merged.queries, key=_name)},
-    )
-
-
-def _name(located: Located[Any]) -> str:
-    return str(located.item.name)
-
-
-def _compile_table(located: Located[schema.Table], tables: dict[str, Located[schema.Table]],
-                   warehouse: schema.Warehouse, grants: dict[tuple[str, str], list[str]]) -> TableIR:
-    table = located.item
-    column_types = table_columns(table, tables)
-    declared = {column.name: column for column in table.columns}
-    columns = tuple(
-        ColumnIR(name, kind, declared[name].description if name in declared else _rollup_description(table, name),
-                 declared[name].required if name in declared else False)
-        for name, kind in column_types.items()
-    )
-    dimensions = tuple(_compile_dimension(table, d, column_types, grants) for d in table.dimensions)
-    dimensions += _primary_key_dimension(table, column_types)
-    measures = tuple(_compile_measure(table, m, grants) for m in table.measures)
-    table_id = table.sql_table_name or f"{warehouse.project}.{warehouse.dataset}.{table.name}"
-    return TableIR(table.name, table.kind, _origin(located), table_id, columns, dimensions, measures, table)
-
-
-def _rollup_description(table: schema.Table, name: str) -> str:
-    if table.rollup is None:
-        return ""
-    for metric in table.rollup.metrics:
-        if metric.name == name:
-            return metric.description
-    return ""
-
-
-def _compile_dimension(table: schema.Table, dimension: schema.Dimension, column_types: dict[str, str],
-                       grants: dict[tuple[str, str], list[str]]) -> DimensionIR:
-    column = dimension.column or (dimension.name if dimension.sql is None else None)
-    sql = dimension.sql if dimension.sql is not None else (
-        f"${{TABLE}}.{column}" if dimension.type != "duration" else None)
-    return DimensionIR(dimension.name, dimension.type, sql, dimension,
-                       tuple(grants.get((table.name, dimension.name), ())),
-                       column_types.get(column) if column else None)
-
-
-def _primary_key_dimension(table: schema.Table, column_types: dict[str, str]) -> tuple[DimensionIR, ...]:
-    """A hidden primary key for symmetric aggregates when no dimension is flagged as one."""
-    if any(d.primary_key for d in table.dimensions) or not table.primary_key:
-        return ()
-    if len(table.primary_key) == 1:
-        sql = f"${{TABLE}}.{table.primary_key[0]}"
-    else:
-        parts = ", '|', ".join(f"CAST(${{TABLE}}.{c} AS STRING)" for c in table.primary_key)
-        sql = f"CONCAT({parts})"
-    spec = schema.Dimension(name="pk", primary_key=True, hidden=True, sql=sql,
-                            description="Primary key: " + ", ".join(table.primary_key))
-    return (DimensionIR("pk", "string", sql, spec, (), None),)
-
-
-def _compile_measure(table: schema.Table, measure: schema.Measure,
-                     grants: dict[tuple[str, str], list[str]]) -> MeasureIR:
-    grant_list = tuple(grants.get((table.name, measure.name), ()))
-    if measure.type == "ratio":
-        multiplier = "" if measure.multiplier in (None, 1) else f" * {measure.multiplier:g}"
-        sql = f"1.0 * ${{{measure.numerator}}}{multiplier} / NULLIF(${{{measure.denominator}}}, 0)"
-        return MeasureIR(measure.name, "number", sql, measure, grant_list)
-    return MeasureIR(measure.name, measure.type, measure.sql, measure, grant_list)
-
-
-def _compile_explore(located: Located[schema.Explore], tables: dict[str, Located[schema.Table]]) -> ExploreIR:
-    explore = located.item
-    base = explore.view or explore.name
-    joins = tuple(_compile_join(explore, position, tables) for position in range(len(explore.joins)))
-    return ExploreIR(explore.name, base, _origin(located), joins, explore)
-
-
-def _compile_join(explore: schema.Explore, position: int, tables: dict[str, Located[schema.Table]]) -> JoinIR:
-    join = explore.joins[position]
-    sql_on: str | None = join.sql_on
-    relationship: str | None = join.relationship
-    if sql_on is None or relationship is None:
-        key = find_join_key(explore, position, tables)
-        if key is not None:
-            left, left_column, right, right_column, derived = key
-            sql_on = sql_on or f"${{{left}.{left_column}}} = ${{{right}.{right_column}}}"
-            relationship = relationship or derived
-    return JoinIR(join.view, join.type, relationship or "many_to_one", sql_on,
-                  tuple(join.fields) if join.fields is not None else None, join.view_label)
-
-
-def _compile_model(located: Located[schema.Model], explores: dict[str, ExploreIR]) -> ModelIR:
-    names = tuple(sorted(located.item.explores))
-    views = sorted({view for name in names for view in (explores[name].view, *(j.view for j in explores[name].joins))})
-    return ModelIR(located.item.name, _origin(located), located.item, names, tuple(views))
-

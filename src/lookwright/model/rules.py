@@ -21,13 +21,20 @@ Codes (stable; tests assert them):
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterator
 from typing import Any
 
 from lookwright.errors import Issue
 from lookwright.model import schema
-from lookwright.model.merged import SECTIONS, FieldInfo, Located, MergedModel, view_fields
+from lookwright.model.merged import (
+    SECTIONS,
+    FieldInfo,
+    Located,
+    MergedModel,
+    find_join_key,
+    table_columns,
+    view_fields,
+)
 from lookwright.vocabulary import (
     ADDITIVE_MEASURE_TYPES,
     AGGREGATE_MEASURE_TYPES,
@@ -93,31 +100,6 @@ def _check_table(located: Located[schema.Table], tables: dict[str, Located[schem
     yield from _check_measures(located, fields)
     if table.rollup is not None:
         yield from _check_rollup(located, table.rollup, tables)
-
-
-def table_columns(table: schema.Table, tables: dict[str, Located[schema.Table]]) -> dict[str, str]:
-    """Column name -> type, including the columns a rollup derives from its source."""
-    columns: dict[str, str] = {column.name: column.type for column in table.columns}
-    if table.rollup is None or table.rollup.source not in tables:
-        return columns
-    source = tables[table.rollup.source].item
-    source_columns = table_columns(source, tables)
-    derived: dict[str, str] = {}
-    derived[table.rollup.period.column] = "TIMESTAMP" if table.rollup.period.grain == "hour" else "DATE"
-    for name in table.rollup.group_by:
-        derived[name] = source_columns.get(name, "STRING")
-    for metric in table.rollup.metrics:
-        inherits = metric.agg in ("sum", "min", "max", "any_value") and metric.sql in source_columns
-        derived[metric.name] = source_columns[str(metric.sql)] if inherits else ROLLUP_TYPES[metric.agg]
-    derived.update(columns)
-    return derived
-
-
-ROLLUP_TYPES = {
-    "count": "INT64", "count_if": "INT64", "sum": "FLOAT64", "min": "FLOAT64", "max": "FLOAT64",
-    "sketch": "SKETCH", "merge_sketch": "SKETCH", "percentile": "FLOAT64", "ratio": "FLOAT64",
-    "per_second": "FLOAT64", "any_value": "STRING",
-}
 
 
 def _check_physical(located: Located[schema.Table], columns: dict[str, str],
@@ -352,22 +334,6 @@ def _resolve(reference: str, base: str, views: list[str], fields: dict[str, dict
     return fields[view].get(name)
 
 
-def find_join_key(explore: schema.Explore, position: int, tables: dict[str, Located[schema.Table]]) -> tuple[str, str, str, str, str] | None:
-    """(left_view, left_column, right_view, right_column, relationship) for a join without sql_on."""
-    target = explore.joins[position].view
-    earlier = [explore.view or explore.name, *(j.view for j in explore.joins[:position])]
-    for left in earlier:
-        for key in tables[left].item.foreign_keys if left in tables else []:
-            ref_table, ref_column = key.references.split(".")
-            if ref_table == target:
-                return left, key.column, target, ref_column, "many_to_one"
-        for key in tables[target].item.foreign_keys if target in tables else []:
-            ref_table, ref_column = key.references.split(".")
-            if ref_table == left:
-                return left, ref_column, target, key.column, "one_to_many"
-    return None
-
-
 def _check_aggregate(located: Located[schema.Explore], path: tuple[str | int, ...], aggregate: schema.AggregateTable,
                      base: str, views: list[str], fields: dict[str, dict[str, FieldInfo]],
                      datagroups: set[str]) -> Iterator[Issue]:
@@ -426,42 +392,3 @@ def _check_query(located: Located[schema.DeclaredQuery], explores: dict[str, Loc
     names = {a.name for a in explore.item.aggregate_tables}
     if located.item.must_hit and located.item.must_hit not in names:
         yield located.error(("must_hit",), "LW402", f"explore '{explore.item.name}' has no aggregate table '{located.item.must_hit}'")
-
-
-def guarded_fields(model: MergedModel) -> dict[tuple[str, str], list[str]]:
-    """(view, field) -> access grants, from `applies_to` globs, propagated to dependent fields."""
-    patterns = [(g.item.name, pattern) for g in model.access_grants for pattern in g.item.applies_to]
-    if not patterns:
-        return {}
-    specs: dict[tuple[str, str], schema.Dimension | schema.Measure] = {}
-    for located in model.tables:
-        fields: list[schema.Dimension | schema.Measure] = [*located.item.dimensions, *located.item.measures]
-        specs.update({(located.item.name, spec.name): spec for spec in fields})
-    direct = {key: {grant for grant, pattern in patterns if fnmatch.fnmatchcase(key[1], pattern)} for key in specs}
-    dependencies = {key: list(_field_dependencies(key[0], spec)) for key, spec in specs.items()}
-    resolved: dict[tuple[str, str], set[str]] = {}
-
-    def resolve(key: tuple[str, str], visiting: set[tuple[str, str]]) -> set[str]:
-        if key in resolved:
-            return resolved[key]
-        if key in visiting:  # a reference cycle; validation reports those elsewhere
-            return direct.get(key, set())
-        visiting.add(key)
-        grants = set(direct.get(key, set()))
-        for dependency in dependencies.get(key, []):
-            grants |= resolve(dependency, visiting)
-        resolved[key] = grants
-        return grants
-
-    return {key: sorted(grants) for key in specs if (grants := resolve(key, set()))}
-
-
-def _field_dependencies(view: str, spec: schema.Dimension | schema.Measure) -> Iterator[tuple[str, str]]:
-    for key in ("sql", "numerator", "denominator"):
-        value = getattr(spec, key, None)
-        if value is None:
-            continue
-        refs = references(value) if key == "sql" else [value]
-        for reference in refs:
-            other, name = split_field(reference)
-            yield (other or view, name)

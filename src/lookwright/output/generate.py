@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lookwright import __version__
 from lookwright.output.writer import (
     OutputFile,
     OutputSet,
@@ -27,6 +26,7 @@ from lookwright.output.writer import (
     write_set,
 )
 from lookwright.paths import DEFAULT_LOOKML_DIR, DEFAULT_MODEL_DIR
+from lookwright.version import __version__
 
 if TYPE_CHECKING:
     from lookwright.model.ir import SemanticModel
@@ -64,7 +64,7 @@ def fingerprint(options: GenerateOptions, model_files: list[Path] | None = None)
 
 def build_outputs(options: GenerateOptions, stamp: str) -> list[OutputSet]:
     """Run load -> validate -> compile -> render; raises ModelError before anything is written."""
-    from lookwright.model.ir import load_model
+    from lookwright.model.compile import load_model
 
     return _render(load_model(options.model_dir), options, stamp)
 
@@ -76,8 +76,8 @@ def _render(model: SemanticModel, options: GenerateOptions, stamp: str) -> list[
     lookml = render_lookml(model)
     sql = render_sql_files(model, options.dialect, options.templates)
     return [
-        OutputSet(options.lookml_dir, tuple(OutputFile(f.path, f.content) for f in lookml), stamp),
-        OutputSet(options.sql_dir, tuple(OutputFile(f.path, f.content) for f in sql), stamp),
+        OutputSet(options.lookml_dir, tuple(lookml), stamp),
+        OutputSet(options.sql_dir, tuple(sql), stamp),
     ]
 
 
@@ -115,7 +115,7 @@ def generate(options: GenerateOptions) -> list[WriteResult] | None:
 
 def _generate(options: GenerateOptions, stamp: str, paths: list[Path]) -> list[WriteResult]:
     from lookwright.errors import ModelError
-    from lookwright.model.ir import load_model
+    from lookwright.model.compile import load_model
     from lookwright.model.loader import duplicate_key_diagnostics
     from lookwright.output.parallel import Background, can_fork
 
@@ -151,7 +151,7 @@ def _render_tables(model: SemanticModel, options: GenerateOptions, names: list[s
 
     views = render_lookml(model, names, shared=False)
     statements = render_sql_files(model, options.dialect, options.templates, names)
-    return [(0, OutputFile(f.path, f.content)) for f in views] + [(1, OutputFile(f.path, f.content)) for f in statements]
+    return [(0, f) for f in views] + [(1, f) for f in statements]
 
 
 def _generate_in_workers(model: SemanticModel, options: GenerateOptions, stamp: str,
@@ -163,7 +163,7 @@ def _generate_in_workers(model: SemanticModel, options: GenerateOptions, stamp: 
 
     warm_templates(options.dialect, options.templates)
 
-    shared = [OutputFile(f.path, f.content) for f in render_lookml(model, [], shared=True)]
+    shared = render_lookml(model, [], shared=True)
     names = list(model.tables)
     count = min(os.cpu_count() or 2, 4)
     roots = [options.lookml_dir, options.sql_dir]

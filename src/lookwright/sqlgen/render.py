@@ -13,9 +13,9 @@ from pathlib import Path
 import jinja2
 
 from lookwright.errors import InputError
-from lookwright.lookml.render import RenderedFile, header
 from lookwright.model.ir import Origin, SemanticModel, TableIR
 from lookwright.model.schema import RollupMetric
+from lookwright.output.writer import OutputFile, header
 from lookwright.paths import DEFAULT_TEMPLATES
 from lookwright.sqlgen.dialects import DIALECTS, Dialect
 
@@ -207,10 +207,10 @@ SQL_FOLDERS = {"ddl": "ddl", "rollup": "rollups", "incremental": "incremental", 
 
 
 def render_sql_files(model: SemanticModel, dialect: str = "bigquery", templates: Path | None = None,
-                     tables: list[str] | None = None) -> list[RenderedFile]:
+                     tables: list[str] | None = None) -> list[OutputFile]:
     """Every statement (of `tables`, default all) as a file under `<dialect>/<kind>/<table>.sql`."""
     renderer = SqlRenderer(model, dialect, templates)
     return [
-        RenderedFile(f"{dialect}/{SQL_FOLDERS[s.kind]}/{s.table}.sql", header(s.origin, "--") + s.sql, s.origin)
+        OutputFile(f"{dialect}/{SQL_FOLDERS[s.kind]}/{s.table}.sql", header(s.origin, "--") + s.sql)
         for s in renderer.statements(tables)
     ]
