@@ -14,7 +14,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lookwright.output.writer import MANIFEST, OutputFile, OutputSet, digest, manifest_text, write_atomic, write_set
+from lookwright.output.writer import (
+    MANIFEST,
+    OutputFile,
+    OutputSet,
+    digest,
+    manifest_text,
+    write_atomic,
+    write_set,
+)
 
 NAMES = st.text(alphabet="ab/._-\"\\é", min_size=1, max_size=12)
 
