@@ -13,7 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lookwright.errors import Issue, Location
-from lookwright.lookml.project import load_project, resolve_include
+from lookwright.lookml.project import (
+    load_project,
+    parse_file,
+    parse_file_with_lkml,
+    resolve_include,
+)
 from lookwright.lookml.validator import CODES, render, validate_lookml
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lookml"
@@ -148,6 +153,31 @@ CASES = [
     ("fanout_without_primary_key", "shop.model.lkml", 5, "warning", "LKML171",
      ("Field 'Users Count' cannot be calculated because of a one_to_many or many_to_many join. "
      "Add a primary key to users.")),
+    # Findings that surface only once includes inside included files are followed.
+    ("nested_include_matches_nothing", "explores/orders.explore.lkml", 2, "error", "LKML140",
+     "This include does not match any files"),
+    ("nested_include_fanout", "explores/users.explore.lkml", 4, "warning", "LKML171",
+     ("Field 'Users Count' cannot be calculated because of a one_to_many or many_to_many join. "
+      "Add a primary key to users.")),
+    # users (and the two references to it) would come from the missing project.
+    ("imported_project_missing", "manifest.lkml", 3, "warning", "LKML190",
+     ("Imported project shared is not present, so 2 references into it could not be checked. "
+      "Put it in imported_projects/shared/ or pass --project shared=DIR.")),
+]
+# Valid LookML that real projects use and an earlier validator flagged (issue 10's patterns).
+VALID_PATTERNS = [
+    "views_per_model",  # two `view: metrics` in two models' folders
+    "hub_without_model",  # the same, in a project with no model (explore files include views)
+    "unscoped_explore_fields",  # always_filter / conditionally_filter / aggregate_table
+    "nested_includes",  # model -> explore file -> view files
+    "join_and_view_name_aliases",  # join from:, explore view_name:, ${alias.field}
+    "extension_required",  # checked only where extended
+    "aggregate_filter_matches_always_filter",
+    "dashboard_includes",  # *.dashboard and *.dashboard.lookml
+    "liquid_variables",  # _in_query on a view, _user_attributes, _filters, _model._name ...
+    "duration_dimension",  # type: duration_day with sql_start / sql_end
+    "type_cast_reference",  # ${created_raw::datetime}
+    "imported_project_present",  # manifest local_dependency + imported_projects/shared/
 ]
 
 
@@ -167,6 +197,77 @@ def test_each_fixture_triggers_exactly_its_finding(
 def test_every_documented_code_has_a_triggering_fixture() -> None:
     assert set(CODES) == {c[4] for c in CASES}
     assert {code: CODES[code][0] for code in CODES} == {c[4]: c[3] for c in CASES}
+
+
+@pytest.fixture(autouse=True)
+def _private_parse_cache(tmp_path_factory: pytest.TempPathFactory,
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOOKWRIGHT_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.mark.parametrize("case", VALID_PATTERNS)
+def test_valid_lookml_patterns_trigger_no_finding(case: str) -> None:
+    assert validate_lookml(FIXTURES / case) == []
+
+
+def test_a_missing_imported_project_can_be_given_with_project() -> None:
+    shared = FIXTURES / "imported_project_present" / "imported_projects" / "shared"
+    assert validate_lookml(FIXTURES / "imported_project_missing", {"shared": shared}) == []
+
+
+def test_the_cli_takes_imported_projects(capsys: pytest.CaptureFixture[str]) -> None:
+    from lookwright.cli import main
+
+    shared = FIXTURES / "imported_project_present" / "imported_projects" / "shared"
+    project = str(FIXTURES / "imported_project_missing")
+    outcomes = []
+    for option in (f"shared={shared}", "shared"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["validate", "lookml", project, "--project", option])
+        captured = capsys.readouterr()
+        outcomes.append((exit_info.value.code, captured.out, captured.err))
+    assert outcomes[0] == (0, "0 errors, 0 warnings, 0 infos\n", "")
+    assert outcomes[1][0] == 2 and "--project expects NAME=DIR, got 'shared'" in outcomes[1][2]
+
+
+def test_each_model_sees_only_its_own_includes() -> None:
+    project = load_project(FIXTURES / "views_per_model")
+    assert {name: [f.name for f in model.views["metrics"].fields]
+            for name, model in project.models.items()} == {"app": ["screen", "screens"],
+                                                           "web": ["page", "pages"]}
+    nested = load_project(FIXTURES / "nested_includes").models["shop"]
+    assert nested.files == ("views/orders.view.lkml", "views/users.view.lkml",
+                            "explores/orders.explore.lkml", "shop.model.lkml")
+
+
+def test_the_fast_parser_agrees_with_lkml_on_every_fixture() -> None:
+    for path in sorted(FIXTURES.rglob("*.lkml")):
+        text = path.read_text()
+        assert parse_file(text, "f.lkml") == parse_file_with_lkml(text, "f.lkml"), path
+
+
+def test_parses_are_cached_by_content_and_a_broken_entry_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOKWRIGHT_CACHE_DIR", str(tmp_path / "cache"))
+    expected = validate_lookml(FIXTURES / "nested_include_fanout")
+    entries = sorted(p for p in (tmp_path / "cache").rglob("*") if p.is_file())
+    assert len(entries) == 4  # one per .lkml file
+    assert validate_lookml(FIXTURES / "nested_include_fanout") == expected
+    for entry in entries:
+        entry.write_bytes(b"not marshal")
+    assert validate_lookml(FIXTURES / "nested_include_fanout") == expected
+
+
+def test_parsing_in_two_processes_gives_the_same_project(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lookwright.lookml import files
+
+    monkeypatch.setenv("LOOKWRIGHT_NO_CACHE", "1")
+    serial = load_project(FIXTURES / "valid")
+    monkeypatch.setattr(files, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr(files, "PARALLEL_MIN_BYTES", 0)
+    parallel = load_project(FIXTURES / "valid")
+    assert parallel.files == serial.files and parallel.models == serial.models
 
 
 def test_the_valid_project_triggers_no_finding() -> None:
@@ -307,6 +408,8 @@ def test_mutated_lookml_never_crashes_or_hangs_the_validator(data: st.DataObject
                                         "view: x {", "\n", "+", "-", "*", ""]))
     cut = data.draw(st.integers(0, 3))
     mutated = text[:position] + insert + text[position + cut:]
+    # The fast parser accepts exactly what lkml accepts, with the same tree.
+    assert parse_file(mutated, "f.lkml") == parse_file_with_lkml(mutated, "f.lkml")
     findings = validate_mutated(source, mutated)
     if mutated == text:
         assert findings == []  # the valid fixture has none

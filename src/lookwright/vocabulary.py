@@ -23,9 +23,11 @@ def references(sql: str | None) -> list[str]:
 
 
 def reference_parts(sql: str | None) -> Iterator[tuple[str, ...]]:
-    """Each `${a.b}` reference of an SQL snippet as its stripped dot-separated parts, in order."""
+    """Each `${a.b}` reference of an SQL snippet as its stripped dot-separated parts, in order.
+
+    A type cast is dropped: `${created_raw::datetime}` is ("created_raw",)."""
     for reference in references(sql):
-        yield tuple(part.strip() for part in reference.split("."))
+        yield tuple(part.strip() for part in reference.split("::", 1)[0].split("."))
 
 
 def replace_references(sql: str, replace: Callable[[str], str]) -> str:

@@ -7,7 +7,7 @@ Each outcome holds the check's own typed report, so callers print it or embed it
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,12 +65,14 @@ def lookml_project_dir(path: str | Path) -> Path:
     return directory
 
 
-def check_lookml(directory: Path, strict: bool = False) -> Outcome:
-    """Looker's validator rules over a LookML project; fails on errors (and warnings when strict)."""
+def check_lookml(directory: Path, strict: bool = False, projects: Mapping[str, Path] | None = None) -> Outcome:
+    """Looker's validator rules over a LookML project; fails on errors (and warnings when strict).
+
+    `projects`: imported project name -> folder (default `imported_projects/<name>/`)."""
     from lookwright.lookml.validator import count_line, summary, validate_lookml
 
     started = time.perf_counter()
-    findings = validate_lookml(lookml_project_dir(directory))
+    findings = validate_lookml(lookml_project_dir(directory), projects)
     counts = summary(findings)
     failing = counts["errors"] + (counts["warnings"] if strict else 0)
     failure = f"LookML validation failed: {count_line(counts)}" if failing else None

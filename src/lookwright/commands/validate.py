@@ -12,6 +12,7 @@ from lookwright.checks.suite import Outcome, check_lookml, lookml_project_dir, r
 from lookwright.commands import plain_console
 from lookwright.errors import CheckFailed, InputError
 from lookwright.paths import DEFAULT_LOOKML_DIR as GENERATED_LOOKML
+from lookwright.paths import existing_directory
 
 DEFAULT_LOOKML_DIR = str(GENERATED_LOOKML)
 
@@ -81,17 +82,35 @@ def print_timing(outcome: Outcome) -> None:
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "github"]),
               default="text", show_default=True, help="Output format of the findings.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
-def lookml(directory: str, output_format: str, strict: bool) -> None:
+@click.option("--project", "imported", multiple=True, metavar="NAME=DIR",
+              help="Imported project NAME (manifest.lkml local_dependency/remote_dependency) "
+                   "is in DIR; repeatable. Default: DIRECTORY/imported_projects/NAME/.")
+def lookml(directory: str, output_format: str, strict: bool, imported: tuple[str, ...]) -> None:
     """Check a LookML project offline with Looker's validator rules and messages.
+
+    Each model is checked with the files its includes bring in (includes of included files
+    too); files no model includes are checked with their own includes. Imported projects are
+    read from imported_projects/NAME/ or --project NAME=DIR; a missing one gives one warning
+    saying how many references into it could not be checked.
 
     DIRECTORY defaults to generated_lookml. Exit 1 on errors (and on warnings with --strict).
     """
     project_dir = Path(directory)
-    outcome = check_lookml(project_dir, strict)
+    outcome = check_lookml(project_dir, strict, _imported_projects(imported))
     prefix = "" if project_dir.is_absolute() else project_dir.as_posix()
     print_outcome(outcome, output_format, prefix.removeprefix("./").rstrip("/"))
     if outcome.failure:
         raise CheckFailed(outcome.failure)
+
+
+def _imported_projects(values: tuple[str, ...]) -> dict[str, Path]:
+    projects: dict[str, Path] = {}
+    for value in values:
+        name, separator, folder = value.partition("=")
+        if not separator or not name.strip() or not folder.strip():
+            raise InputError(f"--project expects NAME=DIR, got {value!r}")
+        projects[name.strip()] = existing_directory(folder.strip(), f"imported project {name}")
+    return projects
 
 
 def _parse_filters(values: tuple[str, ...]) -> dict[str, str]:

@@ -212,8 +212,12 @@ def _missing_fields(table: AggregateTable, query: _Query) -> list[str]:
                    else _dimension_covers(table, name, query))
         if not covered:
             missing.append(name)
+    defaults = {*query.explore.always_filter, *query.explore.conditionally_filter}
     for name in explore_filter_fields(query.explore):
-        if not _dimension_covers(table, name, query) and name not in missing:
+        value = query.filters.get(name)
+        exact = any(pair in defaults and pair[0] == name
+                    and (value is None or value == pair[1]) for pair in table.filters)
+        if not exact and not _dimension_covers(table, name, query) and name not in missing:
             missing.append(name)
     return missing
 

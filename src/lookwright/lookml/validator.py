@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from lookwright.errors import Issue, Location
@@ -20,6 +20,7 @@ from lookwright.lookml.project import (
     expand_field,
     fanned_out_aliases,
     load_project,
+    project_of,
 )
 from lookwright.vocabulary import (
     AGGREGATE_MEASURE_TYPES,
@@ -103,6 +104,9 @@ CODES: dict[str, tuple[str, str]] = {
                          "<e>::<t>, not in its dimensions.")),
     "LKML183": ("error", "Aggregate table <t> is defined more than once in explore <e>."),
     "LKML170": ("warning", "Looker: relationship missing, assumed to be many_to_one."),
+    "LKML190": ("warning", ("Imported project <p> is not present, so <n> references into it could "
+                           "not be checked. Put it in imported_projects/<p>/ or pass --project "
+                           "<p>=DIR.")),
     "LKML171": ("warning", ("Looker: Field '<label>' cannot be calculated because of a one_to_many "
                            "or many_to_many join. Add a primary key to <view>.")),
 }
@@ -112,9 +116,11 @@ LIQUID_BLOCK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 # `_model._name` and friends start with an underscore and are not field references.
 LIQUID_FIELD = re.compile(
     r"(?<![\w.'\"\[])(?:(?P<scope>[a-z]\w*)\.)?(?P<name>[a-z]\w*)\."
-    r"_(?:value|rendered_value|linked_value|filterable_value|sql|is_filtered|is_selected|"
-    r"in_query|parameter_value|name|label|link)\b"
+    r"_(?P<variable>value|rendered_value|linked_value|filterable_value|sql|is_filtered|"
+    r"is_selected|in_query|parameter_value|name|label|link|model|view|explore|field|query)\b"
 )
+# Liquid variables Looker also defines on a whole view (`{% if users._in_query %}`).
+VIEW_LIQUID_VARIABLES = frozenset({"in_query", "is_filtered", "is_selected", "name"})
 UNKNOWN_FIELD = ("Unknown or inaccessible field {0}. Check for typos or append a timeframe to the "
                  "name if the field is type time.")
 INACCESSIBLE_VIEW = ("Inaccessible view {0}. {0} is not accessible in explore {1}. "
@@ -139,41 +145,144 @@ def finding_json(finding: Issue) -> dict[str, object]:
             "message": finding.message}
 
 
-def validate_lookml(project_dir: Path) -> list[Issue]:
-    """Every finding for the LookML project in `project_dir`, sorted and de-duplicated."""
-    return validate_project(load_project(project_dir))
+def validate_lookml(project_dir: Path, projects: Mapping[str, Path] | None = None) -> list[Issue]:
+    """Every finding for the LookML project in `project_dir`, sorted and de-duplicated.
+
+    `projects` maps imported project names to folders (else `imported_projects/<name>/`)."""
+    return validate_project(load_project(project_dir, projects))
 
 
 def validate_project(project: Project) -> list[Issue]:
     findings: set[Issue] = {
         _finding(p.file, p.line, "LKML001", p.message) for p in project.syntax_problems
     }
-    checked_views: set[str] = set()
     nodes = {item.path: item.nodes for item in project.files}
+    unchecked: dict[str, set[Issue]] = {}
     for model in project.models.values():
-        findings.update(_check_model(model, nodes))
-        checked_views.update(view.name for view in model.views.values())
-    standalone = {n: v for n, v in project.views.items() if n not in checked_views}
-    for view in standalone.values():
-        findings.update(_check_view(view, project.views))
+        checked, blind = _split_unresolvable(model, set(_check_model(model, nodes)))
+        findings |= checked
+        for name in model.missing_imports:
+            unchecked.setdefault(name, set()).update(blind)
+    for scope in project.unmodelled.values():
+        # A file no model includes: only what its own includes bring in is known, so findings
+        # about views and datagroups outside that are left to the models that include it.
+        found = set(_check_model(scope, nodes, modelled=False))
+        checked, _ = _split_unresolvable(scope, found, lenient=True)
+        findings |= {f for f in checked if f.code not in MODEL_CONTEXT_CODES}
+    findings = {f for f in findings if not f.file.startswith("//")}  # imported projects' files
+    findings |= set(_missing_imports(project, unchecked))
     return sorted(findings, key=lambda f: (f.file, f.line, f.code, f.message))
+
+
+# Issues that need the whole model (every view and datagroup it includes) to be right.
+MODEL_CONTEXT_CODES = frozenset({"LKML102", "LKML103", "LKML104", "LKML141"})
+_BLAME = (
+    re.compile(r"Unknown view (?P<view>[^\s.]+)"),
+    re.compile(r"Inaccessible view (?P<view>[^\s.]+)"),
+    re.compile(r"Unknown or inaccessible field (?P<view>[^\s.]+)\.\S"),
+    re.compile(r"Variable not found (?P<view>[^\s.]+)\.\S"),
+    re.compile(r"Unknown field (?P<view>[^\s.]+)\.\S+ in filter"),
+    re.compile(r"unknown filter field '(?P<view>[^\s.']+)\."),
+    re.compile(r"Datagroup (?P<datagroup>\S+) is not defined"),
+)
+
+
+def _blamed(finding: Issue) -> tuple[str, str] | None:
+    """("view", name) or ("datagroup", name) a reference finding is about, if any."""
+    for pattern in _BLAME:
+        if (match := pattern.search(finding.message)) is not None:
+            kind = "view" if "view" in pattern.groupindex else "datagroup"
+            return kind, match.group(kind)
+    return None
+
+
+def _known_names(model: Model) -> set[str]:
+    """View names and explore/join aliases the model resolves completely (every base it
+    extends is present)."""
+    complete = {name for name, view in model.views.items()
+                if all(parent in model.views for parent in view.extends)}
+    known = set(complete)
+    for explore in model.explores.values():
+        if explore.view_name in complete:
+            known.add(explore.alias)
+        known.update(join.name for join in explore.joins if join.view_name in complete)
+    return known
+
+
+def _split_unresolvable(model: Model, findings: set[Issue], lenient: bool = False
+                        ) -> tuple[set[Issue], set[Issue]]:
+    """(findings to report, findings about views or datagroups the model does not have).
+
+    With an imported project absent (or for a file no model includes, `lenient`) such a view
+    or datagroup may well be defined elsewhere, so those findings cannot be judged."""
+    if not model.missing_imports and not lenient:
+        return findings, set()
+    known = _known_names(model)
+    keep: set[Issue] = set()
+    blind: set[Issue] = set()
+    for finding in findings:
+        blame = _blamed(finding)
+        if blame is not None and (
+            (blame[0] == "view" and blame[1] not in known)
+            or (blame[0] == "datagroup" and blame[1] not in model.datagroups)
+        ):
+            blind.add(finding)
+        else:
+            keep.add(finding)
+    return keep, blind
+
+
+def _missing_imports(project: Project, unchecked: dict[str, set[Issue]]) -> Iterator[Issue]:
+    """One finding per imported project that is named but not loaded."""
+    places: dict[str, tuple[str, int]] = {}
+    for dependency in project.manifest.dependencies:
+        if dependency.name not in project.imported:
+            places.setdefault(dependency.name, (dependency.file, dependency.line))
+    for model in (*project.models.values(), *project.unmodelled.values()):
+        for name in model.missing_imports:
+            include = next((i for i in model.unloaded if project_of(i.pattern) == name), None)
+            if include is not None:
+                places.setdefault(name, (include.file, include.line))
+    for name, (file, line) in sorted(places.items()):
+        count = len({(f.file, f.line, f.code, f.message) for f in unchecked.get(name, set())})
+        message = (f"Imported project {name} is not present, so {count} "
+                   f"reference{'' if count == 1 else 's'} into it could not be checked. Put it "
+                   f"in imported_projects/{name}/ or pass --project {name}=DIR.")
+        yield _finding(file, line, "LKML190", message)
 
 
 # --------------------------------------------------------------------------- model level
 
 
-def _check_model(model: Model, nodes: dict[str, tuple[Node, ...]]) -> Iterator[Issue]:
+def _alias_views(model: Model) -> dict[str, View]:
+    """The model's views plus every explore and join alias (`join: assignee { from: user }`),
+    which field SQL may reference like a view name."""
+    views = dict(model.views)
+    for explore in model.explores.values():
+        pairs = [(explore.alias, explore.view_name), *((j.name, j.view_name) for j in explore.joins)]
+        for alias, view_name in pairs:
+            if alias not in views and view_name in model.views:
+                views[alias] = model.views[view_name]
+    return views
+
+
+def _check_model(model: Model, nodes: dict[str, tuple[Node, ...]],
+                 modelled: bool = True) -> Iterator[Issue]:
     for include in model.includes:
         if not include.matches:
             yield _finding(include.file, include.line, "LKML140",
                            "This include does not match any files")
     yield from _duplicates(model, nodes)
-    yield from _datagroup_references(model)
+    if modelled:
+        yield from _datagroup_references(model)
     yield from _native_derived_tables(model)
+    views = _alias_views(model)
     for view in model.views.values():
-        yield from _check_view(view, model.views)
+        if not view.extension_required:  # checked where it is extended, as Looker does
+            yield from _check_view(view, views)
     for explore in model.explores.values():
-        yield from _check_explore(explore, model)
+        if not explore.extension_required:
+            yield from _check_explore(explore, model)
 
 
 def _datagroup_references(model: Model) -> Iterator[Issue]:
@@ -308,6 +417,8 @@ def _liquid_variables(text: str, view: View, views: dict[str, View]) -> Iterator
         for match in LIQUID_FIELD.finditer(block.group(0)):
             scope, name = match.group("scope"), match.group("name")
             if scope is None:
+                if name in views and match.group("variable") in VIEW_LIQUID_VARIABLES:
+                    continue  # a view (or join alias): `{% if campaign._in_query %}`
                 if view.field(name) is None:  # unscoped: only the view's own fields resolve
                     yield name
             elif scope in views and _resolve(scope, name, views) is None:
@@ -320,8 +431,8 @@ def _unexpected_parameters(declared: Field, view: View) -> Iterator[Issue]:
     allowed_on = {
         "timeframes": declared.kind == "dimension_group" and declared.type == "time",
         "intervals": declared.kind == "dimension_group" and declared.type == "duration",
-        "sql_start": declared.kind == "dimension_group" and declared.type == "duration",
-        "sql_end": declared.kind == "dimension_group" and declared.type == "duration",
+        "sql_start": declared.type == "duration" or declared.type.startswith("duration_"),
+        "sql_end": declared.type == "duration" or declared.type.startswith("duration_"),
         "sql_distinct_key": declared.kind == "measure",
         "list_field": declared.kind == "measure",
     }
@@ -541,7 +652,8 @@ def _explore_filters(explore: Explore, model: Model) -> Iterator[Issue]:
     for key, message in (("always_filter", "always_filter: unknown filter field '{0}'"),
                          ("conditionally_filter", "Unknown field {0} in filter")):
         block = node.find(key)
-        for name, _ in block.get_pairs("filters") if block is not None else ():
+        pairs = explore.always_filter if key == "always_filter" else explore.conditionally_filter
+        for name, _ in pairs if block is not None else ():
             if _explore_field(name, explore, model)[0]:
                 code = "LKML106" if key == "always_filter" else "LKML105"
                 yield _finding(block.file if block else explore.file,
@@ -634,21 +746,24 @@ def _check_increment_key(table: AggregateTable, explore: Explore,
         yield _finding(node.file, node.line, "LKML166", message)
 
 
-def _explore_filter_kinds(explore: Explore) -> dict[str, str]:
-    kinds: dict[str, str] = {}
+def _explore_filter_kinds(explore: Explore) -> dict[str, tuple[str, str | None]]:
+    """Field -> (kind of explore filter, its default value; None for access filters)."""
+    kinds: dict[str, tuple[str, str | None]] = {}
     for name in explore.access_filter:
-        kinds.setdefault(name, "access_filter")
-    for name, _ in explore.always_filter:
-        kinds.setdefault(name, "always_filter")
-    for name, _ in explore.conditionally_filter:
-        kinds.setdefault(name, "conditionally_filter")
+        kinds.setdefault(name, ("access_filter", None))
+    for name, value in explore.always_filter:
+        kinds.setdefault(name, ("always_filter", value))
+    for name, value in explore.conditionally_filter:
+        kinds.setdefault(name, ("conditionally_filter", value))
     return kinds
 
 
 def _aggregate_design(table: AggregateTable, explore: Explore, model: Model) -> Iterator[Issue]:
     """Aggregate tables Looker would never (or only on exact match) use (looker.md §2.3, §6)."""
     label = f"{explore.name}::{table.name}"
-    for name, kind in _explore_filter_kinds(explore).items():
+    for name, (kind, value) in _explore_filter_kinds(explore).items():
+        if value is not None and (name, value) in table.filters:
+            continue  # the table is filtered exactly as the explore's default filter (AA)
         if not any(covers(dim, name, explore, model.views) for dim in table.dimensions):
             message = (f"Aggregate table {label} can never be used: the explore's {kind} field "
                        f"{name} is not one of its dimensions.")
@@ -738,7 +853,7 @@ def report_dict(findings: list[Issue]) -> dict[str, object]:
 
 
 def render(findings: list[Issue], output_format: str, path_prefix: str = "") -> str:
-    """Findings as `text`, `json` (schema version 1) or `github` workflow commands.
+    """Issues as `text`, `json` (schema version 1) or `github` workflow commands.
 
     `path_prefix` (github only) is joined before each file so annotations find the file in the
     repository; text and json keep paths relative to the LookML project directory."""
