@@ -23,6 +23,8 @@ include: "/explores/fact_performance_metrics_daily.explore.lkml"
 include: "/explores/fact_performance_metrics_hourly.explore.lkml"
 include: "/explores/fact_performance_requests.explore.lkml"
 include: "/explores/fact_performance_service_daily.explore.lkml"
+include: "/dashboards/cost_attribution.dashboard.lookml"
+include: "/dashboards/performance_and_cost.dashboard.lookml"
 
 datagroup: daily_refresh {
   label: "Daily refresh"

@@ -32,6 +32,20 @@ P95_LINES = (
     f" dim_endpoint.endpoint_name, {EXPLORE}.p95_duration_ms"),
 )
 MISSING_P95 = f"it does not include the following fields in the query: {EXPLORE}.p95_duration_ms"
+# every dashboard tile and the aggregate table serving it (all must_hit), dashboards by name
+TILES = {
+    "cost_attribution.cost_by_method": "tiles_fact_cost_hourly",
+    "cost_attribution.cost_by_team": "tiles_fact_cost_hourly",
+    "cost_attribution.cost_by_cost_center": "tiles_fact_cost_hourly",
+    "cost_attribution.shared_allocation": "tiles_fact_cost_hourly",
+    "cost_attribution.estimated_vs_billed": "tiles_fact_cost_hourly",
+    "performance_and_cost.cost_vs_p95": "tile_cost_vs_p95",
+    "performance_and_cost.efficiency_ranking": "tile_efficiency_ranking",
+    "performance_and_cost.cost_per_request": "tiles_fact_performance_cost_joined",
+    "performance_and_cost.requests_and_errors": "tiles_fact_performance_cost_joined",
+    "performance_and_cost.p95_over_time": "tile_p95_over_time",
+    "performance_and_cost.error_budget": "tile_error_budget",
+}
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -65,13 +79,18 @@ def broken_model(tmp_path: Path) -> Path:
 
 def test_flagship_queries_are_served_as_declared(at_root: None) -> None:
     report = check_queries(load_model(Path("semantic")), load_project(Path("generated_lookml")))
-    assert report.queries == (
-        QueryResult("daily_requests_by_service", EXPLORE, "semantic/explores.yml:95", "daily_rollup",
+    assert report.queries[:3] == (
+        QueryResult("daily_requests_by_service", EXPLORE, "semantic/explores.yml:136", "daily_rollup",
                     "daily_rollup", True, DAILY_LINES),
-        QueryResult("p95_by_endpoint", EXPLORE, "semantic/explores.yml:101", None, None, True, P95_LINES),
-        QueryResult("requests_by_service_hour", EXPLORE, "semantic/explores.yml:89", "hourly_rollup",
+        QueryResult("p95_by_endpoint", EXPLORE, "semantic/explores.yml:142", None, None, True, P95_LINES),
+        QueryResult("requests_by_service_hour", EXPLORE, "semantic/explores.yml:130", "hourly_rollup",
                     "hourly_rollup", True, HOURLY_LINES),
     )
+    tiles = report.queries[3:]
+    assert {t.name: (t.used, t.must_hit) for t in tiles} == {name: (used, used) for name, used in TILES.items()}
+    assert [t.name for t in tiles] == list(TILES)
+    assert tiles[5].origin == "semantic/dashboards.yml:14"
+    assert tiles[5].lines[0] == "-- use existing fact_performance_cost_joined::tile_cost_vs_p95"
     assert report.unused_aggregate_tables == ()
     assert report.failures == ()
 
@@ -79,7 +98,9 @@ def test_flagship_queries_are_served_as_declared(at_root: None) -> None:
 def test_cli_text_output_exits_zero(at_root: None, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run([], capsys)
     assert code == 0
-    assert out.splitlines() == [
+    lines = [line for line in out.splitlines() if not line.startswith("  ")]
+    assert lines[3:] == [f"ok {name} [{name_explore(used)}]: {used} (must hit {used})" for name, used in TILES.items()]
+    assert out.splitlines()[:9] == [
         "ok daily_requests_by_service [fact_performance_requests]: daily_rollup (must hit daily_rollup)",
         *(f"  {line}" for line in DAILY_LINES),
         "ok p95_by_endpoint [fact_performance_requests]: no aggregate table",
@@ -89,10 +110,21 @@ def test_cli_text_output_exits_zero(at_root: None, capsys: pytest.CaptureFixture
     ]
 
 
+def name_explore(table: str) -> str:
+    """The explore of a flagship tile's aggregate table."""
+    if table == "tile_p95_over_time":
+        return "fact_performance_service_daily"
+    return "fact_cost_hourly" if table.endswith("cost_hourly") else "fact_performance_cost_joined"
+
+
 def test_cli_json_output_is_stable(at_root: None, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["--format", "json"], capsys)
     assert code == 0
-    assert json.loads(out) == {
+    document = json.loads(out)
+    assert [(q["name"], q["used"], q["ok"]) for q in document["queries"][3:]] == [
+        (name, used, True) for name, used in TILES.items()]
+    document["queries"] = document["queries"][:3]
+    assert document == {
         "version": 1,
         "queries": [
             {"name": "daily_requests_by_service", "explore": EXPLORE, "used": "daily_rollup",
@@ -114,7 +146,7 @@ def test_must_hit_miss_fails_with_origin_and_reason(tmp_path: Path, at_root: Non
     lines = out.splitlines()
     start = lines.index("FAIL requests_by_service_hour [fact_performance_requests]: no aggregate table"
                         " (must hit hourly_rollup)")
-    assert lines[start + 1] == (f"  {model / 'explores.yml'}:89: error: query requests_by_service_hour must hit"
+    assert lines[start + 1] == (f"  {model / 'explores.yml'}:130: error: query requests_by_service_hour must hit"
                                 f" hourly_rollup but did not: {MISSING_P95}")
     assert lines[start + 2] == f"  -- Did not use {EXPLORE}::hourly_rollup; {MISSING_P95}"
     assert lines[-2:] == [

@@ -10,4 +10,19 @@ explore: fact_performance_service_daily {
     relationship: many_to_one
     sql_on: ${fact_performance_service_daily.service_key} = ${dim_service.service_key} ;;
   }
+
+  aggregate_table: tile_p95_over_time {
+    query: {
+      dimensions: [fact_performance_service_daily.metric_date, dim_service.service_name]
+      measures: [fact_performance_service_daily.p95_duration_ms]
+      filters: [
+        fact_performance_service_daily.metric_date: "28 days",
+      ]
+      timezone: "UTC"
+    }
+
+    materialization: {
+      datagroup_trigger: daily_refresh
+    }
+  }
 }

@@ -148,4 +148,47 @@ view: fact_performance_cost_joined {
     value_format_name: decimal_2
     required_access_grants: [can_see_cost]
   }
+
+  measure: error_rate {
+    type: number
+    sql: 1.0 * ${total_errors} / NULLIF(${total_requests}, 0) ;;
+    value_format_name: percent_2
+  }
+
+  measure: p50_duration_ms {
+    type: number
+    sql: `perf-cost-prod.observability.lw_sketch_quantile`(ARRAY_CONCAT_AGG(${TABLE}.duration_sketch), 0.5) ;;
+    label: "p50 (ms)"
+    value_format_name: decimal_1
+  }
+
+  measure: p95_duration_ms {
+    type: number
+    sql: `perf-cost-prod.observability.lw_sketch_quantile`(ARRAY_CONCAT_AGG(${TABLE}.duration_sketch), 0.95) ;;
+    label: "p95 (ms)"
+    description: "p95 latency of the selection from the merged hourly sketches (within 0.5%)."
+    value_format_name: decimal_1
+  }
+
+  measure: p99_duration_ms {
+    type: number
+    sql: `perf-cost-prod.observability.lw_sketch_quantile`(ARRAY_CONCAT_AGG(${TABLE}.duration_sketch), 0.99) ;;
+    label: "p99 (ms)"
+    value_format_name: decimal_1
+  }
+
+  measure: efficiency_score {
+    type: number
+    sql: 1.0 * ${total_requests} / NULLIF(${sum_total_cost}, 0) / NULLIF(${p95_duration_ms} / 1000, 0) ;;
+    description: "Requests per dollar per second of p95 latency: requests / cost / (p95 ms / 1000); higher is cheaper and faster."
+    value_format_name: decimal_0
+    required_access_grants: [can_see_cost]
+  }
+
+  measure: error_budget_used {
+    type: number
+    sql: ${error_rate} / NULLIF(MAX(${dim_service.sla_error_rate}), 0) ;;
+    description: "Error rate as a share of the service's SLA error rate (dim_service.sla_error_rate); above 100% the SLA is broken."
+    value_format_name: percent_0
+  }
 }

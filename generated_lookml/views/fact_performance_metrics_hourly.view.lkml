@@ -134,4 +134,28 @@ view: fact_performance_metrics_hourly {
     type: sum
     sql: ${response_bytes_total} ;;
   }
+
+  measure: p50_duration_ms {
+    type: number
+    sql: `perf-cost-prod.observability.lw_sketch_quantile`(ARRAY_CONCAT_AGG(${TABLE}.duration_sketch), 0.5) ;;
+    label: "p50 (ms)"
+    description: "Median latency of the selection from the merged sketches (within 0.5%)."
+    value_format_name: decimal_1
+  }
+
+  measure: p95_duration_ms {
+    type: number
+    sql: `perf-cost-prod.observability.lw_sketch_quantile`(ARRAY_CONCAT_AGG(${TABLE}.duration_sketch), 0.95) ;;
+    label: "p95 (ms)"
+    description: "p95 latency of the selection from the merged sketches (within 0.5%)."
+    value_format_name: decimal_1
+  }
+
+  measure: p99_duration_ms {
+    type: number
+    sql: `perf-cost-prod.observability.lw_sketch_quantile`(ARRAY_CONCAT_AGG(${TABLE}.duration_sketch), 0.99) ;;
+    label: "p99 (ms)"
+    description: "p99 latency of the selection from the merged sketches (within 0.5%)."
+    value_format_name: decimal_1
+  }
 }

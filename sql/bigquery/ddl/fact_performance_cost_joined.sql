@@ -11,6 +11,7 @@ CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.fact_performance_cost_j
   error_count INT64,
   successful_request_count INT64,
   duration_p95_ms FLOAT64 OPTIONS(description="From the merged hourly sketches of the service\u0027s endpoints."),
+  duration_sketch ARRAY<STRUCT<bucket INT64, n INT64>> OPTIONS(description="The merged latency sketch of the service\u0027s endpoints in the hour."),
   requests_per_second FLOAT64,
   response_bytes_total FLOAT64,
   compute_cost FLOAT64,

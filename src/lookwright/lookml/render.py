@@ -29,6 +29,9 @@ def render_lookml(model: SemanticModel, tables: list[str] | None = None, *, shar
     if shared:
         files += [_explore_file(explore) for explore in model.explores.values()]
         files += [_model_file(model, m) for m in model.models.values()]
+        from lookwright.lookml.dashboard_render import render_dashboards
+
+        files += render_dashboards(model)
     return sorted(files, key=lambda f: f.path)
 
 
@@ -107,7 +110,7 @@ def _dimension_group(dimension: DimensionIR) -> dict[str, Any]:
 def _measure(measure: MeasureIR) -> dict[str, Any]:
     spec = measure.spec
     out: dict[str, Any] = {"name": measure.name, "type": measure.type}
-    if spec.percentile is not None:
+    if spec.percentile is not None and measure.type == "percentile":
         out["percentile"] = _number(spec.percentile)
     _put(out, "sql", measure.sql)
     _put(out, "sql_distinct_key", spec.sql_distinct_key)
@@ -168,7 +171,8 @@ def _model_file(model: SemanticModel, target: ModelIR) -> OutputFile:
     out: dict[str, Any] = {"connection": target.spec.connection}
     _put(out, "label", target.spec.label)
     out["includes"] = [f"/views/{v}.view.lkml" for v in target.views] + [
-        f"/explores/{e}.explore.lkml" for e in target.explores]
+        f"/explores/{e}.explore.lkml" for e in target.explores] + [
+        f"/dashboards/{d.name}.dashboard.lookml" for d in model.dashboards.values() if d.model == target.name]
     used = _used_datagroups(model, target)
     _put(out, "datagroups", [_datagroup(model.datagroups[name][0]) for name in used])
     _put(out, "persist_with", target.spec.persist_with)

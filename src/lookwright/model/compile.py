@@ -9,6 +9,7 @@ from lookwright.errors import ModelError
 from lookwright.model import schema
 from lookwright.model.ir import (
     ColumnIR,
+    DashboardIR,
     DimensionIR,
     ExploreIR,
     JoinIR,
@@ -17,6 +18,9 @@ from lookwright.model.ir import (
     Origin,
     SemanticModel,
     TableIR,
+    TileIR,
+    quantile_function,
+    sketch_fraction,
 )
 from lookwright.model.loader import discover, load_files
 from lookwright.model.merged import (
@@ -71,7 +75,25 @@ def compile_model(merged: MergedModel, root: str) -> SemanticModel:
         access_grants={g.item.name: (g.item, _origin(g)) for g in sorted(merged.access_grants, key=_name)},
         models={m.item.name: _compile_model(m, explores) for m in sorted(merged.models, key=_name)},
         queries={q.item.name: (q.item, _origin(q)) for q in sorted(merged.queries, key=_name)},
+        dashboards={d.item.name: _compile_dashboard(d, merged, warehouse.item)
+                    for d in sorted(merged.dashboards, key=_name)},
     )
+
+
+def _compile_dashboard(located: Located[schema.Dashboard], merged: MergedModel,
+                       warehouse: schema.Warehouse) -> DashboardIR:
+    from lookwright.model.dashboards import dashboard_model, layout, tile_filters
+
+    dashboard = located.item
+    model = dashboard_model(dashboard, [m.item for m in merged.models]) or ""
+    tiles = tuple(
+        TileIR(f"{dashboard.name}.{tile.name}", dashboard.name, tile,
+               Origin(located.file, located.source.locate((*located.path, "tiles", position)).line),
+               model, tile.explore, tuple(tile.fields), tile_filters(dashboard, tile),
+               tile.timezone or dashboard.timezone or warehouse.timezone, spot.row, spot.col)
+        for position, (tile, spot) in enumerate(zip(dashboard.tiles, layout(dashboard.tiles), strict=True))
+    )
+    return DashboardIR(dashboard.name, _origin(located), dashboard, model, tiles)
 
 
 def _name(located: Located[Any]) -> str:
@@ -90,7 +112,7 @@ def _compile_table(located: Located[schema.Table], tables: dict[str, Located[sch
     )
     dimensions = tuple(_compile_dimension(table, d, column_types, grants) for d in table.dimensions)
     dimensions += _primary_key_dimension(table, column_types)
-    measures = tuple(_compile_measure(table, m, grants) for m in table.measures)
+    measures = tuple(_compile_measure(table, m, grants, warehouse) for m in table.measures)
     table_id = table.sql_table_name or f"{warehouse.project}.{warehouse.dataset}.{table.name}"
     return TableIR(table.name, table.kind, _origin(located), table_id, columns, dimensions, measures, table)
 
@@ -129,8 +151,14 @@ def _primary_key_dimension(table: schema.Table, column_types: dict[str, str]) ->
 
 
 def _compile_measure(table: schema.Table, measure: schema.Measure,
-                     grants: dict[tuple[str, str], list[str]]) -> MeasureIR:
+                     grants: dict[tuple[str, str], list[str]], warehouse: schema.Warehouse) -> MeasureIR:
     grant_list = tuple(grants.get((table.name, measure.name), ()))
+    if measure.type == "sketch_percentile":
+        from lookwright.sqlgen.dialects import DIALECTS
+
+        sql = DIALECTS["bigquery"].sketch_quantile(f"${{TABLE}}.{measure.sketch}", sketch_fraction(measure),
+                                                   quantile_function(warehouse))
+        return MeasureIR(measure.name, "number", sql, measure, grant_list)
     if measure.type == "ratio":
         multiplier = "" if measure.multiplier in (None, 1) else f" * {measure.multiplier:g}"
         sql = f"1.0 * ${{{measure.numerator}}}{multiplier} / NULLIF(${{{measure.denominator}}}, 0)"

@@ -6,7 +6,7 @@ re-derive defaults, join keys or access grants on their own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lookwright.model import schema
 
@@ -97,6 +97,32 @@ class ModelIR:
 
 
 @dataclass(frozen=True)
+class TileIR:
+    """One dashboard tile as the query it runs when the dashboard opens."""
+
+    name: str  # dashboard.tile
+    dashboard: str
+    spec: schema.Tile
+    origin: Origin
+    model: str
+    explore: str
+    fields: tuple[str, ...]
+    filters: dict[str, str]  # its own filters and the defaults of the dashboard filters it listens to
+    timezone: str
+    row: int
+    col: int
+
+
+@dataclass(frozen=True)
+class DashboardIR:
+    name: str
+    origin: Origin
+    spec: schema.Dashboard
+    model: str
+    tiles: tuple[TileIR, ...]
+
+
+@dataclass(frozen=True)
 class SemanticModel:
     """The whole compiled model; dict fields are keyed and ordered by name."""
 
@@ -110,3 +136,20 @@ class SemanticModel:
     access_grants: dict[str, tuple[schema.AccessGrant, Origin]]
     models: dict[str, ModelIR]
     queries: dict[str, tuple[schema.DeclaredQuery, Origin]]
+    dashboards: dict[str, DashboardIR] = field(default_factory=dict)
+
+    def tiles(self) -> list[TileIR]:
+        """Every tile of every dashboard, in dashboard name then tile order."""
+        return [tile for dashboard in self.dashboards.values() for tile in dashboard.tiles]
+
+
+def quantile_function(warehouse: schema.Warehouse) -> str:
+    """The BigQuery SQL function sketch_percentile measures call (created by the DDL in sql/)."""
+    from lookwright.sqlgen.dialects import QUANTILE_FUNCTION
+
+    return f"`{warehouse.project}.{warehouse.dataset}.{QUANTILE_FUNCTION}`"
+
+
+def sketch_fraction(measure: schema.Measure) -> float:
+    """95 -> 0.95, 99.9 -> 0.999 exactly as written."""
+    return float(f"{(measure.percentile or 50) / 100:.10g}")

@@ -24,7 +24,7 @@ from lookwright.vocabulary import (
 
 T = TypeVar("T")
 
-SECTIONS = ("tables", "explores", "datagroups", "access_grants", "models", "queries")
+SECTIONS = ("tables", "explores", "datagroups", "access_grants", "models", "queries", "dashboards")
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ class MergedModel:
     access_grants: tuple[Located[schema.AccessGrant], ...]
     models: tuple[Located[schema.Model], ...]
     queries: tuple[Located[schema.DeclaredQuery], ...]
+    dashboards: tuple[Located[schema.Dashboard], ...] = ()
 
     def table_map(self) -> dict[str, Located[schema.Table]]:
         return {located.item.name: located for located in self.tables}
@@ -103,6 +104,7 @@ def merge(sources: list[SourceFile]) -> MergedModel:
         sources=tuple(sources), warehouses=warehouses, tables=collect("tables"),
         explores=collect("explores"), datagroups=collect("datagroups"),
         access_grants=collect("access_grants"), models=collect("models"), queries=collect("queries"),
+        dashboards=collect("dashboards"),
     )
 
 

@@ -8,6 +8,8 @@ Codes (stable; tests assert them):
   LW301 unknown field reference          LW302 unknown view            LW303 aggregate measure references a measure
   LW304 `;;` inside SQL                  LW305 count measure with sql  LW306 measure missing a required property
   LW307 several primary keys             LW308 unknown column          LW309 filters on a non-aggregate measure
+  LW310 sketch_percentile without a SKETCH column
+  LW6xx dashboards (model/dashboards.py)
   LW401 unknown datagroup                LW402 aggregate table field unknown to the explore
   LW403 non-rollable measure in an aggregate table without exact_match
   LW404 increment_key not among the aggregate's dimensions
@@ -65,6 +67,9 @@ def validate(model: MergedModel) -> list[Issue]:
         problems += _check_model(located_model, explores, datagroups)
     for query in model.queries:
         problems += _check_query(query, explores, tables, fields)
+    from lookwright.model.dashboards import check_dashboards
+
+    problems += check_dashboards(model)
     return sorted(set(problems))
 
 
@@ -97,7 +102,7 @@ def _check_table(located: Located[schema.Table], tables: dict[str, Located[schem
     columns = table_columns(table, tables)
     yield from _check_physical(located, columns, tables)
     yield from _check_dimensions(located, columns, fields)
-    yield from _check_measures(located, fields)
+    yield from _check_measures(located, fields, columns)
     if table.rollup is not None:
         yield from _check_rollup(located, table.rollup, tables)
 
@@ -166,11 +171,18 @@ def _check_dimensions(located: Located[schema.Table], columns: dict[str, str],
                 yield from _check_references(located, (*path, key), sql, fields, allow_measures=False)
 
 
-def _check_measures(located: Located[schema.Table], fields: dict[str, dict[str, FieldInfo]]) -> Iterator[Issue]:
+def _check_measures(located: Located[schema.Table], fields: dict[str, dict[str, FieldInfo]],
+                    columns: dict[str, str]) -> Iterator[Issue]:
     own = fields[located.item.name]
     for position, measure in enumerate(located.item.measures):
         path = ("measures", position)
         yield from _check_measure_shape(located, path, measure, own)
+        if measure.type == "sketch_percentile" and measure.sketch is not None and columns.get(measure.sketch) != "SKETCH":
+            kind = columns.get(measure.sketch)
+            yield located.error((*path, "sketch"), "LW310",
+                                f"sketch '{measure.sketch}' of measure '{measure.name}' "
+                                + ("is not a column of " + repr(located.item.name) if kind is None else f"is {kind}, not SKETCH"),
+                                "name a SKETCH column (a rollup's sketch or merge_sketch metric)")
         for key in ("sql", "sql_distinct_key"):
             sql = getattr(measure, key)
             yield from _check_sql(located, (*path, key), sql)
@@ -188,6 +200,7 @@ REQUIRED_MEASURE_KEYS: dict[str, tuple[str, ...]] = {
     "count_distinct": ("sql",), "percentile": ("sql", "percentile"), "number": ("sql",),
     "sum_distinct": ("sql", "sql_distinct_key"), "average_distinct": ("sql", "sql_distinct_key"),
     "list": ("list_field",), "ratio": ("numerator", "denominator"),
+    "sketch_percentile": ("sketch", "percentile"),
 }
 
 

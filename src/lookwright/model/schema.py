@@ -26,7 +26,7 @@ Interval = Literal["second", "minute", "hour", "day", "week", "month", "quarter"
 DimensionType = Literal["string", "number", "yesno", "tier", "time", "duration", "zipcode"]
 MeasureType = Literal[
     "count", "count_distinct", "sum", "average", "min", "max", "median", "percentile",
-    "sum_distinct", "average_distinct", "list", "number", "ratio",
+    "sum_distinct", "average_distinct", "list", "number", "ratio", "sketch_percentile",
 ]
 
 
@@ -93,6 +93,7 @@ class Measure(StrictModel):
     type: MeasureType
     sql: str | None = None
     percentile: float | None = Field(default=None, gt=0, lt=100)
+    sketch: Identifier | None = Field(default=None, description='sketch_percentile: the SKETCH column merged at query time; the percentile is read from the merged sketch.')
     sql_distinct_key: str | None = None
     list_field: Identifier | None = None
     numerator: Identifier | None = None
@@ -284,6 +285,62 @@ class DeclaredQuery(StrictModel):
     must_hit: Identifier | None = Field(default=None, description='The aggregate table that must serve this query.')
 
 
+VisualizationType = Literal["line", "column", "bar", "scatter", "single_value", "table", "area", "pie"]
+FilterUi = Literal[
+    "advanced", "dropdown_menu", "tag_list", "checkboxes", "button_group", "button_toggles",
+    "relative_timeframes", "day_range_picker", "range_slider", "slider",
+]
+Sort = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*( (asc|desc))?$")]
+
+
+class DashboardFilter(StrictModel):
+    """A dashboard filter on one field; tiles opt in with `listen`."""
+
+    name: Identifier
+    title: str | None = Field(default=None, description='Shown above the filter; default: the name in words.')
+    explore: Identifier = Field(description='The explore whose field suggests values.')
+    field: FieldRef = Field(description='view.field of that explore.')
+    default: str | None = Field(default=None, description='Looker filter expression applied until a user changes it.')
+    ui: FilterUi = "advanced"
+    allow_multiple_values: bool = True
+    required: bool = False
+
+
+class Tile(StrictModel):
+    """A dashboard element: one query of one explore and how it is drawn."""
+
+    name: Identifier
+    title: str
+    type: VisualizationType
+    explore: Identifier
+    fields: list[FieldRef]
+    filters: dict[str, str] = {}
+    sorts: list[Sort] = []
+    limit: int | None = Field(default=None, gt=0)
+    pivots: list[FieldRef] = []
+    listen: dict[Identifier, FieldRef] = Field(default={}, description='Dashboard filter name -> the field of this explore it filters.')
+    note: str | None = Field(default=None, description='Shown with the tile (e.g. how a score is defined).')
+    timezone: str | None = Field(default=None, description="Query time zone; default: the dashboard's, else the warehouse's.")
+    must_hit: Identifier | None = Field(default=None, description='The aggregate table that must serve this tile.')
+    width: int = Field(default=12, ge=1, le=24, description='Newspaper layout: columns of 24.')
+    height: int = Field(default=6, ge=1)
+    row: int | None = Field(default=None, ge=0, description='Default: after the previous tile (left to right, then down).')
+    col: int | None = Field(default=None, ge=0, le=23)
+
+
+class Dashboard(StrictModel):
+    """A LookML dashboard (layout: newspaper) whose tiles are declared queries."""
+
+    name: Identifier
+    title: str
+    description: str | None = None
+    model: Identifier | None = Field(default=None, description='Default: the model that has the tiles\' explores.')
+    timezone: str | None = None
+    layout: Literal["newspaper"] = "newspaper"
+    filters: tuple[DashboardFilter, ...] = ()
+    tiles: tuple[Tile, ...]
+
+
 class Warehouse(StrictModel):
     """Where the tables live."""
 
@@ -303,3 +360,4 @@ class SemanticFile(StrictModel):
     access_grants: tuple[AccessGrant, ...] = ()
     models: tuple[Model, ...] = ()
     queries: tuple[DeclaredQuery, ...] = ()
+    dashboards: tuple[Dashboard, ...] = ()

@@ -170,6 +170,11 @@ def _generate_in_workers(model: SemanticModel, options: GenerateOptions, stamp: 
     entries = render_and_write([names[i::count] for i in range(count)],
                                lambda chunk: _render_tables(model, options, chunk), roots, before_write)
     entries[0] += write_files(options.lookml_dir, shared)
+    from lookwright.sqlgen.render import quantile_function_file
+
+    function = quantile_function_file(model, options.dialect)
+    if function is not None:
+        entries[1] += write_files(options.sql_dir, [OutputFile(function.path, function.content)])
     return [finish_set(root, found, stamp) for root, found in zip(roots, entries)]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lookwright.errors import InputError
-from lookwright.model.ir import SemanticModel, TableIR
+from lookwright.model.ir import SemanticModel, TableIR, quantile_function, sketch_fraction
 from lookwright.model.merged import view_fields
 from lookwright.sqlgen.dialects import DIALECTS, Dialect
 from lookwright.vocabulary import replace_references, split_field
@@ -55,6 +55,9 @@ class FieldCompiler:
     def measure(self, table: TableIR, name: str, seen: frozenset[str] = frozenset()) -> str:
         """A measure's aggregate over its expanded SQL."""
         found = next(m for m in table.measures if m.name == name)
+        if found.spec.type == "sketch_percentile":  # merge the rows' sketches, read the quantile
+            return self.dialect.sketch_quantile(f'"{table.name}".{found.spec.sketch}', sketch_fraction(found.spec),
+                                                quantile_function(self.model.warehouse))
         inner = self.expand(table, found.sql, seen | {name}) if found.sql else None
         if found.type == "count":
             return f"COUNT({inner})" if inner else "COUNT(*)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SKETCH_ALPHA = 0.005
+QUANTILE_FUNCTION = "lw_sketch_quantile"
 GAMMA = (1 + SKETCH_ALPHA) / (1 - SKETCH_ALPHA)
 SECONDS = {"hour": 3600, "day": 86400}
 
@@ -61,6 +62,19 @@ class Dialect:
 
     def seconds(self, grain: str) -> int:
         return SECONDS[grain]
+
+    def sketch_quantile(self, sketch: str, fraction: float, function: str = QUANTILE_FUNCTION) -> str:
+        """An aggregate expression: merge the sketches of every row of the group and read the
+        nearest-rank quantile `fraction` (0-1) from the merged sketch (within SKETCH_ALPHA)."""
+        raise NotImplementedError
+
+    def _quantile_of(self, buckets: str, fraction: float) -> str:
+        """The quantile of a set of (bucket, n) rows: the smallest bucket whose cumulative count
+        reaches fraction x total, as that bucket's representative value."""
+        return (f"(SELECT {self.sketch_value('q.bucket')} FROM ("
+                f"SELECT b.bucket AS bucket, SUM(SUM(b.n)) OVER (ORDER BY b.bucket) AS cumulative, "
+                f"SUM(SUM(b.n)) OVER () AS total FROM {buckets} GROUP BY b.bucket) AS q "
+                f"WHERE q.cumulative >= {fraction!r} * q.total ORDER BY q.bucket LIMIT 1)")
 
     def epoch(self, grain: str) -> str:
         raise NotImplementedError
@@ -113,6 +127,17 @@ class BigQuery(Dialect):
     def days_between(self, start: str, end: str) -> str:
         return f"DATE_DIFF({end}, {start}, DAY)"
 
+    def sketch_quantile(self, sketch: str, fraction: float, function: str = QUANTILE_FUNCTION) -> str:
+        # BigQuery refuses a subquery over an aggregate ("Aggregate function ARRAY_CONCAT_AGG not
+        # allowed in UNNEST"), so the merged array goes to a SQL function (quantile_function_ddl)
+        return f"{function}(ARRAY_CONCAT_AGG({sketch}), {fraction!r})"
+
+    def quantile_function_ddl(self, function: str) -> str:
+        """CREATE FUNCTION for the quantile of a merged sketch, called by sketch_quantile."""
+        body = self._quantile_of("UNNEST(sketch) AS b", 0.5).replace("0.5 * q.total", "fraction * q.total")
+        return (f"CREATE OR REPLACE FUNCTION {function}(sketch {self.column_type('SKETCH')}, fraction FLOAT64)\n"
+                f"RETURNS FLOAT64\nAS (\n  {body}\n)")
+
 
 DUCKDB_TYPES = {
     "STRING": "VARCHAR", "INT64": "BIGINT", "FLOAT64": "DOUBLE", "NUMERIC": "DECIMAL(38, 9)",
@@ -162,6 +187,10 @@ class DuckDB(Dialect):
 
     def days_between(self, start: str, end: str) -> str:
         return f"date_diff('day', {start}, {end})"
+
+    def sketch_quantile(self, sketch: str, fraction: float, function: str = QUANTILE_FUNCTION) -> str:
+        # DuckDB evaluates an aggregate inside a correlated subquery in the outer group
+        return self._quantile_of(f"(SELECT UNNEST(flatten(list({sketch})), recursive := true)) AS b", fraction)
 
 
 DIALECTS: dict[str, Dialect] = {"bigquery": BigQuery(), "duckdb": DuckDB()}

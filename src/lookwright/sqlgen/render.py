@@ -210,7 +210,25 @@ def render_sql_files(model: SemanticModel, dialect: str = "bigquery", templates:
                      tables: list[str] | None = None) -> list[OutputFile]:
     """Every statement (of `tables`, default all) as a file under `<dialect>/<kind>/<table>.sql`."""
     renderer = SqlRenderer(model, dialect, templates)
-    return [
+    files = [
         OutputFile(f"{dialect}/{SQL_FOLDERS[s.kind]}/{s.table}.sql", header(s.origin, "--") + s.sql)
         for s in renderer.statements(tables)
     ]
+    function = quantile_function_file(model, dialect)
+    if function is not None and tables is None:
+        files.append(function)
+    return files
+
+
+def quantile_function_file(model: SemanticModel, dialect: str) -> OutputFile | None:
+    """The SQL function sketch_percentile measures call on BigQuery (create it before querying)."""
+    from lookwright.model.ir import quantile_function
+    from lookwright.sqlgen.dialects import QUANTILE_FUNCTION, BigQuery
+
+    users = [t for t in model.tables.values() if any(m.spec.type == "sketch_percentile" for m in t.measures)]
+    target = DIALECTS[dialect]
+    if not users or not isinstance(target, BigQuery):
+        return None
+    origin = users[0].origin
+    sql = target.quantile_function_ddl(quantile_function(model.warehouse)) + "\n"
+    return OutputFile(f"{dialect}/ddl/{QUANTILE_FUNCTION}.sql", header(origin, "--") + sql)
