@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from lookwright.errors import Diagnostic
+from lookwright.errors import Issue
 from lookwright.model import schema
 from lookwright.model.merged import FieldInfo, Located, MergedModel, view_fields
 
@@ -92,13 +92,13 @@ def dashboard_model(dashboard: schema.Dashboard, models: list[schema.Model]) -> 
 # --------------------------------------------------------------------------- rules
 
 
-def check_dashboards(model: MergedModel) -> list[Diagnostic]:
+def check_dashboards(model: MergedModel) -> list[Issue]:
     """Every LW6xx problem of every dashboard."""
     tables = model.table_map()
     fields = {name: view_fields(located.item) for name, located in tables.items()}
     explores = {e.item.name: e.item for e in model.explores}
     models = [m.item for m in model.models]
-    problems: list[Diagnostic] = []
+    problems: list[Issue] = []
     for located in model.dashboards:
         problems += _check_dashboard(located, explores, fields, models)
     return problems
@@ -125,7 +125,7 @@ def _unknown(reference: str, explore: str) -> str:
 
 
 def _check_dashboard(located: Located[schema.Dashboard], explores: dict[str, schema.Explore],
-                     fields: _Fields, models: list[schema.Model]) -> Iterator[Diagnostic]:
+                     fields: _Fields, models: list[schema.Model]) -> Iterator[Issue]:
     dashboard = located.item
     names: tuple[tuple[str, list[str]], ...] = (("tiles", [t.name for t in dashboard.tiles]),
                                                 ("filters", [f.name for f in dashboard.filters]))
@@ -160,7 +160,7 @@ def _check_dashboard(located: Located[schema.Dashboard], explores: dict[str, sch
 
 def _check_tile(located: Located[schema.Dashboard], path: tuple[str | int, ...], tile: schema.Tile,
                 explores: dict[str, schema.Explore], fields: _Fields,
-                filter_fields: dict[str, FieldInfo]) -> Iterator[Diagnostic]:
+                filter_fields: dict[str, FieldInfo]) -> Iterator[Issue]:
     explore = explores.get(tile.explore)
     if explore is None:
         yield located.error((*path, "explore"), "LW602", f"unknown explore '{tile.explore}' in tile '{tile.name}'")
@@ -205,7 +205,7 @@ def _kind(info: FieldInfo) -> str:
 
 
 def _check_listen(located: Located[schema.Dashboard], path: tuple[str | int, ...], tile: schema.Tile,
-                  explore: schema.Explore, fields: _Fields, filter_fields: dict[str, FieldInfo]) -> Iterator[Diagnostic]:
+                  explore: schema.Explore, fields: _Fields, filter_fields: dict[str, FieldInfo]) -> Iterator[Issue]:
     names = {f.name for f in located.item.filters}
     for name, target in tile.listen.items():
         if name not in names:
@@ -225,7 +225,7 @@ def _check_listen(located: Located[schema.Dashboard], path: tuple[str | int, ...
 
 
 def _check_visualization(located: Located[schema.Dashboard], path: tuple[str | int, ...], tile: schema.Tile,
-                         infos: dict[str, FieldInfo]) -> Iterator[Diagnostic]:
+                         infos: dict[str, FieldInfo]) -> Iterator[Issue]:
     measures = [name for name, info in infos.items() if info.is_measure]
     dimensions = [name for name, info in infos.items() if not info.is_measure]
     need = {
@@ -246,7 +246,7 @@ def _check_visualization(located: Located[schema.Dashboard], path: tuple[str | i
                             f"{len(dimensions)} dimension(s) and {len(measures)} measure(s)")
 
 
-def _check_layout(located: Located[schema.Dashboard], dashboard: schema.Dashboard) -> Iterator[Diagnostic]:
+def _check_layout(located: Located[schema.Dashboard], dashboard: schema.Dashboard) -> Iterator[Issue]:
     placed = layout(dashboard.tiles)
     for position, (tile, spot) in enumerate(zip(dashboard.tiles, placed, strict=True)):
         if spot.col + spot.width > COLUMNS:
