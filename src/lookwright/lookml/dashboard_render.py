@@ -7,10 +7,10 @@ from typing import Any
 
 import yaml
 
-from lookwright.output.writer import OutputFile, header
 from lookwright.model import schema
 from lookwright.model.dashboards import LOOKER_TYPES
 from lookwright.model.ir import DashboardIR, SemanticModel, TileIR
+from lookwright.output.writer import OutputFile, header
 
 DEFAULT_LIMIT = 500
 DEFAULT_COLUMN_LIMIT = 50
