@@ -489,9 +489,9 @@ def _apply_extends(name: str, refined: dict[str, Node], visiting: set[str]) -> N
         merged = parent_node if merged is None else _merge_block(merged, parent_node)
     if merged is None:
         return node
-    own = replace(node, children=tuple(c for c in node.children if c.key != "extension"))
+    # `extension: required` is not inherited; an extending object may declare it itself.
     inherited = replace(merged, children=tuple(c for c in merged.children if c.key != "extension"))
-    result = _merge_block(inherited, own)
+    result = _merge_block(inherited, node)
     return replace(result, name=name, file=node.file, line=node.line)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -256,13 +257,22 @@ def _missing_imports(project: Project, unchecked: dict[str, set[Issue]]) -> Iter
 
 def _alias_views(model: Model) -> dict[str, View]:
     """The model's views plus every explore and join alias (`join: assignee { from: user }`),
-    which field SQL may reference like a view name."""
-    views = dict(model.views)
+    which field SQL may reference like a view name. An alias that names different views in
+    different explores sees the fields of all of them (a view is checked once, for every
+    explore it is used in)."""
+    targets: dict[str, list[str]] = {}
     for explore in model.explores.values():
         pairs = [(explore.alias, explore.view_name), *((j.name, j.view_name) for j in explore.joins)]
         for alias, view_name in pairs:
-            if alias not in views and view_name in model.views:
-                views[alias] = model.views[view_name]
+            if alias not in model.views and view_name in model.views:
+                names = targets.setdefault(alias, [])
+                if view_name not in names:
+                    names.append(view_name)
+    views = dict(model.views)
+    for alias, names in targets.items():
+        first = model.views[names[0]]
+        fields = tuple(f for name in names for f in model.views[name].fields)
+        views[alias] = first if len(names) == 1 else replace(first, name=alias, fields=fields)
     return views
 
 
