@@ -178,6 +178,7 @@ VALID_PATTERNS = [
     "duration_dimension",  # type: duration_day with sql_start / sql_end
     "type_cast_reference",  # ${created_raw::datetime}
     "imported_project_present",  # manifest local_dependency + imported_projects/shared/
+    "include_with_project_name",  # `/shop/views/*` in project shop (generated hub projects)
 ]
 
 

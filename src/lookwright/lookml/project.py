@@ -414,11 +414,22 @@ def _line_from_message(message: str) -> int:
 
 
 def _merge_block(base: Node, refinement: Node) -> Node:
-    """Apply a refinement (or an extending object) on top of `base`."""
+    """Apply a refinement (or an extending object) on top of `base`.
+
+    A child replaces (or merges into) the last child with its key, or with its key and name
+    for named blocks (`dimension: x`); looked up in two indexes, since views of thousands of
+    fields are refined and extended."""
     children = list(base.children)
+    last: dict[str, int] = {}
+    named: dict[tuple[str, str], int] = {}
+    for index, existing in enumerate(children):
+        last[existing.key] = index
+        named[(existing.key, existing.name)] = index
     for child in refinement.children:
-        index = _matching_index(children, child)
-        if index is None:
+        by_name = child.kind == "block" and child.key in BLOCK_KEYS_BY_NAME
+        found = named.get((child.key, child.name)) if by_name else last.get(child.key)
+        index = len(children) if found is None else found
+        if found is None:
             children.append(child)
         elif child.kind == "block" and children[index].kind == "block":
             children[index] = _merge_block(children[index], child)
@@ -429,20 +440,10 @@ def _merge_block(base: Node, refinement: Node) -> Node:
             )
         else:
             children[index] = child
+        last[child.key] = max(index, last.get(child.key, -1))
+        key = (child.key, children[index].name)
+        named[key] = max(index, named.get(key, -1))
     return replace(base, children=tuple(children))
-
-
-def _matching_index(children: list[Node], child: Node) -> int | None:
-    for index in range(len(children) - 1, -1, -1):
-        existing = children[index]
-        if existing.key != child.key:
-            continue
-        if child.kind == "block" and child.key in BLOCK_KEYS_BY_NAME:
-            if existing.name == child.name:
-                return index
-            continue
-        return index
-    return None
 
 
 def _definitions(
@@ -780,8 +781,9 @@ def lookml_paths(root: Path) -> list[tuple[str, Path]]:
 class _Memo:
     """What one load computes once: include matches per target, objects per merged node."""
 
-    def __init__(self, all_paths: list[str]) -> None:
+    def __init__(self, all_paths: list[str], local_name: str = "") -> None:
         self.all_paths = all_paths
+        self.local_name = local_name
         self.by_folder: dict[str, list[str]] = {}
         for path in all_paths:
             self.by_folder.setdefault(posixpath.dirname(path), []).append(path)
@@ -790,6 +792,15 @@ class _Memo:
         self.explores: dict[int, tuple[Node, Explore]] = {}
 
     def resolve(self, pattern: str, including_file: str) -> tuple[str, ...]:
+        found = self._resolve(pattern, including_file)
+        owner = project_of(including_file) or self.local_name
+        if not found and owner and pattern.startswith(f"/{owner}/"):
+            # `/looker-hub/x` in project looker-hub: the project's own name as the first
+            # folder names its root (generated hub projects write includes this way).
+            found = self._resolve(pattern[len(owner) + 1:], including_file)
+        return found
+
+    def _resolve(self, pattern: str, including_file: str) -> tuple[str, ...]:
         target = include_target(pattern, including_file)
         found = self.matches.get(target)
         if found is None:
@@ -957,7 +968,7 @@ def load_project(root: Path, projects: Mapping[str, Path] | None = None) -> Proj
     parsed = [*local, *imported]
     by_path = {item.path: item for item in parsed}
     loaded = set(imported_dirs)
-    memo = _Memo(all_paths)
+    memo = _Memo(all_paths, manifest.project_name or root.resolve().name)
     models: dict[str, Model] = {}
     for item in local:
         if item.path.endswith(".model.lkml"):
