@@ -337,6 +337,13 @@ def test_includes_resolve_from_the_root_or_the_model_directory() -> None:
         "models/views/a.view.lkml",)
     assert resolve_include("../views/*.view", "models/shop.model.lkml", files) == (
         "views/b.view.lkml",)
+    numbered = ["x/1_old.explore.lkml", "x/ab.explore.lkml", "x/b.dashboard.lookml"]
+    assert resolve_include("/x/[!0-9]*", "m.model.lkml", numbered) == (
+        "x/ab.explore.lkml", "x/b.dashboard.lookml")
+    assert resolve_include("/x/[0-9]*.explore", "m.model.lkml", numbered) == (
+        "x/1_old.explore.lkml",)
+    assert resolve_include("//hub/views/*.view", "m.model.lkml", ["//hub/views/a.view.lkml"]) == (
+        "//hub/views/a.view.lkml",)
 
 
 def test_extends_copies_fields_of_the_base_view(tmp_path: Path) -> None:

@@ -647,7 +647,8 @@ def fanned_out_aliases(explore: Explore, joined: Iterable[str] | None = None) ->
 
 
 def glob_to_regex(pattern: str) -> re.Pattern[str]:
-    """Looker include globs: `*` within a directory, `**/` across directories."""
+    """Looker include globs: `*` within a directory, `**/` across directories, `[a-z]` and
+    `[!0-9]` character classes."""
     out = ""
     index = 0
     while index < len(pattern):
@@ -660,6 +661,13 @@ def glob_to_regex(pattern: str) -> re.Pattern[str]:
         elif pattern[index] == "*":
             out += "[^/]*"
             index += 1
+        elif pattern[index] == "[" and (end := pattern.find("]", index + 2)) != -1:
+            # a character class, `[!...]` negated (`explores/[!0-9]*`)
+            body = pattern[index + 1:end]
+            negate = body[:1] == "!"
+            body = body[1:] if negate else body
+            out += "[" + ("^/" if negate else "") + body.replace("\\", "\\\\") + "]"
+            index = end + 1
         else:
             out += re.escape(pattern[index])
             index += 1

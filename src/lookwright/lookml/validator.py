@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from lookwright.errors import Issue, Location
@@ -772,8 +772,10 @@ def _aggregate_design(table: AggregateTable, explore: Explore, model: Model) -> 
     """Aggregate tables Looker would never (or only on exact match) use (looker.md §2.3, §6)."""
     label = f"{explore.name}::{table.name}"
     for name, (kind, value) in _explore_filter_kinds(explore).items():
-        if value is not None and (name, value) in table.filters:
-            continue  # the table is filtered exactly as the explore's default filter (AA)
+        if value is not None and any(field == name for field, _ in table.filters):
+            # The table filters the field: a query whose always/conditionally_filter value
+            # equals the table's filter uses it (exact filter match, AA).
+            continue
         if not any(covers(dim, name, explore, model.views) for dim in table.dimensions):
             message = (f"Aggregate table {label} can never be used: the explore's {kind} field "
                        f"{name} is not one of its dimensions.")
