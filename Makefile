@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lookml demo test check lint typecheck bench bench-warehouse clean
+.PHONY: lookml demo test check lint typecheck bench bench-warehouse mutate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,5 +44,12 @@ bench: $(STAMP)  ## generator speed on 2,000 synthetic views (seconds)
 bench-warehouse: $(STAMP)  ## dashboards on rollups vs raw, incremental vs full build, build memory (10M spans; ~15 min first run)
 	$(BIN)/python bench/warehouse.py
 
+# Mutation testing (mutmut, configured in pyproject.toml): deploy, client scrubbing, writer, build windows,
+# aggregate matcher. Long (tens of minutes per module on 2 cores): MODULE=lookwright.output.writer runs one.
+MODULE ?=
+mutate: $(STAMP)  ## mutation score of the modules whose promises matter most (bench/README.md)
+	$(BIN)/mutmut run $(if $(MODULE),"$(MODULE)*")
+	$(BIN)/python bench/mutation_score.py
+
 clean:
-	rm -rf build .pytest_cache .mypy_cache
+	rm -rf build mutants .pytest_cache .mypy_cache

@@ -77,8 +77,10 @@ def test_build_command_is_incremental_on_the_demo_warehouse(
 
 def build_rows(err: str) -> list[tuple[str, str, str, str]]:
     """(table, mode, from, rows) of every row of the printed build table."""
-    lines = err.split("build\n", 1)[1].split("data quality", 1)[0].splitlines()
-    cells = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines if line.startswith("│")]
+    lines = [line.strip() for line in err.splitlines()]
+    header = next(n for n, line in enumerate(lines) if line.startswith("┃ table") and "┃ mode" in line)
+    end = next(n for n in range(header, len(lines)) if lines[n].startswith("└"))
+    cells = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines[header:end] if line.startswith("│")]
     return [(table, mode, since, rows) for table, mode, since, rows, _seconds in cells]
 
 
