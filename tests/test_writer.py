@@ -18,6 +18,7 @@ from lookwright.output.writer import (
     MANIFEST,
     OutputFile,
     OutputSet,
+    diff_set,
     digest,
     manifest_text,
     write_atomic,
@@ -105,3 +106,31 @@ def test_a_crash_writing_the_manifest_keeps_the_old_manifest(tmp_path: Path,
     result = write_set(OutputSet(tmp_path, (OutputFile("a.lkml", "a2\n"),), "f2"))
     assert (result.written, result.removed, result.unchanged) == ((), ("b.lkml",), 1)
     assert json.loads((tmp_path / MANIFEST).read_text())["files"] == {"a.lkml": digest("a2\n")}
+
+
+# ---- `generate --check`: the exact diffs, stale files included; emptied folders are pruned ---------
+
+
+def test_diff_set_shows_changed_and_stale_files_as_unified_diffs(tmp_path: Path) -> None:
+    write_set(OutputSet(tmp_path, (OutputFile("views/a.lkml", "a1\nsame\n"), OutputFile("views/b.lkml", "b1\n"),
+                                   OutputFile("c.lkml", "c1\n")), "f1"))
+    wanted = OutputSet(tmp_path, (OutputFile("views/a.lkml", "a2\nsame\n"), OutputFile("c.lkml", "c1\n")), "f2")
+    assert diff_set(wanted) == [
+        f"--- a/{tmp_path}/views/a.lkml\n+++ b/{tmp_path}/views/a.lkml\n@@ -1,2 +1,2 @@\n-a1\n+a2\n same\n",
+        f"--- a/{tmp_path}/views/b.lkml\n+++ b/{tmp_path}/views/b.lkml\n@@ -1 +0,0 @@\n-b1\n",
+    ]
+    (tmp_path / "views" / "b.lkml").unlink()  # a stale file already gone has nothing to diff
+    assert diff_set(wanted) == [diff_set(wanted)[0]] and len(diff_set(wanted)) == 1
+    result = write_set(wanted)
+    assert (result.written, result.removed, result.unchanged) == (("views/a.lkml",), ("views/b.lkml",), 1)
+    assert diff_set(wanted) == []
+
+
+def test_removing_the_last_file_of_a_folder_prunes_the_folder_but_not_the_root(tmp_path: Path) -> None:
+    write_set(OutputSet(tmp_path, (OutputFile("views/deep/a.lkml", "a\n"), OutputFile("keep/b.lkml", "b\n")), "f"))
+    (tmp_path / "keep" / "hand-written.txt").write_text("mine\n")
+    write_set(OutputSet(tmp_path, (), "g"))
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        ".lookwright-manifest.json", ".lookwright-stat.json", "keep", "keep/hand-written.txt"]
+    write_set(OutputSet(tmp_path, (), "h"))  # nothing left to remove: the root itself stays
+    assert tmp_path.is_dir()
