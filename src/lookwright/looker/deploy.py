@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -19,11 +18,11 @@ from looker_sdk.sdk.api40 import models as models40
 
 from lookwright.errors import CheckFailed, InputError, LookerError
 from lookwright.looker.client import LookerClient
+from lookwright.output.writer import MANIFEST, manifest_paths
 
 if TYPE_CHECKING:
     from lookwright.model.ir import SemanticModel
 
-MANIFEST = ".lookwright-manifest.json"
 TMP_PREFIX = "tmp_lookwright_"
 SEVERITY_RANK = {"success": 0, "info": 10, "warning": 20, "error": 30, "fatal": 40}
 USE_EXISTING = re.compile(r"^-- use existing (\S+?)::(\S+)")
@@ -152,9 +151,8 @@ def _aggregate_gate(lookml_dir: Path, model_dir: Path) -> tuple[CheckQuery, ...]
 
 def generated_files(lookml_dir: Path) -> list[str]:
     """Files lookwright generated: the manifest's list, or every *.lkml file without one."""
-    manifest = lookml_dir / MANIFEST
-    if manifest.exists():
-        return sorted(str(name) for name in json.loads(manifest.read_text())["files"])
+    if (lookml_dir / MANIFEST).exists():
+        return manifest_paths(lookml_dir)
     return sorted(p.relative_to(lookml_dir).as_posix() for p in lookml_dir.rglob("*.lkml"))
 
 

@@ -65,6 +65,12 @@ def manifest_files(root: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
 
 
+def manifest_paths(root: Path) -> list[str]:
+    """The paths a root's manifest lists, sorted; also reads the older form that listed names only."""
+    files = read_manifest(root).get("files", [])
+    return sorted(str(name) for name in files) if isinstance(files, (dict, list)) else []
+
+
 def write_atomic(path: Path, text: str, make_parents: bool = True) -> None:
     """Write via a temporary file in the same directory and rename over the target.
 
