@@ -123,22 +123,21 @@ def _measure(measure: MeasureIR) -> dict[str, Any]:
 
 
 def _explore_file(explore: ExploreIR) -> OutputFile:
-    spec = explore.spec
     out: dict[str, Any] = {"name": explore.name}
     if explore.view != explore.name:
         out["view_name"] = explore.view
-    _put(out, "label", spec.label)
-    _put(out, "description", spec.description)
-    if spec.hidden:
+    _put(out, "label", explore.label)
+    _put(out, "description", explore.description)
+    if explore.hidden:
         out["hidden"] = "yes"
-    _put(out, "fields", list(spec.fields) if spec.fields is not None else None)
-    _put(out, "sql_always_where", spec.sql_always_where)
-    if spec.always_filter:
-        out["always_filter"] = {"filters": [{f: v} for f, v in sorted(spec.always_filter.items())]}
-    _put(out, "persist_with", spec.persist_with)
-    _put(out, "required_access_grants", list(spec.required_access_grants or []))
+    _put(out, "fields", list(explore.fields) if explore.fields is not None else None)
+    _put(out, "sql_always_where", explore.sql_always_where)
+    if explore.always_filter:
+        out["always_filter"] = {"filters": [{f: v} for f, v in explore.always_filter]}
+    _put(out, "persist_with", explore.persist_with)
+    _put(out, "required_access_grants", list(explore.required_access_grants))
     _put(out, "joins", [_join(j) for j in explore.joins])
-    _put(out, "aggregate_tables", [_aggregate(a) for a in spec.aggregate_tables])
+    _put(out, "aggregate_tables", [_aggregate(a) for a in explore.aggregate_tables])
     text = header(explore.origin) + dump({"explores": [out]}) + "\n"
     return OutputFile(f"explores/{explore.name}.explore.lkml", text)
 
@@ -168,14 +167,14 @@ def _aggregate(aggregate: schema.AggregateTable) -> dict[str, Any]:
 
 
 def _model_file(model: SemanticModel, target: ModelIR) -> OutputFile:
-    out: dict[str, Any] = {"connection": target.spec.connection}
-    _put(out, "label", target.spec.label)
+    out: dict[str, Any] = {"connection": target.connection}
+    _put(out, "label", target.label)
     out["includes"] = [f"/views/{v}.view.lkml" for v in target.views] + [
         f"/explores/{e}.explore.lkml" for e in target.explores] + [
         f"/dashboards/{d.name}.dashboard.lookml" for d in model.dashboards.values() if d.model == target.name]
     used = _used_datagroups(model, target)
     _put(out, "datagroups", [_datagroup(model.datagroups[name][0]) for name in used])
-    _put(out, "persist_with", target.spec.persist_with)
+    _put(out, "persist_with", target.persist_with)
     _put(out, "access_grants", [_grant(g) for g, _ in model.access_grants.values()])
     text = header(target.origin) + dump(out) + "\n"
     return OutputFile(f"{target.name}.model.lkml", text)
@@ -183,13 +182,13 @@ def _model_file(model: SemanticModel, target: ModelIR) -> OutputFile:
 
 def _used_datagroups(model: SemanticModel, target: ModelIR) -> list[str]:
     names: set[str] = set()
-    if target.spec.persist_with:
-        names.add(target.spec.persist_with)
+    if target.persist_with:
+        names.add(target.persist_with)
     for explore_name in target.explores:
-        spec = model.explores[explore_name].spec
-        names.update(a.materialization.datagroup for a in spec.aggregate_tables)
-        if spec.persist_with:
-            names.add(spec.persist_with)
+        explore = model.explores[explore_name]
+        names.update(a.materialization.datagroup for a in explore.aggregate_tables)
+        if explore.persist_with:
+            names.add(explore.persist_with)
     return sorted(names)
 
 

@@ -170,7 +170,11 @@ def _compile_explore(located: Located[schema.Explore], tables: dict[str, Located
     explore = located.item
     base = explore.view or explore.name
     joins = tuple(_compile_join(explore, position, tables) for position in range(len(explore.joins)))
-    return ExploreIR(explore.name, base, _origin(located), joins, explore)
+    return ExploreIR(
+        explore.name, base, _origin(located), joins, explore.label, explore.description, explore.hidden,
+        tuple(explore.fields) if explore.fields is not None else None, explore.sql_always_where,
+        tuple(sorted(explore.always_filter.items())), explore.persist_with,
+        tuple(explore.required_access_grants or ()), tuple(explore.aggregate_tables))
 
 
 def _compile_join(explore: schema.Explore, position: int, tables: dict[str, Located[schema.Table]]) -> JoinIR:
@@ -190,5 +194,7 @@ def _compile_join(explore: schema.Explore, position: int, tables: dict[str, Loca
 def _compile_model(located: Located[schema.Model], explores: dict[str, ExploreIR]) -> ModelIR:
     names = tuple(sorted(located.item.explores))
     views = sorted({view for name in names for view in (explores[name].view, *(j.view for j in explores[name].joins))})
-    return ModelIR(located.item.name, _origin(located), located.item, names, tuple(views))
+    model = located.item
+    return ModelIR(model.name, _origin(located), model.connection, model.label, model.persist_with, names,
+                   tuple(views))
 

@@ -84,14 +84,24 @@ class ExploreIR:
     view: str
     origin: Origin
     joins: tuple[JoinIR, ...]
-    spec: schema.Explore
+    label: str | None
+    description: str | None
+    hidden: bool
+    fields: tuple[str, ...] | None
+    sql_always_where: str | None
+    always_filter: tuple[tuple[str, str], ...]  # sorted by field
+    persist_with: str | None
+    required_access_grants: tuple[str, ...]
+    aggregate_tables: tuple[schema.AggregateTable, ...]
 
 
 @dataclass(frozen=True)
 class ModelIR:
     name: str
     origin: Origin
-    spec: schema.Model
+    connection: str
+    label: str | None
+    persist_with: str | None
     explores: tuple[str, ...]
     views: tuple[str, ...]  # every view its explores use, sorted
 
