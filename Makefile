@@ -22,6 +22,7 @@ check: $(STAMP)  ## fail if committed output is stale
 DEMO_ARGS ?=
 demo: $(STAMP)  ## synthetic data -> DuckDB warehouse -> rollups, cost attribution, checks, summary
 	$(BIN)/lookwright demo $(DEMO_ARGS)
+	$(BIN)/lookwright report --warehouse duckdb:build/demo/warehouse.duckdb --output build/demo/report.html
 
 # The BigQuery API emulator pins an older sqlglot, so it lives in a venv of its own.
 EMULATOR_STAMP := build/bqemulator-venv/.installed
@@ -30,6 +31,8 @@ $(EMULATOR_STAMP): tests/bq_emulator.py
 	touch $(EMULATOR_STAMP)
 
 test: $(STAMP) $(EMULATOR_STAMP)  ## the whole test suite (incl. BigQuery SQL on a local emulator)
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get install -y -q chromium >/dev/null 2>&1; } || echo "chromium not installed: the report browser test is skipped"
 	$(BIN)/pytest
 
 lint: $(STAMP)

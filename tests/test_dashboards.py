@@ -110,6 +110,6 @@ def test_generated_dashboards_are_looker_get_lookml_documents() -> None:
 
 def test_tiles_run_with_the_defaults_of_the_filters_they_listen_to() -> None:
     tile = next(t for t in load_model(ROOT / "semantic").tiles() if t.name == "cost_attribution.shared_allocation")
-    assert tile.filters == {"fact_cost_hourly.attribution_method": "usage_share,activity",
+    assert tile.filters == {"fact_cost_hourly.attribution_method": "usage^_share,activity",
                             "fact_cost_hourly.cost_date": "28 days"}
     assert (tile.timezone, tile.model, str(tile.origin)) == ("UTC", "performance_cost", "semantic/dashboards.yml:104")

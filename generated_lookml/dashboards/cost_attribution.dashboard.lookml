@@ -69,7 +69,7 @@
     fields: [dim_service.service_name, fact_cost_hourly.attribution_method, fact_cost_hourly.sum_total_cost]
     pivots: [fact_cost_hourly.attribution_method]
     filters:
-      fact_cost_hourly.attribution_method: usage_share,activity
+      fact_cost_hourly.attribution_method: usage^_share,activity
     sorts: [fact_cost_hourly.sum_total_cost desc]
     limit: 500
     column_limit: 50

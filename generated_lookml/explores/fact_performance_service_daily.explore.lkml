@@ -13,7 +13,7 @@ explore: fact_performance_service_daily {
 
   aggregate_table: tile_p95_over_time {
     query: {
-      dimensions: [fact_performance_service_daily.metric_date, dim_service.service_name]
+      dimensions: [dim_service.service_name, fact_performance_service_daily.metric_date]
       measures: [fact_performance_service_daily.p95_duration_ms]
       filters: [
         fact_performance_service_daily.metric_date: "28 days",

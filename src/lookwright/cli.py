@@ -25,6 +25,9 @@ COMMANDS: dict[str, str] = {
     "demo": "lookwright.commands.build:demo",
     "deploy": "lookwright.commands.looker:deploy",
     "verify": "lookwright.commands.looker:verify",
+    "sql": "lookwright.commands.present:sql",
+    "suggest": "lookwright.commands.present:suggest",
+    "report": "lookwright.commands.present:report",
 }
 
 HELP = """Turn one YAML semantic model into LookML and warehouse SQL, build it, and prove it right.

@@ -31,9 +31,12 @@ TIMEFRAMES = {
 JOIN_KEYWORDS = {"left_outer": "LEFT JOIN", "inner": "JOIN", "full_outer": "FULL OUTER JOIN", "cross": "CROSS JOIN"}
 FANNING = frozenset({"one_to_many", "many_to_many"})
 FANOUT_SAFE = frozenset({"count_distinct", "min", "max", "number"})
+SYMMETRIC = frozenset({"count", "sum", "average"})
 FILTER_NUMBER = re.compile(r"\s*(>=|<=|>|<|=)?\s*(-?\d+(?:\.\d+)?)\s*")
 FILTER_DATE = re.compile(r"\d{4}(-\d{2}){0,2}")
-FILTER_SPECIAL = re.compile(r"[%_^]|^-|^\s*(NULL|EMPTY)\s*$", re.IGNORECASE)
+# unescaped wildcards, a leading NOT, NULL/EMPTY; `^` escapes the next character (usage^_share)
+FILTER_SPECIAL = re.compile(r"(?<!\^)[%_]|^-|^\s*(NULL|EMPTY)\s*$", re.IGNORECASE)
+FILTER_ITEM = re.compile(r"(?:\^.|[^,])+")
 
 
 class UnsupportedQuery(InputError):
@@ -147,10 +150,31 @@ class _Compiler:
         """A measure's aggregate; plain aggregation equals Looker's only when no join repeats its rows."""
         if isinstance(field.info.spec, schema.Measure) and field.info.spec.filters:
             raise UnsupportedQuery(f"{field.reference}: filtered measures")
+        if fanned_out and field.info.type in SYMMETRIC:
+            return self.symmetric_sql(field)
         if fanned_out and field.info.type not in FANOUT_SAFE:
             raise UnsupportedQuery(f"{field.reference}: {field.info.type} over a fanned-out join needs "
                                    "Looker's symmetric aggregates")
         return field.sql
+
+    def symmetric_sql(self, field: _Resolved) -> str:
+        """Looker's symmetric aggregates: each row of the measure's view counts once, however many
+        times the joins repeat it (distinct on the view's primary key)."""
+        key = next((d for d in field.table.dimensions if d.spec.primary_key), None)
+        if key is None:
+            raise UnsupportedQuery(f"{field.reference} cannot be calculated because of a one_to_many or "
+                                   f"many_to_many join. Add a primary key to {field.table.name}.")
+        pk = self.fields.dimension(field.table, key.name)
+        spec = field.info.spec
+        if field.info.type == "count":
+            return f"COUNT(DISTINCT ({pk}))"
+        value = self.fields.expand(field.table, str(getattr(spec, "sql", None) or "NULL"))
+        pairs = f"list_distinct(list({{'k': ({pk}), 'v': ({value})}}) FILTER (WHERE ({pk}) IS NOT NULL))"
+        total = f"list_sum(list_transform({pairs}, lambda x: x.v))"
+        if field.info.type == "sum":
+            return total
+        count = f"len(list_filter({pairs}, lambda x: x.v IS NOT NULL))"
+        return f"{total} / NULLIF({count}, 0)"
 
     def filter_sql(self, reference: str, value: str) -> str:
         resolved = self.resolve(reference)
@@ -166,7 +190,8 @@ class _Compiler:
             return f"{sql} {number.group(1) or '='} {number.group(2)}"
         if FILTER_SPECIAL.search(value) or info.type == "number":
             raise UnsupportedQuery(f"filter {reference}: {value!r} is not a plain value list")
-        options = ", ".join("'" + item.strip().replace("'", "''") + "'" for item in value.split(","))
+        items = [re.sub(r"\^(.)", r"\1", item.strip()) for item in FILTER_ITEM.findall(value)]
+        options = ", ".join("'" + item.replace("'", "''") + "'" for item in items)
         return f"{sql} IN ({options})"
 
     def relative_date_sql(self, reference: str, info: FieldInfo, value: str) -> str:
