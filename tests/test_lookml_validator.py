@@ -159,9 +159,10 @@ CASES = [
     ("nested_include_fanout", "explores/users.explore.lkml", 4, "warning", "LKML171",
      ("Field 'Users Count' cannot be calculated because of a one_to_many or many_to_many join. "
       "Add a primary key to users.")),
-    # users (and the two references to it) would come from the missing project.
+    # users (the two references to it, and buyers, which extends it) would come from the missing
+    # project.
     ("imported_project_missing", "manifest.lkml", 3, "warning", "LKML190",
-     ("Imported project shared is not present, so 2 references into it could not be checked. "
+     ("Imported project shared is not present, so 3 references into it could not be checked. "
       "Put it in imported_projects/shared/ or pass --project shared=DIR.")),
 ]
 # Valid LookML that real projects use and an earlier validator flagged (issue 10's patterns).

@@ -161,6 +161,7 @@ def validate_project(project: Project) -> list[Issue]:
     unchecked: dict[str, set[Issue]] = {}
     for model in project.models.values():
         checked, blind = _split_unresolvable(model, set(_check_model(model, nodes)))
+        blind |= set(_incomplete_views(model))
         findings |= checked
         for name in model.missing_imports:
             unchecked.setdefault(name, set()).update(blind)
@@ -252,6 +253,21 @@ def _missing_imports(project: Project, unchecked: dict[str, set[Issue]]) -> Iter
         yield _finding(file, line, "LKML190", message)
 
 
+def _extends_missing(view: View, model: Model) -> bool:
+    return any(parent not in model.views for parent in view.extends)
+
+
+def _incomplete_views(model: Model) -> Iterator[Issue]:
+    """Findings of views extending a view an absent imported project would define: they
+    cannot be judged, and count as unchecked references."""
+    if not model.missing_imports:
+        return
+    views = _alias_views(model)
+    for view in model.views.values():
+        if not view.extension_required and _extends_missing(view, model):
+            yield from _check_view(view, views)
+
+
 # --------------------------------------------------------------------------- model level
 
 
@@ -287,9 +303,13 @@ def _check_model(model: Model, nodes: dict[str, tuple[Node, ...]],
         yield from _datagroup_references(model)
     yield from _native_derived_tables(model)
     views = _alias_views(model)
+    lenient = bool(model.missing_imports) or not modelled
     for view in model.views.values():
-        if not view.extension_required:  # checked where it is extended, as Looker does
-            yield from _check_view(view, views)
+        if view.extension_required:  # checked where it is extended, as Looker does
+            continue
+        if lenient and _extends_missing(view, model):
+            continue  # its fields come partly from elsewhere: see _incomplete_views
+        yield from _check_view(view, views)
     for explore in model.explores.values():
         if not explore.extension_required:
             yield from _check_explore(explore, model)
