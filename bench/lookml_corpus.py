@@ -5,7 +5,8 @@ Usage: python bench/lookml_corpus.py DIR... [--project NAME=DIR] [--json OUT] [-
 Each DIR is a LookML project when it holds a `manifest.lkml` or a `.lkml` file of its own;
 otherwise each of its sub-folders holding LookML is one project. Every project is measured in
 fresh child processes (one at a time, so peak memory is the child's own):
-  - baseline: `lkml.load` alone parsing every `.lkml` file of the project (in-child time);
+  - baseline: `lkml.load` alone parsing every `.lkml` file validation reads (the project's and
+    those of the imported projects it loads; in-child time, files read beforehand);
   - cold: validation with an empty parse cache; warm: the same again, cache filled.
 It prints findings by code, the times, the ratio cold/baseline and warm/baseline, the peak
 resident memory of each child, and crashes (a child that exits non-zero or prints a traceback).
@@ -48,10 +49,30 @@ def projects(folder: Path) -> list[Path]:
 # --------------------------------------------------------------------------- children
 
 
-def child_parse(root: Path) -> dict[str, Any]:
+def imported_dirs(root: Path, imports: dict[str, Path]) -> list[Path]:
+    """The imported projects validation loads for `root` (its manifest's dependencies)."""
+    try:
+        from lookwright.lookml.project import (
+            LkmlFile,
+            imported_project_dirs,
+            parse_file,
+            read_manifest,
+        )
+    except ImportError:  # the validator before imported projects existed (baseline runs)
+        return []
+    manifest_path = root / "manifest.lkml"
+    parsed = parse_file(manifest_path.read_text(), "manifest.lkml") if manifest_path.is_file() \
+        else None
+    manifest = read_manifest(parsed if isinstance(parsed, LkmlFile) else None)
+    return list(imported_project_dirs(root, manifest, imports, []).values())
+
+
+def child_parse(root: Path, imports: dict[str, Path]) -> dict[str, Any]:
+    """lkml.load on every file validation reads: the project's and its imported projects'."""
     import lkml
 
-    files = lookml_files(root)
+    files = [path for folder in (root, *imported_dirs(root, imports))
+             for path in lookml_files(folder)]
     texts = [path.read_text(encoding="utf-8", errors="replace") for path in files]
     started = time.perf_counter()
     failures = 0
@@ -141,7 +162,8 @@ def main() -> int:
         imports[name] = Path(path).resolve()
     if args.child:
         root = args.dirs[0]
-        result = child_parse(root) if args.child == "parse" else child_validate(root, imports)
+        result = (child_parse(root, imports) if args.child == "parse"
+                  else child_validate(root, imports))
         print(json.dumps(result))
         return 0
     roots = [project for folder in args.dirs for project in projects(folder.resolve())]

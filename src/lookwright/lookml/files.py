@@ -43,17 +43,16 @@ def _key(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def _cached(directory: Path | None, key: str) -> Record | None:
+def _cached_blob(directory: Path | None, key: str) -> bytes | None:
     if directory is None:
         return None
     try:
-        record: Record = marshal.loads((directory / key[:2] / key).read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):
+        return (directory / key[:2] / key).read_bytes()  # checked when decoded
+    except OSError:
         return None
-    return record
 
 
-def _store(directory: Path | None, key: str, record: Record) -> None:
+def _store(directory: Path | None, key: str, blob: bytes) -> None:
     if directory is None:
         return
     target = directory / key[:2] / key
@@ -61,7 +60,7 @@ def _store(directory: Path | None, key: str, record: Record) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         with os.fdopen(handle, "wb") as stream:
-            stream.write(marshal.dumps(record))
+            stream.write(blob)
         os.replace(temporary, target)
     except OSError:
         return  # a read-only or full cache only costs speed
@@ -100,27 +99,29 @@ def _halves(items: list[tuple[str, bytes]]) -> tuple[list[tuple[str, bytes]],
     return shares
 
 
-def _parse_missing(items: list[tuple[str, bytes]]) -> dict[str, Record]:
+def _parse_missing(items: list[tuple[str, bytes]]) -> dict[str, bytes]:
+    """Path -> marshalled record of each item, parsed here and (for many) in a helper too."""
     from lookwright.output.parallel import Background, can_fork
 
     total = sum(len(data) for _, data in items)
     if not can_fork() or len(items) < PARALLEL_MIN_FILES or total < PARALLEL_MIN_BYTES:
-        return {path: parse_record(data, path) for path, data in items}
+        return {path: marshal.dumps(parse_record(data, path)) for path, data in items}
     mine, theirs = _halves(items)
     helper = Background(lambda: _parse_all(theirs))
     try:
-        records = {path: parse_record(data, path) for path, data in mine}
+        blobs = {path: marshal.dumps(parse_record(data, path)) for path, data in mine}
     finally:
         encoded = helper.result()
-    records.update((path, marshal.loads(blob)) for (path, _), blob in zip(theirs, encoded,
-                                                                         strict=True))
-    return records
+    blobs.update((path, blob) for (path, _), blob in zip(theirs, encoded, strict=True))
+    return blobs
 
 
-def parse_records(entries: Iterable[tuple[str, Path]]) -> dict[str, Record]:
-    """Path -> record for every `.lkml` file of `entries`, from the cache where it can."""
+def parse_records(entries: Iterable[tuple[str, Path]]) -> dict[str, bytes]:
+    """Path -> marshalled record (`decode` it) of every `.lkml` file of `entries`, from the
+    cache where it can. Records stay marshalled until used, which keeps peak memory at about
+    one file's tuples beside the project's nodes."""
     directory = cache_dir()
-    records: dict[str, Record] = {}
+    blobs: dict[str, bytes] = {}
     missing: list[tuple[str, bytes]] = []
     keys: dict[str, str] = {}
     for relative, path in entries:
@@ -129,16 +130,27 @@ def parse_records(entries: Iterable[tuple[str, Path]]) -> dict[str, Record]:
         try:
             data = path.read_bytes()
         except OSError as error:
-            records[relative] = ("problem", 1, f"Syntax error: cannot read the file ({error})")
+            problem = ("problem", 1, f"Syntax error: cannot read the file ({error})")
+            blobs[relative] = marshal.dumps(problem)
             continue
         key = keys[relative] = _key(data)
-        record = _cached(directory, key)
-        if record is None:
+        blob = _cached_blob(directory, key)
+        if blob is None:
             missing.append((relative, data))
         else:
-            records[relative] = record
+            blobs[relative] = blob
     parsed = _parse_missing(missing)
-    for relative, record in parsed.items():
-        _store(directory, keys[relative], record)
-    records.update(parsed)
-    return records
+    for relative, blob in parsed.items():
+        _store(directory, keys[relative], blob)
+    blobs.update(parsed)
+    return blobs
+
+
+def decode(blob: bytes) -> Record | None:
+    """A record from `parse_records`; None if the bytes are not one (a damaged cache entry)."""
+    try:
+        record = marshal.loads(blob)
+    except (ValueError, EOFError, TypeError):
+        return None
+    return record if isinstance(record, tuple) and record and record[0] in ("ok", "problem") \
+        else None
