@@ -46,7 +46,7 @@ def test_generated_files_match_goldens(flagship_output: Path, update_goldens: bo
 
 def test_every_lookml_file_loads_with_lkml(flagship_output: Path) -> None:
     files = sorted((flagship_output / "lookml").rglob("*.lkml"))
-    assert len(files) == 24  # 16 views, 7 explores, 1 model
+    assert len(files) == 34  # 21 views, 12 explores, 1 model
     kinds = {".view.lkml": ["views"], ".explore.lkml": ["explores"]}
     for path in files:
         parsed = lkml.load(path.read_text())

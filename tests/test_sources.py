@@ -29,9 +29,11 @@ def bad(report: LoadReport) -> list[tuple[int, str]]:
 
 
 def test_registry_covers_every_kind_and_table(warehouse: DuckDBWarehouse) -> None:
-    assert sorted(SOURCES) == ["azure-cost", "cur", "gcp-billing", "otlp", "query-log"]
+    assert sorted(SOURCES) == ["app-logs", "azure-cost", "cloudwatch", "cur", "gcp-billing", "otlp",
+                               "query-log", "rum"]
     assert sorted(RAW_TABLES) == [
-        "raw_aws_cur", "raw_azure_cost", "raw_db_query_log", "raw_gcp_billing", "raw_spans",
+        "raw_app_logs", "raw_aws_cur", "raw_azure_cost", "raw_cloudwatch_metrics", "raw_db_query_log",
+        "raw_gcp_billing", "raw_rum_beacons", "raw_spans",
     ]
     create_raw_tables(warehouse)
     for table in RAW_TABLES:
@@ -247,7 +249,7 @@ def test_unknown_kind(warehouse: DuckDBWarehouse) -> None:
     with pytest.raises(InputError) as caught:
         load(warehouse, "splunk", FIXTURES / "cur" / "cur.parquet")
     assert str(caught.value) == (
-        "unknown source kind 'splunk': expected one of otlp, cur, gcp-billing, azure-cost, query-log"
+        "unknown source kind 'splunk': expected one of otlp, cur, gcp-billing, azure-cost, query-log, cloudwatch, app-logs, rum"
     )
 
 

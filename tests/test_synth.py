@@ -16,7 +16,7 @@ from lookwright.warehouse.sources import load
 
 SMALL = SynthConfig(seed=11, days=2, requests=20_000)
 KINDS = {"otlp": "otlp", "cur": "cur", "gcp_billing": "gcp-billing", "azure_cost": "azure-cost",
-         "query_log": "query-log"}
+         "query_log": "query-log", "cloudwatch": "cloudwatch", "app_logs": "app-logs", "rum": "rum"}
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -58,11 +58,13 @@ def test_another_seed_gives_other_data(small: Path, tmp_path: Path) -> None:
 def test_files_in_every_format(small: Path) -> None:
     assert sorted(_tree(small)) == [
         "azure_cost/azure-cost-2025-03-03.csv", "azure_cost/azure-cost-2025-03-04.csv",
+        "cloudwatch/metrics-2025-03-03.json", "cloudwatch/metrics-2025-03-04.json",
         "cur/cur-2025-03-03.csv", "cur/cur-2025-03-04.parquet",
         "gcp_billing/billing-2025-03-03.jsonl", "gcp_billing/billing-2025-03-04.jsonl",
-        "incidents.json", "manifest.json",
+        "incidents.json", "logs/app-2025-03-03.log", "logs/app-2025-03-04.log", "manifest.json",
         "otlp/spans-2025-03-03.jsonl", "otlp/spans-2025-03-04.jsonl",
         "query_log/queries-2025-03-03.jsonl", "query_log/queries-2025-03-04.jsonl",
+        "rum/beacons-2025-03-03.jsonl", "rum/beacons-2025-03-04.jsonl",
     ]
 
 
@@ -155,3 +157,54 @@ def test_error_burst_is_visible_in_the_spans(small: Path, loaded: DuckDBWarehous
           burst["service"], burst["region"]])[0]
     assert inside > 0.15
     assert outside < 0.02
+
+
+def _window(incident: dict[str, str], days_before: int = 0) -> list[str]:
+    shift = f" - INTERVAL {days_before} DAY" if days_before else ""
+    return [f"TIMESTAMP '{incident['start'][:-1]}'{shift}", f"TIMESTAMP '{incident['end'][:-1]}'{shift}"]
+
+
+def test_telemetry_names_the_same_services_and_instances(loaded: DuckDBWarehouse) -> None:
+    spans = {r[0] for r in loaded.query("SELECT DISTINCT service_name FROM raw_spans")}
+    logs = {r[0] for r in loaded.query("SELECT DISTINCT service FROM raw_app_logs")}
+    processes = {r[0] for r in loaded.query(
+        "SELECT DISTINCT json_extract_string(dimensions, '$.process_name') FROM raw_cloudwatch_metrics"
+        " WHERE namespace = 'CWAgent'")}
+    assert logs == spans
+    assert processes == {"web-gateway", "checkout", "payments", "orders", "inventory", "auth"}  # AWS, not serverless
+    instances = {r[0] for r in loaded.query(
+        "SELECT DISTINCT json_extract_string(dimensions, '$.InstanceId') FROM raw_cloudwatch_metrics")}
+    billed = {r[0] for r in loaded.query(
+        "SELECT DISTINCT line_item_resource_id FROM raw_aws_cur WHERE line_item_usage_type LIKE 'BoxUsage%'")}
+    assert instances == billed and len(instances) == 45
+    assert all(i.startswith("i-") and len(i) == 19 for i in instances)
+    # every log line in a trace points at a span that exists
+    assert loaded.query("""
+        SELECT count(*) FROM raw_app_logs l LEFT JOIN raw_spans s USING (trace_id, span_id)
+        WHERE l.trace_id IS NOT NULL AND s.span_id IS NULL""") == [(0,)]
+    per_view = loaded.query("""
+        SELECT count(*) FILTER (WHERE metric_name = 'TTFB'), count(*) FILTER (WHERE metric_name = 'LCP'),
+               count(*) FILTER (WHERE metric_name = 'CLS') FROM raw_rum_beacons""")[0]
+    assert per_view[0] == per_view[1] == per_view[2] > 0
+
+
+def test_incidents_are_visible_in_logs_metrics_and_rum(small: Path, loaded: DuckDBWarehouse) -> None:
+    spike, burst = json.loads((small / "incidents.json").read_text())[:2]
+    assert (spike["service"], spike["region"], burst["service"]) == ("auth", "us-east-1", "web-gateway")
+    errors = """SELECT count(*) FILTER (WHERE level = 'error') FROM raw_app_logs
+                WHERE service = ? AND log_timestamp >= {} AND log_timestamp < {}"""
+    during = loaded.query(errors.format(*_window(burst)), [burst["service"]])[0][0]
+    day_before = loaded.query(errors.format(*_window(burst, 1)), [burst["service"]])[0][0]
+    assert during >= 5 and day_before <= 1, (during, day_before)
+    cpu = """SELECT avg(value_sum / value_count) FROM raw_cloudwatch_metrics
+             WHERE metric_name = 'CPUUtilization' AND metric_timestamp >= {} AND metric_timestamp < {}
+               AND json_extract_string(dimensions, '$.InstanceId') IN (
+                 SELECT DISTINCT json_extract_string(dimensions, '$.InstanceId') FROM raw_cloudwatch_metrics
+                 WHERE json_extract_string(dimensions, '$.process_name') = ? AND region = ?)"""
+    assert loaded.query(cpu.format(*_window(spike)), ["auth", "us-east-1"])[0][0] > 1.5 * loaded.query(
+        cpu.format(*_window(spike, 1)), ["auth", "us-east-1"])[0][0]
+    lcp = """SELECT quantile_disc(metric_value, 0.75) FROM raw_rum_beacons
+             WHERE metric_name = 'TTFB' AND page_path = '/sessions' AND cloud_region = ?
+               AND beacon_timestamp >= {} AND beacon_timestamp < {}"""
+    assert loaded.query(lcp.format(*_window(spike)), ["us-east-1"])[0][0] > 3 * loaded.query(
+        lcp.format(*_window(spike, 1)), ["us-east-1"])[0][0]

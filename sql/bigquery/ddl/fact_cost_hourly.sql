@@ -9,7 +9,7 @@ CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.fact_cost_hourly` (
   environment_key STRING,
   region_key STRING,
   cost_source STRING NOT NULL OPTIONS(description="aws_cur, gcp_billing or azure_cost."),
-  attribution_method STRING NOT NULL OPTIONS(description="tag, usage_share, activity or estimate."),
+  attribution_method STRING NOT NULL OPTIONS(description="tag, usage_share, activity (query counts), cpu_time (CPU seconds) or estimate."),
   compute_cost FLOAT64,
   storage_cost FLOAT64,
   network_cost FLOAT64,

@@ -90,3 +90,5 @@ def load(kind: str, url: str, paths: tuple[Path, ...]) -> None:
             progress.advance(task)
     console.print(_report_table(reports))
     _print_bad_rows(console, reports)
+    for warning in (w for report in reports for w in report.warnings):
+        console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from lookwright.demo import telemetry
 from lookwright.errors import InputError
 
 PROVIDER_REGIONS: dict[str, tuple[str, str]] = {
@@ -173,6 +174,8 @@ _NODES = {"production": 3, "staging": 1, "development": 1}
 
 
 def _resource_id(provider: str, region: str, kind: str, name: str) -> str:
+    if provider == "aws" and kind == "instance":
+        return telemetry.instance_id(name)  # CUR's line_item_resource_id = CloudWatch's InstanceId
     if provider == "aws":
         return f"arn:aws:ec2:{region}:123456789012:{kind}/{name}"
     if provider == "gcp":
@@ -200,9 +203,14 @@ def service_resources(service: Service, untagged: frozenset[str]) -> list[Resour
                 found.append(Resource(
                     service.provider, _resource_id(service.provider, region, "instance", name),
                     region, environment, service.name, service.team, service.cost_center,
-                    name not in untagged, product, usage, hourly, per_request,
+                    _short_id(service.provider, region, name) not in untagged, product, usage,
+                    hourly, per_request,
                 ))
     return found
+
+
+def _short_id(provider: str, region: str, name: str) -> str:
+    return _resource_id(provider, region, "instance", name).rsplit("/", 1)[-1]
 
 
 def shared_resources() -> list[Resource]:
@@ -271,7 +279,7 @@ class Manifest:
 _LATE_RATE = 0.004
 _DUPLICATE_RATE = 0.001
 _BASE_ERROR_RATE = 0.004
-FILE_KINDS = ("otlp", "cur", "gcp_billing", "azure_cost", "query_log")
+FILE_KINDS = ("otlp", "cur", "gcp_billing", "azure_cost", "query_log", "cloudwatch", "app_logs", "rum")
 
 
 def hourly_requests(config: SynthConfig) -> list[int]:
@@ -366,6 +374,11 @@ class _Generator:
             self.sql("INSERT INTO incidents VALUES (?, ?, ?, ?, ?, ?)",
                      [names.index(inc.service), inc.region, inc.first_hour, inc.last_hour,
                       inc.latency_factor, inc.error_rate])
+        telemetry.create_instances(self, [
+            (i, region, environment, node, telemetry.instance_id(f"{s.name}-{environment}-{region}-{node}"))
+            for i, s in enumerate(SERVICES) if s.provider == "aws" and s.deployment != "serverless"
+            for region in s.regions for environment in ENVIRONMENTS for node in range(_NODES[environment])
+        ])
         counts = hourly_requests(self.config)
         first_ids = list(itertools.accumulate([0, *counts[:-1]]))
         t0 = datetime(self.config.start.year, self.config.start.month, self.config.start.day)
@@ -721,6 +734,9 @@ def synthesize(
             generator.write_cur(day, parquet=day == config.days - 1)
             generator.write_gcp(day)
             generator.write_azure(day)
+            telemetry.write_cloudwatch(generator, day)
+            telemetry.write_app_logs(generator, day)
+            telemetry.write_rum(generator, day)
         counts = generator.counts()
         generator.con.close()
     manifest = Manifest(config, sorted(generator.files, key=lambda f: f.path), counts, incidents)

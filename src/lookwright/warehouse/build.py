@@ -295,9 +295,9 @@ def build(
             statements = renderer.insert(table, window)
         _run(warehouse, statements)
         windows[table.name] = window
-        if window is None and _incremental(table):
-            rebuilt.add(table.name)
         rows = int(str(_scalar(warehouse, f"SELECT COUNT(*) FROM {renderer.sql.ref(table.name)}")))
+        if window is None and _incremental(table) and rows > 0:  # still empty: nothing downstream changes
+            rebuilt.add(table.name)
         mode = "full" if window is None else "incremental"
         results.append(StepResult(table.name, mode, window, rows, time.perf_counter() - started))
     on_step("", len(order), len(order))

@@ -6,11 +6,20 @@ from pathlib import Path
 
 from lookwright.errors import InputError
 from lookwright.warehouse.base import Warehouse
-from lookwright.warehouse.sources import azure_cost, cur, gcp_billing, otlp, query_log
+from lookwright.warehouse.sources import (
+    app_logs,
+    azure_cost,
+    cloudwatch,
+    cur,
+    gcp_billing,
+    otlp,
+    query_log,
+    rum,
+)
 from lookwright.warehouse.sources.base import BadRow, LoadReport, Source
 from lookwright.warehouse.sources.base import load_file as _load_file
 
-_MODULES = (otlp, cur, gcp_billing, azure_cost, query_log)
+_MODULES = (otlp, cur, gcp_billing, azure_cost, query_log, cloudwatch, app_logs, rum)
 
 SOURCES: dict[str, Source] = {module.SOURCE.kind: module.SOURCE for module in _MODULES}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,7 @@ class LoadReport:
     table: str
     rows_loaded: int
     bad_rows: list[BadRow] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # data-quality warnings (e.g. new fields)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,15 @@ class Source:
     table: str
     description: str
     stage: StageFn
+    # The top-level field names of the format this loader knows (normalized; `prefix_*` for a
+    # family); a file with others is loaded as far as possible and reported with a warning.
+    # Empty: not checked.
+    known_fields: frozenset[str] = frozenset()
+
+    def knows(self, name: str) -> bool:
+        field_name = normalized(name)
+        return field_name in self.known_fields or any(
+            known.endswith("*") and field_name.startswith(known[:-1]) for known in self.known_fields)
 
 
 def sql_string(value: str) -> str:
@@ -89,4 +101,37 @@ def load_file(warehouse: Warehouse, source: Source, path: Path, create_sql: str)
         )
         warehouse.execute(f"DROP TABLE {STAGE_TABLE}")
     bad_rows = [BadRow(name, int(line), str(reason)) for line, reason in bad]
-    return LoadReport(name, source.table, int(loaded[0][0]), bad_rows)
+    warnings = new_field_warnings(warehouse, source, name)
+    return LoadReport(name, source.table, int(loaded[0][0]), bad_rows, warnings)
+
+
+def file_fields(warehouse: Warehouse, path: str) -> list[str]:
+    """The top-level field names of a file: CSV header, Parquet columns, or JSON-lines object keys."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            return next(csv.reader(handle), [])
+    if suffix == ".parquet":
+        return [str(row[0]) for row in warehouse.query(f"DESCRIBE SELECT * FROM read_parquet({sql_string(path)})")]
+    rows = warehouse.query(
+        f"SELECT DISTINCT unnest(json_keys(line)) FROM ({lines_sql(path)})"
+        " WHERE json_valid(line) AND json_type(line) = 'OBJECT' ORDER BY 1"
+    )
+    return [str(row[0]) for row in rows]
+
+
+def normalized(name: str) -> str:
+    """`lineItem/UsageStartDate`, `line_item_usage_start_date`, `service.description` -> snake_case."""
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip())
+    return re.sub(r"[^a-z0-9]+", "_", snake.lower()).strip("_")
+
+
+def new_field_warnings(warehouse: Warehouse, source: Source, path: str) -> list[str]:
+    """A warning naming the fields of the file that the source's format does not have."""
+    if not source.known_fields:
+        return []
+    new = sorted({name for name in file_fields(warehouse, path) if not source.knows(name)})
+    if not new:
+        return []
+    return [(f"{path}: {len(new)} field(s) the {source.kind} loader does not know: {', '.join(new)};"
+            " the known fields were loaded and these were ignored (update the loader if they matter)")]

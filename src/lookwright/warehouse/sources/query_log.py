@@ -61,4 +61,5 @@ def stage(warehouse: Warehouse, path: str) -> None:
     finish_stage(warehouse, typed, checks)
 
 
-SOURCE = Source("query-log", TABLE, "database query log, JSON lines per service", stage)
+SOURCE = Source("query-log", TABLE, "database query log, JSON lines per service", stage,
+                frozenset({"timestamp", "service", "database_resource_id", "query_count", "total_duration_ms"}))

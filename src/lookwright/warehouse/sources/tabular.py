@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from lookwright.errors import InputError
 from lookwright.warehouse.base import Warehouse
 from lookwright.warehouse.sources.base import STAGE_TABLE, lines_sql, sql_string
+from lookwright.warehouse.sources.base import normalized as normalize_name
 
 ROWS_TABLE = "_lw_rows"
 REJECTS_TABLE = "_lw_rejects"
 _REJECT_SCAN = "_lw_reject_scans"
 _REJECT_ERRORS = "_lw_reject_errors"
 Check = tuple[str, str]  # (SQL condition that makes a row bad, SQL expression for the reason)
-
-
-def normalize_name(name: str) -> str:
-    """`lineItem/UsageStartDate`, `line_item_usage_start_date`, `service.description` -> snake_case."""
-    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip())
-    return re.sub(r"[^a-z0-9]+", "_", snake.lower()).strip("_")
 
 
 def _csv_header(path: str) -> list[str]:
