@@ -14,7 +14,7 @@ from lookwright.sqlgen.analyzer import AnalysisError, BigQueryAnalyzer, analyzer
 
 ROOT = Path(__file__).resolve().parents[1]
 
-FOLDERS = {"ddl": 17, "checks": 16, "rollups": 4, "incremental": 4}
+FOLDERS = {"ddl": 22, "checks": 21, "rollups": 6, "incremental": 6}
 
 
 @pytest.fixture(scope="module")
