@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("zetasql", reason="zetasql is not installed")
 
-from lookwright.model.ir import load_model
+from lookwright.model.compile import load_model
 from lookwright.sqlgen.analyzer import analyzer_for
 from lookwright.warehouse.build import TransformRenderer
 
