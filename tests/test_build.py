@@ -310,8 +310,11 @@ def test_failed_step_rolls_back_and_leaves_tables_consistent() -> None:
     (w,) = _cost_scenario()
     before = snapshot(w)
     w.execute("ALTER TABLE raw_aws_cur RENAME COLUMN line_item_unblended_cost TO broken")
-    with pytest.raises(WarehouseError):
+    with pytest.raises(WarehouseError) as failure:
         run(w)
+    assert str(failure.value).startswith("INSERT INTO dim_environment (environment_key, environment_name, "
+                                         'is_production): Binder Error: Referenced column "line_item_unblended_cost"'
+                                         " not found in FROM clause!")
     assert snapshot(w) == before
     w.execute("ALTER TABLE raw_aws_cur RENAME COLUMN broken TO line_item_unblended_cost")
     run(w)

@@ -38,7 +38,8 @@ def test_transaction_commits_on_success() -> None:
 def test_transaction_rolls_back_everything_on_error() -> None:
     with DuckDBWarehouse(":memory:") as warehouse:
         warehouse.execute("CREATE TABLE t (a INTEGER)")
-        with pytest.raises(WarehouseError), warehouse.transaction():
+        with pytest.raises(WarehouseError, match=r"^INSERT INTO t VALUES \('not a number'\): Conversion Error: "
+                           "Could not convert string 'not a number' to INT32"), warehouse.transaction():
             warehouse.execute("INSERT INTO t VALUES (1)")
             warehouse.execute("CREATE TABLE u (b INTEGER)")
             warehouse.execute("INSERT INTO t VALUES ('not a number')")

@@ -1,4 +1,4 @@
-"""The writer's hand-built manifest is exactly what json.dumps(indent=2, sort_keys=True) writes."""
+"""The writer: its manifest text, atomic writes (failures and crashes), diffs, stale files, the stat cache."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from lookwright.output.writer import (
     OutputSet,
     diff_set,
     digest,
+    is_fresh,
+    manifest_files,
     manifest_text,
     write_atomic,
     write_set,
@@ -76,13 +78,21 @@ def test_a_process_killed_between_write_and_rename_leaves_the_old_file(tmp_path:
     assert [p.read_text() for p in leftovers] == ["new content that never lands\n"]  # only the temporary
 
 
-def test_a_new_file_gets_0644_less_the_umask(tmp_path: Path) -> None:
-    old = os.umask(0o027)
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640)])
+def test_a_new_file_gets_0644_less_the_umask_in_new_folders(tmp_path: Path, umask: int, mode: int) -> None:
+    old = os.umask(umask)
     try:
-        write_atomic(tmp_path / "a" / "b.txt", "x")
+        write_atomic(tmp_path / "a" / "b" / "c.txt", "x")
     finally:
         os.umask(old)
-    assert (tmp_path / "a" / "b.txt").stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "a" / "b" / "c.txt").stat().st_mode & 0o777 == mode
+
+
+def test_a_failing_open_raises_its_own_error_and_nothing_else(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError) as failure:
+        write_atomic(tmp_path / "missing" / "a.txt", "x", make_parents=False)
+    assert failure.value.__context__ is None  # cleanup of the never-created temporary raised nothing
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_crash_writing_the_manifest_keeps_the_old_manifest(tmp_path: Path,
@@ -134,3 +144,34 @@ def test_removing_the_last_file_of_a_folder_prunes_the_folder_but_not_the_root(t
         ".lookwright-manifest.json", ".lookwright-stat.json", "keep", "keep/hand-written.txt"]
     write_set(OutputSet(tmp_path, (), "h"))  # nothing left to remove: the root itself stays
     assert tmp_path.is_dir()
+
+
+def test_a_missing_generated_file_diffs_as_all_new_lines(tmp_path: Path) -> None:
+    wanted = OutputSet(tmp_path, (OutputFile("a.lkml", "a1\n"),), "f")
+    write_set(wanted)
+    (tmp_path / "a.lkml").unlink()
+    assert diff_set(wanted) == [f"--- a/{tmp_path}/a.lkml\n+++ b/{tmp_path}/a.lkml\n@@ -0,0 +1 @@\n+a1\n"]
+
+
+def test_the_stat_cache_remembers_the_fingerprint_that_produced_the_files(tmp_path: Path) -> None:
+    write_set(OutputSet(tmp_path, (OutputFile("a.lkml", "a1\n"),), "fingerprint-1"))
+    assert (is_fresh(tmp_path, "fingerprint-1"), is_fresh(tmp_path, "fingerprint-2")) == (True, False)
+    (tmp_path / "a.lkml").write_text("edited by hand\n")
+    assert is_fresh(tmp_path, "fingerprint-1") is False
+
+
+@pytest.mark.parametrize("manifest", ['["a.lkml"]', '"a.lkml"', '{"generator": "lookwright"}',
+                                      '{"files": ["a.lkml"]}', "not json"])
+def test_a_manifest_of_the_wrong_shape_lists_no_files(tmp_path: Path, manifest: str) -> None:
+    (tmp_path / MANIFEST).write_text(manifest)
+    (tmp_path / "a.lkml").write_text("hand-written\n")
+    assert manifest_files(tmp_path) == {}
+    result = write_set(OutputSet(tmp_path, (OutputFile("b.lkml", "b\n"),), "f"))
+    assert (result.written, result.removed) == (("b.lkml",), ())
+    assert (tmp_path / "a.lkml").read_text() == "hand-written\n"  # never deleted: no manifest names it
+
+
+def test_manifest_files_reads_paths_and_digests(tmp_path: Path) -> None:
+    write_set(OutputSet(tmp_path, (OutputFile("v/a.lkml", "a\n"), OutputFile("b.lkml", "b\n")), "f"))
+    assert manifest_files(tmp_path) == {"b.lkml": digest("b\n"), "v/a.lkml": digest("a\n")}
+    assert digest("a\n") == "87428fc522803d31065e7bce3cf03fe475096631e5e07bbd7a0fde60c4cf25c7"
