@@ -32,7 +32,9 @@ $(EMULATOR_STAMP): tests/bq_emulator.py
 
 test: $(STAMP) $(EMULATOR_STAMP)  ## the whole test suite (incl. BigQuery SQL on a local emulator)
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
-	  && apt-get install -y -q chromium >/dev/null 2>&1; } || echo "chromium not installed: the report browser test is skipped"
+	  && { apt-get install -y -q chromium >/dev/null 2>&1 \
+	       || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }; } \
+	  || echo "chromium not installed (Debian package chromium): the report browser test is skipped"
 	$(BIN)/pytest
 
 lint: $(STAMP)
