@@ -644,3 +644,28 @@ def test_scrub_replaces_every_secret_longest_first_and_leaves_short_values(looke
     client.transport.record.tokens.add("tok-0123456789")
     text = f"id {CLIENT_SECRET} abcdefgh abcdef 12345 Bearer tok-0123456789."
     assert client.scrub(text) == "id *** *** *** 12345 Bearer ***."
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ('{"message": "Deploy rejected", "documentation_url": "https://example.com/x"}', "Deploy rejected"),
+    ('{"error": "no message key"}', '{"error": "no message key"}'),
+    ("plain text, not JSON", "plain text, not JSON"),
+])
+def test_a_failing_webhook_reports_lookers_message(fake_looker: FakeLooker, lookml: Path, connect, body: str,
+                                                   message: str) -> None:
+    fake_looker.deploy_secret = DEPLOY_SECRET
+    fake_looker.fail_next_echoing("/webhooks/", 400, body)
+    with pytest.raises(LookerError) as failure:
+        deploy(options(fake_looker, lookml, deploy_webhook=True, deploy_secret=DEPLOY_SECRET), connect)
+    assert str(failure.value) == ("deploy to production failed: POST /webhooks/projects/lw_project/deploy/branch/"
+                                  f"lookwright%2Fregen (HTTP 400): {message}")
+
+
+def test_a_failing_sql_tab_names_the_query(fake_looker: FakeLooker, generated: Generated, connect) -> None:
+    fake_looker.fail_next("/queries/run/sql", 400)
+    before = snapshot(fake_looker)
+    with pytest.raises(LookerError) as failure:
+        deploy(options(fake_looker, generated.lookml_dir, model_dir=generated.model_dir), connect)
+    assert str(failure.value) == ("generate SQL for german_revenue failed: POST /api/4.0/queries/run/sql (HTTP 400): "
+                                  "Injected 400")
+    assert_untouched(fake_looker, before)

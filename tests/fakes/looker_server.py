@@ -755,7 +755,7 @@ class _Handler(BaseHTTPRequestHandler):
             fake.released.wait(fault.delay)
         given = self.headers.get("X-Looker-Deploy-Secret")
         if fault is not None and fault.status is not None:
-            status, text = fault.status, f"Injected {fault.status}"
+            status, text = fault.status, fault.message or f"Injected {fault.status}"
         elif match is None or self.command != "POST":
             status, text = 404, "Not found"
         elif urllib.parse.unquote(match.group(1)) != fake.project:
