@@ -202,15 +202,19 @@ def test_the_late_data_window_is_the_largest_hourly_increment_offset(tmp_path: P
 
 def test_late_spans_on_the_window_start_are_counted_and_a_second_earlier_are_not() -> None:
     w = warehouse()
-    insert(w, "raw_spans", [span("a", "a", T0 + timedelta(minutes=5)), span("c", "c", T0 + 2 * H + timedelta(minutes=30))])
+    newest = T0 + 2 * H + timedelta(minutes=30, seconds=15, microseconds=250_000)  # floored to its hour
+    insert(w, "raw_spans", [span("a", "a", T0 + timedelta(minutes=5)), span("c", "c", newest)])
     run(w)
     later = LOADED + timedelta(hours=3)
     insert(w, "raw_spans", [  # the newest hour is T0 + 2h, so the window starts at T0 + 1h exactly
         span("on", "on", T0 + H, source_file="late.jsonl", loaded_at=later),
         span("before", "before", T0 + H - timedelta(seconds=1), source_file="late.jsonl", loaded_at=later),
     ])
-    step = run(w).step("fact_performance_requests")
+    report = run(w)
+    step = report.step("fact_performance_requests")
     assert (step.mode, step.window_start, step.rows) == ("incremental", T0 + H, 3)
+    hourly = report.step("fact_performance_metrics_hourly")  # newest hour T0 + 2h less increment_offset 1
+    assert (hourly.mode, hourly.window_start, hourly.rows) == ("incremental", T0 + H, 3)
     assert w.query("SELECT span_id FROM fact_performance_requests ORDER BY span_id") == [("a",), ("c",), ("on",)]
     assert w.query("SELECT hour, SUM(request_count) FROM fact_performance_metrics_hourly GROUP BY 1 ORDER BY 1") == [
         (T0, 1), (T0 + H, 1), (T0 + 2 * H, 1)]

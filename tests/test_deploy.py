@@ -637,12 +637,12 @@ def test_a_content_error_only_looker_knows_about_fails_the_deploy(fake_looker: F
 
 def test_scrub_replaces_every_secret_longest_first_and_leaves_short_values(looker_ini: Path) -> None:
     client = LookerClient.from_ini(looker_ini, policy=FAST)
-    client.add_secret("abcdef")
-    client.add_secret("abcdefgh")
+    client.add_secret("zzzzzz")
+    client.add_secret("xzzzzzzz")  # contains the shorter one, which sorts after it: longest must go first
     client.add_secret("12345")  # shorter than 6 characters: too likely to be an ordinary word or number
     client.add_secret("")
     client.transport.record.tokens.add("tok-0123456789")
-    text = f"id {CLIENT_SECRET} abcdefgh abcdef 12345 Bearer tok-0123456789."
+    text = f"id {CLIENT_SECRET} xzzzzzzz zzzzzz 12345 Bearer tok-0123456789."
     assert client.scrub(text) == "id *** *** *** 12345 Bearer ***."
 
 
