@@ -234,6 +234,20 @@ def test_the_window_moves_with_the_newest_hour() -> None:
     assert (step.window_start, step.rows) == (T0 + 4 * H, 2)  # c (T0 + 3h) is before the window: too late
 
 
+def test_a_cost_line_loaded_late_for_an_old_hour_reopens_that_hour() -> None:
+    # the late-data window covers the newest hour only; cost exports arrive days late
+    w = warehouse()
+    insert(w, "raw_spans", [span(f"s{h}", f"s{h}", T0 + h * H + timedelta(minutes=1)) for h in range(6)])
+    insert(w, "raw_aws_cur", [cur(T0 + h * H, 1.0, service="checkout", environment="production") for h in range(6)])
+    run(w)
+    insert(w, "raw_aws_cur", [cur(T0, 2.0, resource="i-2", service="checkout", environment="production",
+                                  loaded_at=LOADED + timedelta(days=2))])
+    step = run(w).step("fact_cost_hourly")
+    assert (step.mode, step.window_start) == ("incremental", T0)  # not T0 + 4h: the late line's hour
+    assert w.query("SELECT hour, SUM(total_cost) FROM fact_cost_hourly GROUP BY 1 ORDER BY 1") == [
+        (T0, 3.0), *[(T0 + h * H, 1.0) for h in range(1, 6)]]
+
+
 def test_late_span_inside_the_window_is_counted_once() -> None:
     w = warehouse()
     insert(w, "raw_spans", [
