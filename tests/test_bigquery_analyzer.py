@@ -14,7 +14,7 @@ from lookwright.sqlgen.analyzer import AnalysisError, BigQueryAnalyzer, analyzer
 
 ROOT = Path(__file__).resolve().parents[1]
 
-FOLDERS = {"ddl": 22, "checks": 21, "rollups": 6, "incremental": 6}
+FOLDERS = {"ddl": 25, "checks": 24, "rollups": 9, "incremental": 9}
 
 
 @pytest.fixture(scope="module")

@@ -53,5 +53,5 @@ def test_json_output_holds_every_checks_own_report(project: Path, capsys: pytest
     finding = next(f for f in document["checks"][0]["report"]["findings"] if f["severity"] == "error")
     assert (finding["file"], finding["line"], finding["code"]) == ("views/dim_region.view.lkml", 14, "LKML101")
     assert {q["name"]: q["used"] for q in document["checks"][1]["report"]["queries"][:3]} == {
-        "daily_requests_by_service": "daily_rollup", "p95_by_endpoint": None,
-        "requests_by_service_hour": "hourly_rollup"}
+        "daily_requests_by_service": "daily_rollup", "monthly_requests_by_service": "monthly_by_service",
+        "p95_by_endpoint": None}

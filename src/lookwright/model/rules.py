@@ -267,6 +267,10 @@ def _check_rollup(located: Located[schema.Table], rollup: schema.Rollup,
     own = {m.name: m for m in rollup.metrics}
     for position, metric in enumerate(rollup.metrics):
         yield from _check_metric(located, ("rollup", "metrics", position), metric, own, source_metrics)
+        if metric.agg == "per_second" and rollup.period.grain == "month":
+            yield located.error(("rollup", "metrics", position, "agg"), "LW506",
+                                f"rollup metric '{metric.name}': per_second needs a period of fixed length,"
+                                " and months differ", "use a ratio over a days or seconds metric instead")
 
 
 def _check_metric(located: Located[schema.Table], path: tuple[str | int, ...], metric: schema.RollupMetric,

@@ -136,7 +136,7 @@ class RollupPeriod(StrictModel):
 
     column: Identifier
     source: Identifier
-    grain: Literal["hour", "day"]
+    grain: Literal["hour", "day", "week", "month"] = Field(description='week: ISO weeks from Monday; month: calendar months.')
 
 
 class Rollup(StrictModel):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 SKETCH_ALPHA = 0.005
 QUANTILE_FUNCTION = "lw_sketch_quantile"
 GAMMA = (1 + SKETCH_ALPHA) / (1 - SKETCH_ALPHA)
-SECONDS = {"hour": 3600, "day": 86400}
+SECONDS = {"hour": 3600, "day": 86400, "week": 604800}  # a month has no fixed length
 
 
 @dataclass(frozen=True)
@@ -108,12 +108,19 @@ class BigQuery(Dialect):
         return f"`{table_id}`"
 
     def trunc(self, expression: str, grain: str) -> str:
-        return f"TIMESTAMP_TRUNC({expression}, HOUR)" if grain == "hour" else f"DATE({expression})"
+        if grain == "hour":
+            return f"TIMESTAMP_TRUNC({expression}, HOUR)"
+        if grain == "week":  # ISO weeks, like DuckDB's date_trunc('week', ...)
+            return f"DATE_TRUNC(DATE({expression}), WEEK(MONDAY))"
+        if grain == "month":
+            return f"DATE_TRUNC(DATE({expression}), MONTH)"
+        return f"DATE({expression})"
 
     def minus(self, expression: str, amount: int, grain: str) -> str:
         if grain == "hour":
             return f"TIMESTAMP_SUB({expression}, INTERVAL {amount} HOUR)"
-        return f"DATE_SUB({expression}, INTERVAL {amount} DAY)"
+        unit = {"week": "WEEK", "month": "MONTH"}.get(grain, "DAY")
+        return f"DATE_SUB({expression}, INTERVAL {amount} {unit})"
 
     def sketch_aggregate(self, bucket: str, count: str, order: str) -> str:
         return f"ARRAY_AGG(STRUCT({bucket} AS bucket, {count} AS n) ORDER BY {order})"
@@ -160,10 +167,14 @@ class DuckDB(Dialect):
         return name
 
     def trunc(self, expression: str, grain: str) -> str:
-        return f"date_trunc('hour', {expression})" if grain == "hour" else f"CAST({expression} AS DATE)"
+        if grain == "hour":
+            return f"date_trunc('hour', {expression})"
+        if grain in ("week", "month"):
+            return f"CAST(date_trunc('{grain}', {expression}) AS DATE)"
+        return f"CAST({expression} AS DATE)"
 
     def minus(self, expression: str, amount: int, grain: str) -> str:
-        unit = "HOUR" if grain == "hour" else "DAY"
+        unit = {"hour": "HOUR", "week": "WEEK", "month": "MONTH"}.get(grain, "DAY")
         cast = "TIMESTAMP" if grain == "hour" else "DATE"
         return f"CAST({expression} - INTERVAL {amount} {unit} AS {cast})"
 

@@ -20,7 +20,7 @@ from lookwright.warehouse.sources import RAW_TABLES, create_raw_tables
 STATE_TABLE = "lookwright_build_state"
 STATE_COLUMNS = (("raw_loaded_through", "TIMESTAMP"),)
 STATE_DDL = f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (raw_loaded_through TIMESTAMP)"
-GRAIN_STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
+GRAIN_STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 
 
 @dataclass(frozen=True)
@@ -231,7 +231,15 @@ def _rollup_window(warehouse: Warehouse, renderer: TransformRenderer, table: Tab
     newest = _as_datetime(_scalar(warehouse, f"SELECT MAX({rollup.period.column}) FROM {renderer.sql.ref(table.name)}"))
     if newest is None:
         return None
-    return newest - rollup.increment_offset * GRAIN_STEP[rollup.period.grain]
+    return periods_before(newest, rollup.increment_offset, rollup.period.grain)
+
+
+def periods_before(start: datetime, periods: int, grain: str) -> datetime:
+    """The start of the period `periods` periods of `grain` before the one starting at `start`."""
+    if grain != "month":
+        return start - periods * GRAIN_STEP[grain]
+    months = start.year * 12 + start.month - 1 - periods
+    return start.replace(year=months // 12, month=months % 12 + 1)
 
 
 def _transform_window(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR,
