@@ -77,16 +77,22 @@ def broken_model(tmp_path: Path) -> Path:
     return target
 
 
+MONTHLY_EXPLORE = "fact_performance_service_monthly"
+MONTHLY_LINES = ("-- use existing fact_performance_service_monthly::monthly_by_service",)
+
+
 def test_flagship_queries_are_served_as_declared(at_root: None) -> None:
     report = check_queries(load_model(Path("semantic")), load_project(Path("generated_lookml")))
-    assert report.queries[:3] == (
+    assert report.queries[:4] == (
         QueryResult("daily_requests_by_service", EXPLORE, "semantic/explores.yml:136", "daily_rollup",
                     "daily_rollup", True, DAILY_LINES),
+        QueryResult("monthly_requests_by_service", MONTHLY_EXPLORE, "semantic/rollups_long.yml:167",
+                    "monthly_by_service", "monthly_by_service", True, MONTHLY_LINES),
         QueryResult("p95_by_endpoint", EXPLORE, "semantic/explores.yml:142", None, None, True, P95_LINES),
         QueryResult("requests_by_service_hour", EXPLORE, "semantic/explores.yml:130", "hourly_rollup",
                     "hourly_rollup", True, HOURLY_LINES),
     )
-    tiles = report.queries[3:]
+    tiles = report.queries[4:]
     assert {t.name: (t.used, t.must_hit) for t in tiles} == {name: (used, used) for name, used in TILES.items()}
     assert [t.name for t in tiles] == list(TILES)
     assert tiles[5].origin == "semantic/dashboards.yml:14"
@@ -99,10 +105,12 @@ def test_cli_text_output_exits_zero(at_root: None, capsys: pytest.CaptureFixture
     code, out, _ = run([], capsys)
     assert code == 0
     lines = [line for line in out.splitlines() if not line.startswith("  ")]
-    assert lines[3:] == [f"ok {name} [{name_explore(used)}]: {used} (must hit {used})" for name, used in TILES.items()]
-    assert out.splitlines()[:9] == [
+    assert lines[4:] == [f"ok {name} [{name_explore(used)}]: {used} (must hit {used})" for name, used in TILES.items()]
+    assert out.splitlines()[:11] == [
         "ok daily_requests_by_service [fact_performance_requests]: daily_rollup (must hit daily_rollup)",
         *(f"  {line}" for line in DAILY_LINES),
+        f"ok monthly_requests_by_service [{MONTHLY_EXPLORE}]: monthly_by_service (must hit monthly_by_service)",
+        *(f"  {line}" for line in MONTHLY_LINES),
         "ok p95_by_endpoint [fact_performance_requests]: no aggregate table",
         *(f"  {line}" for line in P95_LINES),
         "ok requests_by_service_hour [fact_performance_requests]: hourly_rollup (must hit hourly_rollup)",
@@ -121,14 +129,16 @@ def test_cli_json_output_is_stable(at_root: None, capsys: pytest.CaptureFixture[
     code, out, _ = run(["--format", "json"], capsys)
     assert code == 0
     document = json.loads(out)
-    assert [(q["name"], q["used"], q["ok"]) for q in document["queries"][3:]] == [
+    assert [(q["name"], q["used"], q["ok"]) for q in document["queries"][4:]] == [
         (name, used, True) for name, used in TILES.items()]
-    document["queries"] = document["queries"][:3]
+    document["queries"] = document["queries"][:4]
     assert document == {
         "version": 1,
         "queries": [
             {"name": "daily_requests_by_service", "explore": EXPLORE, "used": "daily_rollup",
              "must_hit": "daily_rollup", "ok": True, "lines": list(DAILY_LINES)},
+            {"name": "monthly_requests_by_service", "explore": MONTHLY_EXPLORE, "used": "monthly_by_service",
+             "must_hit": "monthly_by_service", "ok": True, "lines": list(MONTHLY_LINES)},
             {"name": "p95_by_endpoint", "explore": EXPLORE, "used": None, "must_hit": None, "ok": True,
              "lines": list(P95_LINES)},
             {"name": "requests_by_service_hour", "explore": EXPLORE, "used": "hourly_rollup",
