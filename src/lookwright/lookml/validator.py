@@ -9,6 +9,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from lookwright.errors import Issue, Location
+from lookwright.field_rules import (
+    COUNT_WITH_SQL,
+    MEASURE_REFERENCES_MEASURE,
+    aggregate_references_measure,
+    count_with_sql,
+    unknown_field,
+)
 from lookwright.lookml.aggregates import covers, joined_aliases, rolls_up
 from lookwright.lookml.project import (
     AggregateTable,
@@ -24,7 +31,6 @@ from lookwright.lookml.project import (
     project_of,
 )
 from lookwright.vocabulary import (
-    AGGREGATE_MEASURE_TYPES,
     FIELD_EXPRESSION_KEYS,
     NON_AGGREGATE_MEASURE_TYPES,
     PERSISTED_ONLY_KEYS,
@@ -122,16 +128,10 @@ LIQUID_FIELD = re.compile(
 )
 # Liquid variables Looker also defines on a whole view (`{% if users._in_query %}`).
 VIEW_LIQUID_VARIABLES = frozenset({"in_query", "is_filtered", "is_selected", "name"})
-UNKNOWN_FIELD = ("Unknown or inaccessible field {0}. Check for typos or append a timeframe to the "
-                 "name if the field is type time.")
 INACCESSIBLE_VIEW = ("Inaccessible view {0}. {0} is not accessible in explore {1}. "
                      "Check for missing joins in explore {1}.")
 UNKNOWN_MODEL_VIEW = ("Unknown view {0}. View {0} does not exist in model {1}. "
                       "Check for typos or missing include statements in {1}.")
-MEASURE_REFERENCES_MEASURE = ("Measures with Looker aggregations (sum, average, min, max, list "
-                              "types) may not reference other measures.")
-COUNT_WITH_SQL = ("Measures of type count do not use the sql parameter. Use count_distinct to "
-                  "count by something other than the primary key, or remove the sql parameter.")
 FANOUT = ("Field '{0}' cannot be calculated because of a one_to_many or many_to_many join. "
           "Add a primary key to {1}.")
 
@@ -365,13 +365,13 @@ def _check_reference(parts: tuple[str, ...], view: View, views: dict[str, View],
     if len(parts) == 1:
         if parts[0] in SPECIAL_REFERENCES or view.field(parts[0]) is not None:
             return
-        yield _finding(file, line, "LKML101", UNKNOWN_FIELD.format(f"{view.name}.{parts[0]}"))
+        yield _finding(file, line, "LKML101", unknown_field(f"{view.name}.{parts[0]}"))
         return
     target, name = parts[0], parts[1]
     if target not in views:
         yield _finding(file, line, "LKML103", f"Unknown view {target}.")
     elif name not in SPECIAL_REFERENCES and _resolve(target, name, views) is None:
-        yield _finding(file, line, "LKML101", UNKNOWN_FIELD.format(f"{target}.{name}"))
+        yield _finding(file, line, "LKML101", unknown_field(f"{target}.{name}"))
 
 
 # --------------------------------------------------------------------------- views
@@ -500,9 +500,9 @@ def _scoped_field(name: str, view: View, views: dict[str, View]) -> Field | None
 
 
 def _check_measure(measure: Field, view: View, views: dict[str, View]) -> Iterator[Issue]:
-    if measure.type in AGGREGATE_MEASURE_TYPES and _references_measure(measure, view, views):
+    if _references_measure(measure, view, views):
         yield _finding(measure.file, measure.line, "LKML110", MEASURE_REFERENCES_MEASURE)
-    if measure.type == "count" and measure.sql is not None:
+    if count_with_sql(measure.type, measure.sql is not None):
         yield _finding(measure.file, measure.line, "LKML111", COUNT_WITH_SQL)
     if measure.filters and measure.type in NON_AGGREGATE_MEASURE_TYPES:
         message = f"filters: ` is not supported for measures of non-aggregate type '{measure.type}'"
@@ -522,7 +522,7 @@ def _references_measure(measure: Field, view: View, views: dict[str, View]) -> b
     for parts in _references(measure.sql):
         target, name = (view.name, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
         referenced = _resolve(target, name, views)
-        if referenced is not None and referenced.kind == "measure":
+        if referenced is not None and aggregate_references_measure(measure.type, referenced.kind):
             return True
     return False
 
@@ -649,7 +649,7 @@ def _explore_problem(code: str, name: str, explore: Explore, file: str, line: in
         return _finding(file, line, code, INACCESSIBLE_VIEW.format(alias, explore.name))
     if code == "LKML103":
         return _finding(file, line, code, f"Unknown view {alias}.")
-    return _finding(file, line, code, UNKNOWN_FIELD.format(name))
+    return _finding(file, line, code, unknown_field(name))
 
 
 def _explore_expression(text: str | None, explore: Explore, model: Model, file: str,

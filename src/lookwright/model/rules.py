@@ -27,6 +27,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from lookwright.errors import Issue
+from lookwright.field_rules import (
+    COUNT_WITH_SQL,
+    MEASURE_REFERENCES_MEASURE,
+    count_with_sql,
+    unknown_field,
+)
 from lookwright.model import schema
 from lookwright.model.merged import (
     SECTIONS,
@@ -206,10 +212,8 @@ REQUIRED_MEASURE_KEYS: dict[str, tuple[str, ...]] = {
 
 def _check_measure_shape(located: Located[schema.Table], path: tuple[str | int, ...], measure: schema.Measure,
                          own: dict[str, FieldInfo]) -> Iterator[Issue]:
-    if measure.type == "count" and measure.sql:
-        yield located.error((*path, "sql"), "LW305",
-                            "Measures of type count do not use the sql parameter. Use count_distinct to count by "
-                            "something other than the primary key, or remove the sql parameter.")
+    if count_with_sql(measure.type, bool(measure.sql)):
+        yield located.error((*path, "sql"), "LW305", COUNT_WITH_SQL)
     for key in REQUIRED_MEASURE_KEYS.get(measure.type, ()):
         if getattr(measure, key) is None:
             yield located.error(path, "LW306", f"measure '{measure.name}' of type {measure.type} needs `{key}`")
@@ -235,17 +239,14 @@ def _check_references(located: Located[schema.Table], path: tuple[str | int, ...
             continue
         info = fields[view].get(name)
         if info is None:
-            yield located.error(path, "LW301",
-                                f"Unknown or inaccessible field {view}.{name}. Check for typos or append a "
-                                "timeframe to the name if the field is type time.")
+            yield located.error(path, "LW301", unknown_field(f"{view}.{name}"))
         elif info.is_measure and not allow_measures:
             if measure_type is None:
                 yield located.error(path, "LW303", f"dimension references measure {view}.{name}",
                                     "Field references an aggregate but is specified as a dimension")
             else:
                 yield located.error(path, "LW303",
-                                    "Measures with Looker aggregations (sum, average, min, max, list types) "
-                                    f"may not reference other measures. ({located.item.name} references {view}.{name})",
+                                    f"{MEASURE_REFERENCES_MEASURE} ({located.item.name} references {view}.{name})",
                                     "use type: number for a measure built from other measures")
 
 
