@@ -45,12 +45,12 @@ def _kinds(tile: TileIR, model: SemanticModel) -> tuple[list[str], list[str]]:
 
 
 def _datagroup(model: SemanticModel, explore: str) -> str:
-    spec = model.explores[explore].spec
-    if spec.persist_with:
-        return spec.persist_with
+    persist_with = model.explores[explore].persist_with
+    if persist_with:
+        return persist_with
     for target in model.models.values():
-        if explore in target.explores and target.spec.persist_with:
-            return target.spec.persist_with
+        if explore in target.explores and target.persist_with:
+            return target.persist_with
     return next(iter(model.datagroups), "default")
 
 
