@@ -162,7 +162,7 @@ def test_suggest_aggregates_is_the_flagships_tile_tables(capsys: pytest.CaptureF
 
     model = load_model(ROOT / "semantic")
     suggested = suggest(model, load_project(ROOT / "generated_lookml"))
-    declared = {name: [t for t in model.explores[name].spec.aggregate_tables if t.name.startswith("tile")]
+    declared = {name: [t for t in model.explores[name].aggregate_tables if t.name.startswith("tile")]
                 for name in suggested}
     assert suggested == declared
     assert sum(len(tables) for tables in suggested.values()) == 6
