@@ -191,6 +191,7 @@ def test_incremental_build_twice_changes_nothing_and_equals_a_full_rebuild() -> 
 
 def test_the_late_data_window_is_the_largest_hourly_increment_offset(tmp_path: Path) -> None:
     assert late_window(MODEL) == timedelta(hours=1)  # semantic/: every hourly rollup has increment_offset: 1
+    assert late_window(load_model(ROOT / "tests" / "fixtures" / "deploy" / "semantic")) == timedelta(0)  # none
     model_dir = tmp_path / "semantic"
     shutil.copytree(ROOT / "semantic", model_dir)
     performance = model_dir / "performance.yml"

@@ -669,3 +669,17 @@ def test_a_failing_sql_tab_names_the_query(fake_looker: FakeLooker, generated: G
     assert str(failure.value) == ("generate SQL for german_revenue failed: POST /api/4.0/queries/run/sql (HTTP 400): "
                                   "Injected 400")
     assert_untouched(fake_looker, before)
+
+
+def test_a_branch_deleted_after_validation_is_not_deployed(fake_looker: FakeLooker, lookml: Path, connect) -> None:
+    before = snapshot(fake_looker)
+
+    def delete_behind_our_back(step: str) -> None:
+        if step == "deploying to production":
+            subprocess.run(["git", "branch", "-q", "-D", "lookwright/regen"], cwd=fake_looker.remote, check=True)
+
+    with pytest.raises(DeployFailed) as failure:
+        deploy(options(fake_looker, lookml), connect, delete_behind_our_back)
+    assert failure.value.step == "deploy to production"
+    assert failure.value.problems[0].endswith(" now (deleted)); nothing was deployed: run the deploy again")
+    assert_untouched(fake_looker, before)

@@ -156,6 +156,8 @@ def test_a_missing_generated_file_diffs_as_all_new_lines(tmp_path: Path) -> None
 def test_the_stat_cache_remembers_the_fingerprint_that_produced_the_files(tmp_path: Path) -> None:
     write_set(OutputSet(tmp_path, (OutputFile("a.lkml", "a1\n"),), "fingerprint-1"))
     assert (is_fresh(tmp_path, "fingerprint-1"), is_fresh(tmp_path, "fingerprint-2")) == (True, False)
+    os.utime(tmp_path / "a.lkml", ns=(1, 1))  # stat changed, content not: hashed, still fresh
+    assert is_fresh(tmp_path, "fingerprint-1") is True
     (tmp_path / "a.lkml").write_text("edited by hand\n")
     assert is_fresh(tmp_path, "fingerprint-1") is False
 
