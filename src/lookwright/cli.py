@@ -35,6 +35,7 @@ HELP = """Turn one YAML semantic model into LookML and warehouse SQL, build it, 
 \b
 Exit codes: 0 ok · 1 a check failed (stale output, data quality, validation)
             2 invalid input (the YAML model) · 3 warehouse error · 4 Looker error
+            130 interrupted (Ctrl-C)
 """
 
 
@@ -77,21 +78,46 @@ def report_error(error: LookwrightError) -> None:
     console.print(f"error: {error}", markup=False, highlight=False)
 
 
+INTERRUPTED = 130
+
+
+def _interrupted(error: BaseException) -> bool:
+    """Ctrl-C, also as DuckDB reports it when the signal lands inside a query ("Query interrupted")."""
+    if isinstance(error, KeyboardInterrupt) or type(error).__name__ == "InterruptException":
+        return True
+    return isinstance(error, RuntimeError) and "interrupted" in str(error).lower()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     try:
         cli.main(args=argv, prog_name="lookwright", standalone_mode=False)
     except LookwrightError as error:
+        if error.__cause__ is not None and _interrupted(error.__cause__):
+            _exit_interrupted()
         report_error(error)
         sys.exit(int(error.exit_code))
-    except click.exceptions.Abort:
-        sys.exit(130)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _exit_interrupted()
+    except OSError as error:  # a file the user named cannot be read or written: one line, not a traceback
+        where = f" {error.filename}" if error.filename else ""
+        print(f"error: cannot access{where}: {error.strerror or error}", file=sys.stderr)
+        sys.exit(int(ExitCode.INVALID_INPUT))
+    except RuntimeError as error:
+        if not _interrupted(error):
+            raise
+        _exit_interrupted()
     except click.ClickException as error:
         error.show()
         sys.exit(int(ExitCode.INVALID_INPUT))
     except click.exceptions.Exit as exit_:
         sys.exit(exit_.exit_code)
     sys.exit(int(ExitCode.OK))
+
+
+def _exit_interrupted() -> None:
+    print("error: interrupted (Ctrl-C)", file=sys.stderr)
+    sys.exit(INTERRUPTED)
 
 
 if __name__ == "__main__":

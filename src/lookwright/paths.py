@@ -28,8 +28,12 @@ def discover(directory: Path) -> list[Path]:
     if not directory.is_dir():
         raise ModelError([issue(str(directory), 1, 1, "LW001", "model directory not found",
                                      "pass the folder holding your semantic/*.yml files")])
-    found = (p for p in directory.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
-    return sorted(found, key=lambda p: p.parts)  # Path's own ordering, ~5x cheaper to compute
+    found = sorted((p for p in directory.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()),
+                   key=lambda p: p.parts)  # Path's own ordering, ~5x cheaper to compute
+    if not found:
+        raise ModelError([issue(str(directory), 1, 1, "LW002", "model directory holds no .yml or .yaml file",
+                                     "pass the folder holding your semantic/*.yml files")])
+    return found
 
 
 def display_path(path: Path, cwd: str | None = None) -> str:

@@ -99,8 +99,8 @@ def check_sql(warehouse_url: str, model_dir: Path = DEFAULT_MODEL_DIR) -> Outcom
 
     model = load_model(existing_directory(model_dir, "model"))
     started = time.perf_counter()
-    open_warehouse(warehouse_url).close()  # fail early on a bad URL or file
-    report = validate_sql(model, lambda: open_warehouse(warehouse_url))
+    open_warehouse(warehouse_url, must_exist=True).close()  # fail early on a bad URL or a missing file
+    report = validate_sql(model, lambda: open_warehouse(warehouse_url, must_exist=True))
     return Outcome("sql", report, failure_message(report), time.perf_counter() - started)
 
 
@@ -113,20 +113,22 @@ def check_rollups(warehouse_url: str, model_dir: Path = DEFAULT_MODEL_DIR, toler
 
     model = load_model(existing_directory(model_dir, "model"))
     started = time.perf_counter()
-    with open_warehouse(warehouse_url) as warehouse:
+    with open_warehouse(warehouse_url, must_exist=True) as warehouse:
         report = validate_rollups(model, warehouse, tolerance, min_group, tables)
     return Outcome("rollups", report, failure_message(report), time.perf_counter() - started)
 
 
-def configured_checks(warehouse_url: str | None) -> list[Callable[[], Outcome]]:
+def configured_checks(warehouse_url: str | None,
+                      model_dir: Path = DEFAULT_MODEL_DIR) -> list[Callable[[], Outcome]]:
     """The checks `validate` runs: lookml and aggregates, plus sql and rollups with a warehouse."""
-    checks: list[Callable[[], Outcome]] = [lambda: check_lookml(DEFAULT_LOOKML_DIR), check_aggregates]
+    checks: list[Callable[[], Outcome]] = [lambda: check_lookml(DEFAULT_LOOKML_DIR),
+                                           lambda: check_aggregates(model_dir)]
     if warehouse_url:
-        checks += [lambda: check_sql(warehouse_url), lambda: check_rollups(warehouse_url)]
+        checks += [lambda: check_sql(warehouse_url, model_dir), lambda: check_rollups(warehouse_url, model_dir)]
     return checks
 
 
-def run_checks(warehouse_url: str | None) -> Iterator[Outcome]:
+def run_checks(warehouse_url: str | None, model_dir: Path = DEFAULT_MODEL_DIR) -> Iterator[Outcome]:
     """Each configured check's outcome, in order, as it finishes."""
-    for check in configured_checks(warehouse_url):
+    for check in configured_checks(warehouse_url, model_dir):
         yield check()

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from lookwright.commands import console as make_console
+from lookwright.commands.progress import progress as make_progress
+from lookwright.commands.progress import status
 from lookwright.demo.pipeline import DemoSummary
 from lookwright.demo.synth import SynthConfig, planned_files
 from lookwright.output.generate import DEFAULT_SQL_DIR, GenerateOptions
@@ -19,23 +20,21 @@ from lookwright.warehouse.build import BuildReport
 from lookwright.warehouse.duckdb import DEFAULT_WAREHOUSE_PATH, open_warehouse
 from lookwright.warehouse.quality import CheckRun, ensure_passed, run_checks
 
-WAREHOUSE_OPTION = click.option("--warehouse", "url", default=f"duckdb:{DEFAULT_WAREHOUSE_PATH}",
-                                show_default=True, help="The warehouse to build in.")
+BUILD_WAREHOUSE = click.option("--warehouse", "url", default=f"duckdb:{DEFAULT_WAREHOUSE_PATH}",
+                               show_default=True, help="The warehouse to build in (its raw tables loaded).")
+CHECK_WAREHOUSE = click.option("--warehouse", "url", default=f"duckdb:{DEFAULT_WAREHOUSE_PATH}",
+                               show_default=True, help="The built warehouse to check.")
 MODEL_OPTION = click.option("--model", "model_dir", type=click.Path(path_type=Path),
                             default=DEFAULT_MODEL_DIR, show_default=True,
                             help="Folder of the YAML semantic model.")
 
 
-def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=True)
-
-
 def _steps_table(report: BuildReport) -> Table:
-    table = Table("table", "mode", "from", "rows", "seconds", title="build")
+    table = Table("table", "mode", "from", "rows written", "rows in table", "seconds", title="build")
     for step in report.steps:
         since = "" if step.window_start is None else f"{step.window_start:%Y-%m-%d %H:%M}"
-        table.add_row(step.table, step.mode, since, f"{step.rows:,}", f"{step.seconds:.2f}")
+        table.add_row(step.table, step.mode, since, f"{step.rows_written:,}", f"{step.rows:,}",
+                      f"{step.seconds:.2f}")
     return table
 
 
@@ -50,9 +49,11 @@ def _checks_table(run: CheckRun) -> Table:
 def _build(url: str, model_dir: Path, full_refresh: bool, console: Console) -> BuildReport:
     from lookwright.model.compile import load_model
     from lookwright.warehouse.build import build as run_build
+    from lookwright.warehouse.build import ensure_raw_data
 
     model = load_model(model_dir)
-    with open_warehouse(url) as warehouse, _progress(console) as progress:
+    with open_warehouse(url, must_exist=True) as warehouse, make_progress(console) as progress:
+        ensure_raw_data(warehouse)
         task = progress.add_task("building", total=len(model.tables))
         report = run_build(warehouse, model, full_refresh=full_refresh,
                            on_step=lambda table, done, total: progress.update(
@@ -64,12 +65,12 @@ def _checks(url: str, model_dir: Path, console: Console) -> CheckRun:
     from lookwright.model.compile import load_model
 
     model = load_model(model_dir)
-    with open_warehouse(url) as warehouse, console.status("running data-quality checks"):
+    with open_warehouse(url, must_exist=True) as warehouse, status(console, "running data-quality checks"):
         return run_checks(warehouse, model)
 
 
 @click.command()
-@WAREHOUSE_OPTION
+@BUILD_WAREHOUSE
 @MODEL_OPTION
 @click.option("--full-refresh", is_flag=True, help="Rebuild every table from the raw tables.")
 @click.option("--skip-checks", is_flag=True, help="Do not run the data-quality checks afterwards.")
@@ -88,7 +89,7 @@ def build(url: str, model_dir: Path, full_refresh: bool, skip_checks: bool) -> N
 
 
 @click.command()
-@WAREHOUSE_OPTION
+@CHECK_WAREHOUSE
 @MODEL_OPTION
 def checks(url: str, model_dir: Path) -> None:
     """Run the model's data-quality checks and cost conservation; exit 1 if any error check fails."""
@@ -120,8 +121,10 @@ def _summary_tables(summary: DemoSummary) -> list[Table]:
 @click.command()
 @click.option("--requests", "requests_", type=click.IntRange(min=1), default=SynthConfig.requests,
               show_default=True, help="Synthetic requests over all days.")
-@click.option("--days", type=click.IntRange(min=1), default=SynthConfig.days, show_default=True)
-@click.option("--seed", type=int, default=SynthConfig.seed, show_default=True)
+@click.option("--days", type=click.IntRange(min=1), default=SynthConfig.days, show_default=True,
+              help="Days of synthetic data.")
+@click.option("--seed", type=int, default=SynthConfig.seed, show_default=True,
+              help="Seed of the synthetic data: the same seed gives byte-identical files.")
 @click.option("--dir", "root", type=click.Path(file_okay=False, path_type=Path),
               default=DEFAULT_WAREHOUSE_PATH.parent, show_default=True,
               help="Where sources/ and warehouse.duckdb go.")
@@ -141,13 +144,13 @@ def demo(requests_: int, days: int, seed: int, root: Path, model_dir: Path) -> N
     model = load_model(model_dir)
     paths = pipeline.DemoPaths(root)
     config = SynthConfig(seed=seed, days=days, requests=requests_)
-    with _progress(console) as progress:
+    with make_progress(console) as progress:
         task = progress.add_task("synthesizing sources", total=planned_files(config))
         made = pipeline.ensure_sources(paths, config, lambda path: progress.update(
             task, advance=1, description=f"synthesizing {path}"))
     console.print(f"sources: {'synthesized' if made else 'reused'} {paths.sources}", highlight=False)
     files = pipeline.source_files(paths)
-    with _progress(console) as progress:
+    with make_progress(console) as progress:
         loading = progress.add_task("loading", total=len(files))
         building = progress.add_task("building", total=len(model.tables), visible=False)
 
@@ -162,7 +165,7 @@ def demo(requests_: int, days: int, seed: int, root: Path, model_dir: Path) -> N
     loaded = sum(r.rows_loaded for r in reports)
     console.print(f"loaded {loaded:,} rows from {len(reports)} files ({bad:,} bad rows)", highlight=False)
     console.print(_steps_table(report))
-    with console.status("generating LookML and SQL"):
+    with status(console, "generating LookML and SQL"):
         generator.generate(GenerateOptions(model_dir, DEFAULT_LOOKML_DIR, DEFAULT_SQL_DIR))
     with open_warehouse(f"duckdb:{paths.warehouse}") as warehouse:
         summary = pipeline.summarize(warehouse, model)

@@ -21,10 +21,12 @@ DEFAULT_LOOKML_DIR = str(GENERATED_LOOKML)
 @click.option("--warehouse", "warehouse_url", default=None,
               help="Also compile every field and check every rollup on this warehouse"
                    " (e.g. duckdb:build/demo/warehouse.duckdb).")
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=Path("semantic"), show_default=True,
+              help="Semantic model directory of the aggregates, sql and rollups checks.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="json: one document holding every check's own JSON report.")
 @click.pass_context
-def validate(ctx: click.Context, warehouse_url: str | None, output_format: str) -> None:
+def validate(ctx: click.Context, warehouse_url: str | None, model_dir: Path, output_format: str) -> None:
     """Validate generated artefacts (LookML, aggregate tables, SQL).
 
     Without a subcommand, runs every check the configuration allows — `lookml` and
@@ -34,7 +36,7 @@ def validate(ctx: click.Context, warehouse_url: str | None, output_format: str) 
     if ctx.invoked_subcommand is not None:
         return
     outcomes = []
-    for outcome in run_checks(warehouse_url):
+    for outcome in run_checks(warehouse_url, model_dir):
         if output_format == "text":
             print_outcome(outcome, "text")
         else:

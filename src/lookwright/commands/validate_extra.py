@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL_DIR = str(SEMANTIC)
 DEFAULT_LOOKML_DIR = str(GENERATED_LOOKML)
+DEFAULT_WAREHOUSE = "duckdb:build/demo/warehouse.duckdb"  # what `lookwright demo` builds, as for build/checks
+WAREHOUSE_OPTION = click.option("--warehouse", "warehouse_url", default=DEFAULT_WAREHOUSE, show_default=True,
+                                help="The warehouse to check (duckdb:PATH); it must exist.")
 
 
 @click.command(name="aggregates")
@@ -35,7 +38,7 @@ def aggregates(model_dir: str, lookml_dir: str, output_format: str) -> None:
 
 
 @click.command(name="sql")
-@click.option("--warehouse", "warehouse_url", required=True, help="Warehouse URL, e.g. duckdb:PATH.")
+@WAREHOUSE_OPTION
 @click.option("--model", "model_dir", default=DEFAULT_MODEL_DIR, show_default=True,
               help="Semantic model directory.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
@@ -49,7 +52,7 @@ TEXT_MISMATCH_LIMIT = 50
 
 
 @click.command(name="rollups")
-@click.option("--warehouse", "warehouse_url", required=True, help="Warehouse URL, e.g. duckdb:PATH.")
+@WAREHOUSE_OPTION
 @click.option("--model", "model_dir", default=DEFAULT_MODEL_DIR, show_default=True,
               help="Semantic model directory.")
 @click.option("--tolerance", type=click.FloatRange(min=0), default=0.01, show_default=True,

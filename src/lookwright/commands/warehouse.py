@@ -7,41 +7,39 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from lookwright.commands import console as make_console
+from lookwright.commands.progress import progress as make_progress
 from lookwright.demo.synth import SynthConfig, planned_files, synthesize
+from lookwright.errors import InputError
 from lookwright.warehouse.duckdb import DEFAULT_WAREHOUSE_PATH, open_warehouse
-from lookwright.warehouse.sources import SOURCES, LoadReport
+from lookwright.warehouse.sources import SOURCES, LoadReport, recognize
 from lookwright.warehouse.sources import load as load_source
 
 MAX_EXAMPLES = 20
 
 
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
-
-
 @click.command()
-@click.option("--seed", type=int, default=SynthConfig.seed, show_default=True)
-@click.option("--days", type=click.IntRange(min=1), default=SynthConfig.days, show_default=True)
+@click.option("--seed", type=int, default=SynthConfig.seed, show_default=True,
+              help="Seed of the synthetic data: the same seed and options give byte-identical files.")
+@click.option("--days", type=click.IntRange(min=1), default=SynthConfig.days, show_default=True,
+              help="Days of data, from --start.")
 @click.option("--requests", "requests_", type=click.IntRange(min=1),
               default=SynthConfig.requests, show_default=True, help="Requests over all days.")
 @click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]),
               default=SynthConfig.start.isoformat(), show_default=True, help="First day (UTC).")
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
 def synth(seed: int, days: int, requests_: int, start: datetime, outdir: Path) -> None:
-    """Write synthetic OTLP traces, cloud cost exports and query logs under OUTDIR."""
+    """Write synthetic OTLP traces, cloud cost exports and query logs under OUTDIR.
+
+    OUTDIR must be new (or empty); it appears only when complete. Runs that start on different
+    days never share request ids, so a later day can be added to a warehouse:
+    `lookwright synth --start 2025-03-17 --days 1 build/day15 && lookwright load build/day15 && lookwright build`.
+    """
     config = SynthConfig(seed=seed, days=days, requests=requests_, start=start.date())
-    console = Console(stderr=True)
-    with _progress(console) as progress:
+    console = make_console(stderr=True)
+    with make_progress(console) as progress:
         task = progress.add_task("generating", total=planned_files(config))
         manifest = synthesize(
             outdir, config, lambda path: progress.update(task, advance=1, description=path)
@@ -56,9 +54,10 @@ def synth(seed: int, days: int, requests_: int, start: datetime, outdir: Path) -
 
 
 def _report_table(reports: list[LoadReport]) -> Table:
-    table = Table("file", "table", "rows loaded", "bad rows")
+    table = Table("table", "rows loaded", "bad rows", "file")
+    table.columns[3].overflow = "fold"  # whole file names, folded rather than cut, at any width
     for report in reports:
-        table.add_row(report.file, report.table, f"{report.rows_loaded:,}", f"{len(report.bad_rows):,}")
+        table.add_row(report.table, f"{report.rows_loaded:,}", f"{len(report.bad_rows):,}", report.file)
     return table
 
 
@@ -73,20 +72,29 @@ def _print_bad_rows(console: Console, reports: list[LoadReport]) -> None:
 
 
 @click.command()
-@click.option("--source", "kind", type=click.Choice(sorted(SOURCES)), required=True,
-              help="The export format of every PATH.")
-@click.option("--warehouse", "url", default=f"duckdb:{DEFAULT_WAREHOUSE_PATH}", show_default=True)
-@click.argument("paths", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def load(kind: str, url: str, paths: tuple[Path, ...]) -> None:
-    """Load export files into their raw table; each file all or nothing, reloads replace."""
-    console = Console(stderr=True)
+@click.option("--source", "kind", type=click.Choice(sorted(SOURCES)), default=None,
+              help="The export format of every file; default: from each file's folder (otlp/, cur/, ...).")
+@click.option("--warehouse", "url", default=f"duckdb:{DEFAULT_WAREHOUSE_PATH}", show_default=True,
+              help="The warehouse whose raw tables receive the rows (created if missing).")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def load(kind: str | None, url: str, paths: tuple[Path, ...]) -> None:
+    """Load export files, or every export file a folder holds, into their raw tables.
+
+    A folder (such as a `lookwright synth` OUTDIR) is searched for files under folders named after
+    their source: otlp/, cur/, gcp_billing/, azure_cost/, query_log/. Each file is loaded all or
+    nothing; reloading a file replaces its rows.
+    """
+    files = sorted({item for path in paths for item in recognize(path, kind)}, key=lambda item: str(item[1]))
+    if not files:
+        raise InputError(f"no export files found in {', '.join(map(str, paths))}: expected files under "
+                         f"folders named {', '.join(sorted(SOURCES))} (or pass --source)")
+    console = make_console(stderr=True)
     reports = []
-    with open_warehouse(url) as warehouse, _progress(console) as progress:
-        task = progress.add_task(f"loading {kind}", total=len(paths))
-        for path in sorted(paths):
+    with open_warehouse(url) as warehouse, make_progress(console) as progress:
+        task = progress.add_task("loading", total=len(files))
+        for source, path in files:
             progress.update(task, description=f"loading {path}")
-            reports.append(load_source(warehouse, kind, path))
+            reports.append(load_source(warehouse, source, path))
             progress.advance(task)
     console.print(_report_table(reports))
     _print_bad_rows(console, reports)

@@ -6,6 +6,7 @@ import itertools
 import json
 import math
 import random
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -280,6 +281,22 @@ _LATE_RATE = 0.004
 _DUPLICATE_RATE = 0.001
 _BASE_ERROR_RATE = 0.004
 FILE_KINDS = ("otlp", "cur", "gcp_billing", "azure_cost", "query_log", "cloudwatch", "app_logs", "rum")
+# OTLP files are written in chunks of at most this many spans (one batch hour, copy and service
+# at least), fetched FETCH_ROWS lines at a time: what bounds synth's memory at any size.
+CHUNK_SPANS = 100_000
+SYNTH_MEMORY_LIMIT = "700MB"  # DuckDB spills past this; measured peaks stay near 400-550 MiB
+FETCH_ROWS = 4096
+_COPIES = "SELECT *, false AS copy FROM spans UNION ALL SELECT *, true FROM spans WHERE duplicated"
+_CHUNK_KEY = "(batch_hour * 64 + CASE WHEN copy THEN 32 ELSE 0 END + svc_idx)"
+
+
+ID_EPOCH = date(2025, 3, 3)  # the default start: its request ids begin at 0
+IDS_PER_DAY = 2**32  # more requests than any run makes, so runs that start on other days never share an id
+
+
+def id_offset(config: SynthConfig) -> int:
+    """The first request id of a run: runs with other start days (appending a day) never collide."""
+    return (config.start - ID_EPOCH).days * IDS_PER_DAY
 
 
 def hourly_requests(config: SynthConfig) -> list[int]:
@@ -336,7 +353,8 @@ class _Generator:
         # A database file rather than memory, so that large sizes spill to disk instead of failing.
         self.con = duckdb.connect(str(workdir / "synth.duckdb"))
         self.con.execute("SET threads = 2")
-        self.con.execute("SET memory_limit = '8GB'")
+        self.con.execute("SET enable_progress_bar = false")  # its own progress lines would garble ours
+        self.con.execute(f"SET memory_limit = '{SYNTH_MEMORY_LIMIT}'")
         self.con.execute(f"SET temp_directory = '{(workdir / 'spill').as_posix()}'")
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET preserve_insertion_order = false")  # every output has an ORDER BY
@@ -380,7 +398,7 @@ class _Generator:
             for region in s.regions for environment in ENVIRONMENTS for node in range(_NODES[environment])
         ])
         counts = hourly_requests(self.config)
-        first_ids = list(itertools.accumulate([0, *counts[:-1]]))
+        first_ids = list(itertools.accumulate([id_offset(self.config), *counts[:-1]]))
         t0 = datetime(self.config.start.year, self.config.start.month, self.config.start.day)
         self.sql("CREATE TABLE hours (hour_idx INT, hour_start TIMESTAMP, first_id BIGINT, n BIGINT)")
         self.con.executemany("INSERT INTO hours VALUES (?, ?, ?, ?)", [
@@ -544,12 +562,63 @@ class _Generator:
             f" WHEN 'vm' THEN json_array({base}, {vm}) ELSE json_array({base}) END"
         )
 
+    def _span_chunks(self, day: int) -> list[tuple[int, int]]:
+        """Ranges of chunk keys (batch hour, copy, service) of one day, each under CHUNK_SPANS spans.
+
+        Every OTLP batch lies inside one key, so chunks are written one after another in file order."""
+        rows = self.sql(f"""
+            SELECT {_CHUNK_KEY} AS chunk, count(*) FROM ({_COPIES})
+            WHERE batch_hour BETWEEN {day * 24} AND {day * 24 + 23} GROUP BY 1 ORDER BY 1
+        """)
+        chunks: list[tuple[int, int]] = []
+        size = 0
+        for key, count in rows:
+            first_key, spans = int(str(key)), int(str(count))
+            if chunks and size + spans <= CHUNK_SPANS:
+                chunks[-1] = (chunks[-1][0], first_key)
+                size += spans
+            else:
+                chunks.append((first_key, first_key))
+                size = spans
+        return chunks
+
     def write_spans(self, day: int) -> None:
+        """One day's OTLP file, written chunk by chunk and batch by batch: memory stays bounded at any size.
+
+        DuckDB sorts each chunk's spans into file order; each export request (one resource, at most
+        `spans_per_batch` spans) is joined here, since an ordered list() per batch costs DuckDB a sort
+        buffer per group."""
         per_batch = int(self.config.spans_per_batch)
-        copies = "SELECT *, false AS copy FROM spans UNION ALL SELECT *, true FROM spans WHERE duplicated"
-        select = f"""
+        name = (self.config.start + timedelta(days=day)).isoformat()
+        relative = f"otlp/spans-{name}.jsonl"
+        path = self.outdir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = 0
+        with path.open("w", encoding="utf-8", newline="\n") as out:
+            for low, high in self._span_chunks(day):
+                cursor = self.con.execute(self._spans_select(day, low, high, per_batch))
+                batch_key: object = None
+                resource, spans = "", list[str]()
+                while rows := cursor.fetchmany(FETCH_ROWS):
+                    for key, resource_json, span in rows:
+                        if key != batch_key:
+                            if spans:
+                                out.write(_export_request(resource, spans))
+                                lines += 1
+                            batch_key, resource, spans = key, str(resource_json), []
+                        spans.append(str(span))
+                if spans:
+                    out.write(_export_request(resource, spans))
+                    lines += 1
+        self.files.append(WrittenFile(relative, "otlp", lines))
+        self.progress(relative)
+
+    def _spans_select(self, day: int, low: int, high: int, per_batch: int) -> str:
+        """(batch key, resource attributes JSON, span JSON) of a chunk's spans, in file order."""
+        return f"""
             WITH day_spans AS (
-                SELECT * FROM ({copies}) WHERE batch_hour BETWEEN {day * 24} AND {day * 24 + 23}
+                SELECT * FROM ({_COPIES}) WHERE batch_hour BETWEEN {day * 24} AND {day * 24 + 23}
+                  AND {_CHUNK_KEY} BETWEEN {low} AND {high}
             ),
             named AS (
                 SELECT *,
@@ -563,28 +632,18 @@ class _Generator:
                 FROM day_spans
             ),
             numbered AS (
-                SELECT *, {self._span_json()} AS span,
+                SELECT *,
                        (row_number() OVER (PARTITION BY batch_hour, svc_idx, region, environment,
                                            pod_no, copy ORDER BY start_ns, span_id) - 1)
                            // {per_batch} AS batch_no
                 FROM named
-            ),
-            batches AS (
-                SELECT batch_hour, svc_idx, service, provider, region, environment, pod_no, copy,
-                       batch_no, to_json(list(span ORDER BY start_ns, span_id)) AS spans
-                FROM numbered
-                GROUP BY ALL
             )
-            SELECT json_array(json_object(
-                       'resource', json_object('attributes', {self._resource_json()}),
-                       'scopeSpans', json_array(json_object(
-                           'scope', json_object('name', 'lookwright.synth', 'version', '1.0.0'),
-                           'spans', b.spans)))) AS resourceSpans
-            FROM batches b JOIN svc s USING (svc_idx)
-            ORDER BY batch_hour, copy, b.svc_idx, region, environment, pod_no NULLS FIRST, batch_no
+            SELECT (batch_hour, copy, b.svc_idx, region, environment, pod_no, batch_no)::VARCHAR AS batch,
+                   CAST({self._resource_json()} AS VARCHAR) AS resource, CAST({self._span_json()} AS VARCHAR)
+            FROM numbered b JOIN (SELECT svc_idx, team, language, deployment FROM svc) s USING (svc_idx)
+            ORDER BY batch_hour, copy, b.svc_idx, region, environment, pod_no NULLS FIRST, batch_no,
+                     start_ns, span_id
         """
-        name = (self.config.start + timedelta(days=day)).isoformat()
-        self._copy(select, f"otlp/spans-{name}.jsonl", "otlp", "FORMAT JSON")
 
     def write_query_log(self, day: int) -> None:
         databases = ", ".join(f"'{p}': '{db}'" for p, db in SHARED_DATABASES.items())
@@ -715,30 +774,62 @@ class _Generator:
         return {name: int(str(value)) for name, value in zip(names, row, strict=True)}
 
 
+def _export_request(resource: str, spans: list[str]) -> str:
+    """One OTLP/JSON export request line: one resource, one scope, its spans."""
+    scope = '{"name":"lookwright.synth","version":"1.0.0"}'
+    return (f'{{"resourceSpans":[{{"resource":{{"attributes":{resource}}},'
+            f'"scopeSpans":[{{"scope":{scope},"spans":[{",".join(spans)}]}}]}}]}}\n')
+
+
 def synthesize(
     outdir: Path, config: SynthConfig, progress: Callable[[str], None] = lambda _: None
 ) -> Manifest:
-    """Write every synthetic source file under `outdir`, plus incidents.json and manifest.json."""
+    """Write every synthetic source file under `outdir`, plus incidents.json and manifest.json.
+
+    Files go to a staging folder beside `outdir` that is renamed into place when complete, so an
+    interrupted or failed run never leaves a partial `outdir`. `outdir` must not exist or be empty."""
     if config.days < 1 or config.requests < 1:
         raise InputError("synth needs --days >= 1 and --requests >= 1")
-    outdir.mkdir(parents=True, exist_ok=True)
+    if outdir.exists() and (not outdir.is_dir() or any(outdir.iterdir())):
+        raise InputError(f"{outdir} already exists and is not an empty folder; pass a new OUTDIR "
+                         "(each synth run gets its own folder, `lookwright load` reads several)")
+    try:
+        outdir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.synth-", dir=outdir.parent))
+        staging.chmod(0o755)
+    except OSError as error:
+        raise InputError(f"cannot create {outdir}: {error.strerror or error}") from error
+    try:
+        manifest = _synthesize_into(staging, config, progress)
+        if outdir.exists():
+            outdir.rmdir()
+        staging.rename(outdir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _synthesize_into(outdir: Path, config: SynthConfig, progress: Callable[[str], None]) -> Manifest:
     incidents = plan_incidents(config)
     with tempfile.TemporaryDirectory(prefix="lookwright-synth-") as workdir:
         generator = _Generator(outdir, Path(workdir), config, progress)
-        generator.build_catalog(incidents)
-        generator.build_requests()
-        generator.build_costs()
-        for day in range(config.days):
-            generator.write_spans(day)
-            generator.write_query_log(day)
-            generator.write_cur(day, parquet=day == config.days - 1)
-            generator.write_gcp(day)
-            generator.write_azure(day)
-            telemetry.write_cloudwatch(generator, day)
-            telemetry.write_app_logs(generator, day)
-            telemetry.write_rum(generator, day)
-        counts = generator.counts()
-        generator.con.close()
+        try:
+            generator.build_catalog(incidents)
+            generator.build_requests()
+            generator.build_costs()
+            for day in range(config.days):
+                generator.write_spans(day)
+                generator.write_query_log(day)
+                generator.write_cur(day, parquet=day == config.days - 1)
+                generator.write_gcp(day)
+                generator.write_azure(day)
+                telemetry.write_cloudwatch(generator, day)
+                telemetry.write_app_logs(generator, day)
+                telemetry.write_rum(generator, day)
+            counts = generator.counts()
+        finally:
+            generator.con.close()
     manifest = Manifest(config, sorted(generator.files, key=lambda f: f.path), counts, incidents)
     _write_json(outdir / "incidents.json", [_incident_json(i, config) for i in incidents])
     _write_json(outdir / "manifest.json", _manifest_json(manifest))

@@ -178,6 +178,15 @@ class LookerClient:
         config = settings.read_config()
         return cls(sdk, retrying, [str(config.get("client_secret") or "")])
 
+    @property
+    def base_url(self) -> str:
+        return str(self.transport.settings.base_url)
+
+    def check_project(self, project: str) -> None:
+        """Log in and read the project: a wrong URL, credentials or project id fails here, before any change."""
+        self.call(f"log in to Looker at {self.base_url}", self.sdk.session)
+        self.call(f"read project {project} at {self.base_url}", lambda: self.sdk.project(project, fields="id"))
+
     def scrub(self, text: str) -> str:
         """Replace every secret and token this client has seen with ***."""
         for secret in sorted({*self._secrets, *self.transport.record.tokens}, key=len, reverse=True):
@@ -191,7 +200,7 @@ class LookerClient:
             return fn()
         except sdk_error.SDKError as exc:
             record = self.transport.record
-            status = f"HTTP {record.status}" if record.status else "no response"
+            status = f"HTTP {record.status}" if record.status else f"no response from {self.base_url}"
             failure = LookerError(f"{step} failed: {record.endpoint} ({status}): {self.scrub(_looker_message(exc))}")
         # raised outside the handler: the SDK error (unscrubbed body) is not even the hidden __context__
         raise failure

@@ -380,17 +380,22 @@ def deploy(options: DeployOptions, connect: Callable[[], LookerClient],
     progress("local validation (LookML and aggregate tables)")
     declared = local_gate(options.lookml_dir, options.model_dir)
     queries = options.queries or declared
-    with tempfile.TemporaryDirectory(prefix="lookwright-deploy-") as tmp:
-        clone = Path(tmp) / "repo"
-        changed, diff = prepare_commit(options, clone)
-        if options.dry_run:
-            return DeployResult(plan(options, queries), tuple(changed), diff, None, False)
-        progress(f"pushing {len(changed)} changed files to {options.branch}")
-        commit = commit_and_push(options, clone, changed)
+    if options.dry_run:
+        with tempfile.TemporaryDirectory(prefix="lookwright-deploy-") as tmp:
+            changed, diff = prepare_commit(options, Path(tmp) / "repo")
+        return DeployResult(plan(options, queries), tuple(changed), diff, None, False)
+    # configuration, login and the project are checked before anything is pushed
     client = connect()
     if options.deploy_secret:
         client.add_secret(options.deploy_secret)
     try:
+        progress(f"logging in to Looker at {client.base_url}")
+        client.check_project(options.project)
+        with tempfile.TemporaryDirectory(prefix="lookwright-deploy-") as tmp:
+            clone = Path(tmp) / "repo"
+            changed, diff = prepare_commit(options, clone)
+            progress(f"pushing {len(changed)} changed files to {options.branch}")
+            commit = commit_and_push(options, clone, changed)
         deployed = _looker_steps(client, options, commit, queries, progress)
     finally:
         client.logout()

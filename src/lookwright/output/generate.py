@@ -20,6 +20,7 @@ from lookwright.output.writer import (
     OutputSet,
     WriteResult,
     diff_set,
+    ensure_writable_root,
     finish_set,
     is_fresh,
     write_files,
@@ -135,6 +136,8 @@ def _generate(options: GenerateOptions, stamp: str, paths: list[Path]) -> list[W
             raise ModelError(problems)
 
     try:
+        for root in (options.lookml_dir, options.sql_dir):
+            ensure_writable_root(root)
         if len(model.tables) >= PARALLEL_MIN_TABLES and can_fork():
             return _generate_in_workers(model, options, stamp, refuse_duplicates)
         outputs = _render(model, options, stamp)

@@ -14,8 +14,27 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from lookwright.errors import InputError
+
 MANIFEST = ".lookwright-manifest.json"
 GENERATOR = "lookwright"
+
+
+def ensure_writable_root(root: Path) -> None:
+    """InputError unless `root` is (or can be created as) a directory this process may write in.
+
+    Called for every output root before the first file is written, so a bad path changes nothing."""
+    if root.exists() and not root.is_dir():
+        raise InputError(f"output path {root} is a file, not a directory; pass a folder (or remove the file)")
+    existing = root
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"cannot create output directory {root}: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"output directory {existing} is not writable; pass another folder or fix its permissions")
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,12 @@ BIGQUERY_URL_SCHEME = "bigquery:"
 __all__ = ["DEFAULT_WAREHOUSE_PATH", "DuckDBWarehouse", "Warehouse", "open_warehouse"]
 
 
-def open_warehouse(url: str) -> Warehouse:
-    """Open `duckdb:PATH`, or `bigquery:PROJECT.DATASET[@ENDPOINT]` with google-cloud-bigquery."""
+def open_warehouse(url: str, must_exist: bool = False) -> Warehouse:
+    """Open `duckdb:PATH`, or `bigquery:PROJECT.DATASET[@ENDPOINT]` with google-cloud-bigquery.
+
+    `must_exist`: refuse a duckdb: file that is not there (commands that only read)."""
     if not url.startswith(BIGQUERY_URL_SCHEME):
-        return open_duckdb(url)
+        return open_duckdb(url, must_exist)
     try:
         from lookwright.warehouse.bigquery import open_bigquery
     except ImportError as error:

@@ -30,8 +30,9 @@ class StepResult:
     table: str
     mode: str  # full | incremental
     window_start: datetime | None
-    rows: int
+    rows: int  # in the table after the step
     seconds: float
+    rows_written: int = 0  # by this step: every row when full, the rows from window_start on otherwise
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,24 @@ def _transform_window(warehouse: Warehouse, renderer: TransformRenderer, table: 
     return min(candidates)
 
 
+def _rows_from(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR, window: datetime) -> int:
+    """Rows an incremental step rewrote: those at or after its window start."""
+    bound: datetime | date = window
+    if table.rollup is not None and table.rollup.period.grain == "day":
+        bound = window.date()
+    column = table.rollup.period.column if table.rollup is not None else _incremental_column(table)
+    sql = f"SELECT COUNT(*) FROM {renderer.sql.ref(table.name)} WHERE {column} >= {renderer.literal(bound)}"
+    return int(str(_scalar(warehouse, sql)))
+
+
+def ensure_raw_data(warehouse: Warehouse) -> None:
+    """WarehouseError unless some raw table holds rows: a build from nothing builds nothing."""
+    create_raw_tables(warehouse)
+    if raw_loaded_through(warehouse) is None:
+        raise WarehouseError(f"no raw data to build from: the raw tables ({', '.join(sorted(RAW_TABLES))}) "
+                             "are empty; load export files first: `lookwright load DIR`")
+
+
 def _run(warehouse: Warehouse, statements: list[str]) -> None:
     with warehouse.transaction():
         for statement in statements:
@@ -306,8 +325,9 @@ def build(
         rows = int(str(_scalar(warehouse, f"SELECT COUNT(*) FROM {renderer.sql.ref(table.name)}")))
         if window is None and _incremental(table) and rows > 0:  # still empty: nothing downstream changes
             rebuilt.add(table.name)
+        written = rows if window is None else _rows_from(warehouse, renderer, table, window)
         mode = "full" if window is None else "incremental"
-        results.append(StepResult(table.name, mode, window, rows, time.perf_counter() - started))
+        results.append(StepResult(table.name, mode, window, rows, time.perf_counter() - started, written))
     on_step("", len(order), len(order))
     with warehouse.transaction():
         warehouse.execute(f"DELETE FROM {STATE_TABLE}")

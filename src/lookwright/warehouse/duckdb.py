@@ -47,6 +47,8 @@ class DuckDBWarehouse(Warehouse):
     def _run(self, sql: str, params: Params) -> duckdb.DuckDBPyConnection:
         try:
             return self._connection.execute(sql, params)
+        except duckdb.InterruptException:
+            raise KeyboardInterrupt from None
         except duckdb.Error as error:
             raise WarehouseError(f"{_first_line(sql)}: {error}") from error
 
@@ -93,11 +95,16 @@ class DuckDBWarehouse(Warehouse):
         self._connection.close()
 
 
-def open_warehouse(url: str) -> DuckDBWarehouse:
-    """Open a warehouse from a URL such as `duckdb:build/demo/warehouse.duckdb` or `duckdb::memory:`."""
+def open_warehouse(url: str, must_exist: bool = False) -> DuckDBWarehouse:
+    """Open a warehouse from a URL such as `duckdb:build/demo/warehouse.duckdb` or `duckdb::memory:`.
+
+    With `must_exist` (commands that only read), a file that is not there is an error, not a new warehouse."""
     if not url.startswith(URL_SCHEME):
         raise WarehouseError(f"unsupported warehouse URL {url!r}: expected duckdb:PATH")
     path = url[len(URL_SCHEME) :]
     if not path:
         raise WarehouseError(f"warehouse URL {url!r} names no path: expected duckdb:PATH")
+    if must_exist and path != ":memory:" and not Path(path).is_file():
+        raise WarehouseError(f"warehouse {path} does not exist; check the path, or create it with "
+                             "`lookwright demo` (or `lookwright load` + `lookwright build`)")
     return DuckDBWarehouse(path)

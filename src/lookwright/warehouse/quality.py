@@ -10,13 +10,20 @@ from pathlib import Path
 from lookwright.errors import CheckFailed
 from lookwright.model.ir import SemanticModel
 from lookwright.warehouse.base import Warehouse
-from lookwright.warehouse.build import TransformRenderer
+from lookwright.warehouse.build import (
+    STATE_TABLE,
+    TransformRenderer,
+    _as_datetime,
+    raw_loaded_through,
+)
+from lookwright.warehouse.sources import create_raw_tables
 
 RESULTS_TABLE = "data_quality_results"
 # (name, BigQuery type): every column NOT NULL; `table_name`, since `table` is a reserved word
 RESULTS_COLUMNS = (("run_id", "STRING"), ("checked_at", "TIMESTAMP"), ("table_name", "STRING"),
                    ("check_name", "STRING"), ("severity", "STRING"), ("failing", "INT64"), ("passed", "BOOL"))
 CONSERVATION_TABLE = "fact_cost_hourly"
+FRESHNESS_CHECKS = ("built", "built_after_last_load", "not_empty")
 CONSERVATION_TEMPLATE = "transforms/cost_conservation.sql.j2"
 
 
@@ -64,14 +71,37 @@ def check_statements(model: SemanticModel, renderer: TransformRenderer) -> list[
     return statements
 
 
+def freshness_results(warehouse: Warehouse, model: SemanticModel, renderer: TransformRenderer) -> list[CheckResult]:
+    """Checks every run has: the model was built, after the newest raw load, and no fact table is empty.
+
+    Without them an empty or stale warehouse would pass every row-level check."""
+    create_raw_tables(warehouse)
+    built = warehouse.table_exists(STATE_TABLE) and all(warehouse.table_exists(name) for name in model.tables)
+    if not built:
+        return [CheckResult(STATE_TABLE, "built", "error", 1)]
+    state = warehouse.query(f"SELECT raw_loaded_through FROM {renderer.raw(STATE_TABLE)}")
+    loaded = raw_loaded_through(warehouse)
+    through = _as_datetime(state[0][0]) if state else None
+    stale = not state or (loaded is not None and (through is None or loaded > through))
+    results = [CheckResult(STATE_TABLE, "built", "error", 0),
+               CheckResult(STATE_TABLE, "built_after_last_load", "error", int(stale))]
+    for table in model.tables.values():
+        if table.spec.kind == "fact":
+            rows = warehouse.query(f"SELECT COUNT(*) FROM {renderer.sql.ref(table.name)}")
+            results.append(CheckResult(table.name, "not_empty", "error", int(not rows[0][0])))
+    return results
+
+
 def run_checks(warehouse: Warehouse, model: SemanticModel, templates: Path | None = None) -> CheckRun:
     """Run every check on the built tables and append the results to data_quality_results."""
     renderer = TransformRenderer(model, warehouse.dialect, templates)
-    results = [
-        CheckResult(table, str(name), str(severity), int(failing or 0))
-        for table, sql in check_statements(model, renderer)
-        for name, severity, failing in warehouse.query(sql)
-    ]
+    results = freshness_results(warehouse, model, renderer)
+    if not any(r.check_name == "built" and not r.passed for r in results):
+        results += [
+            CheckResult(table, str(name), str(severity), int(failing or 0))
+            for table, sql in check_statements(model, renderer)
+            for name, severity, failing in warehouse.query(sql)
+        ]
     run = CheckRun(uuid.uuid4().hex, datetime.now(UTC).replace(microsecond=0), tuple(results))
     warehouse.execute(results_ddl(renderer))  # DDL outside any transaction (BigQuery forbids it inside)
     if run.results:  # one INSERT: every result of the run or none
@@ -96,4 +126,7 @@ def ensure_passed(run: CheckRun) -> None:
         return
     named = ", ".join(f"{r.table}.{r.check_name} ({r.failing:,} failing)" for r in run.failures)
     count = len(run.failures)
-    raise CheckFailed(f"{count} data-quality check{'s' if count != 1 else ''} failed: {named}")
+    hint = ""
+    if any(r.check_name in FRESHNESS_CHECKS for r in run.failures):
+        hint = " (the warehouse is empty or not built from its newest load: run `lookwright build`)"
+    raise CheckFailed(f"{count} data-quality check{'s' if count != 1 else ''} failed: {named}{hint}")

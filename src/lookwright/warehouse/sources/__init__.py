@@ -41,4 +41,32 @@ def load(warehouse: Warehouse, kind: str, path: Path) -> LoadReport:
     return _load_file(warehouse, source, path, RAW_TABLES[source.table])
 
 
-__all__ = ["RAW_TABLES", "SOURCES", "BadRow", "LoadReport", "Source", "create_raw_tables", "load"]
+DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
+NOT_DATA = ("manifest.json", "incidents.json")
+
+
+def _kind_of_folder(name: str) -> str | None:
+    kind = name.lower().replace("_", "-")
+    return kind if kind in SOURCES else None
+
+
+def recognize(path: Path, only: str | None = None) -> list[tuple[str, Path]]:
+    """(kind, file) for every export file under `path` whose kind is known, sorted by file.
+
+    A file's kind is the nearest folder above it named like a source (`otlp/`, `cur/`, `gcp_billing/`
+    or `gcp-billing/`, ...), as `lookwright synth` lays them out; `only` forces one kind for every
+    data file. A file given directly takes `only` or its folder's kind."""
+    candidates = [path] if path.is_file() else sorted(
+        p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES and p.name not in NOT_DATA)
+    found = []
+    for file in candidates:
+        kind = only or next((k for part in reversed(file.parent.parts) if (k := _kind_of_folder(part))), None)
+        if kind is None and path.is_file():
+            raise InputError(f"{file}: cannot tell which export it is from its folder; pass --source "
+                             f"({', '.join(sorted(SOURCES))})")
+        if kind is not None:
+            found.append((kind, file))
+    return found
+
+
+__all__ = ["RAW_TABLES", "SOURCES", "BadRow", "LoadReport", "Source", "create_raw_tables", "load", "recognize"]
