@@ -227,8 +227,9 @@ def test_sdk_side_token_expiry_also_reasserts_dev_mode(fake_looker: FakeLooker, 
     fake_looker.token_ttl = 10  # the SDK renews 10 s early: every call logs in again
     result = deploy(options(fake_looker, lookml), connect)
     logins = [s for m, p, s in fake_looker.log if p == "/api/4.0/login"]
-    # every SDK call needed a new token: 18 logins, all but the first a re-login
-    assert (connect.clients[0].transport.relogins, logins) == (17, [200] * 18)
+    # every SDK call needed a new token (the two of the login check before pushing included):
+    # 20 logins, all but the first a re-login
+    assert (connect.clients[0].transport.relogins, logins) == (19, [200] * 20)
     assert fake_looker.production_commit == result.commit
 
 

@@ -54,3 +54,10 @@ def test_a_clone_alone_in_a_folder_serves_the_looker_spec_and_plans_make_test(tm
     plan = subprocess.run(["make", "-n", "test"], cwd=clone, capture_output=True, text=True, timeout=60, check=False)
     assert plan.returncode == 0, plan.stderr
     assert "shared" not in plan.stdout and "pytest" in plan.stdout
+
+
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="needs the git checkout")
+def test_gitignore_lists_no_committed_file() -> None:
+    ignored = subprocess.run(["git", "ls-files", "-ci", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                             text=True, check=True)
+    assert ignored.stdout.splitlines() == []

@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "schema": "lookwright.commands.generate:schema",
     "validate": "lookwright.commands.validate:validate",
     "explain": "lookwright.commands.validate:explain",
+    "diff": "lookwright.commands.diff:diff",
     "synth": "lookwright.commands.warehouse:synth",
     "load": "lookwright.commands.warehouse:load",
     "build": "lookwright.commands.build:build",

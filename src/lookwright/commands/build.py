@@ -57,7 +57,7 @@ def _build(url: str, model_dir: Path, full_refresh: bool, console: Console) -> B
         task = progress.add_task("building", total=len(model.tables))
         report = run_build(warehouse, model, full_refresh=full_refresh,
                            on_step=lambda table, done, total: progress.update(
-                               task, completed=done, description=f"building {table}"))
+                               task, completed=done, description=f"building {table}" if table else "built"))
     return report
 
 
@@ -156,7 +156,7 @@ def demo(requests_: int, days: int, seed: int, root: Path, model_dir: Path) -> N
 
         def on_step(table: str, done: int, total: int) -> None:
             progress.update(loading, visible=False)
-            progress.update(building, visible=True, completed=done, description=f"building {table}")
+            progress.update(building, visible=True, completed=done, description=f"building {table}" if table else "built")
 
         reports, report, run = pipeline.build_warehouse(
             paths, model, lambda name: progress.update(loading, advance=1, description=f"loading {name}"),

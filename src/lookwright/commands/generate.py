@@ -38,6 +38,10 @@ def generate(model_dir: Path, lookml_out: Path, sql_out: Path, templates: Path |
     if check_only:
         diffs = pipeline.check(options)
         if diffs:
+            from lookwright.lookml.diff import directory_files, render_text
+
+            changes = pipeline.lookml_changes(options, directory_files(lookml_out))
+            sys.stdout.write(render_text(changes, f"{lookml_out}/ against the YAML") + "\n")
             sys.stdout.write("".join(diffs))
             raise CheckFailed(f"{len(diffs)} generated file(s) are stale; run `make lookml` and commit the result")
         click.echo("generated output is up to date", err=True)

@@ -20,7 +20,7 @@ LOOKER_INI = click.option("--looker-ini", type=click.Path(path_type=Path), defau
                           show_default=True, help="looker.ini (LOOKERSDK_* env vars override it)")
 SECTION = click.option("--section", default=None, help="ini section (default: the first)")
 LOOKML_DIR = click.option("--lookml-dir", type=click.Path(path_type=Path), default=Path("generated_lookml"),
-                          show_default=True)
+                          show_default=True, help="the generated LookML folder")
 QUERIES = click.option("--queries", type=click.Path(path_type=Path, exists=True), default=None,
                        help="JSON/YAML list of check queries (default: the semantic model's declared queries)")
 MODEL = click.option("--model", "model_dir", type=click.Path(path_type=Path), default=Path("semantic"),

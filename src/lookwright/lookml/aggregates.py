@@ -142,7 +142,7 @@ def explain_query(project: Project, explore: str, fields: list[str], filters: di
     try:
         found, views = project.explore(explore)
     except KeyError:
-        raise InputError(f"Unknown explore {explore} in the LookML project") from None
+        raise InputError(f"Unknown explore {explore} in the LookML project{_suggest(explore, list(project.explores))}") from None
     query = _Query(
         explore=found,
         views=views,
@@ -169,8 +169,24 @@ def _field(explore: Explore, views: dict[str, View], name: str) -> Field:
     alias, _, field_name = name.partition(".")
     found = _resolve(explore, views, name)
     if found is None or not explore.exposes(alias, field_name):
-        raise InputError(f"Unknown field {name} in explore {explore.name}")
+        raise InputError(f"Unknown field {name} in explore {explore.name}{_suggest(name, _queryable(explore, views))}")
     return found
+
+
+def _queryable(explore: Explore, views: dict[str, View]) -> list[str]:
+    names = []
+    for alias in explore.aliases():
+        view = views.get(explore.view_for_alias(alias) or "")
+        if view is not None:
+            names += [f"{alias}.{n}" for n in view.referencable() if explore.exposes(alias, n)]
+    return names
+
+
+def _suggest(name: str, known: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def _resolve(explore: Explore, views: dict[str, View], name: str) -> Field | None:

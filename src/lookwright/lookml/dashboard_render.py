@@ -104,7 +104,7 @@ def render_dashboard(dashboard: DashboardIR) -> OutputFile:
                 else:
                     body += _lines([(key, value)], "    ")
             lines += ["  - " + body[0].lstrip(), *body[1:]]
-    text = header(dashboard.origin) + "\n".join(lines) + "\n"
+    text = header(f"{dashboard.origin.file} (dashboard {spec.name})") + "\n".join(lines) + "\n"
     return OutputFile(f"dashboards/{spec.name}.dashboard.lookml", text)
 
 

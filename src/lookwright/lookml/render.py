@@ -57,7 +57,7 @@ def _view_file(table: TableIR) -> OutputFile:
     _put(view, "dimension_groups", groups)
     _put(view, "measures", [_measure(m) for m in table.measures])
     _put(view, "sets", [{"name": name, "fields": list(fields)} for name, fields in sorted(table.spec.sets.items())])
-    text = header(table.origin) + dump({"views": [view]}) + "\n"
+    text = header(f"{table.origin.file} (table {table.name})") + dump({"views": [view]}) + "\n"
     return OutputFile(f"views/{table.name}.view.lkml", text)
 
 
@@ -138,7 +138,8 @@ def _explore_file(explore: ExploreIR) -> OutputFile:
     _put(out, "required_access_grants", list(explore.required_access_grants))
     _put(out, "joins", [_join(j) for j in explore.joins])
     _put(out, "aggregate_tables", [_aggregate(a) for a in explore.aggregate_tables])
-    text = header(explore.origin) + dump({"explores": [out]}) + "\n"
+    text = header(f"{explore.origin.file} (explore {explore.name})") + dump({"explores": [out]}) + "
+"
     return OutputFile(f"explores/{explore.name}.explore.lkml", text)
 
 
@@ -176,7 +177,7 @@ def _model_file(model: SemanticModel, target: ModelIR) -> OutputFile:
     _put(out, "datagroups", [_datagroup(model.datagroups[name][0]) for name in used])
     _put(out, "persist_with", target.persist_with)
     _put(out, "access_grants", [_grant(g) for g, _ in model.access_grants.values()])
-    text = header(target.origin) + dump(out) + "\n"
+    text = header(f"{target.origin.file} (model {target.name})") + dump(out) + "\n"
     return OutputFile(f"{target.name}.model.lkml", text)
 
 

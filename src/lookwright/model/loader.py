@@ -237,7 +237,7 @@ def _schema_diagnostics(source: SourceFile, error: pydantic.ValidationError) -> 
 
 def _schema_diagnostic(source: SourceFile, path: Path_, item: Any) -> Issue:
     kind = item["type"]
-    dotted = ".".join(str(p) for p in path)
+    dotted = f"'{path[-1]}' in {_parent(path)}" if path else "the file"  # the line:col shows which one
     if kind == "extra_forbidden":
         key = str(path[-1])
         return source.diagnostic(path, "LW101", f"unknown key '{key}' in {_parent(path)}",
@@ -245,13 +245,24 @@ def _schema_diagnostic(source: SourceFile, path: Path_, item: Any) -> Issue:
     if kind == "missing":
         return source.diagnostic(path[:-1], "LW102", f"missing required key '{path[-1]}' in {_parent(path)}")
     if kind in ("literal_error", "enum"):
-        expected = item.get("ctx", {}).get("expected", "")
-        return source.diagnostic(path, "LW103", f"invalid value {item['input']!r} for '{dotted}'",
-                                 f"expected one of {expected}")
+        expected = str(item.get("ctx", {}).get("expected", ""))
+        return source.diagnostic(path, "LW103", f"invalid value {item['input']!r} for {dotted}",
+                                 _closest_value(str(item["input"]), expected) + f"expected one of {expected}")
     if kind == "string_pattern_mismatch":
-        return source.diagnostic(path, "LW104", f"invalid name {item['input']!r} for '{dotted}'",
+        return source.diagnostic(path, "LW104", f"invalid name {item['input']!r} for {dotted}",
                                  "names are lower snake_case: letters, digits and underscores")
-    return source.diagnostic(path, "LW105", f"wrong type for '{dotted}': {item['msg']}")
+    return source.diagnostic(path, "LW105", f"wrong type for {dotted}: {item['msg']}")
+
+
+def _closest_value(value: str, expected: str) -> str:
+    """`did you mean 'FLOAT64'? ` for a value close to one of the quoted choices, else nothing."""
+    import difflib
+    import re
+
+    choices = re.findall(r"'([^']*)'", expected)
+    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6) or \
+        difflib.get_close_matches(value.upper(), choices, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'? " if close else ""
 
 
 def _parent(path: Path_) -> str:

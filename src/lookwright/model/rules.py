@@ -23,7 +23,7 @@ Codes (stable; tests assert them):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from lookwright.errors import Issue
@@ -107,10 +107,25 @@ def _check_table(located: Located[schema.Table], tables: dict[str, Located[schem
     table = located.item
     columns = table_columns(table, tables)
     yield from _check_physical(located, columns, tables)
+    yield from _check_field_names(located)
     yield from _check_dimensions(located, columns, fields)
     yield from _check_measures(located, fields, columns)
     if table.rollup is not None:
         yield from _check_rollup(located, table.rollup, tables)
+
+
+def _check_field_names(located: Located[schema.Table]) -> Iterator[Issue]:
+    """Dimensions and measures share one namespace in a view: a repeated name is an error."""
+    seen: dict[str, str] = {}
+    declared = [("dimensions", i, d.name) for i, d in enumerate(located.item.dimensions)]
+    declared += [("measures", i, m.name) for i, m in enumerate(located.item.measures)]
+    for section, position, name in declared:
+        if name in seen:
+            yield located.error((section, position, "name"), "LW201",
+                                f"duplicate field name '{name}' in table '{located.item.name}'",
+                                f"already declared among its {seen[name]}; dimensions and measures share one namespace")
+        else:
+            seen[name] = section
 
 
 def _check_physical(located: Located[schema.Table], columns: dict[str, str],
@@ -226,6 +241,14 @@ def _check_measure_shape(located: Located[schema.Table], path: tuple[str | int, 
             yield located.error((*path, key), "LW301", f"{key} '{target}' of '{measure.name}' is not a measure of this view")
 
 
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """A hint naming the closest known name, or nothing."""
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
 def _check_references(located: Located[schema.Table], path: tuple[str | int, ...], sql: str | None,
                       fields: dict[str, dict[str, FieldInfo]], allow_measures: bool,
                       measure_type: str | None = None) -> Iterator[Issue]:
@@ -239,7 +262,7 @@ def _check_references(located: Located[schema.Table], path: tuple[str | int, ...
             continue
         info = fields[view].get(name)
         if info is None:
-            yield located.error(path, "LW301", unknown_field(f"{view}.{name}"))
+            yield located.error(path, "LW301", unknown_field(f"{view}.{name}"), did_you_mean(name, fields[view]))
         elif info.is_measure and not allow_measures:
             if measure_type is None:
                 yield located.error(path, "LW303", f"dimension references measure {view}.{name}",

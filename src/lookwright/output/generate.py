@@ -10,7 +10,7 @@ import contextlib
 import gc
 import hashlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +30,7 @@ from lookwright.paths import DEFAULT_LOOKML_DIR, DEFAULT_MODEL_DIR
 from lookwright.version import __version__
 
 if TYPE_CHECKING:
+    from lookwright.lookml.diff import Change
     from lookwright.model.ir import SemanticModel
 
 DEFAULT_SQL_DIR = Path("sql")
@@ -187,3 +188,19 @@ def check(options: GenerateOptions) -> list[str]:
     with _without_cyclic_gc():
         outputs = build_outputs(options, stamp)
     return [diff for output in outputs for diff in diff_set(output)]
+
+
+def lookml_changes(options: GenerateOptions, base: dict[str, str],
+                   base_queries: Iterable[tuple[str, str, Iterable[str]]] = ()) -> list[Change]:
+    """What rendering the current YAML changes for Looker users against `base` ({path: LookML text}).
+
+    Fields are "used" when a declared query (of the current model, or `base_queries` of the base one)
+    or a LookML dashboard under the LookML folder names them: removing or renaming those is breaking."""
+    from lookwright.lookml.diff import compare, project_of, usage
+    from lookwright.model.compile import load_model
+
+    model = load_model(options.model_dir)
+    lookml = _render(model, options, "")[0]
+    current = {item.path: item.content for item in lookml.files}
+    queries = [*base_queries, *((name, query.explore, query.fields) for name, (query, _) in model.queries.items())]
+    return compare(project_of(base), project_of(current), usage(queries, options.lookml_dir))

@@ -211,7 +211,7 @@ def render_sql_files(model: SemanticModel, dialect: str = "bigquery", templates:
     """Every statement (of `tables`, default all) as a file under `<dialect>/<kind>/<table>.sql`."""
     renderer = SqlRenderer(model, dialect, templates)
     files = [
-        OutputFile(f"{dialect}/{SQL_FOLDERS[s.kind]}/{s.table}.sql", header(s.origin, "--") + s.sql)
+        OutputFile(f"{dialect}/{SQL_FOLDERS[s.kind]}/{s.table}.sql", header(f"{s.origin.file} (table {s.table})", "--") + s.sql)
         for s in renderer.statements(tables)
     ]
     function = quantile_function_file(model, dialect)
@@ -231,4 +231,4 @@ def quantile_function_file(model: SemanticModel, dialect: str) -> OutputFile | N
         return None
     origin = users[0].origin
     sql = target.quantile_function_ddl(quantile_function(model.warehouse)) + "\n"
-    return OutputFile(f"{dialect}/ddl/{QUANTILE_FUNCTION}.sql", header(origin, "--") + sql)
+    return OutputFile(f"{dialect}/ddl/{QUANTILE_FUNCTION}.sql", header(f"{origin.file} (function {QUANTILE_FUNCTION})", "--") + sql)
