@@ -150,9 +150,14 @@ def _aggregate_gate(lookml_dir: Path, model_dir: Path) -> tuple[CheckQuery, ...]
 
 
 def generated_files(lookml_dir: Path) -> list[str]:
-    """Files lookwright generated: the manifest's list, or every *.lkml file without one."""
+    """Files lookwright generated (the manifest's list, or every *.lkml file without one), plus the
+    hand-written files a model includes (the YAML model's `include:`): what the deploy pushes."""
     if (lookml_dir / MANIFEST).exists():
-        return manifest_paths(lookml_dir)
+        from lookwright.lookml.project import load_project
+
+        included = {path for model in load_project(lookml_dir).models.values() for path in model.files
+                    if not path.startswith("//")}
+        return sorted(set(manifest_paths(lookml_dir)) | included)
     return sorted(p.relative_to(lookml_dir).as_posix() for p in lookml_dir.rglob("*.lkml"))
 
 

@@ -138,8 +138,7 @@ def _explore_file(explore: ExploreIR) -> OutputFile:
     _put(out, "required_access_grants", list(explore.required_access_grants))
     _put(out, "joins", [_join(j) for j in explore.joins])
     _put(out, "aggregate_tables", [_aggregate(a) for a in explore.aggregate_tables])
-    text = header(f"{explore.origin.file} (explore {explore.name})") + dump({"explores": [out]}) + "
-"
+    text = header(f"{explore.origin.file} (explore {explore.name})") + dump({"explores": [out]}) + "\n"
     return OutputFile(f"explores/{explore.name}.explore.lkml", text)
 
 
@@ -173,6 +172,8 @@ def _model_file(model: SemanticModel, target: ModelIR) -> OutputFile:
     out["includes"] = [f"/views/{v}.view.lkml" for v in target.views] + [
         f"/explores/{e}.explore.lkml" for e in target.explores] + [
         f"/dashboards/{d.name}.dashboard.lookml" for d in model.dashboards.values() if d.model == target.name]
+    # hand-written files after the generated ones: refinements apply to views already defined
+    out["includes"] += ["/" + pattern.lstrip("/") for pattern in target.spec.include]
     used = _used_datagroups(model, target)
     _put(out, "datagroups", [_datagroup(model.datagroups[name][0]) for name in used])
     _put(out, "persist_with", target.persist_with)

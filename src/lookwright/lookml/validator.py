@@ -114,6 +114,8 @@ CODES: dict[str, tuple[str, str]] = {
     "LKML190": ("warning", ("Imported project <p> is not present, so <n> references into it could "
                            "not be checked. Put it in imported_projects/<p>/ or pass --project "
                            "<p>=DIR.")),
+    "LKML191": ("warning", ("<file> is not included by any model, so Looker neither validates nor serves "
+                           "it. Include it from a model (lookwright YAML: the model's include:).")),
     "LKML171": ("warning", ("Looker: Field '<label>' cannot be calculated because of a one_to_many "
                            "or many_to_many join. Add a primary key to <view>.")),
 }
@@ -150,7 +152,11 @@ def validate_lookml(project_dir: Path, projects: Mapping[str, Path] | None = Non
     """Every finding for the LookML project in `project_dir`, sorted and de-duplicated.
 
     `projects` maps imported project names to folders (else `imported_projects/<name>/`)."""
-    return validate_project(load_project(project_dir, projects))
+    from lookwright.output.writer import manifest_files
+
+    findings = validate_project(load_project(project_dir, projects))
+    generated = set(manifest_files(project_dir))  # views lookwright generates for no explore are left out on purpose
+    return [f for f in findings if not (f.code == "LKML191" and f.file in generated)]
 
 
 def validate_project(project: Project) -> list[Issue]:
@@ -173,7 +179,19 @@ def validate_project(project: Project) -> list[Issue]:
         findings |= {f for f in checked if f.code not in MODEL_CONTEXT_CODES}
     findings = {f for f in findings if not f.file.startswith("//")}  # imported projects' files
     findings |= set(_missing_imports(project, unchecked))
+    findings |= set(not_included(project))
     return sorted(findings, key=lambda f: (f.file, f.line, f.code, f.message))
+
+
+def not_included(project: Project) -> Iterator[Issue]:
+    """LKML191 for each local file with views or explores that no model includes (projects with models only)."""
+    if not project.models:
+        return
+    in_models = {path for model in project.models.values() for path in model.files}
+    unmodelled = {path for scope in project.unmodelled.values() for path in scope.files}
+    for path in sorted(unmodelled - in_models):
+        if not path.startswith("//"):
+            yield _finding(path, 1, "LKML191", CODES["LKML191"][1].replace("<file>", path))
 
 
 # Issues that need the whole model (every view and datagroup it includes) to be right.

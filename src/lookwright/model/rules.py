@@ -15,6 +15,7 @@ Codes (stable; tests assert them):
   LW404 increment_key not among the aggregate's dimensions
   LW405 join without sql_on and no foreign key to derive it from
   LW406 unknown explore                  LW407 unknown access grant
+  LW408 model include that is not a hand-written .lkml file of the LookML folder
   LW501 partition column missing or not DATE/TIMESTAMP                 LW502 clustering columns
   LW503 foreign key target unknown       LW504 rollup source/column unknown
   LW505 rollup re-aggregates a non-additive metric (e.g. percentile of percentiles)
@@ -410,6 +411,9 @@ def _qualify(reference: str, base: str) -> str:
     return reference if "." in reference else f"{base}.{reference}"
 
 
+GENERATED = ("views/", "explores/", "dashboards/")  # folders of the generated LookML files
+
+
 def _check_model(located: Located[schema.Model], explores: dict[str, Located[schema.Explore]],
                  datagroups: set[str]) -> Iterator[Issue]:
     for position, name in enumerate(located.item.explores):
@@ -417,6 +421,11 @@ def _check_model(located: Located[schema.Model], explores: dict[str, Located[sch
             yield located.error(("explores", position), "LW406", f"unknown explore '{name}' in model '{located.item.name}'")
     if located.item.persist_with and located.item.persist_with not in datagroups:
         yield located.error(("persist_with",), "LW401", f"unknown datagroup '{located.item.persist_with}'")
+    for position, pattern in enumerate(located.item.include):
+        if not pattern.endswith(".lkml") or ".." in pattern.split("/") or pattern.lstrip("/").startswith(GENERATED):
+            yield located.error(("include", position), "LW408", f"include '{pattern}' of model '{located.item.name}' "
+                                "must name .lkml files of your own inside the LookML folder",
+                                "e.g. /custom/*.view.lkml; views/ and explores/ hold the generated files")
 
 
 def _check_query(located: Located[schema.DeclaredQuery], explores: dict[str, Located[schema.Explore]],

@@ -272,6 +272,11 @@ class Model(StrictModel):
     label: str | None = None
     explores: list[Identifier]
     persist_with: Identifier | None = None
+    include: list[str] = Field(default=[], description=(
+        "Hand-written LookML files the generated model also includes, after the generated ones: paths or "
+        "globs inside the LookML folder (e.g. /custom/*.view.lkml) holding refinements (view: +name) of "
+        "generated views or extra explores. lookwright never writes or removes them; `validate lookml` "
+        "checks them together with the generated files."))
 
 
 class DeclaredQuery(StrictModel):
