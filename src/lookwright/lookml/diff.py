@@ -9,11 +9,15 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from lookwright.errors import InputError
 from lookwright.lookml.project import Explore, Field, Project, View, expand_field, load_project
+
+if TYPE_CHECKING:
+    from lookwright.model.ir import SemanticModel
 
 MANIFEST = ".lookwright-manifest.json"
 
@@ -46,13 +50,14 @@ def _users(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
     return {key: tuple(sorted(users)) for key, users in found.items()}
 
 
-def usage(queries: Iterable[tuple[str, str, Iterable[str]]], dashboards: Path | None = None) -> Usage:
-    """Fields and explores used by declared queries (name, explore, fields) and by LookML dashboards."""
+def usage(users: Iterable[tuple[str, str, Iterable[str]]], dashboards: Path | None = None) -> Usage:
+    """Fields and explores used by `users` (label such as "query q" or "dashboard d", explore, fields)
+    and by the LookML dashboards under `dashboards`."""
     field_users: list[tuple[str, str]] = []
     explore_users: list[tuple[str, str]] = []
-    for name, explore, fields in queries:
-        explore_users.append((explore, f"query {name}"))
-        field_users += [(scoped, f"query {name}") for scoped in fields]
+    for label, explore, fields in users:
+        explore_users.append((explore, label))
+        field_users += [(scoped, label) for scoped in fields]
     for path in sorted(dashboards.rglob("*.dashboard.lookml")) if dashboards and dashboards.is_dir() else ():
         for title, explore, fields in _dashboard_elements(path):
             explore_users.append((explore, f"dashboard {title}"))
@@ -263,7 +268,8 @@ def git_files(base: str, directory: Path) -> dict[str, str]:
 
 
 def git_queries(base: str, model_dir: Path) -> list[tuple[str, str, tuple[str, ...]]]:
-    """The declared queries of the model committed at `base` (none if it does not load)."""
+    """Who used which fields in the model committed at `base`: its declared queries and dashboard
+    tiles, as `model_users` gives them (none if it does not load)."""
     from lookwright.errors import LookwrightError
     from lookwright.model.compile import load_model
 
@@ -277,7 +283,13 @@ def git_queries(base: str, model_dir: Path) -> list[tuple[str, str, tuple[str, .
             model = load_model(root)
         except LookwrightError:
             return []
-    return [(name, query.explore, tuple(query.fields)) for name, (query, _) in model.queries.items()]
+    return model_users(model)
+
+
+def model_users(model: SemanticModel) -> list[tuple[str, str, tuple[str, ...]]]:
+    """("query q" | "dashboard d", explore, fields) for every declared query and dashboard tile."""
+    users = [(f"query {name}", query.explore, tuple(query.fields)) for name, (query, _) in model.queries.items()]
+    return users + [(f"dashboard {tile.dashboard}", tile.explore, tile.fields) for tile in model.tiles()]
 
 
 # --------------------------------------------------------------------------- output

@@ -425,7 +425,7 @@ def _check_model(located: Located[schema.Model], explores: dict[str, Located[sch
         if not pattern.endswith(".lkml") or ".." in pattern.split("/") or pattern.lstrip("/").startswith(GENERATED):
             yield located.error(("include", position), "LW408", f"include '{pattern}' of model '{located.item.name}' "
                                 "must name .lkml files of your own inside the LookML folder",
-                                "e.g. /custom/*.view.lkml; views/ and explores/ hold the generated files")
+                                "e.g. /custom/*.view.lkml; views/, explores/ and dashboards/ hold the generated files")
 
 
 def _check_query(located: Located[schema.DeclaredQuery], explores: dict[str, Located[schema.Explore]],

@@ -194,13 +194,14 @@ def lookml_changes(options: GenerateOptions, base: dict[str, str],
                    base_queries: Iterable[tuple[str, str, Iterable[str]]] = ()) -> list[Change]:
     """What rendering the current YAML changes for Looker users against `base` ({path: LookML text}).
 
-    Fields are "used" when a declared query (of the current model, or `base_queries` of the base one)
-    or a LookML dashboard under the LookML folder names them: removing or renaming those is breaking."""
-    from lookwright.lookml.diff import compare, project_of, usage
+    Fields are "used" when a declared query or dashboard tile (of the current model, or `base_queries`
+    of the base one) or a LookML dashboard under the LookML folder names them: removing or renaming
+    those is breaking."""
+    from lookwright.lookml.diff import compare, model_users, project_of, usage
     from lookwright.model.compile import load_model
 
     model = load_model(options.model_dir)
     lookml = _render(model, options, "")[0]
     current = {item.path: item.content for item in lookml.files}
-    queries = [*base_queries, *((name, query.explore, query.fields) for name, (query, _) in model.queries.items())]
+    queries = [*base_queries, *model_users(model)]
     return compare(project_of(base), project_of(current), usage(queries, options.lookml_dir))
