@@ -164,6 +164,10 @@ CASES = [
     ("imported_project_missing", "manifest.lkml", 3, "warning", "LKML190",
      ("Imported project shared is not present, so 3 references into it could not be checked. "
       "Put it in imported_projects/shared/ or pass --project shared=DIR.")),
+    # a hand-written view the model's includes leave out (issue 9)
+    ("file_not_included", "returns.view.lkml", 1, "warning", "LKML191",
+     ("returns.view.lkml is not included by any model, so Looker neither validates nor serves it. "
+      "Include it from a model (lookwright YAML: the model's include:).")),
 ]
 # Valid LookML that real projects use and an earlier validator flagged (issue 10's patterns).
 VALID_PATTERNS = [
