@@ -173,7 +173,7 @@ def _model_file(model: SemanticModel, target: ModelIR) -> OutputFile:
         f"/explores/{e}.explore.lkml" for e in target.explores] + [
         f"/dashboards/{d.name}.dashboard.lookml" for d in model.dashboards.values() if d.model == target.name]
     # hand-written files after the generated ones: refinements apply to views already defined
-    out["includes"] += ["/" + pattern.lstrip("/") for pattern in target.spec.include]
+    out["includes"] += list(target.include)
     used = _used_datagroups(model, target)
     _put(out, "datagroups", [_datagroup(model.datagroups[name][0]) for name in used])
     _put(out, "persist_with", target.persist_with)

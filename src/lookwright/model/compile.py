@@ -196,5 +196,5 @@ def _compile_model(located: Located[schema.Model], explores: dict[str, ExploreIR
     views = sorted({view for name in names for view in (explores[name].view, *(j.view for j in explores[name].joins))})
     model = located.item
     return ModelIR(model.name, _origin(located), model.connection, model.label, model.persist_with, names,
-                   tuple(views))
+                   tuple(views), tuple("/" + pattern.lstrip("/") for pattern in model.include))
 

@@ -104,6 +104,7 @@ class ModelIR:
     persist_with: str | None
     explores: tuple[str, ...]
     views: tuple[str, ...]  # every view its explores use, sorted
+    include: tuple[str, ...] = ()  # hand-written LookML files it also includes, as "/path" patterns
 
 
 @dataclass(frozen=True)
