@@ -60,7 +60,7 @@ def test_appending_a_day_loads_and_builds_with_unique_ids(project: Path) -> None
     for folder in ("build/first", "build/day3"):
         loaded = lookwright("load", "--warehouse", url, folder, cwd=project)
         assert loaded.returncode == 0, loaded.stderr
-        assert loaded.stderr.count(f"{folder}/") >= 5  # one row per file, whole names, off a terminal
+        assert loaded.stderr.count(f"{folder}/") >= 8  # one row per file, whole names, off a terminal
     built = lookwright("build", "--warehouse", url, cwd=project)
     assert built.returncode == 0, built.stderr
     assert "requests_unique_span" in built.stderr and "FAIL" not in built.stderr
@@ -74,10 +74,11 @@ def test_load_dir_reads_every_recognized_file(project: Path) -> None:
             if line.startswith("│")]
     sources = ROOT / "tests" / "fixtures" / "sources"
     assert [(table, Path(file).relative_to(sources).as_posix()) for table, _, _, file in rows] == [
-        ("raw_azure_cost", "azure_cost/azure.csv"), ("raw_aws_cur", "cur/cur.parquet"),
+        ("raw_app_logs", "app_logs/app.log"), ("raw_azure_cost", "azure_cost/azure.csv"),
+        ("raw_cloudwatch_metrics", "cloudwatch/metrics.json"), ("raw_aws_cur", "cur/cur.parquet"),
         ("raw_aws_cur", "cur/cur_legacy.csv"), ("raw_gcp_billing", "gcp_billing/billing.csv"),
         ("raw_gcp_billing", "gcp_billing/billing.jsonl"), ("raw_spans", "otlp/traces.jsonl"),
-        ("raw_db_query_log", "query_log/queries.jsonl")]
+        ("raw_db_query_log", "query_log/queries.jsonl"), ("raw_rum_beacons", "rum/beacons.jsonl")]
 
 
 def test_load_of_a_folder_with_nothing_it_knows_is_exit_2(project: Path) -> None:
@@ -91,10 +92,11 @@ def test_plain_progress_lines_off_a_terminal(project: Path) -> None:
     result = lookwright("synth", "--days", "1", "--requests", "200", "out", cwd=project)
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
-    assert [line.split(" (")[0] for line in lines[:5]] == [
-        "[1/5] otlp/spans-2025-03-03.jsonl", "[2/5] query_log/queries-2025-03-03.jsonl",
-        "[3/5] cur/cur-2025-03-03.parquet", "[4/5] gcp_billing/billing-2025-03-03.jsonl",
-        "[5/5] azure_cost/azure-cost-2025-03-03.csv"]
+    assert [line.split(" (")[0] for line in lines[:8]] == [
+        "[1/8] otlp/spans-2025-03-03.jsonl", "[2/8] query_log/queries-2025-03-03.jsonl",
+        "[3/8] cur/cur-2025-03-03.parquet", "[4/8] gcp_billing/billing-2025-03-03.jsonl",
+        "[5/8] azure_cost/azure-cost-2025-03-03.csv", "[6/8] cloudwatch/metrics-2025-03-03.json",
+        "[7/8] logs/app-2025-03-03.log", "[8/8] rum/beacons-2025-03-03.jsonl"]
 
 
 def test_validate_takes_model(project: Path) -> None:

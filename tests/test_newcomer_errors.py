@@ -69,7 +69,7 @@ def test_ctrl_c_is_one_line_exit_130_and_leaves_no_partial_outdir(tmp_path: Path
                               "out"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert child.stderr is not None
     first = child.stderr.readline()  # plain progress off a terminal: the first file is written
-    assert first.startswith("[1/15] "), first
+    assert first.startswith("[1/24] "), first
     child.send_signal(signal.SIGINT)
     rest = child.stderr.read()
     assert child.wait(timeout=60) == 130

@@ -55,7 +55,8 @@ def _json_value(value: Any) -> Any:
 @click.option("--model", "model_dir", default=str(DEFAULT_MODEL_DIR), show_default=True, help="Semantic model directory.")
 @click.option("--lookml", "lookml_dir", default=str(DEFAULT_LOOKML_DIR), show_default=True,
               help="LookML project (for the aggregate table Looker would use).")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: the SQL (and the rows, with --run) as one JSON document.")
 def sql(explore: str, fields: str, filters: tuple[str, ...], sorts: str, limit: int | None, timezone: str | None,
         now_text: str | None, run_it: bool, warehouse_url: str | None, model_dir: str, lookml_dir: str,
         output_format: str) -> None:

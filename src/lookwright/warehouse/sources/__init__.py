@@ -41,13 +41,28 @@ def load(warehouse: Warehouse, kind: str, path: Path) -> LoadReport:
     return _load_file(warehouse, source, path, RAW_TABLES[source.table])
 
 
-DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
+DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".log")
 NOT_DATA = ("manifest.json", "incidents.json")
+FOLDER_ALIASES = {"logs": "app-logs"}  # folder names `lookwright synth` uses that are not a kind's name
 
 
 def _kind_of_folder(name: str) -> str | None:
     kind = name.lower().replace("_", "-")
+    kind = FOLDER_ALIASES.get(kind, kind)
     return kind if kind in SOURCES else None
+
+
+def _synth_manifest(directory: Path) -> list[tuple[str, Path]] | None:
+    """(kind, file) of a `lookwright synth` folder, from its manifest.json."""
+    import json
+
+    try:
+        recorded = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        files = recorded["files"] if recorded.get("generator") == "lookwright synth" else None
+        return None if files is None else [(str(f["kind"]).replace("_", "-"), directory / str(f["path"]))
+                                           for f in files]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def recognize(path: Path, only: str | None = None) -> list[tuple[str, Path]]:
@@ -55,7 +70,11 @@ def recognize(path: Path, only: str | None = None) -> list[tuple[str, Path]]:
 
     A file's kind is the nearest folder above it named like a source (`otlp/`, `cur/`, `gcp_billing/`
     or `gcp-billing/`, ...), as `lookwright synth` lays them out; `only` forces one kind for every
-    data file. A file given directly takes `only` or its folder's kind."""
+    data file. A file given directly takes `only` or its folder's kind. A `lookwright synth` folder is
+    read from its manifest.json."""
+    listed = _synth_manifest(path) if path.is_dir() else None
+    if listed is not None:
+        return sorted((kind, file) for kind, file in listed if only is None or kind == only)
     candidates = [path] if path.is_file() else sorted(
         p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES and p.name not in NOT_DATA)
     found = []
