@@ -25,7 +25,10 @@ def _built(path: Path | str = ":memory:") -> DuckDBWarehouse:
 def test_every_check_passes_and_is_stored() -> None:
     w = _built()
     result = run_checks(w, MODEL)
-    assert result.failures == () and result.warnings == ()
+    assert result.failures == ()
+    # this warehouse loads no logs, RUM or CloudWatch rows: their facts are empty, a warning each
+    assert [(r.table, r.check_name) for r in result.warnings] == [
+        ("fact_log_events", "not_empty"), ("fact_resource_metrics_hourly", "not_empty"), ("fact_rum_events", "not_empty")]
     names = {r.check_name for r in result.results}
     assert {"requests_unique_span", "requests_duration_in_range", "cost_unique_grain",
             "cost_daily_availability", "cost_conserved_per_day", "dim_service__required_not_null"} <= names
@@ -79,3 +82,11 @@ def test_checks_command_exits_1_on_a_failing_check(tmp_path: Path, capsys: pytes
     assert "error: 1 data-quality check failed: fact_performance_requests.requests_unique_span (3 failing)" in err
     assert "FAIL" in err
 
+
+
+def test_a_warehouse_built_from_nothing_fails_its_checks() -> None:
+    """Building on empty raw tables used to pass every row-level check (issue 9)."""
+    w = warehouse()
+    run(w)
+    result = run_checks(w, MODEL)
+    assert [(r.table, r.check_name) for r in result.failures] == [("lookwright_build_state", "facts_not_all_empty")]

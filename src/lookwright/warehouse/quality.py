@@ -23,7 +23,7 @@ RESULTS_TABLE = "data_quality_results"
 RESULTS_COLUMNS = (("run_id", "STRING"), ("checked_at", "TIMESTAMP"), ("table_name", "STRING"),
                    ("check_name", "STRING"), ("severity", "STRING"), ("failing", "INT64"), ("passed", "BOOL"))
 CONSERVATION_TABLE = "fact_cost_hourly"
-FRESHNESS_CHECKS = ("built", "built_after_last_load", "not_empty")
+FRESHNESS_CHECKS = ("built", "built_after_last_load", "facts_not_all_empty")
 CONSERVATION_TEMPLATE = "transforms/cost_conservation.sql.j2"
 
 
@@ -72,7 +72,8 @@ def check_statements(model: SemanticModel, renderer: TransformRenderer) -> list[
 
 
 def freshness_results(warehouse: Warehouse, model: SemanticModel, renderer: TransformRenderer) -> list[CheckResult]:
-    """Checks every run has: the model was built, after the newest raw load, and no fact table is empty.
+    """Checks every run has: the model was built, after the newest raw load, and not every fact table is
+    empty (errors); each empty fact table is a warning.
 
     Without them an empty or stale warehouse would pass every row-level check."""
     create_raw_tables(warehouse)
@@ -85,10 +86,14 @@ def freshness_results(warehouse: Warehouse, model: SemanticModel, renderer: Tran
     stale = not state or (loaded is not None and (through is None or loaded > through))
     results = [CheckResult(STATE_TABLE, "built", "error", 0),
                CheckResult(STATE_TABLE, "built_after_last_load", "error", int(stale))]
+    empty = []
     for table in model.tables.values():
         if table.spec.kind == "fact":
             rows = warehouse.query(f"SELECT COUNT(*) FROM {renderer.sql.ref(table.name)}")
-            results.append(CheckResult(table.name, "not_empty", "error", int(not rows[0][0])))
+            empty.append(not rows[0][0])
+            # a source a deployment does not send (no RUM, say) leaves its facts empty: a warning
+            results.append(CheckResult(table.name, "not_empty", "warning", int(not rows[0][0])))
+    results.insert(2, CheckResult(STATE_TABLE, "facts_not_all_empty", "error", int(bool(empty) and all(empty))))
     return results
 
 
