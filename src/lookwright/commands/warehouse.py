@@ -10,8 +10,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from lookwright.commands.warehouse_options import connect_options, warehouse_options
 from lookwright.demo.synth import SynthConfig, planned_files, synthesize
-from lookwright.warehouse.duckdb import DEFAULT_WAREHOUSE_PATH, open_warehouse
+from lookwright.warehouse import open_warehouse
 from lookwright.warehouse.sources import SOURCES, LoadReport
 from lookwright.warehouse.sources import load as load_source
 
@@ -75,14 +76,19 @@ def _print_bad_rows(console: Console, reports: list[LoadReport]) -> None:
 @click.command()
 @click.option("--source", "kind", type=click.Choice(sorted(SOURCES)), required=True,
               help="The export format of every PATH.")
-@click.option("--warehouse", "url", default=f"duckdb:{DEFAULT_WAREHOUSE_PATH}", show_default=True)
+@warehouse_options()
 @click.argument("paths", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def load(kind: str, url: str, paths: tuple[Path, ...]) -> None:
-    """Load export files into their raw table; each file all or nothing, reloads replace."""
+def load(kind: str, url: str, location: str | None, credentials_file: Path | None,
+         maximum_bytes_billed: int | None, paths: tuple[Path, ...]) -> None:
+    """Load export files into their raw table; each file all or nothing, reloads replace.
+
+    On BigQuery each file is checked locally and its good rows arrive by a load job.
+    """
     console = Console(stderr=True)
     reports = []
-    with open_warehouse(url) as warehouse, _progress(console) as progress:
+    options = connect_options(location, credentials_file, maximum_bytes_billed)
+    with open_warehouse(url, options) as warehouse, _progress(console) as progress:
         task = progress.add_task(f"loading {kind}", total=len(paths))
         for path in sorted(paths):
             progress.update(task, description=f"loading {path}")

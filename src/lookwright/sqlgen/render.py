@@ -163,6 +163,7 @@ class SqlRenderer:
         self.model = model
         self.dialect = DIALECTS[dialect]
         self.env = environment(self.dialect, templates)
+        self.redirect: dict[str, str] = {}  # model table -> the table name statements use instead
 
     def render(self, template: str, **context: object) -> str:
         try:
@@ -171,21 +172,29 @@ class SqlRenderer:
             raise InputError(f"template {template}: {error}") from error
 
     def ref(self, name: str) -> str:
+        """The table as SQL names it; a redirected table (a rebuild's staging twin) by its twin's name."""
         table = self.model.tables[name]
+        twin = self.redirect.get(name)
+        if twin is not None:
+            project_dataset = table.table_id.rpartition(".")[0]
+            return self.dialect.table(f"{project_dataset}.{twin}", twin)
         return self.dialect.table(table.table_id, table.name)
 
     def ddl(self, table: TableIR) -> str:
         return self.render("create_table.sql.j2", table=table, ref=self.ref(table.name))
 
-    def rollup_select(self, table: TableIR, windowed: bool) -> str:
+    def rollup_select(self, table: TableIR, windowed: bool, source_window: str | None = None) -> str:
         plan = plan_rollup(self.model, table, self.dialect)
+        bound = source_window or self.dialect.source_window(self.dialect.parameter(WINDOW_PARAMETER), plan.grain)
         return self.render("rollup_select.sql.j2", plan=plan, source=self.ref(plan.source.name),
-                           target=self.ref(table.name), windowed=windowed)
+                           target=self.ref(table.name), windowed=windowed, source_window=bound)
 
-    def incremental(self, table: TableIR) -> str:
+    def incremental(self, table: TableIR, window: str | None = None, source_window: str | None = None) -> str:
+        """The incremental statement(s) of a rollup from `window` (default: the @window_start parameter)."""
         plan = plan_rollup(self.model, table, self.dialect)
         return self.render("incremental.sql.j2", plan=plan, target=self.ref(table.name),
-                           select=self.rollup_select(table, windowed=True).strip())
+                           window=window or self.dialect.parameter(WINDOW_PARAMETER),
+                           select=self.rollup_select(table, windowed=True, source_window=source_window).strip())
 
     def checks(self, table: TableIR) -> str:
         return self.render("checks.sql.j2", table=table, ref=self.ref(table.name))
@@ -202,6 +211,8 @@ class SqlRenderer:
                 out.append(Statement("check", table.name, self.checks(table), table.origin))
         return out
 
+
+WINDOW_PARAMETER = "window_start"
 
 SQL_FOLDERS = {"ddl": "ddl", "rollup": "rollups", "incremental": "incremental", "check": "checks"}
 

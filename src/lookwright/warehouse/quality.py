@@ -66,6 +66,7 @@ def check_statements(model: SemanticModel, renderer: TransformRenderer) -> list[
 
 def run_checks(warehouse: Warehouse, model: SemanticModel, templates: Path | None = None) -> CheckRun:
     """Run every check on the built tables and append the results to data_quality_results."""
+    model = warehouse.target(model)
     renderer = TransformRenderer(model, warehouse.dialect, templates)
     results = [
         CheckResult(table, str(name), str(severity), int(failing or 0))
