@@ -56,7 +56,8 @@ class FieldCompiler:
         """A measure's aggregate over its expanded SQL."""
         found = next(m for m in table.measures if m.name == name)
         if found.spec.type == "sketch_percentile":  # merge the rows' sketches, read the quantile
-            return self.dialect.sketch_quantile(f'"{table.name}".{found.spec.sketch}', sketch_fraction(found.spec),
+            quote = "`" if self.dialect.name == "bigquery" else '"'
+            return self.dialect.sketch_quantile(f"{quote}{table.name}{quote}.{found.spec.sketch}", sketch_fraction(found.spec),
                                                 quantile_function(self.model.warehouse))
         inner = self.expand(table, found.sql, seen | {name}) if found.sql else None
         if found.type == "count":

@@ -95,6 +95,7 @@ class BigQueryAnalyzer:
                 for column, kind in columns:
                     builder.add_column(column, _type(TypeFactory, kind))
                 catalog.add_table(builder.build())
+        self._add_functions(api, catalog, prefixes)
         catalog.with_builtin_functions(ZetaSQLBuiltinFunctionOptions(language_options=language))
         from zetasql.core.local_service import ZetaSqlLocalService
 
@@ -109,6 +110,24 @@ class BigQueryAnalyzer:
             options.error_message_mode = ErrorMessageMode.ERROR_MESSAGE_ONE_LINE
             options.default_timezone = "UTC"
             self._options[mode == ParameterMode.PARAMETER_POSITIONAL] = options
+
+    @staticmethod
+    def _add_functions(api: Any, catalog: Any, prefixes: list[str]) -> None:
+        """lookwright's own SQL functions (the merged-sketch quantile), under every dataset prefix."""
+        from zetasql.api.builders.function_builder import SignatureBuilder
+        from zetasql.api.type_factory import TypeFactory
+        from zetasql.types import Function, FunctionEnums, TypeKind
+
+        from lookwright.sqlgen.dialects import QUANTILE_FUNCTION
+
+        signature = (SignatureBuilder().add_argument(_type(TypeFactory, SKETCH))
+                     .add_argument(TypeKind.TYPE_DOUBLE).set_return_type(TypeKind.TYPE_DOUBLE).build())
+        for argument in [*signature.argument, signature.return_type]:
+            argument.num_occurrences = 1
+        for prefix in prefixes:
+            name = prefix + QUANTILE_FUNCTION
+            catalog.add_function(Function(name_path=[name], group="UDF", mode=FunctionEnums.Mode.SCALAR,
+                                          signature=[signature]))
 
     def analyze(self, sql: str, parameters: Sequence[tuple[str | None, str]] = ()) -> Any:
         """The resolved statement; raises AnalysisFailed with ZetaSQL's message.

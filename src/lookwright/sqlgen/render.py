@@ -66,7 +66,15 @@ def environment(dialect: Dialect, override: Path | None = None) -> jinja2.Enviro
         keep_trailing_newline=True, autoescape=False, auto_reload=False,
     )
     env.globals["d"] = dialect
+    env.filters["bq_string"] = bq_string
     return env
+
+
+def bq_string(value: str) -> str:
+    """A BigQuery string literal: quotes and backslashes escaped, every other character as itself
+    (JSON's `\\ud83d\\ude00` surrogate pairs are "Illegal escape sequence" in BigQuery)."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'
 
 
 STATEMENT_TEMPLATES = ("create_table.sql.j2", "rollup_select.sql.j2", "incremental.sql.j2", "checks.sql.j2")
