@@ -105,11 +105,11 @@ def partition_access(resolved: Any, partitions: Mapping[str, str]) -> list[Table
             continue
         arguments = list(node.argument_list)
         for position, argument in enumerate(arguments):
-            column_id = _column_id(argument)
+            referenced = _column_id(argument)
             others = arguments[:position] + arguments[position + 1:]
-            if column_id in scans and others and all(_constant(o) for o in others):
+            if referenced is not None and referenced in scans and others and all(_constant(o) for o in others):
                 operator = _function(node).removeprefix("$").replace("greater_or_equal", ">=")
-                bounds.setdefault(column_id, []).append(f"{operator} {_describe(others[-1])}")
+                bounds.setdefault(referenced, []).append(f"{operator} {_describe(others[-1])}")
     accesses = []
     for name, column, ids in scanned:
         found = tuple(sorted({b for i in ids for b in bounds.get(i, [])}))
