@@ -88,8 +88,9 @@ def partition_access(resolved: Any, partitions: Mapping[str, str]) -> list[Table
     """For every scan of a table in `partitions` (bare name -> partition column): pruned or not."""
     scans: dict[int, tuple[str, str]] = {}  # column id of a scanned partition column -> (table, column)
     scanned: list[tuple[str, str, set[int]]] = []
+    written = {id(n.table_scan) for n in _walk(resolved) if _kind(n) == "ResolvedInsertStmt"}  # not read
     for node in _walk(resolved):
-        if _kind(node) != "ResolvedTableScan":
+        if _kind(node) != "ResolvedTableScan" or id(node) in written:
             continue
         name = str(node.table.name).rpartition(".")[2]
         column = partitions.get(name)
