@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -28,7 +28,7 @@ class FakeBigQuery(BaseHTTPRequestHandler):
     """datasets.get and jobs.insert of one project `p`, dataset `d` in EU, per `mode`."""
 
     mode = "denied"  # denied | no_dataset | located
-    jobs: list[dict[str, Any]] = []
+    jobs: ClassVar[list[dict[str, Any]]] = []
 
     def log_message(self, *args: object) -> None:
         pass
@@ -45,7 +45,7 @@ class FakeBigQuery(BaseHTTPRequestHandler):
         self._answer(status, {"error": {"code": status, "message": message,
                                         "errors": [{"reason": reason, "message": message}]}})
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server hook
+    def do_GET(self) -> None:
         if self.path.startswith("/bigquery/v2/projects/p/datasets/d"):
             if self.mode == "no_dataset":
                 self._error(404, "notFound", "Not found: Dataset p:d")
@@ -54,7 +54,7 @@ class FakeBigQuery(BaseHTTPRequestHandler):
             return
         self._error(404, "notFound", f"Not found: {self.path}")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         job = json.loads(self.rfile.read(length) or b"{}")
         type(self).jobs.append(job)

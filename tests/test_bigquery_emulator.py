@@ -28,8 +28,8 @@ from lookwright.warehouse.bigquery import BigQueryWarehouse, parse_url
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT, DATASET = "perf-cost-prod", "observability"  # where the flagship model's tables live
 REQUESTS, HOURLY, DAILY = "fact_performance_requests", "fact_performance_metrics_hourly", "fact_performance_metrics_daily"
-FLAGSHIP_TABLES = 16
-CHECKS = 25  # rows the committed sql/bigquery/checks files return
+FLAGSHIP_TABLES = 21
+CHECKS = 37  # rows the committed sql/bigquery/checks files return
 EMULATOR = "bqemulator 1.4.0"
 
 # trace, span, timestamp, service, endpoint, region, duration_ms, status, is_error, request B, response B
@@ -121,9 +121,10 @@ def test_generated_ddl_creates_every_flagship_table(warehouse: BigQueryWarehouse
 
 
 def test_generated_ddl_keeps_types_partitioning_and_expiry(warehouse: BigQueryWarehouse) -> None:
+    daily = warehouse.client.get_table(f"{PROJECT}.{DATASET}.{DAILY}").time_partitioning
+    assert (daily.type_, daily.field, daily.expiration_ms) == ("DAY", "date", 3650 * 86_400_000)
     table = warehouse.client.get_table(f"{PROJECT}.{DATASET}.{REQUESTS}")
-    partitioning = table.time_partitioning
-    assert (partitioning.type_, partitioning.field, partitioning.expiration_ms) == ("DAY", "date", 90 * 86_400_000)
+    assert (table.time_partitioning.type_, table.time_partitioning.expiration_ms) == ("DAY", 90 * 86_400_000)
     assert table.description == "One row per span from OpenTelemetry traces, deduplicated on trace_id + span_id."
     kinds = {field.name: (field.field_type, field.mode) for field in table.schema}
     assert kinds["trace_id"] == ("STRING", "REQUIRED")

@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.fact_performance_cost_j
   requests_per_dollar FLOAT64,
   performance_efficiency_score FLOAT64 OPTIONS(description="(requests_per_second / duration_p95_ms) / total_cost x 1000.")
 )
-PARTITION BY date
+PARTITION BY DATE(hour)
 CLUSTER BY service_key
 OPTIONS(
   partition_expiration_days = 730,

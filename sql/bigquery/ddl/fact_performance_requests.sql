@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.fact_performance_reques
   span_attributes JSON,
   resource_attributes JSON
 )
-PARTITION BY date
+PARTITION BY DATE(timestamp)
 CLUSTER BY service_key, endpoint_key, hour
 OPTIONS(
   partition_expiration_days = 90,
