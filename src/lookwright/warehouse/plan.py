@@ -15,7 +15,7 @@ from typing import Any
 from lookwright.errors import WarehouseError
 from lookwright.model.ir import SemanticModel, TableIR
 from lookwright.sqlgen.pruning import TableAccess, partition_access
-from lookwright.warehouse.build import GRAIN_STEP, TransformRenderer, build_order, late_window
+from lookwright.warehouse.build import TransformRenderer, build_order, late_window, periods_before
 from lookwright.warehouse.sources.schema import RAW_PARTITIONS
 
 TIB = 2**40
@@ -84,9 +84,8 @@ def incremental_statements(model: SemanticModel, window_start: datetime) -> list
 
 def _table_statements(renderer: TransformRenderer, table: TableIR, window_start: datetime) -> list[str]:
     if table.rollup is not None:
-        step = table.rollup.increment_offset * GRAIN_STEP[table.rollup.period.grain]
-        start = window_start - step
-        window: datetime | date = start.date() if table.rollup.period.grain == "day" else start
+        start = periods_before(window_start, table.rollup.increment_offset, table.rollup.period.grain)
+        window: datetime | date = start if table.rollup.period.grain == "hour" else start.date()
         return renderer.rollup_statements(table, window)
     transform = table.spec.transform
     incremental = transform is not None and transform.incremental_column is not None
