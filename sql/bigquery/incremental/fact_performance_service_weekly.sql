@@ -8,7 +8,7 @@ USING (
       DATE_TRUNC(DATE(date), WEEK(MONDAY)) AS __period,
       src.*
     FROM `perf-cost-prod.observability.fact_performance_service_daily` AS src
-    WHERE src.date >= TIMESTAMP(@window_start)
+    WHERE src.date >= @window_start
   ),
   aggregated AS (
     SELECT

@@ -193,7 +193,9 @@ class SqlRenderer:
 
     def rollup_select(self, table: TableIR, windowed: bool, source_window: str | None = None) -> str:
         plan = plan_rollup(self.model, table, self.dialect)
-        bound = source_window or self.dialect.source_window(self.dialect.parameter(WINDOW_PARAMETER), plan.grain)
+        parameter = self.dialect.parameter(WINDOW_PARAMETER)
+        source_is_date = plan.source.column(plan.period_source).type == "DATE"
+        bound = source_window or (parameter if source_is_date else self.dialect.source_window(parameter, plan.grain))
         return self.render("rollup_select.sql.j2", plan=plan, source=self.ref(plan.source.name),
                            target=self.ref(table.name), windowed=windowed, source_window=bound)
 

@@ -160,7 +160,9 @@ class TransformRenderer:
         assert rollup is not None
         start = datetime.combine(window, datetime.min.time()) if not isinstance(window, datetime) else window
         target_bound = self.literal(window)
-        source_bound = self.literal(start)
+        source = self.model.tables[rollup.source]
+        source_is_date = source.column(rollup.period.source).type == "DATE"
+        source_bound = self.literal(start.date() if source_is_date else start)
         sql = self.sql.incremental(table, window=target_bound, source_window=source_bound)
         return [s.strip() for s in sql.split(";") if s.strip()]
 
