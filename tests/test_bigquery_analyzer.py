@@ -61,3 +61,28 @@ def test_bigquery_types_and_functions(analyzer: BigQueryAnalyzer) -> None:
 def test_split_script_keeps_statements_and_drops_comments() -> None:
     script = "-- header\n-- more\nSELECT 1;\n\nSELECT ';' AS x;\n-- trailing\n"
     assert split_script(script) == ["-- header\n-- more\nSELECT 1", "SELECT ';' AS x"]
+
+
+def test_validate_sql_offline_passes_the_flagship_and_bisects_a_broken_field(
+        model: SemanticModel, analyzer: BigQueryAnalyzer, tmp_path: Path) -> None:
+    import shutil
+
+    from lookwright.checks.sql import validate_sql_offline
+
+    report = validate_sql_offline(model)
+    fields = sum(len(t.dimensions) + len(t.measures) for t in model.tables.values())
+    assert (report.views, report.fields, report.failures) == (len(model.tables), fields, ())
+    target = tmp_path / "semantic"
+    shutil.copytree(ROOT / "semantic", target)
+    path = target / "performance.yml"
+    text = path.read_text(encoding="utf-8")
+    broken = text.replace('      - {name: http_status_code, type: number}\n',
+                          '      - {name: http_status_code, type: number, sql: "DATE_TRUNC(${TABLE}.date, HOUR)"}\n')
+    assert broken != text
+    path.write_text(broken, encoding="utf-8")
+    line = broken.splitlines().index('      - {name: http_status_code, type: number, sql: "DATE_TRUNC(${TABLE}.date,'
+                                      ' HOUR)"}') + 1
+    failures = validate_sql_offline(load_model(target)).failures
+    assert [(f.file.endswith("performance.yml"), f.line, f.subject) for f in failures] == [
+        (True, line, "fact_performance_requests.http_status_code")]
+    assert failures[0].message.startswith("BigQuery (ZetaSQL): DATE_TRUNC does not support the HOUR date part")

@@ -121,9 +121,10 @@ def test_generated_ddl_creates_every_flagship_table(warehouse: BigQueryWarehouse
 
 
 def test_generated_ddl_keeps_types_partitioning_and_expiry(warehouse: BigQueryWarehouse) -> None:
+    daily = warehouse.client.get_table(f"{PROJECT}.{DATASET}.{DAILY}").time_partitioning
+    assert (daily.type_, daily.field, daily.expiration_ms) == ("DAY", "date", 3650 * 86_400_000)
     table = warehouse.client.get_table(f"{PROJECT}.{DATASET}.{REQUESTS}")
-    partitioning = table.time_partitioning
-    assert (partitioning.type_, partitioning.field, partitioning.expiration_ms) == ("DAY", "date", 90 * 86_400_000)
+    assert (table.time_partitioning.type_, table.time_partitioning.expiration_ms) == ("DAY", 90 * 86_400_000)
     assert table.description == "One row per span from OpenTelemetry traces, deduplicated on trace_id + span_id."
     kinds = {field.name: (field.field_type, field.mode) for field in table.schema}
     assert kinds["trace_id"] == ("STRING", "REQUIRED")
@@ -176,9 +177,10 @@ def test_generated_hourly_incremental_merge_is_idempotent(
         warehouse: BigQueryWarehouse, renderer: SqlRenderer) -> None:
     warehouse.execute(f"DELETE FROM {HOURLY} WHERE TRUE")
     merge = renderer.incremental(renderer.model.tables[HOURLY])
-    warehouse.execute(merge)
+    window = {"window_start": datetime(1970, 1, 1, tzinfo=UTC)}
+    warehouse.execute(merge, window)
     first = hourly_contents(warehouse)
-    warehouse.execute(merge)
+    warehouse.execute(merge, window)
     assert hourly_contents(warehouse) == first == HOURLY_ROWS
 
 
@@ -239,8 +241,13 @@ def test_parameters_positional_and_named(warehouse: BigQueryWarehouse) -> None:
         {"at": moment, "day": date(2026, 11, 1), "twice": 0.5}]
     typed_null = bigquery.ScalarQueryParameter(None, "INT64", None)
     assert warehouse.query("SELECT ? IS NULL", [typed_null]) == [(True,)]
-    with pytest.raises(WarehouseError, match=r"^cannot infer the BigQuery type of a NULL parameter: pass a"):
+    with pytest.raises(WarehouseError, match=r"^cannot infer the BigQuery type of a NULL parameter: pass lookwright"):
         warehouse.query("SELECT ?", [None])
+    from lookwright.warehouse.base import TypedNull
+
+    assert warehouse.query("SELECT @t IS NULL", {"t": TypedNull("TIMESTAMP")}) == [(True,)]
+    naive = datetime(2026, 11, 1, 10, 5)  # lookwright's naive datetimes are UTC: bound as TIMESTAMP
+    assert warehouse.query("SELECT @at", {"at": naive}) == [(naive.replace(tzinfo=UTC),)]
 
 
 def test_errors_name_the_statement_first_line(warehouse: BigQueryWarehouse) -> None:
@@ -250,7 +257,8 @@ def test_errors_name_the_statement_first_line(warehouse: BigQueryWarehouse) -> N
     with pytest.raises(WarehouseError) as missing:
         warehouse.execute("DELETE FROM no_such_table WHERE TRUE")
     assert str(missing.value).startswith(
-        "DELETE FROM no_such_table WHERE TRUE: 404 Not found: Table perf-cost-prod")
+        "DELETE FROM no_such_table WHERE TRUE (table perf-cost-prod.observability.no_such_table):"
+        " 404 Not found: Table perf-cost-prod")
 
 
 def test_transaction_commits(warehouse: BigQueryWarehouse, scratch: str) -> None:
@@ -274,7 +282,8 @@ def test_transaction_rolls_back_when_the_block_raises(warehouse: BigQueryWarehou
 
 
 def test_transaction_rolls_back_a_failing_statement(warehouse: BigQueryWarehouse, scratch: str) -> None:
-    with pytest.raises(WarehouseError, match=r"^INSERT INTO lw_scratch VALUES \('x', 1, 2\): 400 "), \
+    with pytest.raises(WarehouseError, match=r"^INSERT INTO lw_scratch VALUES \('x', 1, 2\) \(table perf-cost-prod.observability"
+                       r".lw_scratch\): 400 "), \
             warehouse.transaction():
         warehouse.execute(f"INSERT INTO {scratch} VALUES (3, 'dropped')")
         warehouse.execute(f"INSERT INTO {scratch} VALUES ('x', 1, 2)")

@@ -109,11 +109,6 @@ def test_reading_commands_refuse_a_missing_warehouse_with_exit_3(project: Path, 
     assert sorted(p.name for p in project.iterdir()) == ["semantic"]
 
 
-def test_validate_sql_defaults_to_the_demo_warehouse(project: Path) -> None:
-    result = lookwright("validate", "sql", cwd=project)
-    assert_one_line(result, 3, "error: warehouse build/demo/warehouse.duckdb does not exist")
-
-
 def test_a_build_with_no_raw_data_says_so(project: Path) -> None:
     duckdb.connect(str(project / "empty.duckdb")).close()
     result = lookwright("build", "--warehouse", "duckdb:empty.duckdb", cwd=project)

@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "sql": "lookwright.commands.present:sql",
     "suggest": "lookwright.commands.present:suggest",
     "report": "lookwright.commands.present:report",
+    "plan": "lookwright.commands.plan:plan",
 }
 
 HELP = """Turn one YAML semantic model into LookML and warehouse SQL, build it, and prove it right.

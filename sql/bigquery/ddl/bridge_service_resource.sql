@@ -6,8 +6,8 @@ CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.bridge_service_resource
   resource_key STRING NOT NULL,
   date DATE NOT NULL,
   allocation_method STRING OPTIONS(description="tag, usage_share or activity."),
-  allocation_share FLOAT64 OPTIONS(description="Share of the resource\u0027s cost (0-1) on that day.")
+  allocation_share FLOAT64 OPTIONS(description="Share of the resource's cost (0-1) on that day.")
 )
 OPTIONS(
-  description = "Which services use which resources, with each one\u0027s share of a shared resource."
+  description = "Which services use which resources, with each one's share of a shared resource."
 )

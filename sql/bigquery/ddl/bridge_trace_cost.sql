@@ -9,7 +9,7 @@ CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.bridge_trace_cost` (
   span_count INT64,
   attributed_cost FLOAT64
 )
-PARTITION BY date
+PARTITION BY DATE(hour)
 CLUSTER BY service_key
 OPTIONS(
   partition_expiration_days = 90,

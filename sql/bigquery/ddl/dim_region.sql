@@ -9,7 +9,7 @@ CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.dim_region` (
   country STRING,
   is_gdpr BOOL OPTIONS(description="Data stays under GDPR."),
   is_hipaa_eligible BOOL,
-  region_cost_multiplier FLOAT64 OPTIONS(description="Price level relative to the provider\u0027s cheapest region.")
+  region_cost_multiplier FLOAT64 OPTIONS(description="Price level relative to the provider's cheapest region.")
 )
 OPTIONS(
   description = "Cloud regions with provider, geography, compliance and cost multiplier."

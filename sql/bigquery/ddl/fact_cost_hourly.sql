@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.fact_cost_hourly` (
   instance_type STRING,
   is_estimated BOOL NOT NULL OPTIONS(description="True until real cost lines for the hour arrive.")
 )
-PARTITION BY date
+PARTITION BY DATE(hour)
 CLUSTER BY service_key, cost_source
 OPTIONS(
   partition_expiration_days = 730,

@@ -12,7 +12,7 @@ CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.fact_cost_service_daily
   total_cost FLOAT64,
   estimated_hours INT64
 )
-PARTITION BY DATE_TRUNC(date, MONTH)
+PARTITION BY date
 CLUSTER BY service_key
 OPTIONS(
   partition_expiration_days = 3650,

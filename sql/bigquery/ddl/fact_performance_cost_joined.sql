@@ -10,8 +10,8 @@ CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.fact_performance_cost_j
   request_count INT64,
   error_count INT64,
   successful_request_count INT64,
-  duration_p95_ms FLOAT64 OPTIONS(description="From the merged hourly sketches of the service\u0027s endpoints."),
-  duration_sketch ARRAY<STRUCT<bucket INT64, n INT64>> OPTIONS(description="The merged latency sketch of the service\u0027s endpoints in the hour."),
+  duration_p95_ms FLOAT64 OPTIONS(description="From the merged hourly sketches of the service's endpoints."),
+  duration_sketch ARRAY<STRUCT<bucket INT64, n INT64>> OPTIONS(description="The merged latency sketch of the service's endpoints in the hour."),
   requests_per_second FLOAT64,
   response_bytes_total FLOAT64,
   compute_cost FLOAT64,
@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.fact_performance_cost_j
   requests_per_dollar FLOAT64,
   performance_efficiency_score FLOAT64 OPTIONS(description="(requests_per_second / duration_p95_ms) / total_cost x 1000.")
 )
-PARTITION BY date
+PARTITION BY DATE(hour)
 CLUSTER BY service_key
 OPTIONS(
   partition_expiration_days = 730,

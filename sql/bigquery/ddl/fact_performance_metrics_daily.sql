@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.fact_performance_metric
   request_bytes_avg FLOAT64,
   response_bytes_avg FLOAT64
 )
-PARTITION BY DATE_TRUNC(date, MONTH)
+PARTITION BY date
 CLUSTER BY service_key
 OPTIONS(
   partition_expiration_days = 3650,

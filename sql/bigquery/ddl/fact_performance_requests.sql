@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.fact_performance_reques
   user_segment_key STRING,
   duration_ms FLOAT64 NOT NULL,
   http_status_code INT64,
-  is_error BOOL NOT NULL OPTIONS(description="Status code \u003e= 500 or span status ERROR."),
+  is_error BOOL NOT NULL OPTIONS(description="Status code >= 500 or span status ERROR."),
   request_size_bytes INT64,
   response_size_bytes INT64,
   user_id STRING,
@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.fact_performance_reques
   span_attributes JSON,
   resource_attributes JSON
 )
-PARTITION BY date
+PARTITION BY DATE(timestamp)
 CLUSTER BY service_key, endpoint_key, hour
 OPTIONS(
   partition_expiration_days = 90,

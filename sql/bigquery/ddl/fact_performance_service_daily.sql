@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.fact_performance_servic
   requests_per_second FLOAT64,
   response_bytes_total INT64
 )
-PARTITION BY DATE_TRUNC(date, MONTH)
+PARTITION BY date
 CLUSTER BY service_key
 OPTIONS(
   partition_expiration_days = 3650,

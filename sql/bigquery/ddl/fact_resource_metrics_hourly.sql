@@ -5,16 +5,16 @@ CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.fact_resource_metrics_h
   hour TIMESTAMP NOT NULL,
   date DATE NOT NULL,
   time_key INT64,
-  resource_key STRING NOT NULL OPTIONS(description="Same key as dim_resource (hash of aws:\u003cinstance id\u003e)."),
+  resource_key STRING NOT NULL OPTIONS(description="Same key as dim_resource (hash of aws:<instance id>)."),
   resource_id STRING NOT NULL OPTIONS(description="The EC2 instance id (dimension InstanceId)."),
   service_key STRING NOT NULL OPTIONS(description="The process (CWAgent procstat process_name) running on the instance."),
   region_key STRING,
-  cpu_seconds FLOAT64 NOT NULL OPTIONS(description="CPU seconds the service\u0027s processes used on the instance."),
-  cpu_share FLOAT64 NOT NULL OPTIONS(description="The service\u0027s share of the instance\u0027s process CPU seconds (0-1)."),
-  cpu_utilization_avg FLOAT64 OPTIONS(description="The instance\u0027s average CPUUtilization (percent) in the hour."),
-  cpu_utilization_max FLOAT64 OPTIONS(description="The instance\u0027s highest CPUUtilization (percent) in the hour."),
-  network_in_bytes FLOAT64 OPTIONS(description="The instance\u0027s NetworkIn x cpu_share."),
-  network_out_bytes FLOAT64 OPTIONS(description="The instance\u0027s NetworkOut x cpu_share."),
+  cpu_seconds FLOAT64 NOT NULL OPTIONS(description="CPU seconds the service's processes used on the instance."),
+  cpu_share FLOAT64 NOT NULL OPTIONS(description="The service's share of the instance's process CPU seconds (0-1)."),
+  cpu_utilization_avg FLOAT64 OPTIONS(description="The instance's average CPUUtilization (percent) in the hour."),
+  cpu_utilization_max FLOAT64 OPTIONS(description="The instance's highest CPUUtilization (percent) in the hour."),
+  network_in_bytes FLOAT64 OPTIONS(description="The instance's NetworkIn x cpu_share."),
+  network_out_bytes FLOAT64 OPTIONS(description="The instance's NetworkOut x cpu_share."),
   instance_hours FLOAT64 OPTIONS(description="Hours the instance reported in the hour (0-1) x cpu_share.")
 )
 PARTITION BY date

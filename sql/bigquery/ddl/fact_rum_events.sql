@@ -3,7 +3,7 @@
 
 CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.fact_rum_events` (
   event_id STRING NOT NULL OPTIONS(description="Hash of metric name and web-vitals id."),
-  metric_id STRING OPTIONS(description="The web-vitals id (v4-\u003cms\u003e-\u003crandom\u003e)."),
+  metric_id STRING OPTIONS(description="The web-vitals id (v4-<ms>-<random>)."),
   timestamp TIMESTAMP NOT NULL OPTIONS(description="When the collector received the beacon (UTC)."),
   hour TIMESTAMP NOT NULL,
   date DATE NOT NULL,

@@ -12,7 +12,7 @@ CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.fact_rum_hourly` (
   poor_count INT64,
   value_sum FLOAT64,
   value_avg FLOAT64,
-  value_sketch ARRAY<STRUCT<bucket INT64, n INT64>> OPTIONS(description="Mergeable histogram of the metric\u0027s values (0.5% relative error; values below 0.001 count as 0.001)."),
+  value_sketch ARRAY<STRUCT<bucket INT64, n INT64>> OPTIONS(description="Mergeable histogram of the metric's values (0.5% relative error; values below 0.001 count as 0.001)."),
   value_p50 FLOAT64,
   value_p75 FLOAT64,
   value_p95 FLOAT64,

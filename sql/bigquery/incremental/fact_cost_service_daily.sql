@@ -8,7 +8,7 @@ USING (
       DATE(hour) AS __period,
       src.*
     FROM `perf-cost-prod.observability.fact_cost_hourly` AS src
-    WHERE DATE(hour) >= (SELECT COALESCE(DATE_SUB(MAX(date), INTERVAL 1 DAY), DATE '1970-01-01') FROM `perf-cost-prod.observability.fact_cost_service_daily`)
+    WHERE src.hour >= TIMESTAMP(@window_start)
   ),
   aggregated AS (
     SELECT
@@ -37,7 +37,7 @@ USING (
   FROM aggregated AS a
 ) AS source
 ON FALSE
-WHEN NOT MATCHED BY SOURCE AND target.date >= (SELECT COALESCE(DATE_SUB(MAX(date), INTERVAL 1 DAY), DATE '1970-01-01') FROM `perf-cost-prod.observability.fact_cost_service_daily`) THEN
+WHEN NOT MATCHED BY SOURCE AND target.date >= @window_start THEN
   DELETE
 WHEN NOT MATCHED THEN
   INSERT (date, service_key, compute_cost, storage_cost, network_cost, database_cost, other_cost, total_cost, estimated_hours)

@@ -8,7 +8,7 @@ USING (
       DATE_TRUNC(DATE(date), MONTH) AS __period,
       src.*
     FROM `perf-cost-prod.observability.fact_cost_service_daily` AS src
-    WHERE DATE_TRUNC(DATE(date), MONTH) >= (SELECT COALESCE(DATE_SUB(MAX(month), INTERVAL 1 MONTH), DATE '1970-01-01') FROM `perf-cost-prod.observability.fact_cost_service_monthly`)
+    WHERE src.date >= @window_start
   ),
   aggregated AS (
     SELECT
@@ -37,7 +37,7 @@ USING (
   FROM aggregated AS a
 ) AS source
 ON FALSE
-WHEN NOT MATCHED BY SOURCE AND target.month >= (SELECT COALESCE(DATE_SUB(MAX(month), INTERVAL 1 MONTH), DATE '1970-01-01') FROM `perf-cost-prod.observability.fact_cost_service_monthly`) THEN
+WHEN NOT MATCHED BY SOURCE AND target.month >= @window_start THEN
   DELETE
 WHEN NOT MATCHED THEN
   INSERT (month, service_key, compute_cost, storage_cost, network_cost, database_cost, other_cost, total_cost, estimated_hours)

@@ -8,7 +8,7 @@ USING (
       TIMESTAMP_TRUNC(timestamp, HOUR) AS __period,
       src.*
     FROM `perf-cost-prod.observability.fact_log_events` AS src
-    WHERE TIMESTAMP_TRUNC(timestamp, HOUR) >= (SELECT COALESCE(TIMESTAMP_SUB(MAX(hour), INTERVAL 1 HOUR), TIMESTAMP '1970-01-01 00:00:00+00') FROM `perf-cost-prod.observability.fact_log_events_hourly`)
+    WHERE src.timestamp >= @window_start
   ),
   aggregated AS (
     SELECT
@@ -34,7 +34,7 @@ USING (
   FROM aggregated AS a
 ) AS source
 ON FALSE
-WHEN NOT MATCHED BY SOURCE AND target.hour >= (SELECT COALESCE(TIMESTAMP_SUB(MAX(hour), INTERVAL 1 HOUR), TIMESTAMP '1970-01-01 00:00:00+00') FROM `perf-cost-prod.observability.fact_log_events_hourly`) THEN
+WHEN NOT MATCHED BY SOURCE AND target.hour >= @window_start THEN
   DELETE
 WHEN NOT MATCHED THEN
   INSERT (hour, service_key, environment_key, level, log_count, error_log_count, traced_log_count, logs_per_second)

@@ -8,7 +8,7 @@ USING (
       DATE(hour) AS __period,
       src.*
     FROM `perf-cost-prod.observability.fact_performance_metrics_hourly` AS src
-    WHERE DATE(hour) >= (SELECT COALESCE(DATE_SUB(MAX(date), INTERVAL 1 DAY), DATE '1970-01-01') FROM `perf-cost-prod.observability.fact_performance_metrics_daily`)
+    WHERE src.hour >= TIMESTAMP(@window_start)
   ),
   aggregated AS (
     SELECT
@@ -83,7 +83,7 @@ USING (
   LEFT JOIN duration_sketch__quantiles ON a.__period IS NOT DISTINCT FROM duration_sketch__quantiles.__period AND a.service_key IS NOT DISTINCT FROM duration_sketch__quantiles.service_key AND a.endpoint_key IS NOT DISTINCT FROM duration_sketch__quantiles.endpoint_key AND a.region_key IS NOT DISTINCT FROM duration_sketch__quantiles.region_key AND a.environment_key IS NOT DISTINCT FROM duration_sketch__quantiles.environment_key
 ) AS source
 ON FALSE
-WHEN NOT MATCHED BY SOURCE AND target.date >= (SELECT COALESCE(DATE_SUB(MAX(date), INTERVAL 1 DAY), DATE '1970-01-01') FROM `perf-cost-prod.observability.fact_performance_metrics_daily`) THEN
+WHEN NOT MATCHED BY SOURCE AND target.date >= @window_start THEN
   DELETE
 WHEN NOT MATCHED THEN
   INSERT (date, service_key, endpoint_key, region_key, environment_key, request_count, error_count, error_rate, duration_sum_ms, duration_avg_ms, duration_max_ms, duration_sketch, duration_p50_ms, duration_p75_ms, duration_p90_ms, duration_p95_ms, duration_p99_ms, duration_p999_ms, requests_per_second, request_bytes_total, response_bytes_total, request_bytes_avg, response_bytes_avg)

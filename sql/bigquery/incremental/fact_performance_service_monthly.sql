@@ -8,7 +8,7 @@ USING (
       DATE_TRUNC(DATE(date), MONTH) AS __period,
       src.*
     FROM `perf-cost-prod.observability.fact_performance_service_daily` AS src
-    WHERE DATE_TRUNC(DATE(date), MONTH) >= (SELECT COALESCE(DATE_SUB(MAX(month), INTERVAL 1 MONTH), DATE '1970-01-01') FROM `perf-cost-prod.observability.fact_performance_service_monthly`)
+    WHERE src.date >= @window_start
   ),
   aggregated AS (
     SELECT
@@ -66,7 +66,7 @@ USING (
   LEFT JOIN duration_sketch__quantiles ON a.__period IS NOT DISTINCT FROM duration_sketch__quantiles.__period AND a.service_key IS NOT DISTINCT FROM duration_sketch__quantiles.service_key
 ) AS source
 ON FALSE
-WHEN NOT MATCHED BY SOURCE AND target.month >= (SELECT COALESCE(DATE_SUB(MAX(month), INTERVAL 1 MONTH), DATE '1970-01-01') FROM `perf-cost-prod.observability.fact_performance_service_monthly`) THEN
+WHEN NOT MATCHED BY SOURCE AND target.month >= @window_start THEN
   DELETE
 WHEN NOT MATCHED THEN
   INSERT (month, service_key, request_count, error_count, error_rate, duration_sum_ms, duration_avg_ms, duration_max_ms, duration_sketch, duration_p50_ms, duration_p95_ms, duration_p99_ms, response_bytes_total)

@@ -8,7 +8,7 @@ USING (
       DATE_TRUNC(DATE(date), WEEK(MONDAY)) AS __period,
       src.*
     FROM `perf-cost-prod.observability.fact_performance_service_daily` AS src
-    WHERE DATE_TRUNC(DATE(date), WEEK(MONDAY)) >= (SELECT COALESCE(DATE_SUB(MAX(week), INTERVAL 1 WEEK), DATE '1970-01-01') FROM `perf-cost-prod.observability.fact_performance_service_weekly`)
+    WHERE src.date >= @window_start
   ),
   aggregated AS (
     SELECT
@@ -67,7 +67,7 @@ USING (
   LEFT JOIN duration_sketch__quantiles ON a.__period IS NOT DISTINCT FROM duration_sketch__quantiles.__period AND a.service_key IS NOT DISTINCT FROM duration_sketch__quantiles.service_key
 ) AS source
 ON FALSE
-WHEN NOT MATCHED BY SOURCE AND target.week >= (SELECT COALESCE(DATE_SUB(MAX(week), INTERVAL 1 WEEK), DATE '1970-01-01') FROM `perf-cost-prod.observability.fact_performance_service_weekly`) THEN
+WHEN NOT MATCHED BY SOURCE AND target.week >= @window_start THEN
   DELETE
 WHEN NOT MATCHED THEN
   INSERT (week, service_key, request_count, error_count, error_rate, duration_sum_ms, duration_avg_ms, duration_max_ms, duration_sketch, duration_p50_ms, duration_p95_ms, duration_p99_ms, requests_per_second, response_bytes_total)

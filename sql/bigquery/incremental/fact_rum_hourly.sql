@@ -8,7 +8,7 @@ USING (
       TIMESTAMP_TRUNC(timestamp, HOUR) AS __period,
       src.*
     FROM `perf-cost-prod.observability.fact_rum_events` AS src
-    WHERE TIMESTAMP_TRUNC(timestamp, HOUR) >= (SELECT COALESCE(TIMESTAMP_SUB(MAX(hour), INTERVAL 1 HOUR), TIMESTAMP '1970-01-01 00:00:00+00') FROM `perf-cost-prod.observability.fact_rum_hourly`)
+    WHERE src.timestamp >= @window_start
   ),
   aggregated AS (
     SELECT
@@ -70,7 +70,7 @@ USING (
   LEFT JOIN value_sketch__quantiles ON a.__period IS NOT DISTINCT FROM value_sketch__quantiles.__period AND a.page_path IS NOT DISTINCT FROM value_sketch__quantiles.page_path AND a.region_key IS NOT DISTINCT FROM value_sketch__quantiles.region_key AND a.user_segment_key IS NOT DISTINCT FROM value_sketch__quantiles.user_segment_key AND a.metric_name IS NOT DISTINCT FROM value_sketch__quantiles.metric_name
 ) AS source
 ON FALSE
-WHEN NOT MATCHED BY SOURCE AND target.hour >= (SELECT COALESCE(TIMESTAMP_SUB(MAX(hour), INTERVAL 1 HOUR), TIMESTAMP '1970-01-01 00:00:00+00') FROM `perf-cost-prod.observability.fact_rum_hourly`) THEN
+WHEN NOT MATCHED BY SOURCE AND target.hour >= @window_start THEN
   DELETE
 WHEN NOT MATCHED THEN
   INSERT (hour, page_path, region_key, user_segment_key, metric_name, sample_count, good_count, poor_count, value_sum, value_avg, value_sketch, value_p50, value_p75, value_p95, value_p99)

@@ -219,8 +219,9 @@ class RollupReport:
 class _RawColumns:
     """Collects the aggregates the raw query computes, one alias per distinct expression."""
 
-    def __init__(self) -> None:
+    def __init__(self, dialect: Dialect) -> None:
         self.aliases: dict[str, str] = {}
+        self.dialect = dialect
 
     def alias(self, sql: str) -> str:
         return self.aliases.setdefault(sql, f"__a{len(self.aliases)}")
@@ -231,11 +232,20 @@ class _RawColumns:
         if isinstance(meaning, Sketch):
             return self.alias("COUNT(*)")
         if isinstance(meaning, Percentile):
-            return self.alias(f"quantile_disc({meaning.expression}, {meaning.fraction!r})")
+            return self.alias(_nearest_rank(meaning.expression, meaning.fraction, self.dialect))
         if isinstance(meaning, PerSecond):
-            return f"CAST({self.expression(meaning.of)} AS DOUBLE) / {meaning.seconds}"
-        ratio = f"CAST({self.expression(meaning.numerator)} AS DOUBLE) / NULLIF({self.expression(meaning.denominator)}, 0)"
+            return f"{self.dialect.float_cast(self.expression(meaning.of))} / {meaning.seconds}"
+        ratio = (f"{self.dialect.float_cast(self.expression(meaning.numerator))}"
+                 f" / NULLIF({self.expression(meaning.denominator)}, 0)")
         return ratio if meaning.multiplier in (None, 1) else f"{ratio} * {meaning.multiplier!r}"
+
+
+def _nearest_rank(expression: str, fraction: float, dialect: Dialect) -> str:
+    """The exact nearest-rank percentile: the value of rank ceil(p·n)."""
+    if dialect.name == "bigquery":
+        rank = f"GREATEST(CAST(CEIL({fraction!r} * COUNT({expression})) AS INT64), 1) - 1"
+        return f"ARRAY_AGG({expression} IGNORE NULLS ORDER BY {expression})[SAFE_OFFSET({rank})]"
+    return f"quantile_disc({expression}, {fraction!r})"
 
 
 def _aggregate_sql(aggregate: Aggregate) -> str:
@@ -272,10 +282,10 @@ def comparison_sql(model: SemanticModel, table: TableIR, dialect: Dialect) -> _P
             metrics.append((metric.name, resolve(model, table, metric.name, dialect)))
         except Unsupported as reason:
             skipped.append((metric.name, str(reason)))
-    columns = _RawColumns()
+    columns = _RawColumns(dialect)
     columns.alias("COUNT(*)")
     raw_values = [columns.expression(meaning) for _, meaning in metrics]
-    rolled_values = [_rollup_value(name, meaning) for name, meaning in metrics]
+    rolled_values = [_rollup_value(name, meaning, dialect) for name, meaning in metrics]
     grouped = ",\n    ".join([*(f"{sql} AS k{i}" for i, sql in enumerate(key_sql)),
                               *(f"{sql} AS {alias}" for sql, alias in columns.aliases.items())])
     raw_select = ", ".join([*(f"k{i}" for i in range(len(keys))), "__a0 AS __rows",
@@ -302,8 +312,10 @@ ORDER BY {order}"""
     return _Plan(keys, tuple(metrics), tuple(skipped), sql)
 
 
-def _rollup_value(name: str, meaning: Meaning) -> str:
+def _rollup_value(name: str, meaning: Meaning, dialect: Dialect) -> str:
     if isinstance(meaning, Sketch):
+        if dialect.name == "bigquery":
+            return f"(SELECT SUM(s.n) FROM UNNEST({name}) AS s)"
         return f"list_sum(list_transform({name}, lambda s: s.n))"
     return name
 
@@ -392,8 +404,8 @@ def rollup_tables(model: SemanticModel) -> list[TableIR]:
 def validate_rollups(model: SemanticModel, warehouse: Warehouse, tolerance: float = DEFAULT_TOLERANCE,
                      min_group: int = DEFAULT_MIN_GROUP, tables: Sequence[str] = ()) -> RollupReport:
     """Compare every rollup table (or the named ones) with its recomputation from raw rows."""
-    if warehouse.dialect != "duckdb":
-        raise WarehouseError(f"validate rollups runs on DuckDB warehouses, not {warehouse.dialect}")
+    if warehouse.dialect not in DIALECTS:
+        raise WarehouseError(f"validate rollups runs on DuckDB and BigQuery warehouses, not {warehouse.dialect}")
     selected = rollup_tables(model)
     if tables:
         unknown = sorted(set(tables) - {t.name for t in selected})

@@ -78,12 +78,15 @@ def _fields(resolver: FieldCompiler) -> tuple[list[_Field], list[Issue]]:
     return fields, broken
 
 
-def _select(compiler: FieldCompiler, table: TableIR, joined: set[str], fields: list[_Field]) -> str:
+def _select(compiler: FieldCompiler, table: TableIR, joined: set[str], fields: list[_Field],
+            dialect: str = "duckdb") -> str:
+    """One SELECT of the fields that scans nothing; aliases quoted as the dialect quotes names."""
+    quote = "`" if dialect == "bigquery" else '"'
     dimensions = [f for f in fields if f.kind == "dimension"]
     measures = [f for f in fields if f.kind == "measure"]
-    columns = [f"{f.sql} AS \"{f.name}\"" for f in (*dimensions, *measures)] or ["1"]
-    sources = [f'{compiler.ref(table.name)} AS "{table.name}"']
-    sources += [f'{compiler.ref(name)} AS "{name}"' for name in sorted(joined)]
+    columns = [f"{f.sql} AS {quote}{f.name}{quote}" for f in (*dimensions, *measures)] or ["1"]
+    sources = [f"{compiler.ref(table.name)} AS {quote}{table.name}{quote}"]
+    sources += [f"{compiler.ref(name)} AS {quote}{name}{quote}" for name in sorted(joined)]
     sql = f"-- lookwright validate sql: {table.name}\nSELECT {', '.join(columns)}\nFROM {', '.join(sources)}\nWHERE FALSE"
     if dimensions and measures:
         sql += "\nGROUP BY " + ", ".join(str(position) for position in range(1, len(dimensions) + 1))
@@ -106,22 +109,30 @@ def _bisect(fields: list[_Field], compile_: Compile) -> list[tuple[list[_Field],
 
 
 def _compile(warehouse: Warehouse, sql: str) -> str | None:
+    """None when the warehouse compiles the statement; BigQuery dry-runs it (nothing billed)."""
+    dry_run = getattr(warehouse, "dry_run", None)
     try:
-        warehouse.execute(sql)
+        if dry_run is not None:
+            dry_run(sql)
+        else:
+            warehouse.execute(sql)
     except WarehouseError as error:
         return str(error.__cause__ or error)
     return None
 
 
-def _check_view(model: SemanticModel, table: TableIR, warehouse: Warehouse, dialect: str) -> list[Issue]:
+Checker = Callable[[str], str | None]
+
+
+def _check_view(model: SemanticModel, table: TableIR, check: Checker, dialect: str) -> list[Issue]:
     resolver = FieldCompiler(model, table, dialect)
     fields, failures = _fields(resolver)
-    view_error = _compile(warehouse, _select(resolver, table, set(), []))
+    view_error = check(_select(resolver, table, set(), [], dialect))
     if view_error is not None:
         return [sql_failure(table.name, None, table.origin.file, table.origin.line, view_error)]
 
     def compile_(subset: list[_Field]) -> str | None:
-        return _compile(warehouse, _select(resolver, table, resolver.joined, subset))
+        return check(_select(resolver, table, resolver.joined, subset, dialect))
 
     lines = _field_lines(table)
     for group, message in _bisect(fields, compile_):
@@ -180,9 +191,27 @@ def validate_sql(model: SemanticModel, connect: Callable[[], Warehouse], workers
     with _connections(connect) as current, ThreadPoolExecutor(max_workers=workers) as pool:
         def check(table: TableIR) -> list[Issue]:
             warehouse = current()
-            return _check_view(model, table, warehouse, warehouse.dialect)
+            built = warehouse.target(model)
+            return _check_view(built, built.tables[table.name], lambda sql: _compile(warehouse, sql),
+                               warehouse.dialect)
 
         results = list(pool.map(check, tables))
     fields = sum(len(t.dimensions) + len(t.measures) for t in tables)
     return SqlReport(len(tables), fields, tuple(f for result in results for f in result))
+
+
+def validate_sql_offline(model: SemanticModel) -> SqlReport:
+    """Compile every view and field for BigQuery and analyse it with ZetaSQL: no warehouse, no account."""
+    from lookwright.sqlgen.analyzer import analyzer_for
+
+    analyzer = analyzer_for(model)
+
+    def check(sql: str) -> str | None:
+        error = analyzer.check(sql)
+        return None if error is None else f"BigQuery (ZetaSQL): {error.format()}"
+
+    tables = list(model.tables.values())
+    failures = [f for table in tables for f in _check_view(model, table, check, "bigquery")]
+    fields = sum(len(t.dimensions) + len(t.measures) for t in tables)
+    return SqlReport(len(tables), fields, tuple(failures))
 

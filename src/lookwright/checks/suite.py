@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from lookwright.checks.rollups import RollupReport
     from lookwright.checks.sql import SqlReport
     from lookwright.errors import Issue
+    from lookwright.warehouse import ConnectOptions
 
 
 
@@ -91,21 +92,31 @@ def check_aggregates(model_dir: Path = DEFAULT_MODEL_DIR, lookml_dir: Path = DEF
     return Outcome("aggregates", report, failure_message(report), time.perf_counter() - started)
 
 
-def check_sql(warehouse_url: str, model_dir: Path = DEFAULT_MODEL_DIR) -> Outcome:
-    """Every view's SQL and field expressions compiled on the warehouse; fails on any refused field."""
-    from lookwright.checks.sql import failure_message, validate_sql
+def check_sql(warehouse_url: str | None, model_dir: Path = DEFAULT_MODEL_DIR,
+              options: ConnectOptions | None = None) -> Outcome:
+    """Every view's SQL and field expressions compiled; fails on any refused field.
+
+    Without a warehouse, as BigQuery SQL analysed offline by Google's ZetaSQL analyzer; on
+    BigQuery as dry-run jobs (nothing billed); on DuckDB with LIMIT 0.
+    """
+    from lookwright.checks.sql import failure_message, validate_sql, validate_sql_offline
     from lookwright.model.compile import load_model
     from lookwright.warehouse import open_warehouse
 
     model = load_model(existing_directory(model_dir, "model"))
     started = time.perf_counter()
-    open_warehouse(warehouse_url, must_exist=True).close()  # fail early on a bad URL or a missing file
-    report = validate_sql(model, lambda: open_warehouse(warehouse_url, must_exist=True))
+    if warehouse_url is None:
+        report = validate_sql_offline(model)
+    else:
+        url = warehouse_url
+        open_warehouse(url, options, must_exist=True).close()  # fail early on a bad URL or file
+        report = validate_sql(model, lambda: open_warehouse(url, options, must_exist=True))
     return Outcome("sql", report, failure_message(report), time.perf_counter() - started)
 
 
 def check_rollups(warehouse_url: str, model_dir: Path = DEFAULT_MODEL_DIR, tolerance: float = 0.01,
-                  min_group: int = 100, tables: Sequence[str] = ()) -> Outcome:
+                  min_group: int = 100, tables: Sequence[str] = (),
+                  options: ConnectOptions | None = None) -> Outcome:
     """Every rollup table recomputed from its raw table; fails on any mismatch."""
     from lookwright.checks.rollups import failure_message, validate_rollups
     from lookwright.model.compile import load_model
@@ -113,7 +124,7 @@ def check_rollups(warehouse_url: str, model_dir: Path = DEFAULT_MODEL_DIR, toler
 
     model = load_model(existing_directory(model_dir, "model"))
     started = time.perf_counter()
-    with open_warehouse(warehouse_url, must_exist=True) as warehouse:
+    with open_warehouse(warehouse_url, options, must_exist=True) as warehouse:
         report = validate_rollups(model, warehouse, tolerance, min_group, tables)
     return Outcome("rollups", report, failure_message(report), time.perf_counter() - started)
 

@@ -12,18 +12,16 @@ from rich.table import Table
 from lookwright.commands import console as make_console
 from lookwright.commands.progress import progress as make_progress
 from lookwright.commands.progress import status
+from lookwright.commands.warehouse_options import connect_options, warehouse_options
 from lookwright.demo.pipeline import DemoSummary
 from lookwright.demo.synth import SynthConfig, planned_files
 from lookwright.output.generate import DEFAULT_SQL_DIR, GenerateOptions
 from lookwright.paths import DEFAULT_LOOKML_DIR, DEFAULT_MODEL_DIR
+from lookwright.warehouse import ConnectOptions, open_warehouse
 from lookwright.warehouse.build import BuildReport
-from lookwright.warehouse.duckdb import DEFAULT_WAREHOUSE_PATH, open_warehouse
+from lookwright.warehouse.duckdb import DEFAULT_WAREHOUSE_PATH
 from lookwright.warehouse.quality import CheckRun, ensure_passed, run_checks
 
-BUILD_WAREHOUSE = click.option("--warehouse", "url", default=f"duckdb:{DEFAULT_WAREHOUSE_PATH}",
-                               show_default=True, help="The warehouse to build in (its raw tables loaded).")
-CHECK_WAREHOUSE = click.option("--warehouse", "url", default=f"duckdb:{DEFAULT_WAREHOUSE_PATH}",
-                               show_default=True, help="The built warehouse to check.")
 MODEL_OPTION = click.option("--model", "model_dir", type=click.Path(path_type=Path),
                             default=DEFAULT_MODEL_DIR, show_default=True,
                             help="Folder of the YAML semantic model.")
@@ -33,7 +31,8 @@ def _steps_table(report: BuildReport) -> Table:
     table = Table("table", "mode", "from", "rows written", "rows in table", "seconds", title="build")
     for step in report.steps:
         since = "" if step.window_start is None else f"{step.window_start:%Y-%m-%d %H:%M}"
-        table.add_row(step.table, step.mode, since, f"{step.rows_written:,}", f"{step.rows:,}",
+        written = step.rows if step.rows_written is None else step.rows_written
+        table.add_row(step.table, step.mode, since, f"{written:,}", f"{step.rows:,}",
                       f"{step.seconds:.2f}")
     return table
 
@@ -46,13 +45,14 @@ def _checks_table(run: CheckRun) -> Table:
     return table
 
 
-def _build(url: str, model_dir: Path, full_refresh: bool, console: Console) -> BuildReport:
+def _build(url: str, options: ConnectOptions, model_dir: Path, full_refresh: bool,
+           console: Console) -> BuildReport:
     from lookwright.model.compile import load_model
     from lookwright.warehouse.build import build as run_build
     from lookwright.warehouse.build import ensure_raw_data
 
     model = load_model(model_dir)
-    with open_warehouse(url, must_exist=True) as warehouse, make_progress(console) as progress:
+    with open_warehouse(url, options, must_exist=True) as warehouse, make_progress(console) as progress:
         ensure_raw_data(warehouse)
         task = progress.add_task("building", total=len(model.tables))
         report = run_build(warehouse, model, full_refresh=full_refresh,
@@ -61,40 +61,45 @@ def _build(url: str, model_dir: Path, full_refresh: bool, console: Console) -> B
     return report
 
 
-def _checks(url: str, model_dir: Path, console: Console) -> CheckRun:
+def _checks(url: str, options: ConnectOptions, model_dir: Path, console: Console) -> CheckRun:
     from lookwright.model.compile import load_model
 
     model = load_model(model_dir)
-    with open_warehouse(url, must_exist=True) as warehouse, status(console, "running data-quality checks"):
+    with open_warehouse(url, options, must_exist=True) as warehouse, status(console, "running data-quality checks"):
         return run_checks(warehouse, model)
 
 
 @click.command()
-@BUILD_WAREHOUSE
+@warehouse_options()
 @MODEL_OPTION
-@click.option("--full-refresh", is_flag=True, help="Rebuild every table from the raw tables.")
+@click.option("--full-refresh", is_flag=True,
+              help="Rebuild every table from the raw tables (into staging twins swapped in at the end;"
+                   " history older than the raw rows is kept).")
 @click.option("--skip-checks", is_flag=True, help="Do not run the data-quality checks afterwards.")
-def build(url: str, model_dir: Path, full_refresh: bool, skip_checks: bool) -> None:
+def build(url: str, location: str | None, credentials_file: Path | None, maximum_bytes_billed: int | None,
+          model_dir: Path, full_refresh: bool, skip_checks: bool) -> None:
     """Build every table of the model (incrementally after the first build), then check it.
 
     Exit 1 when an error-severity data-quality check fails.
     """
     console = make_console(stderr=True)
-    console.print(_steps_table(_build(url, model_dir, full_refresh, console)))
+    options = connect_options(location, credentials_file, maximum_bytes_billed)
+    console.print(_steps_table(_build(url, options, model_dir, full_refresh, console)))
     if skip_checks:
         return
-    run = _checks(url, model_dir, console)
+    run = _checks(url, options, model_dir, console)
     console.print(_checks_table(run))
     ensure_passed(run)
 
 
 @click.command()
-@CHECK_WAREHOUSE
+@warehouse_options()
 @MODEL_OPTION
-def checks(url: str, model_dir: Path) -> None:
+def checks(url: str, location: str | None, credentials_file: Path | None, maximum_bytes_billed: int | None,
+           model_dir: Path) -> None:
     """Run the model's data-quality checks and cost conservation; exit 1 if any error check fails."""
     console = make_console(stderr=True)
-    run = _checks(url, model_dir, console)
+    run = _checks(url, connect_options(location, credentials_file, maximum_bytes_billed), model_dir, console)
     console.print(_checks_table(run))
     ensure_passed(run)
 
@@ -128,12 +133,15 @@ def _summary_tables(summary: DemoSummary) -> list[Table]:
 @click.option("--dir", "root", type=click.Path(file_okay=False, path_type=Path),
               default=DEFAULT_WAREHOUSE_PATH.parent, show_default=True,
               help="Where sources/ and warehouse.duckdb go.")
+@warehouse_options(default=None)
 @MODEL_OPTION
-def demo(requests_: int, days: int, seed: int, root: Path, model_dir: Path) -> None:
+def demo(requests_: int, days: int, seed: int, root: Path, url: str | None, location: str | None,
+         credentials_file: Path | None, maximum_bytes_billed: int | None, model_dir: Path) -> None:
     """Synthesize exports, load, build, check and generate, then summarize.
 
     Sources are reused when an identical synth run is already there; the warehouse is rebuilt
-    in a staging file and swapped in, so re-running never leaves it half-built.
+    in a staging file and swapped in, so re-running never leaves it half-built. With --warehouse
+    (e.g. bigquery:PROJECT.DATASET) everything is loaded, built and checked there instead.
     """
     from lookwright.demo import pipeline
     from lookwright.model.compile import load_model
@@ -158,20 +166,27 @@ def demo(requests_: int, days: int, seed: int, root: Path, model_dir: Path) -> N
             progress.update(loading, visible=False)
             progress.update(building, visible=True, completed=done, description=f"building {table}" if table else "built")
 
-        reports, report, run = pipeline.build_warehouse(
-            paths, model, lambda name: progress.update(loading, advance=1, description=f"loading {name}"),
-            on_step)
+        def on_load(name: str) -> None:
+            progress.update(loading, advance=1, description=f"loading {name}")
+
+        if url is None:
+            reports, report, run = pipeline.build_warehouse(paths, model, on_load, on_step)
+        else:
+            options = connect_options(location, credentials_file, maximum_bytes_billed)
+            with open_warehouse(url, options) as target:
+                reports, report, run = pipeline.build_into(target, paths, model, on_load, on_step)
     bad = sum(len(r.bad_rows) for r in reports)
     loaded = sum(r.rows_loaded for r in reports)
     console.print(f"loaded {loaded:,} rows from {len(reports)} files ({bad:,} bad rows)", highlight=False)
     console.print(_steps_table(report))
     with status(console, "generating LookML and SQL"):
         generator.generate(GenerateOptions(model_dir, DEFAULT_LOOKML_DIR, DEFAULT_SQL_DIR))
-    with open_warehouse(f"duckdb:{paths.warehouse}") as warehouse:
+    built_in = url or f"duckdb:{paths.warehouse}"
+    with open_warehouse(built_in, None if url is None else options) as warehouse:
         summary = pipeline.summarize(warehouse, model)
     for table in _summary_tables(summary):
         console.print(table)
     console.print(_checks_table(run))
-    console.print(f"demo finished in {time.perf_counter() - started:.0f} s; warehouse: {paths.warehouse}",
+    console.print(f"demo finished in {time.perf_counter() - started:.0f} s; warehouse: {built_in}",
                   highlight=False)
     ensure_passed(run)

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from lookwright.checks.suite import Outcome, check_aggregates, check_rollups, check_sql
 from lookwright.commands import plain_console
+from lookwright.commands.warehouse_options import connect_options, warehouse_options
 from lookwright.errors import CheckFailed
 from lookwright.paths import DEFAULT_LOOKML_DIR as GENERATED_LOOKML
 from lookwright.paths import DEFAULT_MODEL_DIR as SEMANTIC
@@ -20,9 +21,6 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL_DIR = str(SEMANTIC)
 DEFAULT_LOOKML_DIR = str(GENERATED_LOOKML)
-DEFAULT_WAREHOUSE = "duckdb:build/demo/warehouse.duckdb"  # what `lookwright demo` builds, as for build/checks
-WAREHOUSE_OPTION = click.option("--warehouse", "warehouse_url", default=DEFAULT_WAREHOUSE, show_default=True,
-                                help="The warehouse to check (duckdb:PATH); it must exist.")
 
 
 @click.command(name="aggregates")
@@ -38,21 +36,27 @@ def aggregates(model_dir: str, lookml_dir: str, output_format: str) -> None:
 
 
 @click.command(name="sql")
-@WAREHOUSE_OPTION
+@warehouse_options(default=None, name="warehouse_url")
 @click.option("--model", "model_dir", default=DEFAULT_MODEL_DIR, show_default=True,
               help="Semantic model directory.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
-def sql(warehouse_url: str, model_dir: str, output_format: str = "text") -> None:
-    """Compile every view's SQL and field expressions on the warehouse without scanning data."""
-    _finish(check_sql(warehouse_url, Path(model_dir)), output_format)
+def sql(warehouse_url: str | None, model_dir: str, output_format: str = "text", location: str | None = None,
+        credentials_file: Path | None = None, maximum_bytes_billed: int | None = None) -> None:
+    """Compile every view's SQL and field expressions without scanning data.
+
+    Without --warehouse, as BigQuery SQL analysed offline by Google's ZetaSQL analyzer (no account);
+    on BigQuery as dry-run jobs (nothing billed); on DuckDB with LIMIT 0.
+    """
+    options = connect_options(location, credentials_file, maximum_bytes_billed)
+    _finish(check_sql(warehouse_url, Path(model_dir), options), output_format)
 
 
 TEXT_MISMATCH_LIMIT = 50
 
 
 @click.command(name="rollups")
-@WAREHOUSE_OPTION
+@warehouse_options(default=None, required=True, name="warehouse_url")
 @click.option("--model", "model_dir", default=DEFAULT_MODEL_DIR, show_default=True,
               help="Semantic model directory.")
 @click.option("--tolerance", type=click.FloatRange(min=0), default=0.01, show_default=True,
@@ -63,13 +67,15 @@ TEXT_MISMATCH_LIMIT = 50
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
 def rollups(warehouse_url: str, model_dir: str, tolerance: float, min_group: int,
-            tables: tuple[str, ...], output_format: str) -> None:
+            tables: tuple[str, ...], output_format: str, location: str | None = None,
+            credentials_file: Path | None = None, maximum_bytes_billed: int | None = None) -> None:
     """Recompute every rollup table from its raw table on the warehouse's data and compare.
 
     Additive metrics must match exactly, ratios and rates as recomputed from raw parts, and
     percentiles within --tolerance of the exact (nearest-rank) percentile. Exit 1 on any mismatch.
     """
-    _finish(check_rollups(warehouse_url, Path(model_dir), tolerance, min_group, tables), output_format)
+    options = connect_options(location, credentials_file, maximum_bytes_billed)
+    _finish(check_rollups(warehouse_url, Path(model_dir), tolerance, min_group, tables, options), output_format)
 
 
 def _finish(outcome: Outcome, output_format: str) -> None:

@@ -11,9 +11,10 @@ from rich.table import Table
 
 from lookwright.commands import console as make_console
 from lookwright.commands.progress import progress as make_progress
+from lookwright.commands.warehouse_options import connect_options, warehouse_options
 from lookwright.demo.synth import SynthConfig, planned_files, synthesize
 from lookwright.errors import InputError
-from lookwright.warehouse.duckdb import DEFAULT_WAREHOUSE_PATH, open_warehouse
+from lookwright.warehouse import open_warehouse
 from lookwright.warehouse.sources import SOURCES, LoadReport, recognize
 from lookwright.warehouse.sources import load as load_source
 
@@ -74,15 +75,16 @@ def _print_bad_rows(console: Console, reports: list[LoadReport]) -> None:
 @click.command()
 @click.option("--source", "kind", type=click.Choice(sorted(SOURCES)), default=None,
               help="The export format of every file; default: from each file's folder (otlp/, cur/, ...).")
-@click.option("--warehouse", "url", default=f"duckdb:{DEFAULT_WAREHOUSE_PATH}", show_default=True,
-              help="The warehouse whose raw tables receive the rows (created if missing).")
+@warehouse_options()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-def load(kind: str | None, url: str, paths: tuple[Path, ...]) -> None:
+def load(kind: str | None, url: str, location: str | None, credentials_file: Path | None,
+         maximum_bytes_billed: int | None, paths: tuple[Path, ...]) -> None:
     """Load export files, or every export file a folder holds, into their raw tables.
 
     A folder (such as a `lookwright synth` OUTDIR) is searched for files under folders named after
-    their source: otlp/, cur/, gcp_billing/, azure_cost/, query_log/. Each file is loaded all or
-    nothing; reloading a file replaces its rows.
+    their source: otlp/, cur/, gcp_billing/, azure_cost/, query_log/, ... Each file is loaded all or
+    nothing; reloading a file replaces its rows. On BigQuery each file is checked locally and its good
+    rows arrive by a load job.
     """
     files = sorted({item for path in paths for item in recognize(path, kind)}, key=lambda item: str(item[1]))
     if not files:
@@ -90,7 +92,8 @@ def load(kind: str | None, url: str, paths: tuple[Path, ...]) -> None:
                          f"folders named {', '.join(sorted(SOURCES))} (or pass --source)")
     console = make_console(stderr=True)
     reports = []
-    with open_warehouse(url) as warehouse, make_progress(console) as progress:
+    options = connect_options(location, credentials_file, maximum_bytes_billed)
+    with open_warehouse(url, options) as warehouse, make_progress(console) as progress:
         task = progress.add_task("loading", total=len(files))
         for source, path in files:
             progress.update(task, description=f"loading {path}")

@@ -12,6 +12,7 @@ from typing import Any
 
 from lookwright.demo.synth import SynthConfig, synthesize
 from lookwright.model.ir import SemanticModel
+from lookwright.warehouse.base import Warehouse
 from lookwright.warehouse.build import STATE_TABLE, BuildReport, build
 from lookwright.warehouse.duckdb import DuckDBWarehouse
 from lookwright.warehouse.quality import RESULTS_TABLE, CheckRun, run_checks
@@ -80,7 +81,7 @@ def source_files(paths: DemoPaths) -> list[tuple[str, Path]]:
     return [(str(f["kind"]).replace("_", "-"), paths.sources / str(f["path"])) for f in recorded["files"]]
 
 
-def load_all(warehouse: DuckDBWarehouse, files: list[tuple[str, Path]], progress: Progress) -> list[LoadReport]:
+def load_all(warehouse: Warehouse, files: list[tuple[str, Path]], progress: Progress) -> list[LoadReport]:
     reports = []
     for kind, path in files:
         reports.append(load_source(warehouse, kind, path))
@@ -111,11 +112,18 @@ def build_warehouse(
     return reports, report, run
 
 
-def _rows(warehouse: DuckDBWarehouse, sql: str) -> list[tuple[Any, ...]]:
+def build_into(warehouse: Warehouse, paths: DemoPaths, model: SemanticModel, on_load: Progress,
+               on_step: Callable[[str, int, int], None]) -> tuple[list[LoadReport], BuildReport, CheckRun]:
+    """Load, build and check straight into a warehouse given by URL (e.g. a BigQuery dataset)."""
+    reports = load_all(warehouse, source_files(paths), on_load)
+    return reports, build(warehouse, model, on_step=on_step), run_checks(warehouse, model)
+
+
+def _rows(warehouse: Warehouse, sql: str) -> list[tuple[Any, ...]]:
     return warehouse.query(sql)
 
 
-def summarize(warehouse: DuckDBWarehouse, model: SemanticModel) -> DemoSummary:
+def summarize(warehouse: Warehouse, model: SemanticModel) -> DemoSummary:
     """The demo's summary, read from the built tables."""
     names = sorted(RAW_TABLES) + sorted(model.tables) + [STATE_TABLE, RESULTS_TABLE]
     rows = tuple((name, int(_rows(warehouse, f"SELECT COUNT(*) FROM {name}")[0][0])) for name in names)

@@ -20,6 +20,8 @@ Codes (stable; tests assert them):
   LW503 foreign key target unknown       LW504 rollup source/column unknown
   LW505 rollup re-aggregates a non-additive metric (e.g. percentile of percentiles)
   LW506 rollup metric missing what it needs (sketch, numerator, ...)
+  LW508 partitioning BigQuery rejects (DATE by hour, ingestion and column at once)
+  LW509 require_partition_filter on a table without partitioning
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from lookwright.vocabulary import (
 )
 
 ROLLABLE_MEASURES = ADDITIVE_MEASURE_TYPES | {"number", "ratio"}
+UNCLUSTERABLE = {"FLOAT64": "FLOAT64", "JSON": "JSON", "SKETCH": "a SKETCH (ARRAY<STRUCT>)"}
 TIME_COLUMN_TYPES = frozenset({"DATE", "TIMESTAMP", "DATETIME"})
 DIMENSION_SQL_KEYS = ("sql", "sql_start", "sql_end")
 
@@ -140,12 +143,30 @@ def _check_physical(located: Located[schema.Table], columns: dict[str, str],
                                 f"partition column '{partition.column}' of '{table.name}' "
                                 + ("does not exist" if kind is None else f"is {kind}, not DATE/TIMESTAMP"),
                                 "BigQuery partitions only on a DATE, TIMESTAMP or DATETIME column")
+        elif kind == "DATE" and partition.granularity == "hour":
+            yield located.error(("partition", "granularity"), "LW508",
+                                f"'{table.name}' partitions the DATE column '{partition.column}' by hour",
+                                "BigQuery rejects DATE_TRUNC(date, HOUR): partition a DATE by day, month or"
+                                " year, or partition by a TIMESTAMP column")
+    if partition is not None and partition.ingestion and partition.column is not None:
+        yield located.error(("partition", "column"), "LW508",
+                            f"'{table.name}' partitions by ingestion time and by column '{partition.column}'",
+                            "use either `ingestion: true` (with a granularity) or `column`, not both")
+    if table.require_partition_filter and partition is None:
+        yield located.error(("require_partition_filter",), "LW509",
+                            f"'{table.name}' requires a partition filter but is not partitioned",
+                            "add `partition:` or remove `require_partition_filter`")
     if len(table.cluster_by) > 4:
         yield located.error(("cluster_by",), "LW502", f"'{table.name}' clusters by {len(table.cluster_by)} columns",
                             "BigQuery allows at most 4 clustering columns")
     for position, name in enumerate(table.cluster_by):
         if name not in columns:
             yield located.error(("cluster_by", position), "LW502", f"clustering column '{name}' does not exist in '{table.name}'")
+        elif columns[name] in UNCLUSTERABLE:
+            yield located.error(("cluster_by", position), "LW502",
+                                f"clustering column '{name}' of '{table.name}' is {UNCLUSTERABLE[columns[name]]}",
+                                "BigQuery clusters only on top-level columns that are not FLOAT64, JSON,"
+                                " ARRAY or STRUCT: cluster by a STRING, INT64, DATE or TIMESTAMP column")
     for position, name in enumerate(table.primary_key or []):
         if name not in columns:
             yield located.error(("primary_key", position), "LW308", f"primary key column '{name}' does not exist in '{table.name}'")

@@ -183,6 +183,7 @@ class Table(StrictModel):
     partition: Partition | None = None
     cluster_by: tuple[Identifier, ...] = ()
     retention_days: int | None = Field(default=None, gt=0)
+    require_partition_filter: bool = Field(default=False, description='BigQuery refuses any query of the table that does not filter its partition column (so no statement scans every partition by accident).')
     foreign_keys: tuple[ForeignKey, ...] = ()
     dimensions: tuple[Dimension, ...] = ()
     measures: tuple[Measure, ...] = ()

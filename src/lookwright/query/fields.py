@@ -56,24 +56,32 @@ class FieldCompiler:
         """A measure's aggregate over its expanded SQL."""
         found = next(m for m in table.measures if m.name == name)
         if found.spec.type == "sketch_percentile":  # merge the rows' sketches, read the quantile
-            return self.dialect.sketch_quantile(f'"{table.name}".{found.spec.sketch}', sketch_fraction(found.spec),
+            quote = "`" if self.dialect.name == "bigquery" else '"'
+            return self.dialect.sketch_quantile(f"{quote}{table.name}{quote}.{found.spec.sketch}", sketch_fraction(found.spec),
                                                 quantile_function(self.model.warehouse))
         inner = self.expand(table, found.sql, seen | {name}) if found.sql else None
         if found.type == "count":
             return f"COUNT({inner})" if inner else "COUNT(*)"
         if found.type == "number":
             return f"({inner})"
-        if found.type == "percentile":
-            return f"quantile_cont({inner}, {(found.spec.percentile or 50) / 100:g})"
+        bigquery = self.dialect.name == "bigquery"
+        if found.type in ("percentile", "median"):
+            percent = (found.spec.percentile or 50) if found.type == "percentile" else 50
+            if bigquery:  # as Looker writes them on BigQuery
+                return f"APPROX_QUANTILES({inner}, 1000)[OFFSET({round(percent * 10)})]"
+            return f"quantile_cont({inner}, {percent / 100:g})"
         if found.type == "list" and found.spec.list_field:
             inner = self.dimension(table, found.spec.list_field, seen | {name})
+            if bigquery:
+                return f"STRING_AGG(DISTINCT CAST({inner} AS STRING), '|RECORD|')"
         return AGGREGATES[found.type].format(inner)
 
     def expand(self, table: TableIR, sql: str, seen: frozenset[str] = frozenset()) -> str:
         """`sql` with every reference replaced by the SQL it names, `${TABLE}` by the view's alias."""
         def replace(reference: str) -> str:
             if reference == "TABLE":
-                return f'"{table.name}"'
+                quote = "`" if self.dialect.name == "bigquery" else '"'
+                return f"{quote}{table.name}{quote}"
             view, name = split_field(reference)
             target = table if view in (None, table.name) else self.model.tables.get(view or "")
             if target is None:

@@ -79,12 +79,13 @@ class Dialect:
     def epoch(self, grain: str) -> str:
         raise NotImplementedError
 
-    def window_value(self, column: str, offset: int, grain: str) -> str:
-        """First period an incremental build recomputes: newest period built minus `offset`."""
-        return f"COALESCE({self.minus(f'MAX({column})', offset, grain)}, {self.epoch(grain)})"
+    def parameter(self, name: str) -> str:
+        """A named query parameter."""
+        return f"@{name}"
 
-    def window_start(self, target: str, column: str, offset: int, grain: str) -> str:
-        return f"(SELECT {self.window_value(column, offset, grain)} FROM {target})"
+    def source_window(self, window: str, grain: str) -> str:
+        """The window start of a rollup period (TIMESTAMP for hours, DATE for days) as a TIMESTAMP."""
+        return window if grain == "hour" else f"CAST({window} AS TIMESTAMP)"
 
     def days_between(self, start: str, end: str) -> str:
         raise NotImplementedError
@@ -145,6 +146,9 @@ class BigQuery(Dialect):
         return (f"CREATE OR REPLACE FUNCTION {function}(sketch {self.column_type('SKETCH')}, fraction FLOAT64)\n"
                 f"RETURNS FLOAT64\nAS (\n  {body}\n)")
 
+    def source_window(self, window: str, grain: str) -> str:
+        return window if grain == "hour" else f"TIMESTAMP({window})"
+
 
 DUCKDB_TYPES = {
     "STRING": "VARCHAR", "INT64": "BIGINT", "FLOAT64": "DOUBLE", "NUMERIC": "DECIMAL(38, 9)",
@@ -192,9 +196,8 @@ class DuckDB(Dialect):
         # so rebuilding the same rows gives byte-identical results
         return f"CAST(SUM(CAST({expression} AS DECIMAL(38, 18))) AS DOUBLE)"
 
-    def window_start(self, target: str, column: str, offset: int, grain: str) -> str:
-        # computed once into a temp table before the DELETE changes MAX(column)
-        return "(SELECT window_start FROM lookwright_window)"
+    def parameter(self, name: str) -> str:
+        return f"${name}"
 
     def days_between(self, start: str, end: str) -> str:
         return f"date_diff('day', {start}, {end})"

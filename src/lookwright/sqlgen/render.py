@@ -66,7 +66,15 @@ def environment(dialect: Dialect, override: Path | None = None) -> jinja2.Enviro
         keep_trailing_newline=True, autoescape=False, auto_reload=False,
     )
     env.globals["d"] = dialect
+    env.filters["bq_string"] = bq_string
     return env
+
+
+def bq_string(value: str) -> str:
+    """A BigQuery string literal: quotes and backslashes escaped, every other character as itself
+    (JSON's `\\ud83d\\ude00` surrogate pairs are "Illegal escape sequence" in BigQuery)."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'
 
 
 STATEMENT_TEMPLATES = ("create_table.sql.j2", "rollup_select.sql.j2", "incremental.sql.j2", "checks.sql.j2")
@@ -163,6 +171,7 @@ class SqlRenderer:
         self.model = model
         self.dialect = DIALECTS[dialect]
         self.env = environment(self.dialect, templates)
+        self.redirect: dict[str, str] = {}  # model table -> the table name statements use instead
 
     def render(self, template: str, **context: object) -> str:
         try:
@@ -171,21 +180,31 @@ class SqlRenderer:
             raise InputError(f"template {template}: {error}") from error
 
     def ref(self, name: str) -> str:
+        """The table as SQL names it; a redirected table (a rebuild's staging twin) by its twin's name."""
         table = self.model.tables[name]
+        twin = self.redirect.get(name)
+        if twin is not None:
+            project_dataset = table.table_id.rpartition(".")[0]
+            return self.dialect.table(f"{project_dataset}.{twin}", twin)
         return self.dialect.table(table.table_id, table.name)
 
     def ddl(self, table: TableIR) -> str:
         return self.render("create_table.sql.j2", table=table, ref=self.ref(table.name))
 
-    def rollup_select(self, table: TableIR, windowed: bool) -> str:
+    def rollup_select(self, table: TableIR, windowed: bool, source_window: str | None = None) -> str:
         plan = plan_rollup(self.model, table, self.dialect)
+        parameter = self.dialect.parameter(WINDOW_PARAMETER)
+        source_is_date = plan.source.column(plan.period_source).type == "DATE"
+        bound = source_window or (parameter if source_is_date else self.dialect.source_window(parameter, plan.grain))
         return self.render("rollup_select.sql.j2", plan=plan, source=self.ref(plan.source.name),
-                           target=self.ref(table.name), windowed=windowed)
+                           target=self.ref(table.name), windowed=windowed, source_window=bound)
 
-    def incremental(self, table: TableIR) -> str:
+    def incremental(self, table: TableIR, window: str | None = None, source_window: str | None = None) -> str:
+        """The incremental statement(s) of a rollup from `window` (default: the @window_start parameter)."""
         plan = plan_rollup(self.model, table, self.dialect)
         return self.render("incremental.sql.j2", plan=plan, target=self.ref(table.name),
-                           select=self.rollup_select(table, windowed=True).strip())
+                           window=window or self.dialect.parameter(WINDOW_PARAMETER),
+                           select=self.rollup_select(table, windowed=True, source_window=source_window).strip())
 
     def checks(self, table: TableIR) -> str:
         return self.render("checks.sql.j2", table=table, ref=self.ref(table.name))
@@ -202,6 +221,8 @@ class SqlRenderer:
                 out.append(Statement("check", table.name, self.checks(table), table.origin))
         return out
 
+
+WINDOW_PARAMETER = "window_start"
 
 SQL_FOLDERS = {"ddl": "ddl", "rollup": "rollups", "incremental": "incremental", "check": "checks"}
 

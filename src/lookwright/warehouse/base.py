@@ -5,10 +5,33 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    from lookwright.model.ir import SemanticModel
 
 Params = Sequence[Any] | dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class TypedNull:
+    """A NULL query parameter of a known BigQuery type (BigQuery cannot infer the type of None)."""
+
+    type: str
+
+
+def retarget(model: SemanticModel, project: str, dataset: str) -> SemanticModel:
+    """The model with every table that lives in the model's own dataset moved to project.dataset."""
+    home = f"{model.warehouse.project}.{model.warehouse.dataset}."
+    tables = {
+        name: replace(table, table_id=f"{project}.{dataset}.{table.table_id[len(home):]}")
+        if table.table_id.startswith(home) else table
+        for name, table in model.tables.items()
+    }
+    warehouse = model.warehouse.model_copy(update={"project": project, "dataset": dataset})
+    return replace(model, tables=tables, warehouse=warehouse)
 
 
 class Warehouse(ABC):
@@ -51,6 +74,10 @@ class Warehouse(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the connection."""
+
+    def target(self, model: SemanticModel) -> SemanticModel:
+        """The model as built here: a warehouse that names its own dataset moves the tables there."""
+        return model
 
     @contextmanager
     def transaction(self) -> Iterator[Self]:

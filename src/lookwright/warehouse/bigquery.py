@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import re
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import requests
 from google.api_core import exceptions as api_exceptions
@@ -13,12 +16,31 @@ from google.api_core.client_options import ClientOptions
 from google.auth import exceptions as auth_exceptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
+from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY
 
 from lookwright.errors import WarehouseError
-from lookwright.warehouse.base import Params, Warehouse
+from lookwright.warehouse.base import Params, TypedNull, Warehouse, retarget
+
+if TYPE_CHECKING:
+    from lookwright.model.ir import SemanticModel
 
 URL_SCHEME = "bigquery:"
 DEFAULT_TIMEOUT_S = 300.0
+API_DEADLINE_S = 30.0  # retrying one API call (never a job that ran) gives up after this
+READ_ONLY = re.compile(r"^\s*(?:--[^\n]*\n\s*)*(SELECT|WITH)\b", re.IGNORECASE)
+_TARGET = re.compile(r"^\s*(?:--[^\n]*\n\s*)*(?:INSERT\s+INTO|MERGE(?:\s+INTO)?|DELETE\s+FROM|UPDATE|TRUNCATE\s+TABLE"
+                     r"|CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP\s+)?TABLE(?:\s+IF\s+NOT\s+EXISTS)?|DROP\s+TABLE"
+                     r"(?:\s+IF\s+EXISTS)?|ALTER\s+TABLE)\s+(`[^`]+`|[\w.-]+)", re.IGNORECASE)
+_LABEL = re.compile(r"[^a-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class SentStatement:
+    """One job the adapter sent: its SQL (or `LOAD table FROM file`), parameters, and kind."""
+
+    sql: str
+    params: tuple[tuple[str | None, str, str], ...]  # (name, BigQuery type, value)
+    kind: str  # query | dry_run | load
 
 # Python type -> BigQuery parameter type; bool before int since bool is an int subclass.
 _PARAMETER_TYPES: tuple[tuple[type, str], ...] = (
@@ -65,8 +87,10 @@ def _parameter(name: str | None, value: Any) -> Parameter:
     if isinstance(value, (bigquery.ScalarQueryParameter, bigquery.ArrayQueryParameter,
                           bigquery.StructQueryParameter)):
         return value
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        return bigquery.ScalarQueryParameter(name, "DATETIME", value)
+    if isinstance(value, TypedNull):
+        return bigquery.ScalarQueryParameter(name, value.type, None)
+    if isinstance(value, dt.datetime) and value.tzinfo is None:  # lookwright's naive datetimes are UTC
+        return bigquery.ScalarQueryParameter(name, "TIMESTAMP", value.replace(tzinfo=dt.UTC))
     for python_type, bigquery_type in _PARAMETER_TYPES:
         if isinstance(value, python_type):
             scalar: Any = value
@@ -74,7 +98,7 @@ def _parameter(name: str | None, value: Any) -> Parameter:
     shown = "NULL" if value is None else type(value).__name__
     raise WarehouseError(
         f"cannot infer the BigQuery type of a {shown} parameter {name or ''}".rstrip()
-        + ": pass a google.cloud.bigquery.ScalarQueryParameter"
+        + ": pass lookwright.warehouse.base.TypedNull(TYPE) or a google.cloud.bigquery.ScalarQueryParameter"
     )
 
 
@@ -106,17 +130,37 @@ def parse_url(url: str) -> tuple[str, str, str | None]:
     return project, dataset, endpoint or None
 
 
-def make_client(project: str, endpoint: str | None = None) -> bigquery.Client:
-    """A client: Application Default Credentials, or anonymous against an emulator endpoint."""
+def target_table(sql: str) -> str | None:
+    """The table a DML or DDL statement writes, as written (without backticks)."""
+    match = _TARGET.match(sql)
+    return match[1].strip("`") if match else None
+
+
+def _label(value: str) -> str:
+    return _LABEL.sub("_", value.lower())[:63]
+
+
+def make_client(project: str, endpoint: str | None = None, credentials_file: Path | None = None,
+                location: str | None = None) -> bigquery.Client:
+    """A client: a service-account key file, Application Default Credentials, or anonymous against an emulator."""
     try:
+        if credentials_file is not None:
+            from google.oauth2 import service_account
+
+            credentials = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
+                str(credentials_file))
+            options = ClientOptions(api_endpoint=endpoint) if endpoint else None
+            return bigquery.Client(project=project, credentials=credentials, location=location,
+                                   client_options=options)
         if endpoint is None:
-            return bigquery.Client(project=project)
+            return bigquery.Client(project=project, location=location)
         return bigquery.Client(
             project=project,
             credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
             client_options=ClientOptions(api_endpoint=endpoint),
+            location=location,
         )
-    except _ERRORS as error:
+    except (*_ERRORS, OSError, ValueError) as error:
         message = f"cannot open BigQuery project {project}: {_message(error)}"
         raise WarehouseError(message) from error
 
@@ -130,6 +174,12 @@ class BigQueryWarehouse(Warehouse):
     roll the whole transaction back. BigQuery allows only DML and SELECT (and DDL on TEMP
     tables) inside a transaction. The session is reused by later transactions and expires by
     itself 24 hours after its last use.
+
+    Every job runs in `location` (default: the dataset's), carries labels naming lookwright, the
+    command and the table it writes, and is capped at `maximum_bytes_billed` when given. A job
+    still running at the timeout is cancelled. Only read-only queries are re-run after a failed
+    job; API calls are retried (the client names each job, so a retried call never runs it twice).
+    Every statement sent is recorded in `sent`, in order.
     """
 
     dialect = "bigquery"
@@ -142,17 +192,28 @@ class BigQueryWarehouse(Warehouse):
         endpoint: str | None = None,
         *,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        location: str | None = None,
+        credentials_file: Path | None = None,
+        maximum_bytes_billed: int | None = None,
+        command: str = "lookwright",
     ) -> None:
         self.project = project
         self.dataset = dataset
         self.endpoint = endpoint
         self.timeout_s = timeout_s
+        self.maximum_bytes_billed = maximum_bytes_billed
+        self.command = command
+        self._location = location
         self._owns_client = client is None
-        self.client = client if client is not None else make_client(project, endpoint)
-        self._retry = bigquery.DEFAULT_RETRY.with_deadline(timeout_s)
+        self.client = client if client is not None else make_client(project, endpoint, credentials_file, location)
+        self._retry = bigquery.DEFAULT_RETRY.with_deadline(min(timeout_s, API_DEADLINE_S))
         self._session: str | None = None
         self._in_transaction = False
         self._failed_in_transaction = False
+        self.sent: list[SentStatement] = []
+
+    def target(self, model: SemanticModel) -> SemanticModel:
+        return retarget(model, self.project, self.dataset)
 
     def qualify(self, name: str) -> str:
         """`table`, `dataset.table` or `project.dataset.table` -> `project.dataset.table`."""
@@ -163,11 +224,46 @@ class BigQueryWarehouse(Warehouse):
             return f"{self.project}.{'.'.join(parts)}"
         return ".".join(parts)
 
-    def _config(self, params: Params, *, create_session: bool = False) -> bigquery.QueryJobConfig:
+    @property
+    def location(self) -> str:
+        """Where jobs run: the given location, else the dataset's (which also proves it exists)."""
+        if self._location is None:
+            reference = f"{self.project}.{self.dataset}"
+            try:
+                found = self.client.get_dataset(reference, retry=self._retry, timeout=self.timeout_s)
+            except api_exceptions.NotFound as error:
+                raise WarehouseError(f"dataset {reference} not found: {_message(error)};"
+                                     " create it (bq mk) or name another in the warehouse URL") from error
+            except _ERRORS as error:
+                raise WarehouseError(f"cannot read dataset {reference}: {_message(error)}") from error
+            self._location = str(found.location or "US")
+        return self._location
+
+    def _location_for(self, sql: str) -> str:
+        try:
+            return self.location
+        except WarehouseError as error:
+            raise WarehouseError(f"{_first_line(sql)}: {error}") from error
+
+    def _labels(self, sql: str) -> dict[str, str]:
+        labels = {"tool": "lookwright", "command": _label(self.command)}
+        table = target_table(sql)
+        if table is not None:
+            labels["table"] = _label(table.rpartition(".")[2])
+        return labels
+
+    def _config(self, sql: str, params: Params, *, create_session: bool = False,
+                dry_run: bool = False) -> bigquery.QueryJobConfig:
         config = bigquery.QueryJobConfig(
             default_dataset=f"{self.project}.{self.dataset}",
             query_parameters=_parameters(params),
+            labels=self._labels(sql),
+            dry_run=dry_run,
         )
+        if dry_run:
+            config.use_query_cache = False
+        if self.maximum_bytes_billed is not None:
+            config.maximum_bytes_billed = self.maximum_bytes_billed
         if create_session:
             config.create_session = True
         elif self._in_transaction and self._session is not None:
@@ -175,9 +271,19 @@ class BigQueryWarehouse(Warehouse):
             config.connection_properties = [session]
         return config
 
+    def _record(self, sql: str, config: bigquery.QueryJobConfig | None, kind: str) -> None:
+        parameters = tuple((p.name, str(getattr(p, "type_", "")), repr(getattr(p, "value", None)))
+                           for p in (config.query_parameters if config is not None else []))
+        self.sent.append(SentStatement(sql, parameters, kind))
+
+    def _fail(self, sql: str, error: BaseException) -> WarehouseError:
+        table = target_table(sql)
+        where = f" (table {self.qualify(table)})" if table else ""
+        return WarehouseError(f"{_first_line(sql)}{where}: {_message(error)}")
+
     def _run(self, sql: str, params: Params, *, create_session: bool = False,
              control: bool = False) -> bigquery.QueryJob:
-        """Run the statement to completion; never resubmitted, since DML is not idempotent.
+        """Run the statement to completion; a failed DML or DDL job is never re-run.
 
         After a statement of a transaction fails, BigQuery has rolled the transaction back and
         would run later statements outside it, so they are refused until `rollback`.
@@ -185,16 +291,68 @@ class BigQueryWarehouse(Warehouse):
         if self._in_transaction and self._failed_in_transaction and not control:
             raise WarehouseError(f"{_first_line(sql)}: refused, the open transaction failed and"
                                  " BigQuery rolled it back; call rollback()")
-        config = self._config(params, create_session=create_session)
+        location = self._location_for(sql)
+        config = self._config(sql, params, create_session=create_session)
+        self._record(sql, config, "query")
+        job_retry = DEFAULT_JOB_RETRY if READ_ONLY.match(sql) and not self._in_transaction else None
+        job: bigquery.QueryJob | None = None
         try:
-            job = self.client.query(sql, job_config=config, retry=self._retry,
-                                    timeout=self.timeout_s, job_retry=None)
+            job = self.client.query(sql, job_config=config, retry=self._retry, timeout=self.timeout_s,
+                                    job_retry=job_retry, location=location)
             job.result(retry=self._retry, timeout=self.timeout_s)
+        except concurrent.futures.TimeoutError as error:
+            self._cancel(job)
+            if self._in_transaction:
+                self._failed_in_transaction = True
+            raise WarehouseError(f"{_first_line(sql)}: no result within {self.timeout_s:g} s;"
+                                 " the job was cancelled") from error
         except _ERRORS as error:
             if self._in_transaction:
                 self._failed_in_transaction = True
-            raise WarehouseError(f"{_first_line(sql)}: {_message(error)}") from error
+            raise self._fail(sql, error) from error
         return job
+
+    def _cancel(self, job: bigquery.QueryJob | None) -> None:
+        """Cancel a job that is still running (a client-side timeout does not stop it)."""
+        if job is None or job.job_id is None:
+            return
+        try:
+            self.client.cancel_job(job.job_id, location=job.location, retry=self._retry, timeout=self.timeout_s)
+        except _ERRORS:
+            pass  # it finished or failed meanwhile; the caller reports the timeout either way
+
+    def dry_run(self, sql: str, params: Params = None) -> int:
+        """Validate the statement without running it (nothing billed); the bytes it would process."""
+        location = self._location_for(sql)
+        config = self._config(sql, params, dry_run=True)
+        self._record(sql, config, "dry_run")
+        try:
+            job = self.client.query(sql, job_config=config, retry=self._retry, timeout=self.timeout_s,
+                                    job_retry=None, location=location)
+        except _ERRORS as error:
+            raise self._fail(sql, error) from error
+        return int(job.total_bytes_processed or 0)
+
+    def load_json(self, table: str, path: Path, columns: tuple[tuple[str, str], ...]) -> None:
+        """A load job: a local newline-delimited JSON file replaces the table (created if needed)."""
+        reference = self.qualify(table)
+        config = bigquery.LoadJobConfig(
+            schema=[bigquery.SchemaField(name, kind) for name, kind in columns],
+            source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
+            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+            create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
+            labels={"tool": "lookwright", "command": _label(self.command), "table": _label(table)},
+        )
+        statement = f"LOAD {reference} FROM {path.name}"
+        self.sent.append(SentStatement(statement, (), "load"))
+        location = self._location_for(statement)
+        try:
+            with path.open("rb") as handle:
+                job = self.client.load_table_from_file(handle, reference, job_config=config, location=location,
+                                                       timeout=self.timeout_s)
+            job.result(retry=self._retry, timeout=self.timeout_s)
+        except (*_ERRORS, OSError) as error:
+            raise WarehouseError(f"load job into {reference} from {path}: {_message(error)}") from error
 
     def _rows(self, sql: str, params: Params) -> tuple[list[str], list[tuple[Any, ...]]]:
         job = self._run(sql, params)
@@ -202,7 +360,7 @@ class BigQueryWarehouse(Warehouse):
             result = job.result(retry=self._retry, timeout=self.timeout_s)
             rows = [tuple(row.values()) for row in result]
         except _ERRORS as error:
-            raise WarehouseError(f"{_first_line(sql)}: {_message(error)}") from error
+            raise self._fail(sql, error) from error
         names = [field.name for field in result.schema]
         return names, rows
 
@@ -281,7 +439,10 @@ class BigQueryWarehouse(Warehouse):
             self.client.close()  # type: ignore[no-untyped-call]
 
 
-def open_bigquery(url: str) -> BigQueryWarehouse:
+def open_bigquery(url: str, *, location: str | None = None, credentials_file: Path | None = None,
+                  maximum_bytes_billed: int | None = None, command: str = "lookwright") -> BigQueryWarehouse:
     """Open `bigquery:PROJECT.DATASET` (default credentials) or `...@http://HOST:PORT` (an emulator)."""
     project, dataset, endpoint = parse_url(url)
-    return BigQueryWarehouse(project, dataset, endpoint=endpoint)
+    return BigQueryWarehouse(project, dataset, endpoint=endpoint, location=location,
+                             credentials_file=credentials_file, maximum_bytes_billed=maximum_bytes_billed,
+                             command=command)

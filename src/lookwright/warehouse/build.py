@@ -1,11 +1,23 @@
-"""Build every table of the semantic model on a warehouse, in dependency order, incrementally."""
+"""Build every table of the semantic model on a warehouse, in dependency order, incrementally.
+
+BigQuery's rules hold by construction, on DuckDB too:
+- DDL never runs inside a transaction: tables are created (and columns added) before any
+  `BEGIN`; a full build writes every table into a new staging twin (`<table>__lw_next`) and swaps
+  all twins in with one DML transaction at the end, so a failed or interrupted rebuild leaves the
+  previous tables exactly as they were.
+- every DELETE has a WHERE clause;
+- every window is computed first (one small query) and bound as a constant, so each statement
+  filters the partition column of what it reads and writes with a constant and BigQuery prunes;
+- history is never lost: a full build keeps the rows of an incremental table that are older than
+  anything its sources still hold (the 730- and 3,650-day rollups outlive the 90-day facts).
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import jinja2
@@ -14,13 +26,14 @@ from lookwright.errors import InputError, WarehouseError
 from lookwright.model.ir import SemanticModel, TableIR
 from lookwright.paths import DEFAULT_TEMPLATES
 from lookwright.sqlgen.render import SqlRenderer
-from lookwright.warehouse.base import Warehouse
+from lookwright.warehouse.base import TypedNull, Warehouse
 from lookwright.warehouse.sources import RAW_TABLES, create_raw_tables
 
 STATE_TABLE = "lookwright_build_state"
 STATE_COLUMNS = (("raw_loaded_through", "TIMESTAMP"),)
-STATE_DDL = f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (raw_loaded_through TIMESTAMP)"
 GRAIN_STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+NEXT = "__lw_next"  # suffix of the staging twin a full build writes into
+EPOCH = datetime(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -32,7 +45,7 @@ class StepResult:
     window_start: datetime | None
     rows: int  # in the table after the step
     seconds: float
-    rows_written: int = 0  # by this step: every row when full, the rows from window_start on otherwise
+    rows_written: int | None = None  # by this step, when incremental: the rows from window_start on
 
 
 @dataclass(frozen=True)
@@ -63,9 +76,26 @@ class TransformRenderer:
         return self.dialect.table(f"{warehouse.project}.{warehouse.dataset}.{name}", name)
 
     def literal(self, value: datetime | date) -> str:
+        """A TIMESTAMP (UTC) or DATE constant."""
         if isinstance(value, datetime):
-            return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+            zone = "+00" if self.dialect.name == "bigquery" else ""
+            return f"TIMESTAMP '{value.isoformat(sep=' ')}{zone}'"
         return f"DATE '{value:%Y-%m-%d}'"
+
+    def own(self, name: str) -> str:
+        """The model table itself, never its staging twin."""
+        table = self.model.tables[name]
+        return self.dialect.table(table.table_id, table.name)
+
+    def all_partitions(self, table: TableIR, alias: str = "") -> str:
+        """A predicate on the partition column that keeps every row: reads that mean to scan the
+        whole table say so, and pass `require_partition_filter`."""
+        column = _partition_column(table)
+        if column is None:
+            return "TRUE"
+        kind = table.column(column).type
+        bound = self.literal(EPOCH.date() if kind == "DATE" else EPOCH)
+        return f"{alias + '.' if alias else ''}{column} >= {bound}"
 
     def _context(self, table: TableIR, window_start: datetime | None,
                  previous_loaded_at: datetime | None) -> dict[str, object]:
@@ -105,14 +135,43 @@ class TransformRenderer:
         target = self.sql.ref(table.name)
         columns = ", ".join(c.name for c in table.columns)
         select = self.transform(table, window_start).strip()
+        insert = f"INSERT INTO {target} ({columns})\nSELECT {columns} FROM (\n{select}\n) AS transformed"
         if window_start is None:
-            return [f"DELETE FROM {target}",
-                    f"INSERT INTO {target} ({columns})\nSELECT {columns} FROM (\n{select}\n) AS transformed"]
-        column = _incremental_column(table)
-        bound = self.literal(window_start)
-        return [f"DELETE FROM {target} WHERE {column} >= {bound}",
-                (f"INSERT INTO {target} ({columns})\nSELECT {columns} FROM (\n{select}\n) AS transformed"
-                 f"\nWHERE {column} >= {bound}")]
+            return [f"DELETE FROM {target} WHERE {self.all_partitions(table)}", insert]
+        where = self.window_predicate(table, _incremental_column(table), window_start)
+        return [f"DELETE FROM {target} WHERE {where}", f"{insert}\nWHERE {where}"]
+
+    def window_predicate(self, table: TableIR, column: str, window_start: datetime | date) -> str:
+        """`column >= window` and, when the table is partitioned by another column, that one too."""
+        kind = table.column(column).type
+        start = window_start.date() if kind == "DATE" and isinstance(window_start, datetime) else window_start
+        parts = [f"{column} >= {self.literal(start)}"]
+        partition = _partition_column(table)
+        if partition is not None and partition != column:
+            floor = window_start if isinstance(window_start, datetime) else datetime.combine(window_start, datetime.min.time())
+            if table.column(partition).type == "DATE":
+                parts.append(f"{partition} >= {self.literal(floor.date())}")
+            else:
+                parts.append(f"{partition} >= {self.literal(floor.replace(hour=0))}")
+        return " AND ".join(parts)
+
+    def rollup_statements(self, table: TableIR, window: datetime | date) -> list[str]:
+        """The incremental statements of a rollup from `window` (its period type), bound as constants."""
+        rollup = table.rollup
+        assert rollup is not None
+        start = datetime.combine(window, datetime.min.time()) if not isinstance(window, datetime) else window
+        target_bound = self.literal(window)
+        source = self.model.tables[rollup.source]
+        source_is_date = source.column(rollup.period.source).type == "DATE"
+        source_bound = self.literal(start.date() if source_is_date else start)
+        sql = self.sql.incremental(table, window=target_bound, source_window=source_bound)
+        return [s.strip() for s in sql.split(";") if s.strip()]
+
+    def rollup_full(self, table: TableIR) -> str:
+        """INSERT of every period of a rollup from its whole source."""
+        columns = ", ".join(c.name for c in table.columns)
+        select = self.sql.rollup_select(table, windowed=False).strip()
+        return f"INSERT INTO {self.sql.ref(table.name)} ({columns})\n{select}"
 
     def dependencies(self, table: TableIR) -> tuple[str, ...]:
         """Model tables the table is built from (rollup source, or every ref() in its template)."""
@@ -137,6 +196,11 @@ class TransformRenderer:
         return tuple(seen)
 
 
+def _partition_column(table: TableIR) -> str | None:
+    partition = table.spec.partition
+    return None if partition is None or partition.ingestion else partition.column
+
+
 def _incremental(table: TableIR) -> bool:
     transform = table.spec.transform
     return table.rollup is not None or (transform is not None and transform.incremental_column is not None)
@@ -146,6 +210,11 @@ def _incremental_column(table: TableIR) -> str:
     spec = table.spec.transform
     assert spec is not None and spec.incremental_column is not None
     return spec.incremental_column
+
+
+def _time_column(table: TableIR) -> str:
+    """The column an incremental table's windows are on: the rollup period or the incremental column."""
+    return table.rollup.period.column if table.rollup is not None else _incremental_column(table)
 
 
 def build_order(renderer: TransformRenderer) -> list[TableIR]:
@@ -172,10 +241,11 @@ def late_window(model: SemanticModel) -> timedelta:
 
 
 def _as_datetime(value: object) -> datetime | None:
+    """A naive UTC datetime (BigQuery returns aware ones, DuckDB naive UTC)."""
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
     raise WarehouseError(f"expected a timestamp, got {value!r}")
@@ -190,49 +260,65 @@ def _hour_floor(value: datetime) -> datetime:
     return value.replace(minute=0, second=0, microsecond=0)
 
 
-def raw_loaded_through(warehouse: Warehouse) -> datetime | None:
+def raw_loaded_through(warehouse: Warehouse, renderer: TransformRenderer | None = None) -> datetime | None:
     """The newest loaded_at over every raw table: what this build has seen."""
-    parts = " UNION ALL ".join(f"SELECT MAX(loaded_at) AS t FROM {name}" for name in sorted(RAW_TABLES))
+    name = renderer.raw if renderer is not None else (lambda table: table)
+    parts = " UNION ALL ".join(f"SELECT MAX(loaded_at) AS t FROM {name(table)}" for table in sorted(RAW_TABLES))
     return _as_datetime(_scalar(warehouse, f"SELECT MAX(t) FROM ({parts}) AS loads"))
 
 
-def _previous_state(warehouse: Warehouse) -> tuple[bool, datetime | None]:
-    rows = warehouse.query(f"SELECT raw_loaded_through FROM {STATE_TABLE}")
+def _previous_state(warehouse: Warehouse, renderer: TransformRenderer) -> tuple[bool, datetime | None]:
+    rows = warehouse.query(f"SELECT raw_loaded_through FROM {renderer.raw(STATE_TABLE)}")
     return (bool(rows), _as_datetime(rows[0][0]) if rows else None)
 
 
-def prepare(warehouse: Warehouse, renderer: TransformRenderer, full_refresh: bool) -> bool:
-    """Create raw and model tables; empty the model tables when a full build is needed.
+def state_ddl(renderer: TransformRenderer) -> str:
+    columns = ", ".join(f"{name} {renderer.dialect.column_type(kind)}" for name, kind in STATE_COLUMNS)
+    return f"CREATE TABLE IF NOT EXISTS {renderer.raw(STATE_TABLE)} ({columns})"
 
-    A full build is needed on request, before the first successful build, and when a table's
-    columns no longer match the model (the table is then recreated). Returns whether it is full.
+
+def prepare(warehouse: Warehouse, renderer: TransformRenderer) -> set[str]:
+    """Create what is missing and add new columns in place, all outside any transaction.
+
+    Returns the tables whose columns changed: a full build rebuilds them (and keeps their history).
     """
     create_raw_tables(warehouse)
-    model = renderer.model
-    with warehouse.transaction():
-        warehouse.execute(STATE_DDL)
-        built, _ = _previous_state(warehouse)
-        full = full_refresh or not built
-        for table in model.tables.values():
-            wanted = [c.name for c in table.columns]
-            if warehouse.table_exists(table.name) and warehouse.columns(table.name) != wanted:
-                warehouse.execute(f"DROP TABLE {renderer.sql.ref(table.name)}")
-                full = True
+    warehouse.execute(state_ddl(renderer))
+    changed: set[str] = set()
+    for table in renderer.model.tables.values():
+        if warehouse.table_exists(table.name + NEXT):  # left over by an interrupted rebuild
+            warehouse.execute(f"DROP TABLE {_twin(renderer, table)}")
+        if not warehouse.table_exists(table.name):
             warehouse.execute(renderer.sql.ddl(table))
-        if full:
-            for table in model.tables.values():
-                warehouse.execute(f"DELETE FROM {renderer.sql.ref(table.name)}")
-            warehouse.execute(f"DELETE FROM {STATE_TABLE}")
-    return full
+            continue
+        have = warehouse.columns(table.name)
+        wanted = [c.name for c in table.columns]
+        if have == wanted:
+            continue
+        changed.add(table.name)
+        for column in table.columns:
+            if column.name not in have:  # added in place; older rows read NULL until rebuilt
+                kind = renderer.dialect.column_type(column.type)
+                warehouse.execute(f"ALTER TABLE {renderer.own(table.name)} ADD COLUMN {column.name} {kind}")
+    return changed
 
 
-def _rollup_window(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR) -> datetime | None:
+def _twin(renderer: TransformRenderer, table: TableIR) -> str:
+    project_dataset = table.table_id.rpartition(".")[0]
+    return renderer.dialect.table(f"{project_dataset}.{table.name}{NEXT}", table.name + NEXT)
+
+
+def _rollup_window(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR) -> datetime | date | None:
     rollup = table.rollup
     assert rollup is not None
-    newest = _as_datetime(_scalar(warehouse, f"SELECT MAX({rollup.period.column}) FROM {renderer.sql.ref(table.name)}"))
+    newest = _scalar(warehouse, f"SELECT MAX({rollup.period.column}) FROM {renderer.own(table.name)}"
+                                f" WHERE {renderer.all_partitions(table)}")
     if newest is None:
         return None
-    return periods_before(newest, rollup.increment_offset, rollup.period.grain)
+    value = _as_datetime(newest)
+    assert value is not None
+    start = periods_before(value, rollup.increment_offset, rollup.period.grain)
+    return start if rollup.period.grain == "hour" else start.date()
 
 
 def periods_before(start: datetime, periods: int, grain: str) -> datetime:
@@ -249,7 +335,8 @@ def _transform_window(warehouse: Warehouse, renderer: TransformRenderer, table: 
     if table.spec.transform is None or table.spec.transform.incremental_column is None:
         return None
     column = _incremental_column(table)
-    newest = _as_datetime(_scalar(warehouse, f"SELECT MAX({column}) FROM {renderer.sql.ref(table.name)}"))
+    newest = _as_datetime(_scalar(warehouse, f"SELECT MAX({column}) FROM {renderer.own(table.name)}"
+                                             f" WHERE {renderer.all_partitions(table)}"))
     if newest is None:
         return None
     candidates = [_hour_floor(newest) - late_window(renderer.model)]
@@ -280,10 +367,92 @@ def ensure_raw_data(warehouse: Warehouse) -> None:
                              "are empty; load export files first: `lookwright load DIR`")
 
 
-def _run(warehouse: Warehouse, statements: list[str]) -> None:
+def _run(warehouse: Warehouse, statements: Sequence[str]) -> None:
     with warehouse.transaction():
         for statement in statements:
             warehouse.execute(statement)
+
+
+def _count(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR, ref: str) -> int:
+    return int(str(_scalar(warehouse, f"SELECT COUNT(*) FROM {ref} WHERE {renderer.all_partitions(table)}")))
+
+
+def _as_window(value: datetime | date | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime(value.year, value.month, value.day)
+
+
+def _keep_history(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR) -> None:
+    """Copy into the twin the table's rows older than anything the rebuild produced."""
+    if not warehouse.table_exists(table.name):
+        return
+    column = _time_column(table)
+    twin = _twin(renderer, table)
+    floor = _scalar(warehouse, f"SELECT MIN({column}) FROM {twin} WHERE {renderer.all_partitions(table)}")
+    have = set(warehouse.columns(table.name))
+    common = ", ".join(c.name for c in table.columns if c.name in have)
+    if column not in have:
+        return
+    if floor is None:
+        where = renderer.all_partitions(table)
+    else:
+        bound = floor if isinstance(floor, date) and not isinstance(floor, datetime) else _as_datetime(floor)
+        assert bound is not None
+        where = f"{column} < {renderer.literal(bound)}"
+        partition = _partition_column(table)
+        if partition is not None and partition != column:
+            where += f" AND {renderer.all_partitions(table)}"
+    warehouse.execute(f"INSERT INTO {twin} ({common})\nSELECT {common} FROM {renderer.own(table.name)}"
+                      f"\nWHERE {where}")
+
+
+def _rebuild(warehouse: Warehouse, renderer: TransformRenderer, order: list[TableIR],
+             on_step: Callable[[str, int, int], None], *, first: bool = False) -> list[StepResult]:
+    """Build every table into its twin (reading the twins of what it depends on), then swap them all in.
+
+    The first build (no build state yet, every table new and empty) writes the tables directly:
+    there is nothing to keep, and an interrupted first build is simply a first build again.
+    """
+    results: list[StepResult] = []
+    sql = renderer.sql
+    try:
+        for index, table in enumerate(order):
+            on_step(table.name, index, len(order))
+            started = time.perf_counter()
+            if not first:
+                sql.redirect[table.name] = table.name + NEXT
+                warehouse.execute(sql.ddl(table))  # the twin, with the table's own layout
+            warehouse.execute(renderer.rollup_full(table) if table.rollup is not None
+                              else renderer.insert(table, None)[1])
+            if _incremental(table) and not first:
+                _keep_history(warehouse, renderer, table)
+            target = renderer.own(table.name) if first else _twin(renderer, table)
+            rows = _count(warehouse, renderer, table, target)
+            results.append(StepResult(table.name, "full", None, rows, time.perf_counter() - started))
+    finally:
+        sql.redirect.clear()
+    if not first:
+        _swap(warehouse, renderer, order)
+    return results
+
+
+def _swap(warehouse: Warehouse, renderer: TransformRenderer, order: list[TableIR]) -> None:
+    """Replace every table's rows by its twin's in one transaction, then drop the twins."""
+    retyped = [t for t in order if warehouse.columns(t.name) != [c.name for c in t.columns]]
+    for table in retyped:  # a column was removed or retyped: the table gets the model's DDL again
+        warehouse.execute(f"DROP TABLE {renderer.own(table.name)}")
+        warehouse.execute(renderer.sql.ddl(table))
+    statements = []
+    for table in order:
+        columns = ", ".join(c.name for c in table.columns)
+        target = renderer.own(table.name)
+        statements.append(f"DELETE FROM {target} WHERE {renderer.all_partitions(table)}")
+        statements.append(f"INSERT INTO {target} ({columns})\nSELECT {columns} FROM {_twin(renderer, table)}"
+                          f"\nWHERE {renderer.all_partitions(table)}")
+    _run(warehouse, statements)
+    for table in order:
+        warehouse.execute(f"DROP TABLE {_twin(renderer, table)}")
 
 
 def build(
@@ -294,42 +463,60 @@ def build(
     templates: Path | None = None,
     on_step: Callable[[str, int, int], None] = lambda table, done, total: None,
 ) -> BuildReport:
-    """Build every model table; each step is one transaction, so a failure leaves earlier steps built.
+    """Build every model table.
 
-    After the first build only rows at or after each table's watermark minus the late-data window
-    (and whatever an upstream step rewrote) are recomputed; building twice changes nothing.
+    The first build, a requested full refresh and a change of columns rebuild everything into
+    staging twins swapped in at the end (a failure leaves the previous tables). After that, only
+    rows at or after each table's watermark minus the late-data window (and whatever an upstream
+    step rewrote) are recomputed, each table in one transaction; building twice changes nothing.
     """
+    model = warehouse.target(model)
     renderer = TransformRenderer(model, warehouse.dialect, templates)
     order = build_order(renderer)
-    full = prepare(warehouse, renderer, full_refresh)
-    _, previous_loaded_at = _previous_state(warehouse)
-    seen_through = raw_loaded_through(warehouse)
+    changed = prepare(warehouse, renderer)
+    built, previous_loaded_at = _previous_state(warehouse, renderer)
+    full = full_refresh or not built or bool(changed)
+    seen_through = raw_loaded_through(warehouse, renderer)
+    if full:
+        results = _rebuild(warehouse, renderer, order, on_step, first=not built and not changed)
+    else:
+        results = _incremental_build(warehouse, renderer, order, previous_loaded_at, on_step)
+    on_step("", len(order), len(order))
+    state = renderer.raw(STATE_TABLE)
+    _run(warehouse, [f"DELETE FROM {state} WHERE TRUE"])
+    loaded: object = seen_through if seen_through is not None else TypedNull("TIMESTAMP")
+    warehouse.execute(f"INSERT INTO {state} (raw_loaded_through) VALUES (?)", [loaded])
+    return BuildReport(tuple(results), full)
+
+
+def _incremental_build(warehouse: Warehouse, renderer: TransformRenderer, order: list[TableIR],
+                       previous_loaded_at: datetime | None,
+                       on_step: Callable[[str, int, int], None]) -> list[StepResult]:
+    """Each table from its window on, in one transaction per table; a failure leaves earlier steps built."""
     windows: dict[str, datetime | None] = {}
-    rebuilt: set[str] = set()  # incremental tables that were rebuilt in full: what reads them must be too
+    rebuilt: set[str] = set()  # incremental tables rebuilt in full: what reads them must be too
     results: list[StepResult] = []
     for index, table in enumerate(order):
         on_step(table.name, index, len(order))
         started = time.perf_counter()
         if table.rollup is not None:
-            window = None if full else _rollup_window(warehouse, renderer, table)
-            statements = [s.strip() for s in renderer.sql.incremental(table).split(";") if s.strip()]
+            period = _rollup_window(warehouse, renderer, table)
+            statements = ([renderer.rollup_full(table)] if period is None
+                          else renderer.rollup_statements(table, period))
+            window = _as_window(period)
         else:
             depends = renderer.dependencies(table)
             upstream = [w for name in depends if (w := windows.get(name)) is not None]
             restarted = any(name in rebuilt for name in depends)
-            window = None if full or restarted else _transform_window(
+            window = None if restarted else _transform_window(
                 warehouse, renderer, table, upstream, previous_loaded_at)
             statements = renderer.insert(table, window)
         _run(warehouse, statements)
         windows[table.name] = window
-        rows = int(str(_scalar(warehouse, f"SELECT COUNT(*) FROM {renderer.sql.ref(table.name)}")))
+        rows = _count(warehouse, renderer, table, renderer.own(table.name))
         if window is None and _incremental(table) and rows > 0:  # still empty: nothing downstream changes
             rebuilt.add(table.name)
         written = rows if window is None else _rows_from(warehouse, renderer, table, window)
         mode = "full" if window is None else "incremental"
         results.append(StepResult(table.name, mode, window, rows, time.perf_counter() - started, written))
-    on_step("", len(order), len(order))
-    with warehouse.transaction():
-        warehouse.execute(f"DELETE FROM {STATE_TABLE}")
-        warehouse.execute(f"INSERT INTO {STATE_TABLE} VALUES (?)", [seen_through])
-    return BuildReport(tuple(results), full)
+    return results

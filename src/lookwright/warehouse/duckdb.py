@@ -8,7 +8,7 @@ from typing import Any
 import duckdb
 
 from lookwright.errors import WarehouseError
-from lookwright.warehouse.base import Params, Warehouse
+from lookwright.warehouse.base import Params, TypedNull, Warehouse
 
 DEFAULT_WAREHOUSE_PATH = Path("build/demo/warehouse.duckdb")
 DEFAULT_MEMORY_LIMIT = "3GB"
@@ -45,6 +45,10 @@ class DuckDBWarehouse(Warehouse):
         self.execute("SET TimeZone = 'UTC'")
 
     def _run(self, sql: str, params: Params) -> duckdb.DuckDBPyConnection:
+        if isinstance(params, dict):
+            params = {k: None if isinstance(v, TypedNull) else v for k, v in params.items()}
+        elif params is not None:
+            params = [None if isinstance(v, TypedNull) else v for v in params]
         try:
             return self._connection.execute(sql, params)
         except duckdb.InterruptException:

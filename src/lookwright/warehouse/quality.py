@@ -99,6 +99,7 @@ def freshness_results(warehouse: Warehouse, model: SemanticModel, renderer: Tran
 
 def run_checks(warehouse: Warehouse, model: SemanticModel, templates: Path | None = None) -> CheckRun:
     """Run every check on the built tables and append the results to data_quality_results."""
+    model = warehouse.target(model)
     renderer = TransformRenderer(model, warehouse.dialect, templates)
     results = freshness_results(warehouse, model, renderer)
     if not any(r.check_name == "built" and not r.passed for r in results):

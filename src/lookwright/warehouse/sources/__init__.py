@@ -28,9 +28,18 @@ RAW_TABLES: dict[str, str] = {module.TABLE: module.CREATE_SQL for module in _MOD
 
 
 def create_raw_tables(warehouse: Warehouse) -> None:
-    """Create every raw table that does not exist yet."""
-    for create_sql in RAW_TABLES.values():
-        warehouse.execute(create_sql)
+    """Create every raw table that does not exist yet (on BigQuery in BigQuery types, partitioned by day)."""
+    for table in RAW_TABLES:
+        warehouse.execute(raw_ddl(warehouse, table))
+
+
+def raw_ddl(warehouse: Warehouse, table: str) -> str:
+    """CREATE TABLE IF NOT EXISTS of one raw table in the warehouse's dialect."""
+    if warehouse.dialect != "bigquery":
+        return RAW_TABLES[table]
+    from lookwright.warehouse.sources.schema import bigquery_raw_ddl
+
+    return bigquery_raw_ddl(table, f"`{getattr(warehouse, 'qualify', str)(table)}`")
 
 
 def load(warehouse: Warehouse, kind: str, path: Path) -> LoadReport:
@@ -38,7 +47,7 @@ def load(warehouse: Warehouse, kind: str, path: Path) -> LoadReport:
     source = SOURCES.get(kind)
     if source is None:
         raise InputError(f"unknown source kind {kind!r}: expected one of {', '.join(SOURCES)}")
-    return _load_file(warehouse, source, path, RAW_TABLES[source.table])
+    return _load_file(warehouse, source, path, raw_ddl(warehouse, source.table))
 
 
 DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".log")

@@ -1,0 +1,121 @@
+"""`lookwright plan`: what one incremental build sends to BigQuery, what each statement scans, and
+whether each partitioned table it touches is pruned to the window.
+
+Offline, pruning is read from ZetaSQL's analysis of the exact statements the build would send
+(`lookwright.sqlgen.pruning`); bytes and cost come only from real BigQuery dry runs and are
+never guessed (the emulator reports 0 bytes, so the plan says "unknown" there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from lookwright.errors import WarehouseError
+from lookwright.model.ir import SemanticModel, TableIR
+from lookwright.sqlgen.pruning import TableAccess, partition_access
+from lookwright.warehouse.build import TransformRenderer, build_order, late_window, periods_before
+from lookwright.warehouse.sources.schema import RAW_PARTITIONS
+
+TIB = 2**40
+DEFAULT_PRICE_PER_TIB = 6.25  # USD, BigQuery on-demand (US multi-region)
+LOWER_BOUNDS = (">=", "greater", "equal", "between", "in")
+
+
+@dataclass(frozen=True)
+class PlannedStatement:
+    """One statement of an incremental build and what it touches."""
+
+    table: str  # the model table the step builds
+    sql: str
+    accesses: tuple[TableAccess, ...]
+    bytes_processed: int | None = None  # from a real dry run only
+    error: str | None = None
+
+    @property
+    def unpruned(self) -> tuple[TableAccess, ...]:
+        """Partitioned tables read with no lower bound on their partition column: every partition."""
+        return tuple(a for a in self.accesses if not any(b.startswith(LOWER_BOUNDS) for b in a.bounds))
+
+
+@dataclass(frozen=True)
+class Plan:
+    window_start: datetime
+    statements: tuple[PlannedStatement, ...]
+    price_per_tib: float
+
+    @property
+    def partitions_from(self) -> date:
+        return self.window_start.date()
+
+    @property
+    def unpruned(self) -> tuple[tuple[str, TableAccess], ...]:
+        return tuple((s.table, a) for s in self.statements for a in s.unpruned)
+
+    @property
+    def bytes_processed(self) -> int | None:
+        known = [s.bytes_processed for s in self.statements]
+        return None if not known or any(b is None for b in known) else sum(b or 0 for b in known)
+
+    def cost(self) -> float | None:
+        total = self.bytes_processed
+        return None if total is None else total / TIB * self.price_per_tib
+
+
+def partition_columns(model: SemanticModel) -> dict[str, str]:
+    """Every partitioned table's partition column: the model's tables and the raw tables."""
+    columns = dict(RAW_PARTITIONS)
+    for table in model.tables.values():
+        partition = table.spec.partition
+        if partition is not None and partition.column is not None:
+            columns[table.name] = partition.column
+    return columns
+
+
+def incremental_statements(model: SemanticModel, window_start: datetime) -> list[tuple[str, str]]:
+    """(table, statement) for every DML statement an incremental build from window_start sends."""
+    renderer = TransformRenderer(model, "bigquery")
+    statements: list[tuple[str, str]] = []
+    for table in build_order(renderer):
+        statements += [(table.name, sql) for sql in _table_statements(renderer, table, window_start)]
+    return statements
+
+
+def _table_statements(renderer: TransformRenderer, table: TableIR, window_start: datetime) -> list[str]:
+    if table.rollup is not None:
+        start = periods_before(window_start, table.rollup.increment_offset, table.rollup.period.grain)
+        window: datetime | date = start if table.rollup.period.grain == "hour" else start.date()
+        return renderer.rollup_statements(table, window)
+    transform = table.spec.transform
+    incremental = transform is not None and transform.incremental_column is not None
+    return renderer.insert(table, window_start if incremental else None)
+
+
+def plan_build(model: SemanticModel, now: datetime, warehouse: Any = None,
+               price_per_tib: float = DEFAULT_PRICE_PER_TIB) -> Plan:
+    """The plan of an incremental build run at `now` (window: the late-data window before its hour).
+
+    With a BigQuery warehouse every statement is also dry-run there for its bytes.
+    """
+    from lookwright.sqlgen.analyzer import analyzer_for
+
+    if warehouse is not None:
+        model = warehouse.target(model)
+    datasets = [f"{model.warehouse.project}.{model.warehouse.dataset}"]
+    analyzer = analyzer_for(model, datasets)
+    partitions = partition_columns(model)
+    window_start = now.replace(minute=0, second=0, microsecond=0) - max(late_window(model), timedelta(hours=1))
+    planned = []
+    for table, sql in incremental_statements(model, window_start):
+        accesses = tuple(partition_access(analyzer.analyze(sql), partitions))
+        scanned, error = None, None
+        if warehouse is not None and hasattr(warehouse, "dry_run"):
+            try:
+                dry = int(warehouse.dry_run(sql))
+                # an emulator (an endpoint override) answers 0 for everything: bytes stay unknown
+                scanned = None if getattr(warehouse, "endpoint", None) else dry
+            except WarehouseError as failure:
+                error = str(failure)
+        planned.append(PlannedStatement(table, sql, accesses, scanned, error))
+    return Plan(window_start, tuple(planned), price_per_tib)

@@ -1,0 +1,54 @@
+"""Loading an export file into BigQuery: parse and check it locally, then one load job and one transaction."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from lookwright.warehouse.base import Warehouse
+from lookwright.warehouse.duckdb import DuckDBWarehouse
+from lookwright.warehouse.sources.base import STAGE_TABLE, BadRow, LoadReport, Source
+from lookwright.warehouse.sources.schema import stage_columns
+
+
+class Loader(Protocol):
+    """What a warehouse offers to load a local newline-delimited JSON file into a new table."""
+
+    def qualify(self, name: str) -> str: ...
+
+    def load_json(self, table: str, path: Path, columns: tuple[tuple[str, str], ...]) -> None: ...
+
+
+def load_into_bigquery(warehouse: Warehouse, source: Source, name: str, create_sql: str,
+                       stage: Callable[[DuckDBWarehouse], None]) -> LoadReport:
+    """Stage the file on a local DuckDB, load its good rows into `_lw_stage_<table>`, then swap them in."""
+    loader: Any = warehouse
+    table = source.table
+    stage_table = f"_lw_stage_{table}"
+    columns = stage_columns(table)
+    names = ", ".join(column for column, _ in columns)
+    with DuckDBWarehouse(":memory:") as local, tempfile.TemporaryDirectory(prefix="lookwright-load-") as folder:
+        stage(local)
+        rows_path = Path(folder) / "rows.jsonl"
+        local.execute(f"COPY (SELECT {names} FROM {STAGE_TABLE} WHERE bad_reason IS NULL ORDER BY source_line)"
+                      f" TO '{rows_path.as_posix()}' (FORMAT JSON)")
+        loaded = int(local.query(f"SELECT count(*) FROM {STAGE_TABLE} WHERE bad_reason IS NULL")[0][0])
+        bad = local.query(f"SELECT source_line, bad_reason FROM {STAGE_TABLE} WHERE bad_reason IS NOT NULL"
+                          " ORDER BY source_line, bad_reason")
+        warehouse.execute(create_sql)  # DDL outside the transaction
+        loader.load_json(stage_table, rows_path, columns)
+    raw_names = f"{names}, source_file, loaded_at"
+    target, staged = f"`{loader.qualify(table)}`", f"`{loader.qualify(stage_table)}`"
+    try:
+        with warehouse.transaction():
+            warehouse.execute(f"DELETE FROM {target} WHERE source_file = @source_file",
+                              {"source_file": name})
+            warehouse.execute(f"INSERT INTO {target} ({raw_names})\nSELECT {names}, @source_file AS source_file,"
+                              f" @loaded_at AS loaded_at FROM {staged}",
+                              {"source_file": name, "loaded_at": datetime.now(UTC).replace(microsecond=0)})
+    finally:
+        warehouse.execute(f"DROP TABLE IF EXISTS {staged}")
+    return LoadReport(name, table, loaded, [BadRow(name, int(line), str(reason)) for line, reason in bad])

@@ -1,0 +1,129 @@
+"""Bad BigQuery input -> exit 3 naming the statement and BigQuery's message, nothing half-written.
+
+A fake BigQuery REST transport on loopback answers as BigQuery does for an unknown dataset, a job
+in the wrong location and a permission the caller lacks, and records every job it was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+pytest.importorskip("google.cloud.bigquery", reason="google-cloud-bigquery is not installed")
+
+from lookwright.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+DENIED = "Access Denied: Table p:d.raw_spans: Permission bigquery.tables.create denied on dataset p:d"
+WRONG_PLACE = "Not found: Dataset p:d was not found in location US"
+
+
+class FakeBigQuery(BaseHTTPRequestHandler):
+    """datasets.get and jobs.insert of one project `p`, dataset `d` in EU, per `mode`."""
+
+    mode = "denied"  # denied | no_dataset | located
+    jobs: ClassVar[list[dict[str, Any]]] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _answer(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: int, reason: str, message: str) -> None:
+        self._answer(status, {"error": {"code": status, "message": message,
+                                        "errors": [{"reason": reason, "message": message}]}})
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/bigquery/v2/projects/p/datasets/d"):
+            if self.mode == "no_dataset":
+                self._error(404, "notFound", "Not found: Dataset p:d")
+            else:
+                self._answer(200, {"datasetReference": {"projectId": "p", "datasetId": "d"}, "location": "EU"})
+            return
+        self._error(404, "notFound", f"Not found: {self.path}")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        job = json.loads(self.rfile.read(length) or b"{}")
+        type(self).jobs.append(job)
+        location = job.get("jobReference", {}).get("location")
+        if self.mode == "located" and location != "EU":
+            self._error(404, "notFound", WRONG_PLACE)
+        else:
+            self._error(403, "accessDenied", DENIED)
+
+
+@pytest.fixture
+def fake() -> Iterator[str]:
+    FakeBigQuery.jobs = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeBigQuery)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _exit(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    return int(exit_.value.code or 0), capsys.readouterr().err
+
+
+def _build(endpoint: str, *extra: str) -> list[str]:
+    return ["build", "--warehouse", f"bigquery:p.d@{endpoint}", "--model", str(ROOT / "semantic"),
+            "--skip-checks", *extra]
+
+
+def test_permission_denied_names_the_statement_and_bigquerys_message(
+        fake: str, capsys: pytest.CaptureFixture[str]) -> None:
+    FakeBigQuery.mode = "denied"
+    code, err = _exit(_build(fake), capsys)
+    assert code == 3
+    assert "error: CREATE TABLE IF NOT EXISTS `p.d.raw_spans` (" in err
+    assert "(table p.d.raw_spans): 403" in err and DENIED in err
+    assert len(FakeBigQuery.jobs) == 1  # the first refusal stops the build: nothing after it was sent
+    labels = FakeBigQuery.jobs[0]["configuration"]["labels"]
+    assert labels == {"tool": "lookwright", "command": "build", "table": "raw_spans"}
+    assert FakeBigQuery.jobs[0]["jobReference"]["location"] == "EU"  # the dataset's location
+
+
+def test_unknown_dataset_sends_no_job(fake: str, capsys: pytest.CaptureFixture[str]) -> None:
+    FakeBigQuery.mode = "no_dataset"
+    code, err = _exit(_build(fake), capsys)
+    assert code == 3
+    assert "error: CREATE TABLE IF NOT EXISTS `p.d.raw_spans` (: dataset p.d not found: 404" in err
+    assert "create it (bq mk) or name another in the warehouse URL" in err
+    assert FakeBigQuery.jobs == []
+
+
+def test_wrong_location_is_bigquerys_not_found(fake: str, capsys: pytest.CaptureFixture[str]) -> None:
+    FakeBigQuery.mode = "located"
+    code, err = _exit(_build(fake, "--location", "US", "--maximum-bytes-billed", "1000"), capsys)
+    assert code == 3
+    assert WRONG_PLACE in err and "(table p.d.raw_spans): 404" in err
+    job = FakeBigQuery.jobs[0]
+    assert (job["jobReference"]["location"], job["configuration"]["query"]["maximumBytesBilled"]) == ("US", "1000")
+
+
+def test_unusable_credentials_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key = tmp_path / "key.json"
+    key.write_text("{}")
+    code, err = _exit(["build", "--warehouse", "bigquery:p.d", "--credentials", str(key),
+                       "--model", str(ROOT / "semantic")], capsys)
+    assert code == 3
+    assert "error: cannot open BigQuery project p:" in err

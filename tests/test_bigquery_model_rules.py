@@ -1,0 +1,58 @@
+"""Model errors for what BigQuery would reject, and DDL that BigQuery accepts by construction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_model_errors import BASE, _only
+
+from lookwright.model.compile import load_model
+from lookwright.sqlgen.render import SqlRenderer, bq_string
+
+CASES = [
+    ("LW502", "    cluster_by: [amount]\n", 7, "clustering column 'amount' of 'orders' is FLOAT64",
+     "BigQuery clusters only on top-level columns that are not FLOAT64, JSON, ARRAY or STRUCT"),
+    ("LW508", "    partition: {column: day, granularity: hour}\n", 7,
+     "'orders' partitions the DATE column 'day' by hour", "BigQuery rejects DATE_TRUNC(date, HOUR)"),
+    ("LW508", "    partition: {column: created_at, ingestion: true}\n", 7,
+     "'orders' partitions by ingestion time and by column 'created_at'", "use either `ingestion: true`"),
+    ("LW509", "    require_partition_filter: true\n", 7,
+     "'orders' requires a partition filter but is not partitioned", "add `partition:`"),
+]
+
+
+def _with(extra: str) -> str:
+    text = BASE.replace("    kind: fact\n", "    kind: fact\n" + extra, 1)
+    return text.replace("      - {name: amount, type: FLOAT64}\n",
+                        "      - {name: amount, type: FLOAT64}\n      - {name: day, type: DATE}\n", 1)
+
+
+@pytest.mark.parametrize(("code", "extra", "line", "message", "hint"), CASES, ids=[c[0] + str(i) for i, c in enumerate(CASES)])
+def test_bigquery_rejections_are_model_errors(tmp_path: Path, code: str, extra: str, line: int,
+                                              message: str, hint: str) -> None:
+    error = _only(tmp_path, _with(extra))
+    assert (error.code, error.line, error.message) == (code, line, message)
+    assert error.hint.startswith(hint)
+
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    ("    partition: {column: created_at, granularity: hour}\n", "PARTITION BY TIMESTAMP_TRUNC(created_at, HOUR)"),
+    ("    partition: {column: local_at, granularity: month}\n", "PARTITION BY DATETIME_TRUNC(local_at, MONTH)"),
+    ("    partition: {column: day, granularity: month}\n", "PARTITION BY DATE_TRUNC(day, MONTH)"),
+    ("    partition: {ingestion: true}\n", "PARTITION BY _PARTITIONDATE"),
+    ("    partition: {ingestion: true, granularity: hour}\n", "PARTITION BY TIMESTAMP_TRUNC(_PARTITIONTIME, HOUR)"),
+    ("    partition: {column: created_at}\n    require_partition_filter: true\n",
+     "  require_partition_filter = TRUE,"),
+])
+def test_partition_ddl_is_what_bigquery_accepts(tmp_path: Path, extra: str, expected: str) -> None:
+    text = _with(extra).replace("      - {name: day, type: DATE}\n",
+                                "      - {name: day, type: DATE}\n      - {name: local_at, type: DATETIME}\n", 1)
+    (tmp_path / "model.yml").write_text(text)
+    model = load_model(tmp_path)
+    ddl = SqlRenderer(model, "bigquery").ddl(model.tables["orders"])
+    assert expected in ddl.splitlines()
+
+
+def test_bq_string_writes_emoji_as_themselves() -> None:
+    assert bq_string('p95 \U0001F600 "fast"\n\\') == '"p95 \U0001F600 \\"fast\\"\\n\\\\"'

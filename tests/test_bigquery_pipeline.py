@@ -1,0 +1,213 @@
+"""The whole flagship pipeline on the BigQuery API emulator, every statement it sends checked by ZetaSQL.
+
+synth (small) -> load (load jobs from the local files) -> build -> late data -> incremental build
+-> checks -> validate rollups -> full refresh -> interrupted full refresh, side by side with DuckDB
+on the same files: row counts, sums, cost per day and p95 agree. The emulator executes on DuckDB
+and accepts SQL BigQuery rejects, so every statement the adapter sent is analysed by Google's
+ZetaSQL analyzer (0 errors) and checked for BigQuery's rules ZetaSQL does not know.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("google.cloud.bigquery", reason="google-cloud-bigquery is not installed")
+pytest.importorskip("zetasql", reason="zetasql is not installed")
+
+from bq_emulator import Emulator, bq_emulator_fixture  # noqa: F401
+
+from lookwright.checks.rollups import validate_rollups
+from lookwright.demo.pipeline import source_files
+from lookwright.demo.synth import SynthConfig, synthesize
+from lookwright.model.compile import load_model
+from lookwright.model.ir import SemanticModel
+from lookwright.sqlgen.analyzer import BigQueryAnalyzer, model_tables
+from lookwright.warehouse.base import Warehouse
+from lookwright.warehouse.bigquery import BigQueryWarehouse
+from lookwright.warehouse.build import BuildReport, build
+from lookwright.warehouse.duckdb import DuckDBWarehouse
+from lookwright.warehouse.quality import CheckRun, run_checks
+from lookwright.warehouse.sources import load as load_source
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT, DATASET = "lw-ci", "pipeline"  # not the model's own dataset: the URL's dataset is where it builds
+CONFIG = SynthConfig(days=2, requests=600, seed=11)
+FIRST_DAY = CONFIG.start.isoformat()
+
+
+class Interrupted(Exception):
+    """Stands for Ctrl-C in the middle of a rebuild."""
+
+
+@dataclass
+class Run:
+    """One warehouse's pipeline, step by step."""
+
+    warehouse: Warehouse
+    reports: dict[str, BuildReport]
+    checks: CheckRun | None = None
+
+
+def _figures(w: Warehouse, model: SemanticModel) -> dict[str, Any]:
+    """What must agree between DuckDB and BigQuery."""
+    name = {t: model.tables[t].name for t in model.tables}
+    counts = {t: w.query(f"SELECT COUNT(*) FROM {name[t]}")[0][0] for t in sorted(model.tables)}
+    cost = w.query("SELECT date, SUM(total_cost) FROM fact_cost_hourly GROUP BY date ORDER BY date")
+    requests = w.query("SELECT SUM(request_count), SUM(error_count) FROM fact_performance_metrics_hourly")
+    p95 = w.query("SELECT s.service_name, d.date, d.duration_p95_ms FROM fact_performance_service_daily AS d"
+                  " JOIN dim_service AS s ON s.service_key = d.service_key ORDER BY 1, 2")
+    traces = w.query("SELECT COUNT(*), SUM(attributed_cost) FROM bridge_trace_cost")
+    return {"counts": counts, "cost": [(_day(d), float(c)) for d, c in cost],
+            "requests": tuple(int(v) for v in requests[0]),
+            "p95": [(s, _day(d), float(v)) for s, d, v in p95],
+            "traces": (int(traces[0][0]), float(traces[0][1] or 0))}
+
+
+def _day(value: object) -> date:
+    assert isinstance(value, date)
+    return value
+
+
+def _same(duck: dict[str, Any], bq: dict[str, Any]) -> None:
+    assert bq["counts"] == duck["counts"]
+    assert bq["requests"] == duck["requests"]
+    assert [d for d, _ in bq["cost"]] == [d for d, _ in duck["cost"]]
+    assert [c for _, c in bq["cost"]] == pytest.approx([c for _, c in duck["cost"]], rel=1e-9)
+    assert [k[:2] for k in bq["p95"]] == [k[:2] for k in duck["p95"]]
+    assert [k[2] for k in bq["p95"]] == pytest.approx([k[2] for k in duck["p95"]], rel=0.005)
+    assert bq["traces"][0] == duck["traces"][0]
+    assert bq["traces"][1] == pytest.approx(duck["traces"][1], rel=1e-9)
+
+
+def _pipeline(w: Warehouse, model: SemanticModel, files: list[tuple[str, Path]]) -> tuple[Run, list[Any]]:
+    """Every step; returns the run and the figures after each build."""
+    run = Run(w, {})
+    figures = []
+    first = [(kind, path) for kind, path in files if FIRST_DAY in path.name]
+    later = [(kind, path) for kind, path in files if FIRST_DAY not in path.name]
+    for kind, path in first:
+        load_source(w, kind, path)
+    run.reports["first"] = build(w, model)
+    figures.append(_figures(w, model))
+    for kind, path in later:  # the second day's files carry late spans of the first day
+        load_source(w, kind, path)
+    run.reports["incremental"] = build(w, model)
+    figures.append(_figures(w, model))
+    run.checks = run_checks(w, model)
+    run.reports["full"] = build(w, model, full_refresh=True)
+    figures.append(_figures(w, model))
+
+    def interrupt(table: str, done: int, total: int) -> None:
+        if table == "fact_performance_metrics_hourly":
+            raise Interrupted(table)
+
+    with pytest.raises(Interrupted):
+        build(w, model, full_refresh=True, on_step=interrupt)
+    figures.append(_figures(w, model))
+    return run, figures
+
+
+@pytest.fixture(scope="module")
+def model() -> SemanticModel:
+    return load_model(ROOT / "semantic")
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, Path]]:
+    root = tmp_path_factory.mktemp("pipeline")
+    synthesize(root / "sources", CONFIG)
+    from lookwright.demo.pipeline import DemoPaths
+
+    return source_files(DemoPaths(root))
+
+
+@pytest.fixture(scope="module")
+def duckdb_run(model: SemanticModel, sources: list[tuple[str, Path]]) -> Iterator[tuple[Run, list[Any]]]:
+    with DuckDBWarehouse(":memory:") as w:
+        yield _pipeline(w, model, sources)
+
+
+@pytest.fixture(scope="module")
+def bigquery_run(bq_emulator: Emulator, model: SemanticModel,
+                 sources: list[tuple[str, Path]]) -> Iterator[tuple[Run, list[Any]]]:
+    with BigQueryWarehouse(PROJECT, DATASET, endpoint=bq_emulator.endpoint, timeout_s=120,
+                           command="test") as w:
+        w.client.create_dataset(f"{PROJECT}.{DATASET}")
+        yield _pipeline(w, model, sources)
+
+
+def test_numbers_equal_duckdb_after_every_step(duckdb_run: tuple[Run, list[Any]],
+                                               bigquery_run: tuple[Run, list[Any]]) -> None:
+    duck_run, duck = duckdb_run
+    bq_run, bq = bigquery_run
+    assert len(bq) == len(duck) == 4
+    for step_duck, step_bq in zip(duck, bq, strict=True):
+        _same(step_duck, step_bq)
+    assert duck[0]["counts"]["fact_performance_requests"] < duck[1]["counts"]["fact_performance_requests"]
+    assert duck[3] == duck[2]  # the interrupted rebuild left every table as it was
+    modes = {name: {s.table: s.mode for s in report.steps} for name, report in bq_run.reports.items()}
+    assert modes["incremental"]["fact_performance_metrics_hourly"] == "incremental"
+    assert modes["incremental"]["fact_performance_requests"] == "incremental"
+    assert set(modes["full"].values()) == {"full"}
+    assert bq_run.checks is not None and duck_run.checks is not None
+    assert [(r.table, r.check_name, r.failing) for r in bq_run.checks.results] == [
+        (r.table, r.check_name, r.failing) for r in duck_run.checks.results]
+    assert bq_run.checks.failures == ()
+
+
+def test_validate_rollups_passes_on_bigquery(bigquery_run: tuple[Run, list[Any]], model: SemanticModel) -> None:
+    run, _ = bigquery_run
+    report = validate_rollups(model, run.warehouse, 0.01, 100, ())
+    assert report.mismatch_count == 0
+    assert len(report.tables) == len([t for t in model.tables.values() if t.rollup is not None])
+
+
+def _sent(run: Run) -> list[str]:
+    assert isinstance(run.warehouse, BigQueryWarehouse)
+    return [s.sql for s in run.warehouse.sent if s.kind != "load"]
+
+
+def _typed(run: Run) -> list[tuple[str, list[tuple[str | None, str]]]]:
+    assert isinstance(run.warehouse, BigQueryWarehouse)
+    return [(s.sql, [(name, kind) for name, kind, _ in s.params]) for s in run.warehouse.sent if s.kind != "load"]
+
+
+def test_every_statement_sent_passes_zetasql(bigquery_run: tuple[Run, list[Any]], model: SemanticModel,
+                                             sources: list[tuple[str, Path]]) -> None:
+    run, _ = bigquery_run
+    analyzer = BigQueryAnalyzer(model_tables(model), [f"{PROJECT}.{DATASET}"])
+    statements = _typed(run)
+    assert len(statements) > 300
+    errors = {(sql[:120], error.format()) for sql, parameters in statements
+              if (error := analyzer.check(sql, parameters)) is not None}
+    assert errors == set()
+    loads = [s.sql for s in run.warehouse.sent if s.kind == "load"]  # type: ignore[attr-defined]
+    assert len(loads) == len(sources) and all(s.startswith(f"LOAD {PROJECT}.{DATASET}._lw_stage_raw_") for s in loads)
+
+
+DDL = re.compile(r"^\s*(CREATE|DROP|ALTER)\b", re.IGNORECASE)
+
+
+def test_bigquery_rules_zetasql_does_not_know(bigquery_run: tuple[Run, list[Any]]) -> None:
+    run, _ = bigquery_run
+    statements = _sent(run)
+    in_transaction = False
+    ddl_inside: list[str] = []
+    for sql in statements:
+        if sql == "BEGIN TRANSACTION":
+            in_transaction = True
+        elif sql in ("COMMIT TRANSACTION", "ROLLBACK TRANSACTION"):
+            in_transaction = False
+        elif in_transaction and DDL.match(sql):
+            ddl_inside.append(sql[:80])
+    assert ddl_inside == []
+    assert [s for s in statements if re.search(r"\bVARCHAR\b|\bDOUBLE\b|\bBIGINT\b", s)] == []
+    assert [s for s in statements if re.match(r"\s*DELETE\b", s) and " WHERE " not in s] == []
+    assert [s for s in statements if "lookwright_window" in s or "(SELECT COALESCE(" in s] == []
