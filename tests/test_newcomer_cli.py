@@ -38,6 +38,12 @@ def test_every_option_of_every_command_has_help() -> None:
     assert missing == []
 
 
+def test_checks_help_describes_checking_not_building() -> None:
+    checks = dict(_commands())["checks"]
+    warehouse = next(p for p in checks.params if p.name == "url")
+    assert isinstance(warehouse, click.Option) and str(warehouse.help).startswith("The built warehouse to check:")
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "semantic", tmp_path / "semantic")

@@ -12,7 +12,7 @@ from rich.table import Table
 from lookwright.commands import console as make_console
 from lookwright.commands.progress import progress as make_progress
 from lookwright.commands.progress import status
-from lookwright.commands.warehouse_options import connect_options, warehouse_options
+from lookwright.commands.warehouse_options import CHECK_HELP, connect_options, warehouse_options
 from lookwright.demo.pipeline import DemoSummary
 from lookwright.demo.synth import SynthConfig, planned_files
 from lookwright.output.generate import DEFAULT_SQL_DIR, GenerateOptions
@@ -93,7 +93,7 @@ def build(url: str, location: str | None, credentials_file: Path | None, maximum
 
 
 @click.command()
-@warehouse_options()
+@warehouse_options(help_text=CHECK_HELP)
 @MODEL_OPTION
 def checks(url: str, location: str | None, credentials_file: Path | None, maximum_bytes_billed: int | None,
            model_dir: Path) -> None:

@@ -14,15 +14,17 @@ from lookwright.warehouse.duckdb import DEFAULT_WAREHOUSE_PATH
 F = TypeVar("F", bound=Callable[..., Any])
 URL_HELP = ("duckdb:PATH, or bigquery:PROJECT.DATASET[@http://HOST:PORT] (everything is built there;"
             " the endpoint is an emulator's)")
+CHECK_HELP = ("The built warehouse to check: duckdb:PATH (it must exist), or bigquery:PROJECT.DATASET"
+              "[@http://HOST:PORT]")
 
 
 def warehouse_options(default: str | None = f"duckdb:{DEFAULT_WAREHOUSE_PATH}",
-                      required: bool = False, name: str = "url") -> Callable[[F], F]:
+                      required: bool = False, name: str = "url", help_text: str = URL_HELP) -> Callable[[F], F]:
     """--warehouse plus --location, --credentials and --maximum-bytes-billed (BigQuery only)."""
     def decorate(function: F) -> F:
         options = [
             click.option("--warehouse", name, default=default, required=required,
-                         show_default=default is not None, help=URL_HELP),
+                         show_default=default is not None, help=help_text),
             click.option("--location", default=None,
                          help="BigQuery: where jobs run (default: the dataset's location)."),
             click.option("--credentials", "credentials_file", default=None,
