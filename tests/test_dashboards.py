@@ -113,3 +113,53 @@ def test_tiles_run_with_the_defaults_of_the_filters_they_listen_to() -> None:
     assert tile.filters == {"fact_cost_hourly.attribution_method": "usage^_share,activity",
                             "fact_cost_hourly.cost_date": "28 days"}
     assert (tile.timezone, tile.model, str(tile.origin)) == ("UTC", "performance_cost", "semantic/dashboards.yml:104")
+
+
+HAND_WRITTEN = """\
+- dashboard: hand_written
+  title: Hand written
+  layout: newspaper
+  elements:
+  - title: ok
+    name: ok
+    model: performance_cost
+    explore: fact_cost_hourly
+    type: looker_grid
+    fields: [dim_service.team, fact_cost_hourly.sum_total_cost, fact_cost_hourly.nope]
+    sorts: [fact_cost_hourly.cost_date desc]
+    pivots: [dim_service.team]
+    filters:
+      dim_region.bogus: x
+    listen:
+      Date: dim_service.team
+      Missing: dim_service.team
+  - title: bad explore
+    name: bad
+    model: performance_cost
+    explore: nowhere
+    fields: [a.b]
+  - {title: bad model, name: bad2, model: nomodel, explore: x}
+  filters:
+  - {name: Date, title: Date, type: field_filter, model: performance_cost, explore: fact_cost_hourly, field: fact_cost_hourly.cost_dat}
+"""
+
+
+def test_dashboard_lookml_files_are_validated_offline(tmp_path: Path) -> None:
+    from lookwright.lookml.validator import validate_lookml
+
+    project = tmp_path / "lookml"
+    shutil.copytree(ROOT / "generated_lookml", project)
+    assert [f for f in validate_lookml(project) if f.file.startswith("dashboards/")] == []  # the generated ones
+    (project / "dashboards" / "hand.dashboard.lookml").write_text(HAND_WRITTEN, encoding="utf-8")
+    found = [(f.line, f.code, f.message) for f in validate_lookml(project) if f.file == "dashboards/hand.dashboard.lookml"]
+    unknown = ("Unknown or inaccessible field {}. Check for typos or append a timeframe to the name if the field "
+               "is type time.")
+    assert found == [
+        (10, "LKML203", unknown.format("fact_cost_hourly.nope")),
+        (11, "LKML204", "Sort field fact_cost_hourly.cost_date is not one of the element's fields"),
+        (14, "LKML203", "Unknown field dim_region.bogus in filter"),
+        (17, "LKML205", "Element listens to Missing, which is not a filter of the dashboard"),
+        (21, "LKML202", "Unknown explore nowhere in model performance_cost"),
+        (23, "LKML201", "Model 'nomodel' is not in this project"),
+        (25, "LKML203", unknown.format("fact_cost_hourly.cost_dat")),
+    ]
