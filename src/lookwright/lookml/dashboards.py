@@ -22,8 +22,8 @@ DASHBOARD_CODES: dict[str, tuple[str, str]] = {
     "LKML200": ("error", "Dashboard file is not valid YAML / not a list of `- dashboard:` documents."),
     "LKML201": ("error", "Looker: Model '<m>' is not in this project (dashboard element or filter)."),
     "LKML202": ("error", "Looker: Unknown explore <e> in model <m>."),
-    "LKML203": ("error", "Looker: Unknown or inaccessible field <view.field> (element fields, sorts, pivots, "
-                         "filter fields, listen targets)."),
+    "LKML203": ("error", ("Looker: Unknown or inaccessible field <view.field> (element fields, sorts, pivots, "
+                         "filter fields, listen targets).")),
     "LKML204": ("error", "Sort or pivot <field> is not one of the element's fields."),
     "LKML205": ("error", "Element listens to <filter>, which is not a filter of the dashboard."),
     "LKML206": ("warning", "Listen target <field> does not fit the type of dashboard filter <filter>."),
