@@ -17,7 +17,7 @@ from lookwright.field_rules import (
     unknown_field,
 )
 from lookwright.lookml.aggregates import covers, joined_aliases, rolls_up
-from lookwright.lookml.dashboards import DASHBOARD_CODES, validate_dashboards
+from lookwright.lookml.dashboards import validate_dashboards
 from lookwright.lookml.project import (
     AggregateTable,
     Explore,
@@ -119,7 +119,6 @@ CODES: dict[str, tuple[str, str]] = {
                            "it. Include it from a model (lookwright YAML: the model's include:).")),
     "LKML171": ("warning", ("Looker: Field '<label>' cannot be calculated because of a one_to_many "
                            "or many_to_many join. Add a primary key to <view>.")),
-    **DASHBOARD_CODES,
 }
 SEVERITIES = ("error", "warning", "info")
 LIQUID_BLOCK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
