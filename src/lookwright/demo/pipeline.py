@@ -51,6 +51,8 @@ class DemoSummary:
     cost_per_request: tuple[tuple[str, float, int], ...]  # service, cost per request, requests
     efficiency: tuple[tuple[str, float], ...]  # service, average hourly efficiency score
     attribution: tuple[tuple[str, float], ...]  # method, cost
+    per_service: tuple[tuple[Any, ...], ...] = ()  # PER_SERVICE_FIELDS, most expensive first
+    incidents: tuple[FoundIncident, ...] = ()
 
 
 def sources_ready(paths: DemoPaths, config: SynthConfig) -> bool:
@@ -152,4 +154,77 @@ def summarize(warehouse: Warehouse, model: SemanticModel) -> DemoSummary:
         cost_per_request=tuple((str(s), float(c), int(n)) for s, c, n in per_request),
         efficiency=tuple((str(s), float(v)) for s, v in efficiency),
         attribution=tuple((str(m), float(c)) for m, c in attribution),
+        per_service=per_service(warehouse, model),
+        incidents=find_incidents(warehouse),
     )
+
+
+EFFICIENCY = ("efficiency score = requests per dollar per second of p95 latency: "
+              "requests / cost / (p95 ms / 1000); higher is cheaper and faster")
+PER_SERVICE_FIELDS = (
+    "dim_service.service_name", "fact_performance_cost_joined.p95_duration_ms",
+    "fact_performance_cost_joined.error_rate", "fact_performance_cost_joined.total_requests",
+    "fact_performance_cost_joined.sum_total_cost", "fact_performance_cost_joined.cost_per_1k_requests",
+    "fact_performance_cost_joined.efficiency_score",
+)
+
+
+def per_service(warehouse: DuckDBWarehouse, model: SemanticModel) -> tuple[tuple[Any, ...], ...]:
+    """The dashboards' per-service numbers over the whole warehouse, through the one query compiler
+    (p95 from the merged hourly sketches), most expensive first."""
+    from lookwright.query.compile import QuerySpec
+    from lookwright.query.run import query_sql
+
+    spec = QuerySpec("fact_performance_cost_joined", PER_SERVICE_FIELDS, {}, model.warehouse.timezone)
+    sql = query_sql(model, spec, ("fact_performance_cost_joined.sum_total_cost desc",))
+    return tuple(tuple(row) for row in warehouse.query(sql) if row[3])
+
+
+@dataclass(frozen=True)
+class FoundIncident:
+    """A run of hours where one service in one region was far off its own normal."""
+
+    service: str
+    region: str
+    first_hour: str
+    last_hour: str
+    what: str  # "p95 6.8x normal (812 ms vs 120 ms)" or "errors 41% vs 0.3%"
+    cost_per_1k: float | None  # during the incident
+    normal_cost_per_1k: float | None
+
+
+def find_incidents(warehouse: DuckDBWarehouse) -> tuple[FoundIncident, ...]:
+    """Hours (with >= 20 requests) whose p95 is >= 5x the service-region's median hourly p95, or whose
+    error rate is >= 10 points above its median, merged into consecutive runs."""
+    rows = warehouse.query("""
+        WITH hourly AS (
+          SELECT s.service_name AS service, r.region_code AS region, j.hour,
+                 SUM(j.request_count) AS requests, SUM(j.error_count) AS errors, MAX(j.duration_p95_ms) AS p95,
+                 SUM(j.total_cost) AS cost
+          FROM fact_performance_cost_joined j JOIN dim_service s USING (service_key)
+          JOIN dim_region r USING (region_key)
+          WHERE j.request_count > 0 GROUP BY 1, 2, 3),
+        normal AS (
+          SELECT service, region, median(p95) AS p95, median(1.0 * errors / requests) AS error_rate,
+                 1000 * SUM(cost) / SUM(requests) AS cost_per_1k
+          FROM hourly GROUP BY 1, 2),
+        flagged AS (
+          SELECT h.*, n.p95 AS normal_p95, n.error_rate AS normal_errors, n.cost_per_1k AS normal_cost,
+                 h.requests >= 20 AND h.p95 >= 5 * n.p95 AS slow,
+                 h.requests >= 20 AND 1.0 * h.errors / h.requests >= n.error_rate + 0.10 AS failing
+          FROM hourly h JOIN normal n USING (service, region)),
+        runs AS (
+          SELECT *, hour - to_hours(CAST(ROW_NUMBER() OVER (PARTITION BY service, region, slow, failing ORDER BY hour) AS INTEGER)) AS grp
+          FROM flagged WHERE slow OR failing)
+        SELECT service, region, MIN(hour), MAX(hour), bool_or(slow), MAX(p95 / normal_p95), MAX(p95), ANY_VALUE(normal_p95),
+               SUM(errors) / SUM(requests), ANY_VALUE(normal_errors), 1000 * SUM(cost) / SUM(requests), ANY_VALUE(normal_cost)
+        FROM runs GROUP BY service, region, slow, failing, grp
+        HAVING COUNT(*) >= 1 ORDER BY MIN(hour), service""")
+    found = []
+    for service, region, first, last, slow, factor, p95, normal_p95, rate, normal_rate, cost, normal_cost in rows:
+        what = (f"p95 {factor:.1f}x normal ({p95:,.0f} ms vs {normal_p95:,.0f} ms)" if slow
+                else f"errors {100 * rate:.0f}% vs {100 * normal_rate:.1f}% normally")
+        found.append(FoundIncident(str(service), str(region), f"{first:%Y-%m-%d %H:00}", f"{last:%H:59}", what,
+                                   None if cost is None else float(cost),
+                                   None if normal_cost is None else float(normal_cost)))
+    return tuple(found)
