@@ -169,7 +169,7 @@ PER_SERVICE_FIELDS = (
 )
 
 
-def per_service(warehouse: DuckDBWarehouse, model: SemanticModel) -> tuple[tuple[Any, ...], ...]:
+def per_service(warehouse: Warehouse, model: SemanticModel) -> tuple[tuple[Any, ...], ...]:
     """The dashboards' per-service numbers over the whole warehouse, through the one query compiler
     (p95 from the merged hourly sketches), most expensive first."""
     from lookwright.query.compile import QuerySpec
@@ -193,7 +193,7 @@ class FoundIncident:
     normal_cost_per_1k: float | None
 
 
-def find_incidents(warehouse: DuckDBWarehouse) -> tuple[FoundIncident, ...]:
+def find_incidents(warehouse: Warehouse) -> tuple[FoundIncident, ...]:
     """Hours (with >= 20 requests) whose p95 is >= 5x the service-region's median hourly p95, or whose
     error rate is >= 10 points above its median, merged into consecutive runs."""
     rows = warehouse.query("""
