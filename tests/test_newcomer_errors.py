@@ -65,8 +65,11 @@ def test_an_output_directory_under_a_file_is_exit_2_and_changes_nothing(project:
 
 
 def test_ctrl_c_is_one_line_exit_130_and_leaves_no_partial_outdir(tmp_path: Path) -> None:
-    child = subprocess.Popen([sys.executable, "-m", "lookwright.cli", "synth", "--days", "3", "--requests", "150000",
-                              "out"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a background job (nohup, `&` in a script) inherits SIGINT ignored, a user's shell does not: restore it
+    restore = ("import signal, runpy, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+               "sys.argv = ['lookwright', *sys.argv[1:]]; runpy.run_module('lookwright.cli', run_name='__main__')")
+    child = subprocess.Popen([sys.executable, "-c", restore, "synth", "--days", "3", "--requests", "150000", "out"],
+                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert child.stderr is not None
     first = child.stderr.readline()  # plain progress off a terminal: the first file is written
     assert first.startswith("[1/24] "), first
