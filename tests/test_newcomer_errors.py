@@ -119,6 +119,14 @@ def test_reading_commands_refuse_a_missing_warehouse_with_exit_3(project: Path, 
     assert sorted(p.name for p in project.iterdir()) == ["semantic"]
 
 
+@pytest.mark.parametrize("command", [["validate", "rollups"], ["checks"]])
+def test_checking_commands_default_to_the_demo_warehouse_and_refuse_it_missing(project: Path,
+                                                                               command: list[str]) -> None:
+    result = lookwright(*command, cwd=project)
+    assert_one_line(result, 3, "error: warehouse build/demo/warehouse.duckdb does not exist; check the path")
+    assert sorted(p.name for p in project.iterdir()) == ["semantic"]
+
+
 def test_a_build_with_no_raw_data_says_so(project: Path) -> None:
     duckdb.connect(str(project / "empty.duckdb")).close()
     result = lookwright("build", "--warehouse", "duckdb:empty.duckdb", cwd=project)

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from lookwright.checks.suite import Outcome, check_aggregates, check_rollups, check_sql
 from lookwright.commands import plain_console
-from lookwright.commands.warehouse_options import connect_options, warehouse_options
+from lookwright.commands.warehouse_options import CHECK_HELP, connect_options, warehouse_options
 from lookwright.errors import CheckFailed
 from lookwright.paths import DEFAULT_LOOKML_DIR as GENERATED_LOOKML
 from lookwright.paths import DEFAULT_MODEL_DIR as SEMANTIC
@@ -56,7 +56,7 @@ TEXT_MISMATCH_LIMIT = 50
 
 
 @click.command(name="rollups")
-@warehouse_options(default=None, required=True, name="warehouse_url")
+@warehouse_options(name="warehouse_url", help_text=CHECK_HELP)
 @click.option("--model", "model_dir", default=DEFAULT_MODEL_DIR, show_default=True,
               help="Semantic model directory.")
 @click.option("--tolerance", type=click.FloatRange(min=0), default=0.01, show_default=True,
