@@ -162,8 +162,8 @@ CASES = [
     # users (the two references to it, and buyers, which extends it) would come from the missing
     # project.
     ("imported_project_missing", "manifest.lkml", 3, "warning", "LKML190",
-     ("Imported project shared is not present, so 3 references into it could not be checked. "
-      "Put it in imported_projects/shared/ or pass --project shared=DIR.")),
+     ("Imported project hub_lib is not present, so 3 references into it could not be checked. "
+      "Put it in imported_projects/hub_lib/ or pass --project hub_lib=DIR.")),
     # a hand-written view the model's includes leave out (issue 9)
     ("file_not_included", "returns.view.lkml", 1, "warning", "LKML191",
      ("returns.view.lkml is not included by any model, so Looker neither validates nor serves it. "
@@ -182,7 +182,7 @@ VALID_PATTERNS = [
     "liquid_variables",  # _in_query on a view, _user_attributes, _filters, _model._name ...
     "duration_dimension",  # type: duration_day with sql_start / sql_end
     "type_cast_reference",  # ${created_raw::datetime}
-    "imported_project_present",  # manifest local_dependency + imported_projects/shared/
+    "imported_project_present",  # manifest local_dependency + imported_projects/hub_lib/
     "include_with_project_name",  # `/shop/views/*` in project shop (generated hub projects)
 ]
 
@@ -217,23 +217,23 @@ def test_valid_lookml_patterns_trigger_no_finding(case: str) -> None:
 
 
 def test_a_missing_imported_project_can_be_given_with_project() -> None:
-    shared = FIXTURES / "imported_project_present" / "imported_projects" / "shared"
-    assert validate_lookml(FIXTURES / "imported_project_missing", {"shared": shared}) == []
+    hub_lib = FIXTURES / "imported_project_present" / "imported_projects" / "hub_lib"
+    assert validate_lookml(FIXTURES / "imported_project_missing", {"hub_lib": hub_lib}) == []
 
 
 def test_the_cli_takes_imported_projects(capsys: pytest.CaptureFixture[str]) -> None:
     from lookwright.cli import main
 
-    shared = FIXTURES / "imported_project_present" / "imported_projects" / "shared"
+    hub_lib = FIXTURES / "imported_project_present" / "imported_projects" / "hub_lib"
     project = str(FIXTURES / "imported_project_missing")
     outcomes = []
-    for option in (f"shared={shared}", "shared"):
+    for option in (f"hub_lib={hub_lib}", "hub_lib"):
         with pytest.raises(SystemExit) as exit_info:
             main(["validate", "lookml", project, "--project", option])
         captured = capsys.readouterr()
         outcomes.append((exit_info.value.code, captured.out, captured.err))
     assert outcomes[0] == (0, "0 errors, 0 warnings, 0 infos\n", "")
-    assert outcomes[1][0] == 2 and "--project expects NAME=DIR, got 'shared'" in outcomes[1][2]
+    assert outcomes[1][0] == 2 and "--project expects NAME=DIR, got 'hub_lib'" in outcomes[1][2]
 
 
 def test_each_model_sees_only_its_own_includes() -> None:
