@@ -24,3 +24,16 @@ def plain_console(stderr: bool = False) -> Console:
     """`console` that prints text as it is: no markup, highlighting or emoji codes (for findings and JSON)."""
     return console(stderr=stderr, soft_wrap=True, highlight=False, markup=False, emoji=False)
 
+
+
+def parse_filters(values: tuple[str, ...]) -> dict[str, str]:
+    """Repeated `--filters FIELD=EXPRESSION` options as {field: Looker filter expression}."""
+    from lookwright.errors import InputError
+
+    filters: dict[str, str] = {}
+    for value in values:
+        name, separator, expression = value.partition("=")
+        if not separator or not name.strip():
+            raise InputError(f"--filters expects FIELD=EXPRESSION, got {value!r}")
+        filters[name.strip()] = expression
+    return filters

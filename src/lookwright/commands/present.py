@@ -9,19 +9,9 @@ from typing import Any, cast
 
 import click
 
-from lookwright.commands import plain_console
+from lookwright.commands import parse_filters, plain_console
 from lookwright.errors import InputError
 from lookwright.paths import DEFAULT_LOOKML_DIR, DEFAULT_MODEL_DIR
-
-
-def _filters(values: tuple[str, ...]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for value in values:
-        field, sep, expression = value.partition("=")
-        if not sep or not field.strip():
-            raise InputError(f"--filters {value!r}: expected view.field=EXPRESSION (e.g. dim_service.team=payments)")
-        out[field.strip()] = expression
-    return out
 
 
 def _now(value: str | None) -> datetime.datetime | None:
@@ -71,7 +61,7 @@ def sql(explore: str, fields: str, filters: tuple[str, ...], sorts: str, limit: 
     if run_it and warehouse_url is None:
         raise InputError("--run needs --warehouse duckdb:PATH")
     model = load_model(Path(model_dir))
-    spec = QuerySpec(explore, tuple(f.strip() for f in fields.split(",") if f.strip()), _filters(filters),
+    spec = QuerySpec(explore, tuple(f.strip() for f in fields.split(",") if f.strip()), parse_filters(filters),
                      timezone or model.warehouse.timezone)
     project = load_project(Path(lookml_dir)) if Path(lookml_dir).is_dir() else None
     sort_list = tuple(s.strip() for s in sorts.split(",") if s.strip())

@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from lookwright.checks.suite import Outcome, check_lookml, lookml_project_dir, run_checks
-from lookwright.commands import plain_console
+from lookwright.commands import parse_filters, plain_console
 from lookwright.errors import CheckFailed, InputError
 from lookwright.paths import DEFAULT_LOOKML_DIR as GENERATED_LOOKML
 from lookwright.paths import existing_directory
@@ -115,16 +115,6 @@ def _imported_projects(values: tuple[str, ...]) -> dict[str, Path]:
     return projects
 
 
-def _parse_filters(values: tuple[str, ...]) -> dict[str, str]:
-    filters: dict[str, str] = {}
-    for value in values:
-        name, separator, expression = value.partition("=")
-        if not separator or not name.strip():
-            raise InputError(f"--filters expects FIELD=EXPRESSION, got {value!r}")
-        filters[name.strip()] = expression
-    return filters
-
-
 @click.command(name="explain")
 @click.option("--lookml", "directory", default=DEFAULT_LOOKML_DIR, show_default=True,
               help="LookML project directory.")
@@ -141,7 +131,7 @@ def explain(directory: str, explore: str, fields: str, filter_values: tuple[str,
 
     project = load_project(lookml_project_dir(directory))
     names = [name.strip() for name in fields.split(",") if name.strip()]
-    explanation = explain_query(project, explore, names, _parse_filters(filter_values), timezone)
+    explanation = explain_query(project, explore, names, parse_filters(filter_values), timezone)
     console = plain_console()
     for line in explanation.lines:
         console.print(line)
