@@ -162,6 +162,22 @@ def test_the_stat_cache_remembers_the_fingerprint_that_produced_the_files(tmp_pa
     assert is_fresh(tmp_path, "fingerprint-1") is False
 
 
+def test_files_and_manifest_restored_from_another_checkout_are_not_fresh(tmp_path: Path) -> None:
+    # a rebase resolved by taking main's generated files brings main's manifest along: the two agree
+    # with each other, but not with what this fingerprint produced
+    write_set(OutputSet(tmp_path, (OutputFile("a.lkml", "a1\n"),), "fingerprint-1"))
+    (tmp_path / "a.lkml").write_text("a0\n")
+    (tmp_path / MANIFEST).write_text(manifest_text({"a.lkml": digest("a0\n")}))
+    assert is_fresh(tmp_path, "fingerprint-1") is False
+
+
+def test_a_manifest_naming_a_file_the_cache_never_wrote_is_not_fresh(tmp_path: Path) -> None:
+    write_set(OutputSet(tmp_path, (OutputFile("a.lkml", "a1\n"),), "fingerprint-1"))
+    (tmp_path / "b.lkml").write_text("b\n")
+    (tmp_path / MANIFEST).write_text(manifest_text({"a.lkml": digest("a1\n"), "b.lkml": digest("b\n")}))
+    assert is_fresh(tmp_path, "fingerprint-1") is False
+
+
 @pytest.mark.parametrize("manifest", ['["a.lkml"]', '"a.lkml"', '{"generator": "lookwright"}',
                                       '{"files": ["a.lkml"]}', "not json"])
 def test_a_manifest_of_the_wrong_shape_lists_no_files(tmp_path: Path, manifest: str) -> None:

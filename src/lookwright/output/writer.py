@@ -162,7 +162,7 @@ def finish_set(root: Path, entries: list[Written], fingerprint: str) -> WriteRes
         (root / stale).unlink(missing_ok=True)
         _prune_empty_dirs(root, (root / stale).parent)
     write_atomic(root / MANIFEST, manifest_text({entry.path: entry.digest for entry in entries}))
-    _write_stat_cache(root, fingerprint, [entry.path for entry in entries])
+    _write_stat_cache(root, fingerprint, entries)
     written = tuple(sorted(entry.path for entry in entries if entry.changed))
     return WriteResult(written, tuple(removed), len(entries) - len(written))
 
@@ -209,27 +209,44 @@ def _stat_key(path: Path) -> list[int] | None:
     return [info.st_size, info.st_mtime_ns]
 
 
-def _write_stat_cache(root: Path, fingerprint: str, paths: list[str]) -> None:
-    stats = {path: _stat_key(root / path) for path in paths}
-    write_atomic(root / STAT_CACHE, json.dumps({"fingerprint": fingerprint, "stats": stats}, sort_keys=True))
+def _write_stat_cache(root: Path, fingerprint: str, entries: list[Written]) -> None:
+    files = {entry.path: [_stat_key(root / entry.path), entry.digest] for entry in entries}
+    write_atomic(root / STAT_CACHE, json.dumps({"fingerprint": fingerprint, "files": files}, sort_keys=True))
+
+
+def _cached_files(root: Path, fingerprint: str) -> dict[str, list[object]] | None:
+    """What the stat cache says `fingerprint` wrote under `root`: path -> [stat key, digest]."""
+    try:
+        cache = json.loads((root / STAT_CACHE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(cache, dict) or cache.get("fingerprint") != fingerprint:
+        return None
+    files = cache.get("files")
+    return files if isinstance(files, dict) else None
 
 
 def is_fresh(root: Path, fingerprint: str) -> bool:
     """True when the stat cache says `fingerprint` produced this root and no file changed since.
 
-    Files whose size and mtime match the stat cache are trusted; any other file is hashed.
+    Files whose size and mtime match the stat cache are trusted; any other file is hashed and
+    compared with the digest the cache recorded when it was written. The committed manifest is
+    not evidence: a checkout can replace it together with the files (a rebase taking another
+    branch's generated output), so it must also list exactly what the cache recorded.
     """
+    cached = _cached_files(root, fingerprint)
+    if cached is None:
+        return False
     try:
-        cache = json.loads((root / STAT_CACHE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        recorded = {path: str(entry[1]) for path, entry in cached.items()}
+    except (TypeError, IndexError, KeyError):
         return False
-    if not isinstance(cache, dict) or cache.get("fingerprint") != fingerprint:
+    if manifest_files(root) != recorded:
         return False
-    stats = cache.get("stats") or {}
-    for path, expected in manifest_files(root).items():
-        if stats.get(path) is not None and stats.get(path) == _stat_key(root / path):
+    for path, entry in cached.items():
+        if entry[0] is not None and entry[0] == _stat_key(root / path):
             continue
         current = _current(root / path)
-        if current is None or digest(current) != expected:
+        if current is None or digest(current) != recorded[path]:
             return False
     return True
