@@ -24,7 +24,8 @@ def _tracked(*patterns: str) -> list[Path]:
 @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="needs the git checkout")
 def test_no_test_make_or_source_file_reaches_outside_the_repository() -> None:
     files = _tracked("Makefile", ".ci", "pyproject.toml", "src", "tests", "bench")
-    assert len(files) > 50
+    names = {path.relative_to(ROOT).as_posix() for path in files}
+    assert {"Makefile", ".ci/run", "pyproject.toml", "src/lookwright/cli.py", "tests/conftest.py"} <= names  # the scan sees them
     offenders = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
                  for path in files if path.suffix not in (".gz", ".duckdb", ".parquet", ".md") and path != Path(__file__)
                  for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
