@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lookwright.errors import Issue, Location
+from lookwright.lookml.aggregates import explain_query
 from lookwright.lookml.project import (
     load_project,
     parse_file,
@@ -446,3 +447,19 @@ def test_render_formats() -> None:
     odd = [finding("v,1.lkml", 2, "info", "X", "50% done\nnext")]
     assert render(odd, "github", path_prefix="lookml") == (
         "::notice file=lookml/v%2C1.lkml,line=2,title=X::50%25 done%0Anext")
+
+
+def test_exact_match_tile_tables_are_not_warned_about() -> None:
+    # A count_distinct table that exactly matches a dashboard element's query (its filter is the
+    # default of the dashboard filter the element listens to, same time zone) serves that tile
+    # whatever its measure types (Looker's aggregate awareness, "exact match"): no LKML181. The
+    # weekly table matches no element (the weekly tile adds its own filter), so it still warns.
+    fixture = FIXTURES / "aggregate_exact_match_tile"
+    findings = [(f.file, f.line, f.code, f.message) for f in validate_lookml(fixture)]
+    assert findings == [("shop.model.lkml", 22, "LKML181",
+                         ("Measure orders.buyers cannot roll up, so aggregate table orders::buyers_per_week "
+                         "serves only exact-match queries."))]
+    project = load_project(fixture)
+    chosen = explain_query(project, "orders", ["orders.created_month", "orders.buyers"],
+                           {"orders.created_date": "90 days"}, "America/New_York")
+    assert chosen.used == "buyers_per_month"

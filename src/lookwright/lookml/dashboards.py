@@ -82,6 +82,57 @@ def _family(field: Field) -> str:
     return {"number": "number", "tier": "number", "yesno": "yesno"}.get(field.type or "string", "string")
 
 
+@dataclass(frozen=True)
+class TileQuery:
+    """The query one dashboard element runs when the dashboard opens: its own filters plus the
+    default values of the dashboard filters it listens to, in its query time zone."""
+
+    model: str
+    explore: str
+    fields: tuple[str, ...]
+    filters: tuple[tuple[str, str], ...]
+    timezone: str | None
+
+
+def _documents(project: Project) -> Iterator[dict[str, yaml.Node]]:
+    for path in sorted(project.root.rglob("*.dashboard.lookml")):
+        try:
+            root = yaml.compose(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except yaml.YAMLError:
+            continue  # reported as LKML200 by validate_dashboards
+        if isinstance(root, yaml.SequenceNode):
+            yield from (_mapping(document) for document in root.value)
+
+
+def tile_queries(project: Project) -> list[TileQuery]:
+    """Every element query of every `*.dashboard.lookml` file (text tiles and merged queries left out)."""
+    queries = []
+    for dashboard in _documents(project):
+        defaults: dict[str, str] = {}
+        nodes = dashboard.get("filters")
+        for node in nodes.value if isinstance(nodes, yaml.SequenceNode) else []:
+            spec = _mapping(node)
+            name, default = _scalar(spec.get("name")), _scalar(spec.get("default_value"))
+            if name is not None and default is not None and default.text:
+                defaults[name.text] = default.text
+        zone = _scalar(dashboard.get("query_timezone"))
+        elements = dashboard.get("elements")
+        for node in elements.value if isinstance(elements, yaml.SequenceNode) else []:
+            element = _mapping(node)
+            model, explore = _scalar(element.get("model")), _scalar(element.get("explore"))
+            if model is None or explore is None:
+                continue
+            fields = _items(element.get("fields")) + _items(element.get("dimensions")) + _items(element.get("measures"))
+            filters = {key.text: value.text for key, value in _pairs(element.get("filters"))}
+            for key, value in _pairs(element.get("listen")):
+                if key.text in defaults:
+                    filters.setdefault(value.text, defaults[key.text])
+            timezone = _scalar(element.get("query_timezone")) or zone
+            queries.append(TileQuery(model.text, explore.text, tuple(f.text for f in fields),
+                                     tuple(sorted(filters.items())), timezone.text if timezone else None))
+    return queries
+
+
 def validate_dashboards(project: Project) -> list[Issue]:
     """Every problem of every `*.dashboard.lookml` file under the project root."""
     found: list[Issue] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from lookwright.field_rules import (
     unknown_field,
 )
 from lookwright.lookml.aggregates import covers, joined_aliases, rolls_up
-from lookwright.lookml.dashboards import validate_dashboards
+from lookwright.lookml.dashboards import TileQuery, tile_queries, validate_dashboards
 from lookwright.lookml.project import (
     AggregateTable,
     Explore,
@@ -165,9 +165,10 @@ def validate_project(project: Project) -> list[Issue]:
         _finding(p.file, p.line, "LKML001", p.message) for p in project.syntax_problems
     }
     nodes = {item.path: item.nodes for item in project.files}
+    tiles = tile_queries(project)
     unchecked: dict[str, set[Issue]] = {}
     for model in project.models.values():
-        checked, blind = _split_unresolvable(model, set(_check_model(model, nodes)))
+        checked, blind = _split_unresolvable(model, set(_check_model(model, nodes, tiles=tiles)))
         blind |= set(_incomplete_views(model))
         findings |= checked
         for name in model.missing_imports:
@@ -313,7 +314,7 @@ def _alias_views(model: Model) -> dict[str, View]:
 
 
 def _check_model(model: Model, nodes: dict[str, tuple[Node, ...]],
-                 modelled: bool = True) -> Iterator[Issue]:
+                 modelled: bool = True, tiles: Sequence[TileQuery] = ()) -> Iterator[Issue]:
     for include in model.includes:
         if not include.matches:
             yield _finding(include.file, include.line, "LKML140",
@@ -332,7 +333,8 @@ def _check_model(model: Model, nodes: dict[str, tuple[Node, ...]],
         yield from _check_view(view, views)
     for explore in model.explores.values():
         if not explore.extension_required:
-            yield from _check_explore(explore, model)
+            yield from _check_explore(explore, model,
+                                      [t for t in tiles if (t.model, t.explore) == (model.name, explore.name)])
 
 
 def _datagroup_references(model: Model) -> Iterator[Issue]:
@@ -609,7 +611,7 @@ def _check_derived_table(view: View, views: dict[str, View]) -> Iterator[Issue]:
 # --------------------------------------------------------------------------- explores
 
 
-def _check_explore(explore: Explore, model: Model) -> Iterator[Issue]:
+def _check_explore(explore: Explore, model: Model, tiles: Sequence[TileQuery] = ()) -> Iterator[Issue]:
     views = model.views
     if explore.view_name not in views:
         yield _finding(explore.file, explore.line, "LKML104",
@@ -638,7 +640,7 @@ def _check_explore(explore: Explore, model: Model) -> Iterator[Issue]:
     yield from _fanout(explore, model)
     for table in explore.aggregate_tables:
         yield from _check_aggregate_table(table, explore, model)
-        yield from _aggregate_design(table, explore, model)
+        yield from _aggregate_design(table, explore, model, tiles)
         yield from _user_attributes_persisted(table, explore)
     yield from _duplicate_aggregate_tables(explore)
 
@@ -808,8 +810,25 @@ def _explore_filter_kinds(explore: Explore) -> dict[str, tuple[str, str | None]]
     return kinds
 
 
-def _aggregate_design(table: AggregateTable, explore: Explore, model: Model) -> Iterator[Issue]:
-    """Aggregate tables Looker would never (or only on exact match) use (looker.md §2.3, §6)."""
+def _serves_exactly(table: AggregateTable, explore: Explore, model: Model, tiles: Sequence[TileQuery]) -> bool:
+    """Whether a dashboard element's query has exactly the table's dimensions, measures, filters
+    and time zone: Looker then uses the table whatever the measure types (looker.md §2.2 rule 2)."""
+    for tile in tiles:
+        kinds = {name: _explore_field(name, explore, model)[1] for name in tile.fields}
+        if any(found is None for found in kinds.values()):
+            continue
+        measures = {name for name, found in kinds.items() if found is not None and found.kind == "measure"}
+        if (set(table.measures) == measures and set(table.dimensions) == set(kinds) - measures
+                and dict(table.filters) == dict(tile.filters) and table.timezone == tile.timezone):
+            return True
+    return False
+
+
+def _aggregate_design(table: AggregateTable, explore: Explore, model: Model,
+                      tiles: Sequence[TileQuery] = ()) -> Iterator[Issue]:
+    """Aggregate tables Looker would never (or only on exact match) use (looker.md §2.3, §6).
+    A table whose measures cannot roll up is only worth a warning when no dashboard element of
+    the project is its exact match (what Looker's "Get LookML → aggregate tables" writes)."""
     label = f"{explore.name}::{table.name}"
     for name, (kind, value) in _explore_filter_kinds(explore).items():
         if value is not None and any(field == name for field, _ in table.filters):
@@ -822,10 +841,11 @@ def _aggregate_design(table: AggregateTable, explore: Explore, model: Model) -> 
             yield _finding(table.file, table.line, "LKML180", message)
     names = [*table.dimensions, *table.measures, *(name for name, _ in table.filters)]
     fanned = fanned_out_aliases(explore, joined_aliases(explore, names))
+    exact = _serves_exactly(table, explore, model, tiles)
     for name in table.measures:
         found = _explore_field(name, explore, model)[1]
         alias = name.split(".")[0]
-        if found is not None and found.kind == "measure" and not rolls_up(
+        if not exact and found is not None and found.kind == "measure" and not rolls_up(
             found, alias, explore, model.views, fanned
         ):
             message = (f"Measure {name} cannot roll up, so aggregate table {label} serves only "
