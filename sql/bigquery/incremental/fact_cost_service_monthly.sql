@@ -6,7 +6,15 @@ USING (
   WITH source_rows AS (
     SELECT
       DATE_TRUNC(DATE(date), MONTH) AS __period,
-      src.*
+      src.date,
+      src.service_key,
+      src.compute_cost,
+      src.storage_cost,
+      src.network_cost,
+      src.database_cost,
+      src.other_cost,
+      src.total_cost,
+      src.estimated_hours
     FROM `perf-cost-prod.observability.fact_cost_service_daily` AS src
     WHERE src.date >= @window_start
   ),

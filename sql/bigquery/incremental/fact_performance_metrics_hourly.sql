@@ -6,7 +6,30 @@ USING (
   WITH source_rows AS (
     SELECT
       TIMESTAMP_TRUNC(timestamp, HOUR) AS __period,
-      src.*
+      src.trace_id,
+      src.span_id,
+      src.parent_span_id,
+      src.timestamp,
+      src.hour,
+      src.date,
+      src.time_key,
+      src.service_key,
+      src.endpoint_key,
+      src.region_key,
+      src.environment_key,
+      src.user_segment_key,
+      src.duration_ms,
+      src.http_status_code,
+      src.is_error,
+      src.request_size_bytes,
+      src.response_size_bytes,
+      src.user_id,
+      src.session_id,
+      src.host_name,
+      src.container_id,
+      src.pod_name,
+      src.span_attributes,
+      src.resource_attributes
     FROM `perf-cost-prod.observability.fact_performance_requests` AS src
     WHERE src.timestamp >= @window_start
   ),

@@ -4,7 +4,24 @@
 WITH source_rows AS (
   SELECT
     DATE(hour) AS __period,
-    src.*
+    src.hour,
+    src.date,
+    src.time_key,
+    src.service_key,
+    src.environment_key,
+    src.region_key,
+    src.cost_source,
+    src.attribution_method,
+    src.compute_cost,
+    src.storage_cost,
+    src.network_cost,
+    src.database_cost,
+    src.other_cost,
+    src.total_cost,
+    src.usage_amount,
+    src.instance_count,
+    src.instance_type,
+    src.is_estimated
   FROM `perf-cost-prod.observability.fact_cost_hourly` AS src
 ),
 aggregated AS (

@@ -4,7 +4,20 @@
 WITH source_rows AS (
   SELECT
     TIMESTAMP_TRUNC(timestamp, HOUR) AS __period,
-    src.*
+    src.log_id,
+    src.timestamp,
+    src.hour,
+    src.date,
+    src.time_key,
+    src.service_key,
+    src.environment_key,
+    src.level,
+    src.is_error,
+    src.message,
+    src.trace_id,
+    src.span_id,
+    src.host_name,
+    src.pod_name
   FROM `perf-cost-prod.observability.fact_log_events` AS src
 ),
 aggregated AS (

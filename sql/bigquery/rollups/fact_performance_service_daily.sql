@@ -4,7 +4,29 @@
 WITH source_rows AS (
   SELECT
     DATE(hour) AS __period,
-    src.*
+    src.hour,
+    src.service_key,
+    src.endpoint_key,
+    src.region_key,
+    src.environment_key,
+    src.request_count,
+    src.error_count,
+    src.error_rate,
+    src.duration_sum_ms,
+    src.duration_avg_ms,
+    src.duration_max_ms,
+    src.duration_sketch,
+    src.duration_p50_ms,
+    src.duration_p75_ms,
+    src.duration_p90_ms,
+    src.duration_p95_ms,
+    src.duration_p99_ms,
+    src.duration_p999_ms,
+    src.requests_per_second,
+    src.request_bytes_total,
+    src.response_bytes_total,
+    src.request_bytes_avg,
+    src.response_bytes_avg
   FROM `perf-cost-prod.observability.fact_performance_metrics_hourly` AS src
 ),
 aggregated AS (

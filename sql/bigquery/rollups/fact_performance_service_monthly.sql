@@ -4,7 +4,20 @@
 WITH source_rows AS (
   SELECT
     DATE_TRUNC(DATE(date), MONTH) AS __period,
-    src.*
+    src.date,
+    src.service_key,
+    src.request_count,
+    src.error_count,
+    src.error_rate,
+    src.duration_sum_ms,
+    src.duration_avg_ms,
+    src.duration_max_ms,
+    src.duration_sketch,
+    src.duration_p50_ms,
+    src.duration_p95_ms,
+    src.duration_p99_ms,
+    src.requests_per_second,
+    src.response_bytes_total
   FROM `perf-cost-prod.observability.fact_performance_service_daily` AS src
 ),
 aggregated AS (

@@ -4,7 +4,20 @@
 WITH source_rows AS (
   SELECT
     TIMESTAMP_TRUNC(timestamp, HOUR) AS __period,
-    src.*
+    src.event_id,
+    src.metric_id,
+    src.timestamp,
+    src.hour,
+    src.date,
+    src.time_key,
+    src.page_path,
+    src.metric_name,
+    src.metric_value,
+    src.rating,
+    src.navigation_type,
+    src.region_key,
+    src.user_segment_key,
+    src.session_id
   FROM `perf-cost-prod.observability.fact_rum_events` AS src
 ),
 aggregated AS (

@@ -351,10 +351,8 @@ def _transform_window(warehouse: Warehouse, renderer: TransformRenderer, table: 
 
 def _rows_from(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR, window: datetime) -> int:
     """Rows an incremental step rewrote: those at or after its window start."""
-    bound: datetime | date = window
-    if table.rollup is not None and table.rollup.period.grain == "day":
-        bound = window.date()
-    column = table.rollup.period.column if table.rollup is not None else _incremental_column(table)
+    column = _time_column(table)
+    bound: datetime | date = window.date() if table.column(column).type == "DATE" else window
     sql = f"SELECT COUNT(*) FROM {renderer.sql.ref(table.name)} WHERE {column} >= {renderer.literal(bound)}"
     return int(str(_scalar(warehouse, sql)))
 
