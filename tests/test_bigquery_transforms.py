@@ -23,7 +23,7 @@ def test_every_transform_is_bigquery_sql_zetasql_accepts() -> None:
     renderer = TransformRenderer(model, "bigquery")
     checked, errors = [], []
     for table in model.tables.values():
-        if table.spec.transform is None:
+        if table.transform is None:
             continue
         statements = [renderer.transform(table, None), renderer.transform(table, WINDOW)]
         window = renderer.extra_window(table, WINDOW)

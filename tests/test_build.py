@@ -361,7 +361,7 @@ def test_transforms_render_as_bigquery_sql_too() -> None:
 
     renderer = TransformRenderer(MODEL, "bigquery")
     for table in MODEL.tables.values():
-        if table.spec.transform is None:
+        if table.transform is None:
             continue
         for window in (None, T0):
             sql = renderer.transform(table, window)

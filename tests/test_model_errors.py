@@ -220,7 +220,7 @@ def test_yaml_anchors_and_merge_keys_are_expanded(tmp_path: Path) -> None:
                         "      - {<<: *numeric, name: created_at_raw, column: created_at}")
     (tmp_path / "model.yml").write_text(text)
     dimensions = {d.name: d for d in load_model(tmp_path).tables["orders"].dimensions}
-    assert dimensions["created_at_raw"].spec.hidden is True
+    assert dimensions["created_at_raw"].hidden is True
     assert dimensions["created_at_raw"].type == "number"
     assert dimensions["created_at_raw"].sql == "${TABLE}.created_at"
 

@@ -16,8 +16,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from lookwright.lookml.project import Project
-from lookwright.model.ir import SemanticModel, TileIR
-from lookwright.model.merged import FieldInfo, view_fields
+from lookwright.model.ir import FieldIR, SemanticModel, TileIR
 from lookwright.query.run import QueryRun, run_tile
 from lookwright.warehouse.base import Warehouse
 
@@ -42,15 +41,15 @@ def _value(value: Any) -> Any:
     return str(value)
 
 
-def _info(model: SemanticModel, reference: str) -> FieldInfo | None:
+def _info(model: SemanticModel, reference: str) -> FieldIR | None:
     view, _, name = reference.partition(".")
     table = model.tables.get(view)
-    return view_fields(table.spec).get(name) if table is not None else None
+    return table.fields.get(name) if table is not None else None
 
 
 def _label(model: SemanticModel, reference: str) -> str:
     info = _info(model, reference)
-    spec_label = getattr(info.spec, "label", None) if info is not None else None
+    spec_label = info.field.label if info is not None else None
     if spec_label and info is not None and info.group is None:
         return str(spec_label)
     return reference.partition(".")[2].replace("_", " ")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 # ---- references ----------------------------------------------------------------------------------
 
@@ -101,6 +102,29 @@ class FieldName(Protocol):
     def group(self) -> str | None: ...  # the dimension group of an expanded timeframe or interval
     @property
     def timeframe(self) -> str | None: ...  # that timeframe or interval
+
+
+F = TypeVar("F")
+
+
+@dataclass(frozen=True)
+class FieldInfo(Generic[F]):
+    """A `FieldName` of a generated view and the declaration it names: a `schema.Dimension` or
+    `schema.Measure` on the YAML side, a `DimensionIR` or `MeasureIR` in the compiled model.
+
+    `type` is the type as declared in YAML (a `ratio` measure is `ratio`, not LookML's `number`)."""
+
+    name: str
+    kind: str  # dimension | dimension_group | measure
+    type: str
+    group: str | None  # the dimension group a timeframe field belongs to
+    timeframe: str | None
+    field: F
+    index: int  # position in the table's dimensions or measures list
+
+    @property
+    def is_measure(self) -> bool:
+        return self.kind == "measure"
 
 
 def group_names(group: str, group_type: str, timeframes: Iterable[str],

@@ -16,10 +16,7 @@ from lookwright.model.ir import (
     SemanticModel,
     TableIR,
 )
-from lookwright.model.merged import timeframes_of
 from lookwright.output.writer import OutputFile, header
-
-DATE_TYPES = frozenset({"DATE"})
 
 
 def render_lookml(model: SemanticModel, tables: list[str] | None = None, *, shared: bool = True) -> list[OutputFile]:
@@ -50,74 +47,69 @@ def _put(target: dict[str, Any], key: str, value: Any) -> None:
 
 def _view_file(table: TableIR) -> OutputFile:
     view: dict[str, Any] = {"name": table.name, "sql_table_name": f"`{table.table_id}`"}
-    _put(view, "label", table.spec.label)
+    _put(view, "label", table.label)
     dimensions = [_dimension(d) for d in table.dimensions if d.type not in ("time", "duration")]
     groups = [_dimension_group(d) for d in table.dimensions if d.type in ("time", "duration")]
     _put(view, "dimensions", dimensions)
     _put(view, "dimension_groups", groups)
     _put(view, "measures", [_measure(m) for m in table.measures])
-    _put(view, "sets", [{"name": name, "fields": list(fields)} for name, fields in sorted(table.spec.sets.items())])
+    _put(view, "sets", [{"name": name, "fields": list(fields)} for name, fields in table.sets])
     text = header(f"{table.origin.file} (table {table.name})") + dump({"views": [view]}) + "\n"
     return OutputFile(f"views/{table.name}.view.lkml", text)
 
 
-def _common(spec: schema.Dimension | schema.Measure, target: dict[str, Any]) -> None:
-    if spec.hidden:
+def _common(field: DimensionIR | MeasureIR, target: dict[str, Any]) -> None:
+    if field.hidden:
         target["hidden"] = "yes"
-    _put(target, "label", spec.label)
-    _put(target, "description", spec.description)
-    _put(target, "group_label", spec.group_label)
-    _put(target, "value_format", spec.value_format)
-    _put(target, "value_format_name", spec.value_format_name)
-    _put(target, "drill_fields", list(spec.drill_fields) if spec.drill_fields else None)
+    _put(target, "label", field.label)
+    _put(target, "description", field.description)
+    _put(target, "group_label", field.group_label)
+    _put(target, "value_format", field.value_format)
+    _put(target, "value_format_name", field.value_format_name)
+    _put(target, "drill_fields", list(field.drill_fields) if field.drill_fields else None)
 
 
 def _dimension(dimension: DimensionIR) -> dict[str, Any]:
-    spec = dimension.spec
     out: dict[str, Any] = {"name": dimension.name}
-    if spec.primary_key:
+    if dimension.primary_key:
         out["primary_key"] = "yes"
     out["type"] = dimension.type
-    if spec.tiers is not None:
-        out["tiers"] = [_number(t) for t in spec.tiers]
-        _put(out, "style", spec.style)
+    if dimension.tiers is not None:
+        out["tiers"] = [_number(t) for t in dimension.tiers]
+        _put(out, "style", dimension.style)
     _put(out, "sql", dimension.sql)
-    _common(spec, out)
+    _common(dimension, out)
     _put(out, "required_access_grants", list(dimension.grants))
     return out
 
 
 def _dimension_group(dimension: DimensionIR) -> dict[str, Any]:
-    spec = dimension.spec
     out: dict[str, Any] = {"name": dimension.name, "type": dimension.type}
     if dimension.type == "time":
-        out["timeframes"] = timeframes_of(spec)
-        is_date = dimension.column_type in DATE_TYPES
-        _put(out, "datatype", spec.datatype or ("date" if is_date else None))
-        convert = spec.convert_tz if spec.convert_tz is not None else (False if is_date else None)
-        _put(out, "convert_tz", None if convert is None else _yes(convert))
+        out["timeframes"] = list(dimension.timeframes)
+        _put(out, "datatype", dimension.datatype)
+        _put(out, "convert_tz", None if dimension.convert_tz is None else _yes(dimension.convert_tz))
         _put(out, "sql", dimension.sql)
     else:
-        out["intervals"] = list(spec.intervals or ["day"])
-        _put(out, "datatype", spec.datatype)
-        _put(out, "sql_start", spec.sql_start)
-        _put(out, "sql_end", spec.sql_end)
-    _common(spec, out)
+        out["intervals"] = list(dimension.intervals)
+        _put(out, "datatype", dimension.datatype)
+        _put(out, "sql_start", dimension.sql_start)
+        _put(out, "sql_end", dimension.sql_end)
+    _common(dimension, out)
     _put(out, "required_access_grants", list(dimension.grants))
     return out
 
 
 def _measure(measure: MeasureIR) -> dict[str, Any]:
-    spec = measure.spec
     out: dict[str, Any] = {"name": measure.name, "type": measure.type}
-    if spec.percentile is not None and measure.type == "percentile":
-        out["percentile"] = _number(spec.percentile)
+    if measure.percentile is not None and measure.type == "percentile":
+        out["percentile"] = _number(measure.percentile)
     _put(out, "sql", measure.sql)
-    _put(out, "sql_distinct_key", spec.sql_distinct_key)
-    _put(out, "list_field", spec.list_field)
-    if spec.filters:
-        out["filters"] = [{field: value} for field, value in sorted(spec.filters.items())]
-    _common(spec, out)
+    _put(out, "sql_distinct_key", measure.sql_distinct_key)
+    _put(out, "list_field", measure.list_field)
+    if measure.filters:
+        out["filters"] = [{field: value} for field, value in measure.filters]
+    _common(measure, out)
     _put(out, "required_access_grants", list(measure.grants))
     return out
 

@@ -33,13 +33,11 @@ def _rolls_up(tile: TileIR, project: Project) -> bool:
 
 def _kinds(tile: TileIR, model: SemanticModel) -> tuple[list[str], list[str]]:
     """(dimensions, measures) of a tile, by the semantic model's field kinds."""
-    from lookwright.model.merged import view_fields
-
     dimensions: list[str] = []
     measures: list[str] = []
     for name in tile.fields:
         view, _, field_name = name.partition(".")
-        info = view_fields(model.tables[view].spec).get(field_name)
+        info = model.tables[view].fields.get(field_name)
         (measures if info is not None and info.is_measure else dimensions).append(name)
     return dimensions, measures
 

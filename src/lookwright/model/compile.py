@@ -12,6 +12,7 @@ from lookwright.model.ir import (
     DashboardIR,
     DimensionIR,
     ExploreIR,
+    FieldIR,
     JoinIR,
     MeasureIR,
     ModelIR,
@@ -20,7 +21,6 @@ from lookwright.model.ir import (
     TableIR,
     TileIR,
     quantile_function,
-    sketch_fraction,
 )
 from lookwright.model.loader import discover, load_files
 from lookwright.model.merged import (
@@ -30,8 +30,13 @@ from lookwright.model.merged import (
     guarded_fields,
     merge,
     table_columns,
+    timeframes_of,
+    view_fields,
 )
 from lookwright.model.rules import validate
+from lookwright.vocabulary import DEFAULT_INTERVALS
+
+DATE_TYPES = frozenset({"DATE"})
 
 
 def load_model(directory: Path, check_duplicates: bool = True, paths: list[Path] | None = None) -> SemanticModel:
@@ -111,10 +116,22 @@ def _compile_table(located: Located[schema.Table], tables: dict[str, Located[sch
         for name, kind in column_types.items()
     )
     dimensions = tuple(_compile_dimension(table, d, column_types, grants) for d in table.dimensions)
-    dimensions += _primary_key_dimension(table, column_types)
     measures = tuple(_compile_measure(table, m, grants, warehouse) for m in table.measures)
+    fields: dict[str, FieldIR] = {
+        name: FieldIR(info.name, info.kind, info.type, info.group, info.timeframe,
+                      (measures if info.is_measure else dimensions)[info.index], info.index)
+        for name, info in view_fields(table).items()
+    }
     table_id = table.sql_table_name or f"{warehouse.project}.{warehouse.dataset}.{table.name}"
-    return TableIR(table.name, table.kind, _origin(located), table_id, columns, dimensions, measures, table)
+    return TableIR(
+        table.name, table.kind, _origin(located), table_id, columns,
+        dimensions + _primary_key_dimension(table, column_types), measures,
+        label=table.label, description=table.description,
+        sets=tuple((name, tuple(refs)) for name, refs in sorted(table.sets.items())),
+        partition=table.partition, cluster_by=tuple(table.cluster_by), retention_days=table.retention_days,
+        require_partition_filter=table.require_partition_filter, rollup=table.rollup,
+        transform=table.transform, checks=tuple(table.checks), fields=fields,
+    )
 
 
 def _rollup_description(table: schema.Table, name: str) -> str:
@@ -131,9 +148,23 @@ def _compile_dimension(table: schema.Table, dimension: schema.Dimension, column_
     column = dimension.column or (dimension.name if dimension.sql is None else None)
     sql = dimension.sql if dimension.sql is not None else (
         f"${{TABLE}}.{column}" if dimension.type != "duration" else None)
-    return DimensionIR(dimension.name, dimension.type, sql, dimension,
-                       tuple(grants.get((table.name, dimension.name), ())),
-                       column_types.get(column) if column else None)
+    column_type = column_types.get(column) if column else None
+    datatype, convert_tz = dimension.datatype, dimension.convert_tz
+    if dimension.type == "time" and column_type in DATE_TYPES:
+        datatype = datatype or "date"
+        convert_tz = False if convert_tz is None else convert_tz
+    return DimensionIR(
+        dimension.name, dimension.type, sql, tuple(grants.get((table.name, dimension.name), ())), column_type,
+        primary_key=dimension.primary_key, hidden=dimension.hidden, label=dimension.label,
+        description=dimension.description, group_label=dimension.group_label,
+        value_format=dimension.value_format, value_format_name=dimension.value_format_name,
+        drill_fields=tuple(dimension.drill_fields or ()),
+        tiers=tuple(dimension.tiers) if dimension.tiers is not None else None, style=dimension.style,
+        timeframes=tuple(timeframes_of(dimension)) if dimension.type == "time" else (),
+        intervals=tuple(dimension.intervals or DEFAULT_INTERVALS) if dimension.type == "duration" else (),
+        datatype=datatype, convert_tz=convert_tz, converts_query_tz=dimension.convert_tz is not False,
+        sql_start=dimension.sql_start, sql_end=dimension.sql_end,
+    )
 
 
 def _primary_key_dimension(table: schema.Table, column_types: dict[str, str]) -> tuple[DimensionIR, ...]:
@@ -147,23 +178,36 @@ def _primary_key_dimension(table: schema.Table, column_types: dict[str, str]) ->
         sql = f"CONCAT({parts})"
     spec = schema.Dimension(name="pk", primary_key=True, hidden=True, sql=sql,
                             description="Primary key: " + ", ".join(table.primary_key))
-    return (DimensionIR("pk", "string", sql, spec, (), None),)
+    return (_compile_dimension(table, spec, column_types, {}),)
+
+
+def sketch_fraction(measure: schema.Measure) -> float:
+    """95 -> 0.95, 99.9 -> 0.999 exactly as written."""
+    return float(f"{(measure.percentile or 50) / 100:.10g}")
 
 
 def _compile_measure(table: schema.Table, measure: schema.Measure,
                      grants: dict[tuple[str, str], list[str]], warehouse: schema.Warehouse) -> MeasureIR:
-    grant_list = tuple(grants.get((table.name, measure.name), ()))
+    kind, sql = measure.type, measure.sql
     if measure.type == "sketch_percentile":
         from lookwright.sqlgen.dialects import DIALECTS
 
+        kind = "number"
         sql = DIALECTS["bigquery"].sketch_quantile(f"${{TABLE}}.{measure.sketch}", sketch_fraction(measure),
                                                    quantile_function(warehouse))
-        return MeasureIR(measure.name, "number", sql, measure, grant_list)
-    if measure.type == "ratio":
+    elif measure.type == "ratio":
         multiplier = "" if measure.multiplier in (None, 1) else f" * {measure.multiplier:g}"
+        kind = "number"
         sql = f"1.0 * ${{{measure.numerator}}}{multiplier} / NULLIF(${{{measure.denominator}}}, 0)"
-        return MeasureIR(measure.name, "number", sql, measure, grant_list)
-    return MeasureIR(measure.name, measure.type, measure.sql, measure, grant_list)
+    return MeasureIR(
+        measure.name, kind, sql, tuple(grants.get((table.name, measure.name), ())),
+        declared_type=measure.type, percentile=measure.percentile, sketch=measure.sketch,
+        sketch_fraction=sketch_fraction(measure), sql_distinct_key=measure.sql_distinct_key,
+        list_field=measure.list_field, filters=tuple(sorted((measure.filters or {}).items())),
+        hidden=measure.hidden, label=measure.label, description=measure.description,
+        group_label=measure.group_label, value_format=measure.value_format,
+        value_format_name=measure.value_format_name, drill_fields=tuple(measure.drill_fields or ()),
+    )
 
 
 def _compile_explore(located: Located[schema.Explore], tables: dict[str, Located[schema.Table]]) -> ExploreIR:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lookwright.model import schema
+from lookwright.vocabulary import FieldInfo
 
 
 @dataclass(frozen=True)
@@ -32,21 +33,57 @@ class ColumnIR:
 
 @dataclass(frozen=True)
 class DimensionIR:
+    """A dimension or dimension group with its LookML parameters resolved."""
+
     name: str
     type: str
     sql: str | None
-    spec: schema.Dimension
     grants: tuple[str, ...]
     column_type: str | None  # the physical type when the dimension reads one column
+    primary_key: bool = False
+    hidden: bool = False
+    label: str | None = None
+    description: str | None = None
+    group_label: str | None = None
+    value_format: str | None = None
+    value_format_name: str | None = None
+    drill_fields: tuple[str, ...] = ()
+    tiers: tuple[float, ...] | None = None
+    style: str | None = None
+    timeframes: tuple[str, ...] = ()  # type time: the timeframes, defaults applied
+    intervals: tuple[str, ...] = ()  # type duration: the intervals, defaults applied
+    datatype: str | None = None  # as LookML gets it (a time group over a DATE column: date)
+    convert_tz: bool | None = None  # as LookML gets it (DATE columns: False); None: Looker's default
+    converts_query_tz: bool = True  # the query compiler's view: False only when the YAML says convert_tz: false
+    sql_start: str | None = None
+    sql_end: str | None = None
 
 
 @dataclass(frozen=True)
 class MeasureIR:
+    """A measure with its LookML parameters resolved."""
+
     name: str
-    type: str  # LookML type: `ratio` becomes `number`
+    type: str  # LookML type: `ratio` and `sketch_percentile` become `number`
     sql: str | None
-    spec: schema.Measure
     grants: tuple[str, ...]
+    declared_type: str = ""  # the type as written in YAML
+    percentile: float | None = None
+    sketch: str | None = None  # sketch_percentile: the SKETCH column
+    sketch_fraction: float = 0.5  # sketch_percentile: the quantile read from the merged sketch
+    sql_distinct_key: str | None = None
+    list_field: str | None = None
+    filters: tuple[tuple[str, str], ...] = ()  # sorted by field
+    hidden: bool = False
+    label: str | None = None
+    description: str | None = None
+    group_label: str | None = None
+    value_format: str | None = None
+    value_format_name: str | None = None
+    drill_fields: tuple[str, ...] = ()
+
+
+FieldIR = FieldInfo[DimensionIR | MeasureIR]  # a referencable name of a compiled view
 
 
 @dataclass(frozen=True)
@@ -58,11 +95,18 @@ class TableIR:
     columns: tuple[ColumnIR, ...]
     dimensions: tuple[DimensionIR, ...]
     measures: tuple[MeasureIR, ...]
-    spec: schema.Table
-
-    @property
-    def rollup(self) -> schema.Rollup | None:
-        return self.spec.rollup
+    label: str | None = None
+    description: str = ""
+    sets: tuple[tuple[str, tuple[str, ...]], ...] = ()  # sorted by name
+    partition: schema.Partition | None = None
+    cluster_by: tuple[str, ...] = ()
+    retention_days: int | None = None
+    require_partition_filter: bool = False
+    rollup: schema.Rollup | None = None
+    transform: schema.Transform | None = None
+    checks: tuple[schema.Check, ...] = ()
+    # every name a reference may use for a declared field (dimension groups expanded; not the generated pk)
+    fields: dict[str, FieldIR] = field(default_factory=dict, compare=False, repr=False)
 
     def column(self, name: str) -> ColumnIR:
         return next(column for column in self.columns if column.name == name)
@@ -159,8 +203,3 @@ def quantile_function(warehouse: schema.Warehouse) -> str:
     from lookwright.sqlgen.dialects import QUANTILE_FUNCTION
 
     return f"`{warehouse.project}.{warehouse.dataset}.{QUANTILE_FUNCTION}`"
-
-
-def sketch_fraction(measure: schema.Measure) -> float:
-    """95 -> 0.95, 99.9 -> 0.999 exactly as written."""
-    return float(f"{(measure.percentile or 50) / 100:.10g}")

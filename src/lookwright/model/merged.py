@@ -21,8 +21,12 @@ from lookwright.vocabulary import (
     references,
     split_field,
 )
+from lookwright.vocabulary import (
+    FieldInfo as _FieldInfo,
+)
 
 T = TypeVar("T")
+FieldInfo = _FieldInfo[schema.Dimension | schema.Measure]  # a field of a YAML table's view
 
 SECTIONS = ("tables", "explores", "datagroups", "access_grants", "models", "queries", "dashboards")
 
@@ -47,23 +51,6 @@ class Located(Generic[T]):
 
     def error(self, sub_path: Path_, code: str, message: str, hint: str = "") -> Issue:
         return self.source.diagnostic((*self.path, *sub_path), code, message, hint)
-
-
-@dataclass(frozen=True)
-class FieldInfo:
-    """A referencable LookML field name of a view (dimension groups expanded)."""
-
-    name: str
-    kind: str  # dimension | dimension_group | measure
-    type: str
-    group: str | None  # the dimension group a timeframe field belongs to
-    timeframe: str | None
-    spec: schema.Dimension | schema.Measure
-    index: int  # position in the table's dimensions or measures list
-
-    @property
-    def is_measure(self) -> bool:
-        return self.kind == "measure"
 
 
 @dataclass(frozen=True)

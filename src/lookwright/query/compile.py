@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 
 from lookwright.errors import InputError
 from lookwright.lookml.filters import UnsupportedFilter, date_interval, interval_sql
-from lookwright.model import schema
-from lookwright.model.ir import JoinIR, SemanticModel, TableIR
-from lookwright.model.merged import FieldInfo, view_fields
+from lookwright.model.ir import DimensionIR, FieldIR, JoinIR, MeasureIR, SemanticModel, TableIR
 from lookwright.query.fields import FieldCompiler, UnresolvedReference
 from lookwright.vocabulary import references, split_field
 
@@ -91,7 +89,7 @@ def compile_query(model: SemanticModel, spec: QuerySpec, now: datetime.datetime 
 @dataclass(frozen=True)
 class _Resolved:
     reference: str
-    info: FieldInfo
+    info: FieldIR
     table: TableIR
     sql: str
 
@@ -114,7 +112,7 @@ class _Compiler:
         if view != self.explore.view and view not in self.joins:
             raise UnsupportedQuery(f"{reference} is not a field of explore {self.explore.name}")
         table = self.model.tables[str(view)]
-        info = view_fields(table.spec).get(name)
+        info = table.fields.get(name)
         if info is None:
             raise UnsupportedQuery(f"{reference} is not a field of view {view}")
         try:
@@ -125,12 +123,12 @@ class _Compiler:
             raise UnsupportedQuery(f"{reference}: unresolvable reference {error.reference}") from None
         return _Resolved(reference, info, table, self.dimension_sql(reference, info, sql))
 
-    def dimension_sql(self, reference: str, info: FieldInfo, sql: str) -> str:
+    def dimension_sql(self, reference: str, info: FieldIR, sql: str) -> str:
         if info.kind == "dimension_group":
             if info.type != "time" or str(info.timeframe) not in TIMEFRAMES:
                 raise UnsupportedQuery(f"{reference}: {info.type} timeframe {info.timeframe}")
             timezone = self.spec.timezone
-            converts = not isinstance(info.spec, schema.Dimension) or info.spec.convert_tz is not False
+            converts = not isinstance(info.field, DimensionIR) or info.field.converts_query_tz
             if timezone not in (None, self.model.warehouse.timezone) and converts:
                 raise UnsupportedQuery(f"{reference}: time zone conversion to {timezone}")
             return TIMEFRAMES[str(info.timeframe)].format(f"({sql})")
@@ -148,7 +146,7 @@ class _Compiler:
 
     def measure_sql(self, field: _Resolved, fanned_out: bool) -> str:
         """A measure's aggregate; plain aggregation equals Looker's only when no join repeats its rows."""
-        if isinstance(field.info.spec, schema.Measure) and field.info.spec.filters:
+        if isinstance(field.info.field, MeasureIR) and field.info.field.filters:
             raise UnsupportedQuery(f"{field.reference}: filtered measures")
         if fanned_out and field.info.type in SYMMETRIC:
             return self.symmetric_sql(field)
@@ -160,15 +158,14 @@ class _Compiler:
     def symmetric_sql(self, field: _Resolved) -> str:
         """Looker's symmetric aggregates: each row of the measure's view counts once, however many
         times the joins repeat it (distinct on the view's primary key)."""
-        key = next((d for d in field.table.dimensions if d.spec.primary_key), None)
+        key = next((d for d in field.table.dimensions if d.primary_key), None)
         if key is None:
             raise UnsupportedQuery(f"{field.reference} cannot be calculated because of a one_to_many or "
                                    f"many_to_many join. Add a primary key to {field.table.name}.")
         pk = self.fields.dimension(field.table, key.name)
-        spec = field.info.spec
         if field.info.type == "count":
             return f"COUNT(DISTINCT ({pk}))"
-        value = self.fields.expand(field.table, str(getattr(spec, "sql", None) or "NULL"))
+        value = self.fields.expand(field.table, field.info.field.sql or "NULL")
         pairs = f"list_distinct(list({{'k': ({pk}), 'v': ({value})}}) FILTER (WHERE ({pk}) IS NOT NULL))"
         total = f"list_sum(list_transform({pairs}, lambda x: x.v))"
         if field.info.type == "sum":
@@ -194,7 +191,7 @@ class _Compiler:
         options = ", ".join("'" + item.replace("'", "''") + "'" for item in items)
         return f"{sql} IN ({options})"
 
-    def relative_date_sql(self, reference: str, info: FieldInfo, value: str) -> str:
+    def relative_date_sql(self, reference: str, info: FieldIR, value: str) -> str:
         """Looker's relative date filters on a time dimension group select a range of its raw time."""
         if info.kind != "dimension_group" or info.type != "time":
             raise UnsupportedQuery(f"filter {reference}: {value!r} is not a plain date")

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from lookwright.errors import InputError
-from lookwright.model.ir import SemanticModel, TableIR, quantile_function, sketch_fraction
-from lookwright.model.merged import view_fields
+from lookwright.model.ir import SemanticModel, TableIR, quantile_function
 from lookwright.sqlgen.dialects import DIALECTS, Dialect
 from lookwright.vocabulary import replace_references, split_field
 
@@ -38,7 +37,7 @@ class FieldCompiler:
 
     def dimension(self, table: TableIR, name: str, seen: frozenset[str] = frozenset()) -> str:
         """A field's SQL by its LookML name (a measure's aggregate when `name` is a measure)."""
-        info = view_fields(table.spec).get(name)
+        info = table.fields.get(name)
         base = info.group if info is not None and info.group is not None else name
         found = next((d for d in table.dimensions if d.name == base), None)
         if found is None:
@@ -47,17 +46,17 @@ class FieldCompiler:
                 raise UnresolvedReference(f"{table.name}.{name}")
             return self.measure(table, name, seen)
         if found.sql is None:  # duration: compile both ends
-            start = self.expand(table, found.spec.sql_start or "NULL", seen | {base})
-            end = self.expand(table, found.spec.sql_end or "NULL", seen | {base})
+            start = self.expand(table, found.sql_start or "NULL", seen | {base})
+            end = self.expand(table, found.sql_end or "NULL", seen | {base})
             return f"({start}), ({end})" if name == base else f"({end})"
         return self.expand(table, found.sql, seen | {base})
 
     def measure(self, table: TableIR, name: str, seen: frozenset[str] = frozenset()) -> str:
         """A measure's aggregate over its expanded SQL."""
         found = next(m for m in table.measures if m.name == name)
-        if found.spec.type == "sketch_percentile":  # merge the rows' sketches, read the quantile
+        if found.declared_type == "sketch_percentile":  # merge the rows' sketches, read the quantile
             quote = "`" if self.dialect.name == "bigquery" else '"'
-            return self.dialect.sketch_quantile(f"{quote}{table.name}{quote}.{found.spec.sketch}", sketch_fraction(found.spec),
+            return self.dialect.sketch_quantile(f"{quote}{table.name}{quote}.{found.sketch}", found.sketch_fraction,
                                                 quantile_function(self.model.warehouse))
         inner = self.expand(table, found.sql, seen | {name}) if found.sql else None
         if found.type == "count":
@@ -66,12 +65,12 @@ class FieldCompiler:
             return f"({inner})"
         bigquery = self.dialect.name == "bigquery"
         if found.type in ("percentile", "median"):
-            percent = (found.spec.percentile or 50) if found.type == "percentile" else 50
+            percent = (found.percentile or 50) if found.type == "percentile" else 50
             if bigquery:  # as Looker writes them on BigQuery
                 return f"APPROX_QUANTILES({inner}, 1000)[OFFSET({round(percent * 10)})]"
             return f"quantile_cont({inner}, {percent / 100:g})"
-        if found.type == "list" and found.spec.list_field:
-            inner = self.dimension(table, found.spec.list_field, seen | {name})
+        if found.type == "list" and found.list_field:
+            inner = self.dimension(table, found.list_field, seen | {name})
             if bigquery:
                 return f"STRING_AGG(DISTINCT CAST({inner} AS STRING), '|RECORD|')"
         return AGGREGATES[found.type].format(inner)

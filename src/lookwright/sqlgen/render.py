@@ -217,7 +217,7 @@ class SqlRenderer:
             if table.rollup is not None:
                 out.append(Statement("rollup", table.name, self.rollup_select(table, windowed=False), table.origin))
                 out.append(Statement("incremental", table.name, self.incremental(table), table.origin))
-            if table.spec.checks or any(c.required for c in table.columns):
+            if table.checks or any(c.required for c in table.columns):
                 out.append(Statement("check", table.name, self.checks(table), table.origin))
         return out
 
@@ -246,7 +246,7 @@ def quantile_function_file(model: SemanticModel, dialect: str) -> OutputFile | N
     from lookwright.model.ir import quantile_function
     from lookwright.sqlgen.dialects import QUANTILE_FUNCTION, BigQuery
 
-    users = [t for t in model.tables.values() if any(m.spec.type == "sketch_percentile" for m in t.measures)]
+    users = [t for t in model.tables.values() if any(m.declared_type == "sketch_percentile" for m in t.measures)]
     target = DIALECTS[dialect]
     if not users or not isinstance(target, BigQuery):
         return None

@@ -107,13 +107,13 @@ class TransformRenderer:
 
     def transform(self, table: TableIR, window_start: datetime | None = None) -> str:
         """The SELECT producing the table's rows (at or after window_start when given)."""
-        spec = table.spec.transform
+        spec = table.transform
         if spec is None:
             raise InputError(f"table {table.name} has neither a transform nor a rollup")
         return self.sql.render(spec.template, **self._context(table, window_start, None))
 
     def window_template(self, table: TableIR) -> str | None:
-        spec = table.spec.transform
+        spec = table.transform
         if spec is None:
             return None
         name = spec.template.removesuffix(".sql.j2") + ".window.sql.j2"
@@ -186,7 +186,7 @@ class TransformRenderer:
                 seen.append(name)
             return self.sql.ref(name)
 
-        spec = table.spec.transform
+        spec = table.transform
         assert spec is not None
         context = self._context(table, datetime(1970, 1, 1), datetime(1970, 1, 1))
         context["ref"] = recording_ref
@@ -197,17 +197,17 @@ class TransformRenderer:
 
 
 def _partition_column(table: TableIR) -> str | None:
-    partition = table.spec.partition
+    partition = table.partition
     return None if partition is None or partition.ingestion else partition.column
 
 
 def _incremental(table: TableIR) -> bool:
-    transform = table.spec.transform
+    transform = table.transform
     return table.rollup is not None or (transform is not None and transform.incremental_column is not None)
 
 
 def _incremental_column(table: TableIR) -> str:
-    spec = table.spec.transform
+    spec = table.transform
     assert spec is not None and spec.incremental_column is not None
     return spec.incremental_column
 
@@ -332,7 +332,7 @@ def periods_before(start: datetime, periods: int, grain: str) -> datetime:
 def _transform_window(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR,
                       upstream: list[datetime], previous_loaded_at: datetime | None) -> datetime | None:
     """Where an incremental build of the table starts, or None for a full build of it."""
-    if table.spec.transform is None or table.spec.transform.incremental_column is None:
+    if table.transform is None or table.transform.incremental_column is None:
         return None
     column = _incremental_column(table)
     newest = _as_datetime(_scalar(warehouse, f"SELECT MAX({column}) FROM {renderer.own(table.name)}"

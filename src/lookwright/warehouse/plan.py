@@ -67,7 +67,7 @@ def partition_columns(model: SemanticModel) -> dict[str, str]:
     """Every partitioned table's partition column: the model's tables and the raw tables."""
     columns = dict(RAW_PARTITIONS)
     for table in model.tables.values():
-        partition = table.spec.partition
+        partition = table.partition
         if partition is not None and partition.column is not None:
             columns[table.name] = partition.column
     return columns
@@ -87,7 +87,7 @@ def _table_statements(renderer: TransformRenderer, table: TableIR, window_start:
         start = periods_before(window_start, table.rollup.increment_offset, table.rollup.period.grain)
         window: datetime | date = start if table.rollup.period.grain == "hour" else start.date()
         return renderer.rollup_statements(table, window)
-    transform = table.spec.transform
+    transform = table.transform
     incremental = transform is not None and transform.incremental_column is not None
     return renderer.insert(table, window_start if incremental else None)
 

@@ -63,7 +63,7 @@ def check_statements(model: SemanticModel, renderer: TransformRenderer) -> list[
     statements = [
         (table.name, renderer.sql.checks(table))
         for table in model.tables.values()
-        if table.spec.checks or any(c.required for c in table.columns)
+        if table.checks or any(c.required for c in table.columns)
     ]
     if CONSERVATION_TABLE in model.tables:
         statements.append((CONSERVATION_TABLE, renderer.sql.render(
@@ -88,7 +88,7 @@ def freshness_results(warehouse: Warehouse, model: SemanticModel, renderer: Tran
                CheckResult(STATE_TABLE, "built_after_last_load", "error", int(stale))]
     empty = []
     for table in model.tables.values():
-        if table.spec.kind == "fact":
+        if table.kind == "fact":
             rows = warehouse.query(f"SELECT COUNT(*) FROM {renderer.sql.ref(table.name)}")
             empty.append(not rows[0][0])
             # a source a deployment does not send (no RUM, say) leaves its facts empty: a warning
