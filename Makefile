@@ -30,7 +30,13 @@ $(EMULATOR_STAMP): tests/bq_emulator.py
 	$(BIN)/python tests/bq_emulator.py install
 	touch $(EMULATOR_STAMP)
 
-test: $(STAMP) $(EMULATOR_STAMP)  ## the whole test suite (incl. BigQuery SQL on a local emulator)
+# A real Airflow (to import the generated DAG file) pins much of what lookwright uses: its own venv too,
+# every package pinned in tests/airflow-requirements.txt (about a minute to install, cached under build/).
+AIRFLOW_STAMP := build/airflow-venv/.installed
+$(AIRFLOW_STAMP): tests/airflow-requirements.txt tests/airflow_env.py
+	$(BIN)/python tests/airflow_env.py install
+
+test: $(STAMP) $(EMULATOR_STAMP) $(AIRFLOW_STAMP)  ## the whole test suite (incl. BigQuery SQL on a local emulator, DAGs in Airflow)
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	  && { apt-get install -y -q chromium >/dev/null 2>&1 \
 	       || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }; } \

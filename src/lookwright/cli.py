@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "suggest": "lookwright.commands.present:suggest",
     "report": "lookwright.commands.present:report",
     "plan": "lookwright.commands.plan:plan",
+    "dag": "lookwright.commands.orchestration:dag",
 }
 
 HELP = """Turn one YAML semantic model into LookML and warehouse SQL, build it, and prove it right.

@@ -15,6 +15,7 @@ from lookwright.commands.progress import status
 from lookwright.commands.warehouse_options import CHECK_HELP, connect_options, warehouse_options
 from lookwright.demo.pipeline import DemoSummary
 from lookwright.demo.synth import SynthConfig, planned_files
+from lookwright.errors import InputError
 from lookwright.output.generate import DEFAULT_SQL_DIR, GenerateOptions
 from lookwright.paths import DEFAULT_LOOKML_DIR, DEFAULT_MODEL_DIR
 from lookwright.warehouse import ConnectOptions, open_warehouse
@@ -52,14 +53,19 @@ def _checks_line(run: CheckRun) -> str:
 
 
 def _build(url: str, options: ConnectOptions, model_dir: Path, full_refresh: bool,
-           console: Console) -> BuildReport:
+           console: Console, tables: tuple[str, ...] = ()) -> BuildReport:
     from lookwright.model.compile import load_model
     from lookwright.warehouse.build import build as run_build
-    from lookwright.warehouse.build import ensure_raw_data
+    from lookwright.warehouse.build import build_tables, ensure_raw_data
 
     model = load_model(model_dir)
     with open_warehouse(url, options, must_exist=True) as warehouse, make_progress(console) as progress:
         ensure_raw_data(warehouse)
+        if tables:
+            if full_refresh:
+                raise InputError("--full-refresh rebuilds every table: drop --table, or drop --full-refresh")
+            progress.add_task(f"building {', '.join(tables)}", total=None)
+            return build_tables(warehouse, model, tables)
         task = progress.add_task("building", total=len(model.tables))
         report = run_build(warehouse, model, full_refresh=full_refresh,
                            on_step=lambda table, done, total: progress.update(
@@ -82,15 +88,18 @@ def _checks(url: str, options: ConnectOptions, model_dir: Path, console: Console
               help="Rebuild every table from the raw tables (into staging twins swapped in at the end;"
                    " history older than the raw rows is kept).")
 @click.option("--skip-checks", is_flag=True, help="Do not run the data-quality checks afterwards.")
+@click.option("--table", "tables", multiple=True, metavar="TABLE",
+              help="Build only this table (repeatable), incrementally, as an orchestrator's task does"
+                   " (`lookwright dag airflow`); needs a warehouse built once by a whole `lookwright build`.")
 def build(url: str, location: str | None, credentials_file: Path | None, maximum_bytes_billed: int | None,
-          model_dir: Path, full_refresh: bool, skip_checks: bool) -> None:
+          model_dir: Path, full_refresh: bool, skip_checks: bool, tables: tuple[str, ...]) -> None:
     """Build every table of the model (incrementally after the first build), then check it.
 
     Exit 1 when an error-severity data-quality check fails.
     """
     console = make_console(stderr=True)
     options = connect_options(location, credentials_file, maximum_bytes_billed)
-    console.print(_steps_table(_build(url, options, model_dir, full_refresh, console)))
+    console.print(_steps_table(_build(url, options, model_dir, full_refresh, console, tables)))
     if skip_checks:
         return
     run = _checks(url, options, model_dir, console)

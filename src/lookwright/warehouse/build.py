@@ -31,6 +31,7 @@ from lookwright.warehouse.sources import RAW_TABLES, create_raw_tables
 
 STATE_TABLE = "lookwright_build_state"
 STATE_COLUMNS = (("raw_loaded_through", "TIMESTAMP"),)
+TABLE_STATE = "lookwright_table_state"  # what each `build --table` run of one table has seen
 GRAIN_STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 NEXT = "__lw_next"  # suffix of the staging twin a full build writes into
 EPOCH = datetime(1970, 1, 1)
@@ -484,7 +485,74 @@ def build(
     _run(warehouse, [f"DELETE FROM {state} WHERE TRUE"])
     loaded: object = seen_through if seen_through is not None else TypedNull("TIMESTAMP")
     warehouse.execute(f"INSERT INTO {state} (raw_loaded_through) VALUES (?)", [loaded])
+    if warehouse.table_exists(TABLE_STATE):  # every table has now seen what this build saw
+        _run(warehouse, [f"DELETE FROM {renderer.raw(TABLE_STATE)} WHERE TRUE"])
     return BuildReport(tuple(results), full)
+
+
+def build_tables(warehouse: Warehouse, model: SemanticModel, names: Sequence[str], *,
+                 templates: Path | None = None) -> BuildReport:
+    """Build only the named tables, incrementally, as one task of an orchestrator does (in build order).
+
+    Each table's window is the one `build` would use: its own watermark less the late-data window,
+    its late-data template, and what each table it reads from rewrote since this table last saw
+    the raw tables (re-derived from that table's watermark and templates). What a table has seen
+    is recorded per table; a whole `build` resets it. Needs a built warehouse with the model's
+    columns: a first build or a column change is a whole `lookwright build`.
+    """
+    model = warehouse.target(model)
+    unknown = sorted(set(names) - set(model.tables))
+    if unknown:
+        raise InputError(f"unknown table(s) {', '.join(unknown)}: expected tables of the model "
+                         f"({', '.join(model.tables)})")
+    renderer = TransformRenderer(model, warehouse.dialect, templates)
+    order = [table for table in build_order(renderer) if table.name in names]
+    built, previous_loaded_at = (_previous_state(warehouse, renderer) if warehouse.table_exists(STATE_TABLE)
+                                 else (False, None))
+    changed = [t.name for t in model.tables.values() if warehouse.columns(t.name) != [c.name for c in t.columns]]
+    if not built or changed:
+        why = "was never built" if not built else f"has changed columns ({', '.join(sorted(changed))})"
+        raise WarehouseError(f"the warehouse {why}: run a whole `lookwright build` first, then per-table builds")
+    state = renderer.raw(TABLE_STATE)
+    warehouse.execute(f"CREATE TABLE IF NOT EXISTS {state} (table_name {renderer.dialect.column_type('STRING')},"
+                      f" raw_loaded_through {renderer.dialect.column_type('TIMESTAMP')})")
+    seen = dict(warehouse.query(f"SELECT table_name, raw_loaded_through FROM {state}"))
+    results = []
+    for table in order:
+        started = time.perf_counter()
+        seen_through = raw_loaded_through(warehouse, renderer)
+        previous = _as_datetime(seen[table.name]) if table.name in seen else previous_loaded_at
+        if table.rollup is not None:
+            period = _rollup_window(warehouse, renderer, table)
+            statements = ([renderer.rollup_full(table)] if period is None
+                          else renderer.rollup_statements(table, period))
+            window = _as_window(period)
+        else:
+            window = _window_since(warehouse, renderer, table, previous)
+            statements = renderer.insert(table, window)
+        loaded: object = seen_through if seen_through is not None else TypedNull("TIMESTAMP")
+        with warehouse.transaction():
+            for statement in statements:
+                warehouse.execute(statement)
+            warehouse.execute(f"DELETE FROM {state} WHERE table_name = ?", [table.name])
+            warehouse.execute(f"INSERT INTO {state} (table_name, raw_loaded_through) VALUES (?, ?)",
+                              [table.name, loaded])
+        rows = _count(warehouse, renderer, table, renderer.own(table.name))
+        written = rows if window is None else _rows_from(warehouse, renderer, table, window)
+        results.append(StepResult(table.name, "full" if window is None else "incremental", window, rows,
+                                  time.perf_counter() - started, written))
+    return BuildReport(tuple(results), False)
+
+
+def _window_since(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR,
+                  previous_loaded_at: datetime | None) -> datetime | None:
+    """Where `build` would start the table if it ran now after the tables it reads (None: in full)."""
+    if table.rollup is not None:
+        return _as_window(_rollup_window(warehouse, renderer, table))
+    upstream = [w for name in renderer.dependencies(table)
+                if (w := _window_since(warehouse, renderer, renderer.model.tables[name], previous_loaded_at))
+                is not None]
+    return _transform_window(warehouse, renderer, table, upstream, previous_loaded_at)
 
 
 def _incremental_build(warehouse: Warehouse, renderer: TransformRenderer, order: list[TableIR],
