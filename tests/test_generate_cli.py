@@ -88,8 +88,8 @@ def test_committed_json_schema_is_current() -> None:
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     from lookwright.cli import COMMANDS
 
-    assert sorted(COMMANDS) == ["build", "checks", "dag", "demo", "deploy", "diff", "explain", "generate", "load", "plan", "report",
-                                "schema", "sql", "suggest", "synth", "validate", "verify"]
+    assert sorted(COMMANDS) == ["build", "checks", "dag", "demo", "deploy", "diff", "explain", "generate", "load", "plan", "report", "restore",
+                                "schema", "snapshot", "sql", "suggest", "synth", "validate", "verify"]
     for name in COMMANDS:  # every module exists: none is skipped (a missing one fails here, loudly)
         assert _run(name, "--help") == 0, name
         assert capsys.readouterr().out.startswith(f"Usage: lookwright {name} "), name

@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "report": "lookwright.commands.present:report",
     "plan": "lookwright.commands.plan:plan",
     "dag": "lookwright.commands.orchestration:dag",
+    "snapshot": "lookwright.commands.snapshot:snapshot",
+    "restore": "lookwright.commands.snapshot:restore",
 }
 
 HELP = """Turn one YAML semantic model into LookML and warehouse SQL, build it, and prove it right.

@@ -49,7 +49,7 @@ def _zetasql() -> Any:
 
 def model_tables(model: SemanticModel, extra: Mapping[str, Columns] | None = None) -> dict[str, Columns]:
     """Every table of the pipeline: the model's, the raw tables, state and results, and staging twins."""
-    from lookwright.warehouse.build import STATE_COLUMNS
+    from lookwright.warehouse.build import STATE_COLUMNS, TABLE_STATE, TABLE_STATE_COLUMNS
     from lookwright.warehouse.quality import RESULTS_COLUMNS
     from lookwright.warehouse.sources import RAW_TABLES
     from lookwright.warehouse.sources.schema import raw_columns, stage_columns
@@ -64,6 +64,7 @@ def model_tables(model: SemanticModel, extra: Mapping[str, Columns] | None = Non
         tables[name] = tuple((c.name, c.type) for c in raw_columns(name))
         tables[f"_lw_stage_{name}"] = stage_columns(name)
     tables["lookwright_build_state"] = STATE_COLUMNS
+    tables[TABLE_STATE] = TABLE_STATE_COLUMNS
     tables["data_quality_results"] = RESULTS_COLUMNS
     tables.update(extra or {})
     return tables
@@ -79,6 +80,7 @@ class BigQueryAnalyzer:
         from zetasql.types import (
             AnalyzerOptions,
             ErrorMessageMode,
+            LanguageFeature,
             LanguageOptions,
             ParameterMode,
             ZetaSQLBuiltinFunctionOptions,
@@ -87,6 +89,8 @@ class BigQueryAnalyzer:
 
         language = LanguageOptions.maximum_features()
         language.product_mode = ProductMode.PRODUCT_EXTERNAL
+        # BigQuery has CREATE TABLE ... CLONE (restoring a table snapshot); ZetaSQL marks it in development
+        language.enabled_language_features.append(LanguageFeature.FEATURE_CREATE_TABLE_CLONE)
         catalog = api.CatalogBuilder("bigquery")
         prefixes = ["", *(f"{d}." for d in sorted(set(datasets)))]
         for name, columns in sorted(tables.items()):

@@ -32,6 +32,7 @@ from lookwright.warehouse.sources import RAW_TABLES, create_raw_tables
 STATE_TABLE = "lookwright_build_state"
 STATE_COLUMNS = (("raw_loaded_through", "TIMESTAMP"),)
 TABLE_STATE = "lookwright_table_state"  # what each `build --table` run of one table has seen
+TABLE_STATE_COLUMNS = (("table_name", "STRING"), ("raw_loaded_through", "TIMESTAMP"))
 GRAIN_STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 NEXT = "__lw_next"  # suffix of the staging twin a full build writes into
 EPOCH = datetime(1970, 1, 1)
@@ -479,7 +480,8 @@ def build(
     if full:
         results = _rebuild(warehouse, renderer, order, on_step, first=not built and not changed)
     else:
-        results = _incremental_build(warehouse, renderer, order, previous_loaded_at, on_step)
+        seen = _tables_seen(warehouse, renderer)
+        results = _incremental_build(warehouse, renderer, order, previous_loaded_at, on_step, seen)
     on_step("", len(order), len(order))
     state = renderer.raw(STATE_TABLE)
     _run(warehouse, [f"DELETE FROM {state} WHERE TRUE"])
@@ -514,14 +516,14 @@ def build_tables(warehouse: Warehouse, model: SemanticModel, names: Sequence[str
         why = "was never built" if not built else f"has changed columns ({', '.join(sorted(changed))})"
         raise WarehouseError(f"the warehouse {why}: run a whole `lookwright build` first, then per-table builds")
     state = renderer.raw(TABLE_STATE)
-    warehouse.execute(f"CREATE TABLE IF NOT EXISTS {state} (table_name {renderer.dialect.column_type('STRING')},"
-                      f" raw_loaded_through {renderer.dialect.column_type('TIMESTAMP')})")
-    seen = dict(warehouse.query(f"SELECT table_name, raw_loaded_through FROM {state}"))
+    columns = ", ".join(f"{name} {renderer.dialect.column_type(kind)}" for name, kind in TABLE_STATE_COLUMNS)
+    warehouse.execute(f"CREATE TABLE IF NOT EXISTS {state} ({columns})")
+    seen = _tables_seen(warehouse, renderer)
     results = []
     for table in order:
         started = time.perf_counter()
         seen_through = raw_loaded_through(warehouse, renderer)
-        previous = _as_datetime(seen[table.name]) if table.name in seen else previous_loaded_at
+        previous = seen.get(table.name, previous_loaded_at)
         if table.rollup is not None:
             period = _rollup_window(warehouse, renderer, table)
             statements = ([renderer.rollup_full(table)] if period is None
@@ -555,9 +557,18 @@ def _window_since(warehouse: Warehouse, renderer: TransformRenderer, table: Tabl
     return _transform_window(warehouse, renderer, table, upstream, previous_loaded_at)
 
 
+def _tables_seen(warehouse: Warehouse, renderer: TransformRenderer) -> dict[str, datetime | None]:
+    """What each table built (`build --table`) or restored since the last whole build has seen."""
+    if not warehouse.table_exists(TABLE_STATE):
+        return {}
+    rows = warehouse.query(f"SELECT table_name, raw_loaded_through FROM {renderer.raw(TABLE_STATE)}")
+    return {str(name): _as_datetime(seen) for name, seen in rows}
+
+
 def _incremental_build(warehouse: Warehouse, renderer: TransformRenderer, order: list[TableIR],
                        previous_loaded_at: datetime | None,
-                       on_step: Callable[[str, int, int], None]) -> list[StepResult]:
+                       on_step: Callable[[str, int, int], None],
+                       seen: dict[str, datetime | None] | None = None) -> list[StepResult]:
     """Each table from its window on, in one transaction per table; a failure leaves earlier steps built."""
     windows: dict[str, datetime | None] = {}
     rebuilt: set[str] = set()  # incremental tables rebuilt in full: what reads them must be too
@@ -575,7 +586,7 @@ def _incremental_build(warehouse: Warehouse, renderer: TransformRenderer, order:
             upstream = [w for name in depends if (w := windows.get(name)) is not None]
             restarted = any(name in rebuilt for name in depends)
             window = None if restarted else _transform_window(
-                warehouse, renderer, table, upstream, previous_loaded_at)
+                warehouse, renderer, table, upstream, (seen or {}).get(table.name, previous_loaded_at))
             statements = renderer.insert(table, window)
         _run(warehouse, statements)
         windows[table.name] = window
