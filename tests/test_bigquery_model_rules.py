@@ -48,6 +48,7 @@ def test_bigquery_rejections_are_model_errors(tmp_path: Path, code: str, extra: 
 def test_partition_ddl_is_what_bigquery_accepts(tmp_path: Path, extra: str, expected: str) -> None:
     text = _with(extra).replace("      - {name: day, type: DATE}\n",
                                 "      - {name: day, type: DATE}\n      - {name: local_at, type: DATETIME}\n", 1)
+    text = text.replace("    joins:\n", "    always_filter: {orders.created_date: \"7 days\"}\n    joins:\n", 1)  # LW510
     (tmp_path / "model.yml").write_text(text)
     model = load_model(tmp_path)
     ddl = SqlRenderer(model, "bigquery").ddl(model.tables["orders"])
@@ -56,3 +57,20 @@ def test_partition_ddl_is_what_bigquery_accepts(tmp_path: Path, extra: str, expe
 
 def test_bq_string_writes_emoji_as_themselves() -> None:
     assert bq_string('p95 \U0001F600 "fast"\n\\') == '"p95 \U0001F600 \\"fast\\"\\n\\\\"'
+
+
+def test_explore_over_a_table_requiring_a_partition_filter_must_always_filter_it(tmp_path: Path) -> None:
+    text = _with("    partition: {column: created_at}\n    require_partition_filter: true\n")
+    error = _only(tmp_path, text)
+    assert (error.code, error.line, error.message) == (
+        "LW510", 32, ("explore orders does not always filter the partition column 'created_at' of orders,"
+        " which requires a partition filter"))
+    assert error.hint == ('add `always_filter: {orders.created_date: "7 days"}` (or a sql_always_where on it):'
+                          " BigQuery refuses any query of the table without one")
+    on_day = text.replace("    joins:\n      - {view: users}\n",
+                          "    always_filter: {orders.amount: \">0\"}\n    joins:\n      - {view: users}\n", 1)
+    assert _only(tmp_path, on_day).code == "LW510"  # a filter, but not on the partition column
+    filtered = text.replace("    joins:\n      - {view: users}\n",
+                            "    always_filter: {orders.created_date: \"7 days\"}\n    joins:\n      - {view: users}\n", 1)
+    (tmp_path / "model.yml").write_text(filtered)
+    assert load_model(tmp_path).tables["orders"].require_partition_filter

@@ -28,7 +28,10 @@ from lookwright.demo.pipeline import source_files
 from lookwright.demo.synth import SynthConfig, synthesize
 from lookwright.model.compile import load_model
 from lookwright.model.ir import SemanticModel
-from lookwright.sqlgen.analyzer import BigQueryAnalyzer, model_tables
+from lookwright.sqlgen.analyzer import AnalysisFailed, BigQueryAnalyzer, analyzer_for, model_tables
+from lookwright.sqlgen.dialects import DIALECTS
+from lookwright.sqlgen.pruning import TableAccess, partition_access
+from lookwright.sqlgen.render import partition_column, read_all
 from lookwright.warehouse.base import Warehouse
 from lookwright.warehouse.bigquery import BigQueryWarehouse
 from lookwright.warehouse.build import BuildReport, build
@@ -58,7 +61,8 @@ class Run:
 def _figures(w: Warehouse, model: SemanticModel) -> dict[str, Any]:
     """What must agree between DuckDB and BigQuery."""
     name = {t: model.tables[t].name for t in model.tables}
-    counts = {t: w.query(f"SELECT COUNT(*) FROM {name[t]}")[0][0] for t in sorted(model.tables)}
+    counts = {t: w.query(f"SELECT COUNT(*) FROM {read_all(model.tables[t], name[t], DIALECTS[w.dialect])}")[0][0]
+              for t in sorted(model.tables)}
     cost = w.query("SELECT date, SUM(total_cost) FROM fact_cost_hourly GROUP BY date ORDER BY date")
     requests = w.query("SELECT SUM(request_count), SUM(error_count) FROM fact_performance_metrics_hourly")
     p95 = w.query("SELECT s.service_name, d.date, d.duration_p95_ms FROM fact_performance_service_daily AS d"
@@ -180,14 +184,34 @@ def _typed(run: Run) -> list[tuple[str, list[tuple[str | None, str]]]]:
     return [(s.sql, [(name, kind) for name, kind, _ in s.params]) for s in run.warehouse.sent if s.kind != "load"]
 
 
-def test_every_statement_sent_passes_zetasql(bigquery_run: tuple[Run, list[Any]], model: SemanticModel,
-                                             sources: list[tuple[str, Path]]) -> None:
+@dataclass(frozen=True)
+class Analysed:
+    """One statement the adapter sent, as ZetaSQL resolved it (or the error it reported)."""
+
+    sql: str
+    resolved: Any
+    error: str | None
+
+
+@pytest.fixture(scope="module")
+def analysed(bigquery_run: tuple[Run, list[Any]], model: SemanticModel) -> list[Analysed]:
+    """Every statement sent (after every test above that sends some), analysed once."""
     run, _ = bigquery_run
     analyzer = BigQueryAnalyzer(model_tables(model), [f"{PROJECT}.{DATASET}"])
-    statements = _typed(run)
-    assert len(statements) > 300
-    errors = {(sql[:120], error.format()) for sql, parameters in statements
-              if (error := analyzer.check(sql, parameters)) is not None}
+    out = []
+    for sql, parameters in _typed(run):
+        try:
+            out.append(Analysed(sql, analyzer.analyze(sql, parameters), None))
+        except AnalysisFailed as failed:
+            out.append(Analysed(sql, None, failed.error.format()))
+    return out
+
+
+def test_every_statement_sent_passes_zetasql(bigquery_run: tuple[Run, list[Any]], analysed: list[Analysed],
+                                             sources: list[tuple[str, Path]]) -> None:
+    run, _ = bigquery_run
+    assert len(analysed) > 300
+    errors = {(a.sql[:120], a.error) for a in analysed if a.error is not None}
     assert errors == set()
     loads = [s.sql for s in run.warehouse.sent if s.kind == "load"]  # type: ignore[attr-defined]
     assert len(loads) == len(sources) and all(s.startswith(f"LOAD {PROJECT}.{DATASET}._lw_stage_raw_") for s in loads)
@@ -212,3 +236,22 @@ def test_bigquery_rules_zetasql_does_not_know(bigquery_run: tuple[Run, list[Any]
     assert [s for s in statements if re.search(r"\bVARCHAR\b|\bDOUBLE\b|\bBIGINT\b", s)] == []
     assert [s for s in statements if re.match(r"\s*DELETE\b", s) and " WHERE " not in s] == []
     assert [s for s in statements if "lookwright_window" in s or "(SELECT COALESCE(" in s] == []
+
+
+REQUIRED = {"fact_performance_requests": "timestamp", "fact_log_events": "date", "fact_rum_events": "date"}
+
+
+def test_every_read_of_a_table_requiring_a_partition_filter_filters_its_partition(
+        analysed: list[Analysed], model: SemanticModel) -> None:
+    """BigQuery refuses a query of a `require_partition_filter` table that does not filter its
+    partition column with a constant or a parameter; the emulator does not, so every statement the
+    pipeline sent (build, incremental, checks, validate rollups, full refresh) is checked here."""
+    required = {t.name: partition_column(t) for t in model.tables.values() if t.require_partition_filter}
+    assert required == REQUIRED
+    reads = [(a.sql, access) for a in analysed if a.resolved is not None
+             for access in partition_access(a.resolved, required)]
+    assert [(sql[:100], access.table) for sql, access in reads if not access.pruned] == []
+    assert {access.table for _, access in reads} == set(REQUIRED)
+    assert len(reads) > 20
+    planted = partition_access(analyzer_for(model).analyze("SELECT COUNT(*) FROM fact_log_events"), required)
+    assert planted == [TableAccess("fact_log_events", "date", False, ())]

@@ -160,9 +160,7 @@ view: fact_performance_requests {
   dimension_group: partition {
     type: time
     timeframes: [date]
-    datatype: date
-    convert_tz: no
-    sql: ${TABLE}.date ;;
+    sql: ${TABLE}.timestamp ;;
     description: "The partition date; always filtered so queries scan only the days they need."
   }
 

@@ -21,5 +21,6 @@ PARTITION BY date
 CLUSTER BY service_key, trace_id
 OPTIONS(
   partition_expiration_days = 30,
+  require_partition_filter = TRUE,
   description = "One row per application log line; trace_id and span_id join it to the request that wrote it."
 )

@@ -31,5 +31,6 @@ PARTITION BY DATE(timestamp)
 CLUSTER BY service_key, endpoint_key, hour
 OPTIONS(
   partition_expiration_days = 90,
+  require_partition_filter = TRUE,
   description = "One row per span from OpenTelemetry traces, deduplicated on trace_id + span_id."
 )

@@ -21,5 +21,6 @@ PARTITION BY date
 CLUSTER BY page_path, metric_name
 OPTIONS(
   partition_expiration_days = 90,
+  require_partition_filter = TRUE,
   description = "One row per web-vitals metric (LCP, INP, CLS, FCP, TTFB) of a page load; the last report of each wins."
 )

@@ -21,7 +21,7 @@ USING (
       src.host_name,
       src.pod_name
     FROM `perf-cost-prod.observability.fact_log_events` AS src
-    WHERE src.timestamp >= @window_start
+    WHERE src.timestamp >= @window_start AND src.date >= CAST(@window_start AS DATE)
   ),
   aggregated AS (
     SELECT

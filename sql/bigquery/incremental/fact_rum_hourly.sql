@@ -21,7 +21,7 @@ USING (
       src.user_segment_key,
       src.session_id
     FROM `perf-cost-prod.observability.fact_rum_events` AS src
-    WHERE src.timestamp >= @window_start
+    WHERE src.timestamp >= @window_start AND src.date >= CAST(@window_start AS DATE)
   ),
   aggregated AS (
     SELECT

@@ -19,6 +19,7 @@ WITH source_rows AS (
     src.host_name,
     src.pod_name
   FROM `perf-cost-prod.observability.fact_log_events` AS src
+  WHERE src.date >= DATE '1970-01-01'
 ),
 aggregated AS (
   SELECT

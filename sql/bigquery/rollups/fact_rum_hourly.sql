@@ -19,6 +19,7 @@ WITH source_rows AS (
     src.user_segment_key,
     src.session_id
   FROM `perf-cost-prod.observability.fact_rum_events` AS src
+  WHERE src.date >= DATE '1970-01-01'
 ),
 aggregated AS (
   SELECT

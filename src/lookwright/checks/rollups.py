@@ -41,6 +41,7 @@ from lookwright.errors import CheckFailed, InputError, WarehouseError
 from lookwright.model.ir import SemanticModel, TableIR
 from lookwright.model.schema import RollupMetric
 from lookwright.sqlgen.dialects import DIALECTS, Dialect
+from lookwright.sqlgen.render import read_all
 from lookwright.warehouse.base import Warehouse
 
 DEFAULT_TOLERANCE = 0.01
@@ -298,7 +299,7 @@ def comparison_sql(model: SemanticModel, table: TableIR, dialect: Dialect) -> _P
     sql = f"""WITH grouped AS (
   SELECT
     {grouped}
-  FROM {root.name}
+  FROM {read_all(root, root.name, dialect)}
   GROUP BY {positions}
 ),
 raw AS (SELECT {raw_select} FROM grouped),
@@ -394,7 +395,8 @@ def compare_table(model: SemanticModel, warehouse: Warehouse, table: TableIR,
 def _oldest_period(model: SemanticModel, table: TableIR, dialect: Dialect) -> str:
     assert table.rollup is not None
     period = key_expression(model, table, table.rollup.period.column, dialect)
-    return f"SELECT MIN({period}) FROM {root_of(model, table).name}"
+    root = root_of(model, table)
+    return f"SELECT MIN({period}) FROM {read_all(root, root.name, dialect)}"
 
 
 def rollup_tables(model: SemanticModel) -> list[TableIR]:

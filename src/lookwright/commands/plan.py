@@ -10,7 +10,7 @@ import click
 from lookwright.commands import plain_console
 from lookwright.commands.warehouse_options import connect_options, warehouse_options
 from lookwright.errors import CheckFailed
-from lookwright.paths import DEFAULT_MODEL_DIR, existing_directory
+from lookwright.paths import DEFAULT_LOOKML_DIR, DEFAULT_MODEL_DIR, existing_directory
 
 
 @click.command()
@@ -21,24 +21,32 @@ from lookwright.paths import DEFAULT_MODEL_DIR, existing_directory
               help="When the build runs (UTC; default: now): the window starts before this hour.")
 @click.option("--price-per-tib", type=click.FloatRange(min=0), default=6.25, show_default=True,
               help="On-demand price in USD per TiB scanned (cost is shown only with real dry-run bytes).")
+@click.option("--lookml", "lookml_dir", default=str(DEFAULT_LOOKML_DIR), show_default=True,
+              help="Generated LookML directory (the aggregate tables that serve the declared queries).")
 @click.option("--strict", is_flag=True, help="Exit 1 when any statement reads a partitioned table unpruned.")
 def plan(model_dir: str, url: str | None, location: str | None, credentials_file: Path | None,
-         maximum_bytes_billed: int | None, now: datetime | None, price_per_tib: float, strict: bool) -> None:
+         maximum_bytes_billed: int | None, now: datetime | None, price_per_tib: float, lookml_dir: str,
+         strict: bool) -> None:
     """Show what one incremental build sends: per statement the partitioned tables it touches,
     whether each is pruned to the window (read from Google's ZetaSQL analysis of the exact SQL),
     and, on BigQuery (--warehouse bigquery:...), bytes and cost from dry runs. Bytes are never guessed.
+    Then each declared query: the aggregate table that serves it, and what its raw explore reads.
     """
+    from lookwright.lookml.project import load_project
     from lookwright.model.compile import load_model
     from lookwright.warehouse import open_warehouse
-    from lookwright.warehouse.plan import plan_build
+    from lookwright.warehouse.plan import plan_build, plan_queries
 
     model = load_model(existing_directory(model_dir, "model"))
+    project = load_project(existing_directory(lookml_dir, "LookML"))
     moment = (now or datetime.now(UTC)).replace(tzinfo=None)
     if url is None:
         result = plan_build(model, moment, price_per_tib=price_per_tib)
+        queries = plan_queries(model, project, moment)
     else:
         with open_warehouse(url, connect_options(location, credentials_file, maximum_bytes_billed)) as warehouse:
             result = plan_build(model, moment, warehouse, price_per_tib)
+            queries = plan_queries(model, project, moment, warehouse)
     console = plain_console()
     console.print(f"incremental build from {result.window_start:%Y-%m-%d %H:%M} UTC"
                   f" (partitions from {result.partitions_from}): {len(result.statements)} statements")
@@ -46,9 +54,12 @@ def plan(model_dir: str, url: str | None, location: str | None, credentials_file
         scanned = "bytes unknown" if statement.bytes_processed is None else f"{statement.bytes_processed:,} bytes"
         console.print(f"{index:3}. {statement.table}: {statement.sql.split(chr(10))[0][:90]} ({scanned})")
         for access in statement.accesses:
-            verdict = "pruned " + ", ".join(access.bounds) if access in statement.accesses and \
-                access not in statement.unpruned else "NOT PRUNED: reads every partition"
+            verdict = ("pruned " + ", ".join(access.bounds) if access not in statement.unpruned
+                       else "NOT PRUNED: reads every partition"
+                       + (" (the table is rebuilt in full on every build)" if statement.full_rebuild else ""))
             console.print(f"       {access.table} (partition {access.column}): {verdict}")
+        if statement.unpartitioned:
+            console.print(f"       unpartitioned, read whole: {', '.join(statement.unpartitioned)}")
         if statement.error:
             console.print(f"       dry run failed: {statement.error}")
     total = result.bytes_processed
@@ -56,6 +67,26 @@ def plan(model_dir: str, url: str | None, location: str | None, credentials_file
     console.print("bytes: unknown offline (dry runs on BigQuery report them)" if total is None
                   else f"bytes: {total:,}; on-demand cost ${cost:,.4f} at ${price_per_tib}/TiB")
     unpruned = result.unpruned
-    console.print(f"{len(unpruned)} unpruned read{'s' if len(unpruned) != 1 else ''} of partitioned tables")
+    rebuilds = sorted({table for table, _ in unpruned
+                       if any(s.full_rebuild for s in result.statements if s.table == table)})
+    console.print(f"{len(unpruned)} unpruned read{'s' if len(unpruned) != 1 else ''} of partitioned tables"
+                  + (f" (by the full rebuilds of {', '.join(rebuilds)})" if rebuilds else ""))
+    console.print(f"declared queries: {len(queries)}")
+    for query in queries:
+        served = (f"served by aggregate table {query.served_by} (a Looker PDT"
+                  + (f", pruned by its partition key {', '.join(query.pdt_pruned_by)})" if query.pdt_pruned_by
+                     else ")") if query.served_by else "served by the raw explore")
+        scanned = "bytes unknown" if query.bytes_processed is None else f"{query.bytes_processed:,} bytes"
+        console.print(f"  {query.name} [{query.explore}]: {served}")
+        for field, start, end in query.windows:
+            console.print(f"       window {field}: {start or '-inf'} to {end or '+inf'}")
+        if query.error:
+            console.print(f"       raw explore not analysed: {query.error}")
+        for access in query.accesses:
+            verdict = ("pruned " + ", ".join(access.bounds) if access not in query.unpruned
+                       else "NOT PRUNED: reads every partition")
+            console.print(f"       raw explore reads {access.table} (partition {access.column}): {verdict} ({scanned})")
+        if query.unpartitioned:
+            console.print(f"       unpartitioned, read whole: {', '.join(query.unpartitioned)}")
     if strict and unpruned:
         raise CheckFailed(f"{len(unpruned)} statements read partitioned tables without a partition filter")

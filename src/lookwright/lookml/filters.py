@@ -146,11 +146,13 @@ def _literal(moment: datetime.datetime) -> str:
     return f"TIMESTAMP '{moment:%Y-%m-%d %H:%M:%S}'"
 
 
-def interval_sql(column_sql: str, interval: Interval) -> str:
-    """A SQL condition selecting `column_sql` (a DATE or TIMESTAMP expression) within the interval."""
+def interval_sql(column_sql: str, interval: Interval, date_literals: bool = False) -> str:
+    """A SQL condition selecting `column_sql` (a DATE or TIMESTAMP expression) within the interval;
+    `date_literals` bounds a DATE column with DATE constants (BigQuery compares no DATE with a TIMESTAMP)."""
+    literal = (lambda moment: f"DATE '{moment:%Y-%m-%d}'") if date_literals else _literal
     parts = []
     if interval.start is not None:
-        parts.append(f"({column_sql}) >= {_literal(interval.start)}")
+        parts.append(f"({column_sql}) >= {literal(interval.start)}")
     if interval.end is not None:
-        parts.append(f"({column_sql}) < {_literal(interval.end)}")
+        parts.append(f"({column_sql}) < {literal(interval.end)}")
     return " AND ".join(parts)

@@ -22,6 +22,7 @@ Codes (stable; tests assert them):
   LW506 rollup metric missing what it needs (sketch, numerator, ...)
   LW508 partitioning BigQuery rejects (DATE by hour, ingestion and column at once)
   LW509 require_partition_filter on a table without partitioning
+  LW510 explore over a table that requires a partition filter does not always filter its partition column
 """
 
 from __future__ import annotations
@@ -385,8 +386,42 @@ def _check_explore(located: Located[schema.Explore], tables: dict[str, Located[s
         if _resolve(field_name, base, views, fields) is None:
             yield located.error(("always_filter", field_name), "LW301",
                                 f"always_filter: unknown filter field '{field_name}'")
+    yield from _check_partition_filter(located, tables[base].item, fields)
     for position, aggregate in enumerate(explore.aggregate_tables):
         yield from _check_aggregate(located, ("aggregate_tables", position), aggregate, base, views, fields, datagroups)
+
+
+def _reads_column(spec: schema.Dimension | schema.Measure, column: str) -> bool:
+    """Whether a dimension is the column itself (`column:` or `sql: ${TABLE}.column`)."""
+    if not isinstance(spec, schema.Dimension):
+        return False
+    return spec.column == column or (spec.sql or "").strip() == f"${{TABLE}}.{column}"
+
+
+def _check_partition_filter(located: Located[schema.Explore], table: schema.Table,
+                            fields: dict[str, dict[str, FieldInfo]]) -> Iterator[Issue]:
+    """An explore over a table with `require_partition_filter` filters its partition column in every
+    query (always_filter or sql_always_where on a dimension over that column): BigQuery refuses the rest."""
+    explore = located.item
+    partition = table.partition
+    if not table.require_partition_filter or partition is None or partition.column is None:
+        return
+    own = fields.get(table.name, {})
+    filtered = [*explore.always_filter, *references(explore.sql_always_where or "")]
+    for reference in filtered:
+        view, name = split_field(reference)
+        info = own.get(name) if (view or table.name) == table.name else None
+        if info is not None and _reads_column(info.field, partition.column):
+            return
+    over = [f"{table.name}.{info.name}" for info in own.values()
+            if info.kind != "measure" and _reads_column(info.field, partition.column)]
+    over.sort(key=lambda name: not name.endswith("_date"))  # a date timeframe reads best in a filter
+    suggestion = over[0] if over else f"{table.name}.<a dimension over {partition.column}>"
+    yield located.error(("always_filter",) if explore.always_filter else ("name",), "LW510",
+                        f"explore {explore.name} does not always filter the partition column"
+                        f" '{partition.column}' of {table.name}, which requires a partition filter",
+                        f"add `always_filter: {{{suggestion}: \"7 days\"}}` (or a sql_always_where on it):"
+                        " BigQuery refuses any query of the table without one")
 
 
 def _resolve(reference: str, base: str, views: list[str], fields: dict[str, dict[str, FieldInfo]]) -> FieldInfo | None:

@@ -26,6 +26,15 @@ TIMEFRAMES = {
     "year": "year({})", "time": "strftime({}, '%Y-%m-%d %H:%M:%S')", "hour": "strftime({}, '%Y-%m-%d %H')",
     "minute": "strftime({}, '%Y-%m-%d %H:%M')",
 }
+# The same on BigQuery (a DATE column goes through TIMESTAMP() so every timeframe types on either).
+BIGQUERY_TIMEFRAMES = {
+    "raw": "{}", "date": "DATE({})", "week": "DATE_TRUNC(DATE({}), WEEK(MONDAY))",
+    "month": "FORMAT_TIMESTAMP('%Y-%m', TIMESTAMP({}))",
+    "quarter": "FORMAT_TIMESTAMP('%Y-Q%Q', TIMESTAMP({}))", "year": "EXTRACT(YEAR FROM {})",
+    "time": "FORMAT_TIMESTAMP('%Y-%m-%d %H:%M:%S', TIMESTAMP({}))",
+    "hour": "FORMAT_TIMESTAMP('%Y-%m-%d %H', TIMESTAMP({}))",
+    "minute": "FORMAT_TIMESTAMP('%Y-%m-%d %H:%M', TIMESTAMP({}))",
+}
 JOIN_KEYWORDS = {"left_outer": "LEFT JOIN", "inner": "JOIN", "full_outer": "FULL OUTER JOIN", "cross": "CROSS JOIN"}
 FANNING = frozenset({"one_to_many", "many_to_many"})
 FANOUT_SAFE = frozenset({"count_distinct", "min", "max", "number"})
@@ -78,12 +87,14 @@ class CompiledQuery:
     where: tuple[str, ...]  # one condition per filter, by filter field name
 
 
-def compile_query(model: SemanticModel, spec: QuerySpec, now: datetime.datetime | None = None) -> CompiledQuery:
-    """DuckDB SQL computing the query's rows from the warehouse tables; raises UnsupportedQuery.
+def compile_query(model: SemanticModel, spec: QuerySpec, now: datetime.datetime | None = None,
+                  dialect: str = "duckdb") -> CompiledQuery:
+    """SQL computing the query's rows from the warehouse tables (DuckDB's, or BigQuery's for
+    `dialect="bigquery"`); raises UnsupportedQuery.
 
     `now` is the moment relative date filters count from (default: the current time).
     """
-    return _Compiler(model, spec, now).compile()
+    return _Compiler(model, spec, now, dialect).compile()
 
 
 @dataclass(frozen=True)
@@ -97,13 +108,16 @@ class _Resolved:
 class _Compiler:
     """Compiles one query: fields through the field compiler, joins and filters per the explore."""
 
-    def __init__(self, model: SemanticModel, spec: QuerySpec, now: datetime.datetime | None) -> None:
+    def __init__(self, model: SemanticModel, spec: QuerySpec, now: datetime.datetime | None,
+                 dialect: str = "duckdb") -> None:
         if spec.explore not in model.explores:
             raise UnsupportedQuery(f"explore {spec.explore} is not in the semantic model")
         self.model, self.spec = model, spec
         self.now = now if now is not None else datetime.datetime.now(datetime.UTC)
         self.explore = model.explores[spec.explore]
-        self.fields = FieldCompiler(model, model.tables[self.explore.view])
+        self.bigquery = dialect == "bigquery"
+        self.timeframes = BIGQUERY_TIMEFRAMES if self.bigquery else TIMEFRAMES
+        self.fields = FieldCompiler(model, model.tables[self.explore.view], dialect)
         self.joins = {join.view: join for join in self.explore.joins}
 
     def resolve(self, reference: str) -> _Resolved:
@@ -131,7 +145,7 @@ class _Compiler:
             converts = not isinstance(info.field, DimensionIR) or info.field.converts_query_tz
             if timezone not in (None, self.model.warehouse.timezone) and converts:
                 raise UnsupportedQuery(f"{reference}: time zone conversion to {timezone}")
-            return TIMEFRAMES[str(info.timeframe)].format(f"({sql})")
+            return self.timeframes[str(info.timeframe)].format(f"({sql})")
         if info.type == "yesno":
             return f"CASE WHEN ({sql}) THEN 'Yes' ELSE 'No' END"
         if info.type in ("tier", "location", "distance"):
@@ -158,6 +172,8 @@ class _Compiler:
     def symmetric_sql(self, field: _Resolved) -> str:
         """Looker's symmetric aggregates: each row of the measure's view counts once, however many
         times the joins repeat it (distinct on the view's primary key)."""
+        if self.bigquery and field.info.type != "count":
+            raise UnsupportedQuery(f"{field.reference}: symmetric {field.info.type} on BigQuery")
         key = next((d for d in field.table.dimensions if d.primary_key), None)
         if key is None:
             raise UnsupportedQuery(f"{field.reference} cannot be calculated because of a one_to_many or "
@@ -202,6 +218,8 @@ class _Compiler:
             interval = date_interval(value, self.now, timezone)
         except UnsupportedFilter as error:
             raise UnsupportedQuery(f"filter {reference}: {error}") from None
+        if self.bigquery and _column_type(info) == "DATE":
+            return interval_sql(raw, interval, date_literals=True)
         return interval_sql(raw, interval)
 
     def compile(self) -> CompiledQuery:
@@ -223,11 +241,16 @@ class _Compiler:
 
     def sql(self, fields: tuple[CompiledField, ...], joins: tuple[JoinIR, ...], where: tuple[str, ...]) -> str:
         base = self.explore.view
-        select = ", ".join(f'{field.sql} AS "{field.reference}"' for field in fields)
-        lines = [f"SELECT {select}", f'FROM {self.fields.ref(base)} AS "{base}"']
+        if self.bigquery:  # Looker's BigQuery aliases: view_field, names in backticks
+            select = ", ".join(f"{field.sql} AS {field.reference.replace('.', '_')}" for field in fields)
+            lines = [f"SELECT {select}", f"FROM {self.fields.ref(base)} AS `{base}`"]
+        else:
+            select = ", ".join(f'{field.sql} AS "{field.reference}"' for field in fields)
+            lines = [f"SELECT {select}", f'FROM {self.fields.ref(base)} AS "{base}"']
+        quote = "`" if self.bigquery else '"'
         for join in joins:
             on = "" if join.type == "cross" else f" ON {self.join_on(join.sql_on)}"
-            lines.append(f'{JOIN_KEYWORDS[join.type]} {self.fields.ref(join.view)} AS "{join.view}"{on}')
+            lines.append(f"{JOIN_KEYWORDS[join.type]} {self.fields.ref(join.view)} AS {quote}{join.view}{quote}{on}")
         if where:
             lines.append("WHERE " + " AND ".join(where))
         dimensions = [str(n) for n, field in enumerate(fields, 1) if field.kind != "measure"]
@@ -251,3 +274,9 @@ class _Compiler:
                     needed.add(view)
                     pending.append(view)
         return needed
+
+
+def _column_type(info: FieldIR) -> str | None:
+    """The physical type of the one column a dimension (group) reads, if it reads one."""
+    field = info.field
+    return field.column_type if isinstance(field, DimensionIR) else None

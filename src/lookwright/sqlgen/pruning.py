@@ -116,3 +116,10 @@ def partition_access(resolved: Any, partitions: Mapping[str, str]) -> list[Table
         found = tuple(sorted({b for i in ids for b in bounds.get(i, [])}))
         accesses.append(TableAccess(name, column, bool(found), found))
     return accesses
+
+
+def scanned_tables(resolved: Any) -> tuple[str, ...]:
+    """Every table the statement reads (bare names, sorted; an INSERT's target is written, not read)."""
+    written = {id(n.table_scan) for n in _walk(resolved) if _kind(n) == "ResolvedInsertStmt"}
+    return tuple(sorted({str(n.table.name).rpartition(".")[2] for n in _walk(resolved)
+                         if _kind(n) == "ResolvedTableScan" and id(n) not in written}))

@@ -119,6 +119,51 @@ def plan_rollup(model: SemanticModel, table: TableIR, dialect: Dialect) -> Rollu
     )
 
 
+def partition_column(table: TableIR) -> str | None:
+    """The column a table is partitioned by (None: unpartitioned or by ingestion time)."""
+    partition = table.partition
+    return None if partition is None or partition.ingestion else partition.column
+
+
+def every_partition(table: TableIR, dialect: Dialect, alias: str = "") -> str | None:
+    """A predicate on the partition column that keeps every row (None when unpartitioned): a read
+    that means to scan the whole table says so, and passes `require_partition_filter`."""
+    column = partition_column(table)
+    if column is None:
+        return None
+    kind = table.column(column).type
+    return f"{alias + '.' if alias else ''}{column} >= {dialect.epoch('day' if kind == 'DATE' else 'hour')}"
+
+
+def read_all(table: TableIR, ref: str, dialect: Dialect) -> str:
+    """`ref` in a FROM clause; for a table with `require_partition_filter`, a subquery reading every
+    partition on purpose (BigQuery refuses a query of such a table without a partition filter)."""
+    predicate = every_partition(table, dialect) if table.require_partition_filter else None
+    return ref if predicate is None else f"(SELECT * FROM {ref} WHERE {predicate}) AS {table.name}"
+
+
+def convert_bound(bound: str, from_type: str, to_type: str) -> str:
+    """A window bound of one time column's type as the type of another (DATE <-> TIMESTAMP)."""
+    if from_type == to_type or "DATE" not in (from_type, to_type):
+        return bound
+    return f"CAST({bound} AS {'DATE' if to_type == 'DATE' else 'TIMESTAMP'})"
+
+
+def source_filter(plan: RollupPlan, dialect: Dialect, source_window: str | None) -> str | None:
+    """The WHERE of a rollup's source read: from the window on (its partition column too, when the
+    source is partitioned by another column, so BigQuery prunes), or every partition when the source
+    requires a partition filter and the rollup is built in full."""
+    source = plan.source
+    partition = partition_column(source)
+    if source_window is None:
+        return every_partition(source, dialect, "src") if source.require_partition_filter else None
+    parts = [f"src.{plan.period_source} >= {source_window}"]
+    if partition is not None and partition != plan.period_source:
+        period_type, partition_type = source.column(plan.period_source).type, source.column(partition).type
+        parts.append(f"src.{partition} >= {convert_bound(source_window, period_type, partition_type)}")
+    return " AND ".join(parts)
+
+
 AGGREGATE_AGGS = frozenset({"count", "count_if", "sum", "min", "max", "any_value"})
 
 
@@ -197,7 +242,8 @@ class SqlRenderer:
         source_is_date = plan.source.column(plan.period_source).type == "DATE"
         bound = source_window or (parameter if source_is_date else self.dialect.source_window(parameter, plan.grain))
         return self.render("rollup_select.sql.j2", plan=plan, source=self.ref(plan.source.name),
-                           target=self.ref(table.name), windowed=windowed, source_window=bound)
+                           target=self.ref(table.name), windowed=windowed, source_window=bound,
+                           source_filter=source_filter(plan, self.dialect, bound if windowed else None))
 
     def incremental(self, table: TableIR, window: str | None = None, source_window: str | None = None) -> str:
         """The incremental statement(s) of a rollup from `window` (default: the @window_start parameter)."""
@@ -207,7 +253,7 @@ class SqlRenderer:
                            select=self.rollup_select(table, windowed=True, source_window=source_window).strip())
 
     def checks(self, table: TableIR) -> str:
-        return self.render("checks.sql.j2", table=table, ref=self.ref(table.name))
+        return self.render("checks.sql.j2", table=table, ref=read_all(table, self.ref(table.name), self.dialect))
 
     def statements(self, tables: list[str] | None = None) -> list[Statement]:
         out: list[Statement] = []

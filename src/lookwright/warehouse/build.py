@@ -25,7 +25,7 @@ import jinja2
 from lookwright.errors import InputError, WarehouseError
 from lookwright.model.ir import SemanticModel, TableIR
 from lookwright.paths import DEFAULT_TEMPLATES
-from lookwright.sqlgen.render import SqlRenderer
+from lookwright.sqlgen.render import SqlRenderer, every_partition, partition_column, read_all
 from lookwright.warehouse.base import TypedNull, Warehouse
 from lookwright.warehouse.sources import RAW_TABLES, create_raw_tables
 
@@ -92,17 +92,17 @@ class TransformRenderer:
     def all_partitions(self, table: TableIR, alias: str = "") -> str:
         """A predicate on the partition column that keeps every row: reads that mean to scan the
         whole table say so, and pass `require_partition_filter`."""
-        column = _partition_column(table)
-        if column is None:
-            return "TRUE"
-        kind = table.column(column).type
-        bound = self.literal(EPOCH.date() if kind == "DATE" else EPOCH)
-        return f"{alias + '.' if alias else ''}{column} >= {bound}"
+        return every_partition(table, self.dialect, alias) or "TRUE"
+
+    def read_all(self, name: str) -> str:
+        """A model table in a FROM clause, read whole (a subquery saying so, where one is required)."""
+        return read_all(self.model.tables[name], self.sql.ref(name), self.dialect)
 
     def _context(self, table: TableIR, window_start: datetime | None,
                  previous_loaded_at: datetime | None) -> dict[str, object]:
         return {
             "table": table, "ref": self.sql.ref, "raw": self.raw,
+            "every_partition": lambda name, alias="": self.all_partitions(self.model.tables[name], alias),
             "window_start": None if window_start is None else self.literal(window_start),
             "previous_loaded_at": None if previous_loaded_at is None else self.literal(previous_loaded_at),
         }
@@ -199,8 +199,7 @@ class TransformRenderer:
 
 
 def _partition_column(table: TableIR) -> str | None:
-    partition = table.partition
-    return None if partition is None or partition.ingestion else partition.column
+    return partition_column(table)
 
 
 def _incremental(table: TableIR) -> bool:
@@ -353,9 +352,8 @@ def _transform_window(warehouse: Warehouse, renderer: TransformRenderer, table: 
 
 def _rows_from(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR, window: datetime) -> int:
     """Rows an incremental step rewrote: those at or after its window start."""
-    column = _time_column(table)
-    bound: datetime | date = window.date() if table.column(column).type == "DATE" else window
-    sql = f"SELECT COUNT(*) FROM {renderer.sql.ref(table.name)} WHERE {column} >= {renderer.literal(bound)}"
+    where = renderer.window_predicate(table, _time_column(table), window)  # the partition column's too
+    sql = f"SELECT COUNT(*) FROM {renderer.sql.ref(table.name)} WHERE {where}"
     return int(str(_scalar(warehouse, sql)))
 
 

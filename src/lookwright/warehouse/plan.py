@@ -14,7 +14,7 @@ from typing import Any
 
 from lookwright.errors import WarehouseError
 from lookwright.model.ir import SemanticModel, TableIR
-from lookwright.sqlgen.pruning import TableAccess, partition_access
+from lookwright.sqlgen.pruning import TableAccess, partition_access, scanned_tables
 from lookwright.warehouse.build import TransformRenderer, build_order, late_window, periods_before
 from lookwright.warehouse.sources.schema import RAW_PARTITIONS
 
@@ -32,6 +32,8 @@ class PlannedStatement:
     accesses: tuple[TableAccess, ...]
     bytes_processed: int | None = None  # from a real dry run only
     error: str | None = None
+    unpartitioned: tuple[str, ...] = ()  # tables read that are not partitioned: read whole, nothing to prune
+    full_rebuild: bool = False  # the step rebuilds its table from everything on every build (a dimension)
 
     @property
     def unpruned(self) -> tuple[TableAccess, ...]:
@@ -82,14 +84,17 @@ def incremental_statements(model: SemanticModel, window_start: datetime) -> list
     return statements
 
 
+def _is_incremental(table: TableIR) -> bool:
+    transform = table.transform
+    return table.rollup is not None or (transform is not None and transform.incremental_column is not None)
+
+
 def _table_statements(renderer: TransformRenderer, table: TableIR, window_start: datetime) -> list[str]:
     if table.rollup is not None:
         start = periods_before(window_start, table.rollup.increment_offset, table.rollup.period.grain)
         window: datetime | date = start if table.rollup.period.grain == "hour" else start.date()
         return renderer.rollup_statements(table, window)
-    transform = table.transform
-    incremental = transform is not None and transform.incremental_column is not None
-    return renderer.insert(table, window_start if incremental else None)
+    return renderer.insert(table, window_start if _is_incremental(table) else None)
 
 
 def plan_build(model: SemanticModel, now: datetime, warehouse: Any = None,
@@ -107,8 +112,11 @@ def plan_build(model: SemanticModel, now: datetime, warehouse: Any = None,
     partitions = partition_columns(model)
     window_start = now.replace(minute=0, second=0, microsecond=0) - max(late_window(model), timedelta(hours=1))
     planned = []
+    rebuilt = {name for name, table in model.tables.items() if not _is_incremental(table)}
     for table, sql in incremental_statements(model, window_start):
-        accesses = tuple(partition_access(analyzer.analyze(sql), partitions))
+        resolved = analyzer.analyze(sql)
+        accesses = tuple(partition_access(resolved, partitions))
+        whole = tuple(name for name in scanned_tables(resolved) if name not in partitions)
         scanned, error = None, None
         if warehouse is not None and hasattr(warehouse, "dry_run"):
             try:
@@ -117,5 +125,76 @@ def plan_build(model: SemanticModel, now: datetime, warehouse: Any = None,
                 scanned = None if getattr(warehouse, "endpoint", None) else dry
             except WarehouseError as failure:
                 error = str(failure)
-        planned.append(PlannedStatement(table, sql, accesses, scanned, error))
+        planned.append(PlannedStatement(table, sql, accesses, scanned, error, whole, table in rebuilt))
     return Plan(window_start, tuple(planned), price_per_tib)
+
+
+@dataclass(frozen=True)
+class PlannedQuery:
+    """One declared query: the aggregate table (a Looker PDT) that serves it, or the raw explore,
+    and what the raw explore's SQL reads (the one query compiler's BigQuery SQL, analysed by ZetaSQL)."""
+
+    name: str
+    explore: str
+    served_by: str | None  # the aggregate table the matcher picks; None: Looker queries the raw explore
+    pdt_pruned_by: tuple[str, ...]  # the query's filters on that table's partition_keys (Looker's PDT prunes)
+    sql: str | None  # the raw explore's BigQuery SQL; None when the compiler cannot express the query
+    accesses: tuple[TableAccess, ...]
+    unpartitioned: tuple[str, ...]
+    windows: tuple[tuple[str, datetime | None, datetime | None], ...]  # time filter -> [start, end)
+    error: str | None = None
+    bytes_processed: int | None = None  # from a real dry run only
+
+    @property
+    def unpruned(self) -> tuple[TableAccess, ...]:
+        return tuple(a for a in self.accesses if not any(b.startswith(LOWER_BOUNDS) for b in a.bounds))
+
+
+def plan_queries(model: SemanticModel, project: Any, now: datetime, warehouse: Any = None) -> tuple[PlannedQuery, ...]:
+    """Every declared query of the model (in name order) at `now`: served by which aggregate table,
+    and what its raw explore reads, with the explore's always_filter defaults applied as Looker does."""
+    from lookwright.checks.aggregates import check_queries
+    from lookwright.lookml.filters import UnsupportedFilter, date_interval
+    from lookwright.query.compile import QuerySpec, UnsupportedQuery, compile_query
+    from lookwright.sqlgen.analyzer import AnalysisFailed, analyzer_for
+
+    served = {result.name: result.used for result in check_queries(model, project).queries}
+    if warehouse is not None:
+        model = warehouse.target(model)
+    analyzer = analyzer_for(model, [f"{model.warehouse.project}.{model.warehouse.dataset}"])
+    partitions = partition_columns(model)
+    planned = []
+    for name, (query, _) in model.queries.items():
+        explore = model.explores[query.explore]
+        filters = {**dict(explore.always_filter), **query.filters}
+        timezone = query.timezone or model.warehouse.timezone or "UTC"
+        windows = []
+        for field_name, value in sorted(filters.items()):
+            try:
+                interval = date_interval(value, now, timezone)
+            except UnsupportedFilter:
+                continue
+            windows.append((field_name, interval.start, interval.end))
+        used = served.get(name)
+        keys = next((tuple(t.materialization.partition_keys or ()) for t in explore.aggregate_tables
+                     if t.name == used), ())
+        pruned_by = tuple(f for f in sorted(filters) if f.replace(".", "_") in keys)
+        sql: str | None = None
+        accesses: tuple[TableAccess, ...] = ()
+        whole: tuple[str, ...] = ()
+        error: str | None = None
+        scanned: int | None = None
+        try:
+            sql = compile_query(model, QuerySpec(query.explore, tuple(query.fields), filters, query.timezone),
+                                now, "bigquery").sql
+            resolved = analyzer.analyze(sql)
+            accesses = tuple(partition_access(resolved, partitions))
+            whole = tuple(t for t in scanned_tables(resolved) if t not in partitions)
+            if warehouse is not None and hasattr(warehouse, "dry_run"):
+                dry = int(warehouse.dry_run(sql))
+                scanned = None if getattr(warehouse, "endpoint", None) else dry
+        except (UnsupportedQuery, AnalysisFailed, WarehouseError) as failure:
+            error = str(failure)
+        planned.append(PlannedQuery(name, query.explore, used, pruned_by, sql, accesses, whole,
+                                    tuple(windows), error, scanned))
+    return tuple(planned)

@@ -89,7 +89,7 @@ def freshness_results(warehouse: Warehouse, model: SemanticModel, renderer: Tran
     empty = []
     for table in model.tables.values():
         if table.kind == "fact":
-            rows = warehouse.query(f"SELECT COUNT(*) FROM {renderer.sql.ref(table.name)}")
+            rows = warehouse.query(f"SELECT COUNT(*) FROM {renderer.read_all(table.name)}")
             empty.append(not rows[0][0])
             # a source a deployment does not send (no RUM, say) leaves its facts empty: a warning
             results.append(CheckResult(table.name, "not_empty", "warning", int(not rows[0][0])))
