@@ -84,7 +84,8 @@ def test_airflow_imports_it_with_the_models_graph_and_schedules(model: SemanticM
     bag = dag_bag(airflow, GOLDEN, tmp_path)
     assert bag["import_errors"] == {}
     schedules = {dag_id: dag["schedule"] for dag_id, dag in bag["dags"].items()}
-    assert schedules == {"lookwright_daily_refresh": "0 0 * * *", "lookwright_hourly_refresh": "0 * * * *"}
+    assert schedules == {"lookwright_daily_refresh": "0 0 * * *", "lookwright_hourly_refresh": "0 * * * *"}, (
+        "a datagroup was added or changed: put its DAG's expected schedule here")
     assert graph(bag) == expected_edges(model)
     tasks = {task_id: task for dag in bag["dags"].values() for task_id, task in dag["tasks"].items()
              if task_id != "checks"}

@@ -166,11 +166,11 @@ def test_bigquery_statements_pass_zetasql() -> None:
     pytest.importorskip("zetasql")
     from lookwright.sqlgen.analyzer import BigQueryAnalyzer, model_tables
 
-    tables = model_tables(MODEL)
+    columns = model_tables(MODEL)["fact_cost_hourly"]
     home = f"{MODEL.warehouse.project}.{MODEL.warehouse.dataset}"
     snap = f"{home}.fact_cost_hourly__lw_snapshot_20261201_184005"
-    tables["fact_cost_hourly__lw_snapshot_20261201_184005"] = tables["fact_cost_hourly"]
-    analyzer = BigQueryAnalyzer(tables, [home])
+    tables = {"fact_cost_hourly": columns, "fact_cost_hourly__lw_snapshot_20261201_184005": columns}
+    analyzer = BigQueryAnalyzer(tables, [home])  # only what the statements name: a small catalog is fast
     full = bigquery_snapshot_sql(f"{home}.fact_cost_hourly", snap, NOW, NOW + timedelta(days=90),
                                  "lookwright snapshot 20261201_184005 of fact_cost_hourly")
     assert full == (f"CREATE SNAPSHOT TABLE `{snap}` CLONE `{home}.fact_cost_hourly` FOR SYSTEM_TIME AS OF"
