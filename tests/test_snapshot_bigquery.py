@@ -75,6 +75,11 @@ def test_snapshot_list_restore_on_the_emulator(bq: BigQueryWarehouse) -> None:
     assert _regions(bq) == [("k1", "eu-west-1"), ("k2", "us-east1")]
     seen = bq.query(f"SELECT table_name, raw_loaded_through FROM `{PROJECT}.{DATASET}.{TABLE_STATE}`")
     assert [(t, v.replace(tzinfo=None)) for t, v in seen] == [("dim_region", SEEN)]
+    restore_table(bq, MODEL, "fact_performance_requests", taken.snapshot_id)  # require_partition_filter
+    counts = [s.sql for s in bq.sent[start:] if s.sql.startswith(
+        f"SELECT COUNT(*) FROM `{PROJECT}.{DATASET}.fact_performance_requests`")]
+    assert len(counts) == 2 and all(c.endswith(" WHERE timestamp >= TIMESTAMP '1970-01-01 00:00:00+00'")
+                                    for c in counts)
     analyzer = BigQueryAnalyzer({**model_tables(bq.target(MODEL)), **{
         f"{t}{SUFFIX}{taken.snapshot_id}": model_tables(bq.target(MODEL))[t]
         for t in (*MODEL.tables, STATE_TABLE)}}, [f"{PROJECT}.{DATASET}"])

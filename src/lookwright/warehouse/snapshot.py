@@ -26,7 +26,12 @@ from typing import Any
 from lookwright.errors import InputError, WarehouseError
 from lookwright.model.ir import SemanticModel
 from lookwright.warehouse.base import TypedNull, Warehouse
-from lookwright.warehouse.build import STATE_TABLE, TABLE_STATE, TABLE_STATE_COLUMNS
+from lookwright.warehouse.build import (
+    STATE_TABLE,
+    TABLE_STATE,
+    TABLE_STATE_COLUMNS,
+    TransformRenderer,
+)
 
 ID_FORMAT = "%Y%m%d_%H%M%S"
 ID_PATTERN = re.compile(r"^\d{8}_\d{6}$")
@@ -160,16 +165,18 @@ def restore_table(warehouse: Warehouse, model: SemanticModel, table: str, snapsh
     found = find_snapshot(warehouse, model, snapshot)
     if table not in found.tables:
         raise InputError(f"snapshot {snapshot} has no table {table} (it holds {', '.join(found.tables)})")
-    before = _rows(warehouse, table) if warehouse.table_exists(table) else 0
+    # a read that means every partition says so (require_partition_filter tables refuse one that does not)
+    every = TransformRenderer(model, warehouse.dialect).all_partitions(model.tables[table])
+    before = _rows(warehouse, table, every) if warehouse.table_exists(table) else 0
     if _is_bigquery(warehouse):
         _bigquery_restore(warehouse, model, table, snapshot)
     else:
         _duckdb_restore(warehouse, table, found)
-    return Restored(table, snapshot, before, _rows(warehouse, table))
+    return Restored(table, snapshot, before, _rows(warehouse, table, every))
 
 
-def _rows(warehouse: Warehouse, table: str) -> int:
-    return int(warehouse.query(f"SELECT COUNT(*) FROM {_name(warehouse, table)}")[0][0])
+def _rows(warehouse: Warehouse, table: str, where: str) -> int:
+    return int(warehouse.query(f"SELECT COUNT(*) FROM {_name(warehouse, table)} WHERE {where}")[0][0])
 
 
 def _name(warehouse: Warehouse, table: str) -> str:
