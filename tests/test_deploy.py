@@ -19,7 +19,6 @@ from lookwright.errors import LookerError
 from lookwright.looker.client import LookerClient, RetryPolicy
 from lookwright.looker.deploy import (
     TMP_PREFIX,
-    CheckQuery,
     DeployFailed,
     DeployOptions,
     aggregate_choices,
@@ -28,6 +27,7 @@ from lookwright.looker.deploy import (
     load_queries,
 )
 from lookwright.looker.verify import verify
+from lookwright.model.ir import QueryIR
 
 pytest_plugins = ["conftest_looker"]
 
@@ -361,7 +361,7 @@ explore: orders {
 """
 
 
-def answer(query: CheckQuery, *comments: str) -> SqlTabAnswer:
+def answer(query: QueryIR, *comments: str) -> SqlTabAnswer:
     """What Looker's SQL tab shows above the SQL of `query` (recorded in Looker's own words)."""
     return SqlTabAnswer(query.model, query.explore, query.fields, tuple(query.filters.items()), query.timezone,
                         comments)
@@ -370,7 +370,7 @@ def answer(query: CheckQuery, *comments: str) -> SqlTabAnswer:
 def test_declared_queries_agree_with_lookers_aggregate_choice(fake_looker: FakeLooker, lookml: Path,
                                                              connect) -> None:
     (lookml / "shop.model.lkml").write_text(AGGREGATE_MODEL)
-    queries = (CheckQuery("monthly revenue", "shop", "orders", ("orders.created_month", "orders.total_amount"),
+    queries = (QueryIR("monthly revenue", "shop", "orders", ("orders.created_month", "orders.total_amount"),
                           {}, "UTC"),)
     fake_looker.record_sql_tab(answer(queries[0], SCRATCH_MONTHLY))
     result = deploy(options(fake_looker, lookml, queries=queries, severity="error"), connect)
@@ -422,11 +422,12 @@ def test_declared_queries_come_from_the_semantic_model() -> None:
     from lookwright.model.compile import load_model
 
     assert declared_queries(load_model(FIXTURES / "semantic")) == (
-        CheckQuery("german_revenue", "shop", "orders",
+        QueryIR("german_revenue", "shop", "orders",
                    ("customers.country", "orders.total_amount", "orders.average_amount"),
                    {"customers.country": "DE"}, "UTC"),
-        CheckQuery("monthly_revenue", "shop", "orders", ("orders.created_month", "orders.total_amount"), {}, "UTC"),
-        CheckQuery("revenue_by_status", "shop", "orders", ("orders.status", "orders.total_amount", "orders.count"),
+        QueryIR("monthly_revenue", "shop", "orders", ("orders.created_month", "orders.total_amount"), {}, "UTC",
+                must_hit="monthly"),
+        QueryIR("revenue_by_status", "shop", "orders", ("orders.status", "orders.total_amount", "orders.count"),
                    {}, "UTC"),
     )
 
@@ -444,7 +445,7 @@ def test_generated_lookml_deploys_and_every_declared_query_is_checked_in_looker(
 
 def test_a_queries_file_overrides_the_declared_queries(fake_looker: FakeLooker, generated: Generated,
                                                        connect) -> None:
-    queries = (CheckQuery("only", "shop", "orders", ("orders.count",)),)
+    queries = (QueryIR("only", "shop", "orders", ("orders.count",)),)
     fake_looker.record_sql_tab(answer(queries[0], SCRATCH_MONTHLY))
     deploy(options(fake_looker, generated.lookml_dir, model_dir=generated.model_dir, queries=queries,
                    production=False), connect)
@@ -577,7 +578,7 @@ def test_a_branch_moved_after_validation_is_not_deployed(fake_looker: FakeLooker
 
 # ---- Looker disagrees with lookwright: the deploy stops at that step, nothing reaches production ----
 
-MONTHLY_REVENUE = CheckQuery("monthly_revenue", "shop", "orders", ("orders.created_month", "orders.total_amount"),
+MONTHLY_REVENUE = QueryIR("monthly_revenue", "shop", "orders", ("orders.created_month", "orders.total_amount"),
                              {}, "UTC")
 
 
@@ -595,7 +596,7 @@ def test_looker_not_using_the_aggregate_table_lookwright_chose_fails_the_deploy(
 
 def test_looker_using_an_aggregate_table_lookwright_ruled_out_fails_the_deploy(
         fake_looker: FakeLooker, generated: Generated, connect) -> None:
-    by_status = CheckQuery("revenue_by_status", "shop", "orders",
+    by_status = QueryIR("revenue_by_status", "shop", "orders",
                            ("orders.status", "orders.total_amount", "orders.count"), {}, "UTC")
     fake_looker.record_sql_tab(answer(by_status, SCRATCH_MONTHLY))
     before = snapshot(fake_looker)
@@ -609,7 +610,7 @@ def test_looker_using_an_aggregate_table_lookwright_ruled_out_fails_the_deploy(
 def test_a_query_in_another_time_zone_skips_the_aggregate_table_on_both_sides(
         fake_looker: FakeLooker, generated: Generated, connect) -> None:
     # Looker names the table it did not use; lookwright must name it too (its time zone reason)
-    new_york = CheckQuery("new york", "shop", "orders", MONTHLY_REVENUE.fields, {}, "America/New_York")
+    new_york = QueryIR("new york", "shop", "orders", MONTHLY_REVENUE.fields, {}, "America/New_York")
     fake_looker.record_sql_tab(answer(new_york, "-- Did not use orders::monthly; the query timezone "
                                                 "America/New_York does not match the aggregate table timezone UTC"))
     result = deploy(options(fake_looker, generated.lookml_dir, model_dir=generated.model_dir, queries=(new_york,)),

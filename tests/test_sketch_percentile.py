@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from fixtures.build.raw import MODEL, T0, insert, run, span, warehouse
 
-from lookwright.looker.deploy import CheckQuery
 from lookwright.looker.verify import warehouse_query
+from lookwright.model.ir import QueryIR
 from lookwright.sqlgen.dialects import DIALECTS
 
 RELATIVE_ERROR = 0.005  # "log buckets, 0.5% relative error" (semantic/performance.yml)
@@ -49,7 +49,7 @@ def built() -> tuple[Any, list[tuple[str, str, int, float]]]:
 
 
 def measure_rows(w: Any, explore: str, fields: list[str], filters: dict[str, str] | None = None) -> list[tuple[Any, ...]]:
-    query = CheckQuery("t", "performance_cost", explore, tuple(fields), filters or {}, "UTC")
+    query = QueryIR("t", "performance_cost", explore, tuple(fields), filters or {}, "UTC")
     return list(w.query(warehouse_query(MODEL, query)))
 
 

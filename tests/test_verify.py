@@ -13,10 +13,10 @@ from fakes.looker_server import FakeLooker
 from lookwright.cli import main
 from lookwright.errors import InputError
 from lookwright.looker.client import LookerClient, RetryPolicy
-from lookwright.looker.deploy import CheckQuery, load_queries
+from lookwright.looker.deploy import load_queries
 from lookwright.looker.verify import Mismatch, VerifyFailed, looker_rows, verify, warehouse_query
 from lookwright.model.compile import load_model
-from lookwright.model.ir import SemanticModel
+from lookwright.model.ir import QueryIR, SemanticModel
 
 pytest_plugins = ["conftest_looker"]
 FAST = RetryPolicy(attempts=3, base_delay=0.01, timeout=5)
@@ -113,7 +113,7 @@ def deployed_generated(fake_looker: FakeLooker, generated: Generated) -> FakeLoo
 
 
 def test_warehouse_sql_is_compiled_from_the_model(model: SemanticModel) -> None:
-    query = CheckQuery("q", "shop", "orders", ("customers.country", "orders.created_date", "orders.count"),
+    query = QueryIR("q", "shop", "orders", ("customers.country", "orders.created_date", "orders.count"),
                        {"customers.country": "DE,FR", "orders.id": ">= 2"})
     assert warehouse_query(model, query) == (
         'SELECT "customers".country AS "customers.country", CAST(("orders".created_at) AS DATE) '
@@ -134,7 +134,7 @@ def test_warehouse_sql_is_compiled_from_the_model(model: SemanticModel) -> None:
 def test_queries_the_compiler_cannot_express_ask_for_warehouse_sql(model: SemanticModel, fields: tuple[str, ...],
                                                                    filters: dict[str, str], why: str) -> None:
     with pytest.raises(InputError) as failure:
-        warehouse_query(model, CheckQuery("q", "shop", "orders", fields, filters))
+        warehouse_query(model, QueryIR("q", "shop", "orders", fields, filters))
     assert str(failure.value) == f"check query q: {why}; give it warehouse_sql instead (--queries)"
 
 
@@ -167,8 +167,8 @@ def test_numbers_from_a_wrong_deployed_measure_differ_from_the_model(fake_looker
 
 def test_only_the_chosen_explores_queries_run_and_warehouse_sql_still_overrides(
         deployed_generated: FakeLooker, generated: Generated, client: LookerClient, warehouse: Path) -> None:
-    queries = (CheckQuery("by hand", "shop", "orders", ("orders.count",), warehouse_sql="SELECT 4"),
-               CheckQuery("compiled", "shop", "orders", ("orders.status",)))
+    queries = (QueryIR("by hand", "shop", "orders", ("orders.count",), warehouse_sql="SELECT 4"),
+               QueryIR("compiled", "shop", "orders", ("orders.status",)))
     assert verify(client, generated.lookml_dir, queries=queries, warehouse=f"duckdb:{warehouse}",
                   model=load_model(generated.model_dir)) == 2
     assert verify(client, generated.lookml_dir, explore="customers", warehouse=f"duckdb:{warehouse}",
@@ -189,7 +189,7 @@ def test_cli_verify_compares_the_declared_queries(deployed_generated: FakeLooker
 # ---- Looker's relative date filters, evaluated at a pinned `now` on both sides ------------------
 
 FEB_8 = datetime.datetime(2024, 2, 8, 12, 0, tzinfo=datetime.UTC)
-RECENT = CheckQuery("recent", "shop", "orders", ("orders.created_date", "orders.count", "orders.total_amount"),
+RECENT = QueryIR("recent", "shop", "orders", ("orders.created_date", "orders.count", "orders.total_amount"),
                     {"orders.created_date": "7 days ago for 90 days"}, timezone="UTC")
 
 
@@ -203,7 +203,7 @@ def test_relative_date_filters_compile_to_a_half_open_range(model: SemanticModel
 def test_relative_date_filters_match_lookers_numbers(deployed_generated: FakeLooker, generated: Generated,
                                                      client: LookerClient, warehouse: Path) -> None:
     deployed_generated.now = FEB_8
-    last = [CheckQuery(f"last {n} days", "shop", "orders", ("orders.count", "orders.total_amount"),
+    last = [QueryIR(f"last {n} days", "shop", "orders", ("orders.count", "orders.total_amount"),
                        {"orders.created_date": f"{n} days"}, timezone="UTC") for n in (7, 8)]
     assert looker_rows(client, RECENT) == [("2024-02-01", "1", "7.25"), ("2024-02-11", "1", "2.25")]
     assert looker_rows(client, last[0]) == [("0", "None")]  # [Feb 2, Feb 9): no order

@@ -42,9 +42,9 @@ class AggregateReport:
 def check_queries(model: SemanticModel, project: Project) -> AggregateReport:
     """Run the matcher for every declared query (in name order), then every dashboard tile."""
     results = tuple(
-        _check(name, str(origin), query.explore, list(query.fields), dict(query.filters),
+        _check(name, str(query.origin), query.explore, list(query.fields), dict(query.filters),
                query.timezone, query.must_hit, project)
-        for name, (query, origin) in model.queries.items()
+        for name, query in model.queries.items()
     ) + tuple(
         _check(tile.name, str(tile.origin), tile.explore, list(tile.fields), dict(tile.filters),
                tile.timezone, tile.spec.must_hit, project)

@@ -18,6 +18,7 @@ from looker_sdk.sdk.api40 import models as models40
 
 from lookwright.errors import CheckFailed, InputError, LookerError
 from lookwright.looker.client import LookerClient
+from lookwright.model.ir import QueryIR
 from lookwright.output.writer import MANIFEST, manifest_paths
 
 if TYPE_CHECKING:
@@ -30,19 +31,6 @@ DID_NOT_USE = re.compile(r"^-- Did not use (\S+?)::([^;\s]+);")
 
 
 @dataclass(frozen=True)
-class CheckQuery:
-    """A declared query: explore fields and filters, plus optional warehouse SQL for verify."""
-
-    name: str
-    model: str
-    explore: str
-    fields: tuple[str, ...]
-    filters: dict[str, str] = field(default_factory=dict)
-    timezone: str | None = None
-    warehouse_sql: str | None = None
-
-
-@dataclass(frozen=True)
 class DeployOptions:
     project: str
     branch: str
@@ -51,7 +39,7 @@ class DeployOptions:
     production: bool = False
     dry_run: bool = False
     severity: str = "warning"
-    queries: tuple[CheckQuery, ...] = ()  # overrides the semantic model's declared queries
+    queries: tuple[QueryIR, ...] = ()  # overrides the semantic model's declared queries
     model_dir: Path | None = None  # the semantic model: its declared queries gate the deploy
     deploy_webhook: bool = False  # deploy through Looker's deploy webhook instead of the API
     deploy_secret: str | None = field(default=None, repr=False)
@@ -77,7 +65,7 @@ class DeployFailed(CheckFailed):
         super().__init__(f"{step}: {len(problems)} problem{'s' if len(problems) != 1 else ''}\n" + "\n".join(problems))
 
 
-def load_queries(path: Path) -> tuple[CheckQuery, ...]:
+def load_queries(path: Path) -> tuple[QueryIR, ...]:
     """Read a JSON or YAML list of {name, model, explore, fields, filters, timezone, warehouse_sql}."""
     try:
         raw = yaml.safe_load(path.read_text())
@@ -88,10 +76,10 @@ def load_queries(path: Path) -> tuple[CheckQuery, ...]:
     return tuple(_query(path, n, item) for n, item in enumerate(raw, 1))
 
 
-def _query(path: Path, number: int, item: Any) -> CheckQuery:
+def _query(path: Path, number: int, item: Any) -> QueryIR:
     if not isinstance(item, dict) or not {"model", "explore", "fields"} <= item.keys():
         raise InputError(f"{path}: query {number} needs model, explore and fields")
-    return CheckQuery(
+    return QueryIR(
         name=str(item.get("name", f"query {number}")),
         model=str(item["model"]),
         explore=str(item["explore"]),
@@ -102,21 +90,26 @@ def _query(path: Path, number: int, item: Any) -> CheckQuery:
     )
 
 
-def declared_queries(model: SemanticModel) -> tuple[CheckQuery, ...]:
+def looker_query(query: QueryIR, limit: str | None = None) -> models40.WriteQuery:
+    """The query as Looker's API runs it (on its model: `declared_queries` refuses queries without one)."""
+    if query.model is None:
+        raise InputError(f"{query.origin}: query {query.name}: no model of the semantic model includes explore {query.explore}")
+    return models40.WriteQuery(model=query.model, view=query.explore, fields=list(query.fields),
+                               filters=dict(query.filters), query_timezone=query.timezone, limit=limit)
+
+
+def declared_queries(model: SemanticModel) -> tuple[QueryIR, ...]:
     """The semantic model's declared queries, each on the Looker model whose explores include its explore."""
-    out = []
-    for name, (query, origin) in model.queries.items():
-        owner = next((m.name for m in model.models.values() if query.explore in m.explores), None)
-        if owner is None:
-            raise InputError(f"{origin}: query {name}: no model of the semantic model includes explore {query.explore}")
-        out.append(CheckQuery(name, owner, query.explore, tuple(query.fields), dict(query.filters), query.timezone))
-    return tuple(out)
+    for name, query in model.queries.items():
+        if query.model is None:
+            raise InputError(f"{query.origin}: query {name}: no model of the semantic model includes explore {query.explore}")
+    return tuple(model.queries.values())
 
 
 # ---- step 1: local gate ------------------------------------------------------------------------
 
 
-def local_gate(lookml_dir: Path, model_dir: Path | None = None) -> tuple[CheckQuery, ...]:
+def local_gate(lookml_dir: Path, model_dir: Path | None = None) -> tuple[QueryIR, ...]:
     """`lookwright validate`: LookML, then the declared queries' aggregate tables; return those queries.
 
     Any error stops the deploy before anything leaves the machine.
@@ -133,7 +126,7 @@ def local_gate(lookml_dir: Path, model_dir: Path | None = None) -> tuple[CheckQu
     return _aggregate_gate(lookml_dir, model_dir)
 
 
-def _aggregate_gate(lookml_dir: Path, model_dir: Path) -> tuple[CheckQuery, ...]:
+def _aggregate_gate(lookml_dir: Path, model_dir: Path) -> tuple[QueryIR, ...]:
     from lookwright.checks.aggregates import check_queries, miss_reason
     from lookwright.lookml.project import load_project
     from lookwright.model.compile import load_model
@@ -329,7 +322,7 @@ def aggregate_choices(lines: list[str]) -> tuple[str | None, frozenset[str]]:
     return used, skipped
 
 
-def check_queries(client: LookerClient, lookml_dir: Path, queries: tuple[CheckQuery, ...]) -> None:
+def check_queries(client: LookerClient, lookml_dir: Path, queries: tuple[QueryIR, ...]) -> None:
     """Looker's aggregate-table choice for each query must equal the local matcher's."""
     from lookwright.lookml.aggregates import explain_query
     from lookwright.lookml.project import load_project
@@ -337,8 +330,7 @@ def check_queries(client: LookerClient, lookml_dir: Path, queries: tuple[CheckQu
     project = load_project(lookml_dir)
     problems = []
     for query in queries:
-        body = models40.WriteQuery(model=query.model, view=query.explore, fields=list(query.fields),
-                                   filters=dict(query.filters), query_timezone=query.timezone)
+        body = looker_query(query)
         sql = client.call(f"generate SQL for {query.name}", lambda body=body: client.sdk.run_inline_query("sql", body))  # type: ignore[misc]
         looker = aggregate_choices(str(sql).splitlines())
         local = explain_query(project, query.explore, list(query.fields), dict(query.filters), query.timezone)
@@ -353,7 +345,7 @@ def check_queries(client: LookerClient, lookml_dir: Path, queries: tuple[CheckQu
 # ---- the whole flow ----------------------------------------------------------------------------
 
 
-def plan(options: DeployOptions, queries: tuple[CheckQuery, ...] = ()) -> tuple[str, ...]:
+def plan(options: DeployOptions, queries: tuple[QueryIR, ...] = ()) -> tuple[str, ...]:
     gate = f"validate LookML in {options.lookml_dir} locally"
     if options.model_dir is not None:
         gate += f", and the aggregate tables of the declared queries of {options.model_dir}"
@@ -407,7 +399,7 @@ def deploy(options: DeployOptions, connect: Callable[[], LookerClient],
     return DeployResult(plan(options, queries), tuple(changed), diff, commit, deployed)
 
 
-def _looker_steps(client: LookerClient, options: DeployOptions, commit: str, queries: tuple[CheckQuery, ...],
+def _looker_steps(client: LookerClient, options: DeployOptions, commit: str, queries: tuple[QueryIR, ...],
                   progress: Callable[[str], None]) -> bool:
     connections = model_connections(options.lookml_dir, generated_files(options.lookml_dir))
     created: list[str] = []

@@ -13,9 +13,9 @@ from looker_sdk.sdk.api40 import models as models40
 
 from lookwright.errors import CheckFailed, InputError, WarehouseError
 from lookwright.looker.client import LookerClient
-from lookwright.looker.deploy import CheckQuery, declared_queries
+from lookwright.looker.deploy import declared_queries, looker_query
 from lookwright.lookml.project import Explore, Model, load_project
-from lookwright.model.ir import SemanticModel
+from lookwright.model.ir import QueryIR, SemanticModel
 from lookwright.query.compile import QuerySpec, UnsupportedQuery, compile_query
 from lookwright.vocabulary import FieldName
 from lookwright.warehouse import open_warehouse
@@ -115,15 +115,14 @@ def warehouse_rows(url: str, sql: str) -> list[tuple[str, ...]]:
     return sorted(tuple(_normal(v) for v in row) for row in rows)
 
 
-def looker_rows(client: LookerClient, query: CheckQuery) -> list[tuple[str, ...]]:
-    body = models40.WriteQuery(model=query.model, view=query.explore, fields=list(query.fields),
-                               filters=dict(query.filters), query_timezone=query.timezone, limit="-1")
+def looker_rows(client: LookerClient, query: QueryIR) -> list[tuple[str, ...]]:
+    body = looker_query(query, limit="-1")
     text = client.call(f"run {query.name}", lambda: client.sdk.run_inline_query("json", body))
     rows = json.loads(str(text))
     return sorted(tuple(_normal(row.get(name)) for name in query.fields) for row in rows)
 
 
-def warehouse_query(model: SemanticModel, query: CheckQuery, now: datetime.datetime | None = None) -> str:
+def warehouse_query(model: SemanticModel, query: QueryIR, now: datetime.datetime | None = None) -> str:
     """DuckDB SQL computing a check query's rows from the warehouse tables, compiled from the model.
 
     What the query compiler cannot express the way Looker does raises InputError asking for
@@ -137,7 +136,7 @@ def warehouse_query(model: SemanticModel, query: CheckQuery, now: datetime.datet
             from None
 
 
-def check_numbers(client: LookerClient, queries: tuple[CheckQuery, ...], warehouse: str,
+def check_numbers(client: LookerClient, queries: tuple[QueryIR, ...], warehouse: str,
                   model: SemanticModel | None = None, now: datetime.datetime | None = None) -> list[Mismatch]:
     """Each check query must return the same rows from Looker and from the warehouse."""
     mismatches = []
@@ -169,7 +168,7 @@ def parse_warehouse(spec: str) -> str:
 
 
 def verify(client: LookerClient, lookml_dir: Path, *, explore: str | None = None,
-           queries: tuple[CheckQuery, ...] = (), warehouse: str | None = None,
+           queries: tuple[QueryIR, ...] = (), warehouse: str | None = None,
            model: SemanticModel | None = None, now: datetime.datetime | None = None) -> int:
     """Run every check; raise VerifyFailed listing all mismatches; return how many queries were compared.
 

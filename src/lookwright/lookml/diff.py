@@ -288,7 +288,7 @@ def git_queries(base: str, model_dir: Path) -> list[tuple[str, str, tuple[str, .
 
 def model_users(model: SemanticModel) -> list[tuple[str, str, tuple[str, ...]]]:
     """("query q" | "dashboard d", explore, fields) for every declared query and dashboard tile."""
-    users = [(f"query {name}", query.explore, tuple(query.fields)) for name, (query, _) in model.queries.items()]
+    users = [(f"query {name}", query.explore, tuple(query.fields)) for name, query in model.queries.items()]
     return users + [(f"dashboard {tile.dashboard}", tile.explore, tile.fields) for tile in model.tiles()]
 
 

@@ -17,6 +17,7 @@ from lookwright.model.ir import (
     MeasureIR,
     ModelIR,
     Origin,
+    QueryIR,
     SemanticModel,
     TableIR,
     TileIR,
@@ -69,6 +70,7 @@ def compile_model(merged: MergedModel, root: str) -> SemanticModel:
         name: _compile_table(tables[name], tables, warehouse.item, grants) for name in sorted(tables)
     }
     explores = {e.item.name: _compile_explore(e, tables) for e in sorted(merged.explores, key=_name)}
+    models = {m.item.name: _compile_model(m, explores) for m in sorted(merged.models, key=_name)}
     return SemanticModel(
         root=root,
         files=tuple(source.path for source in merged.sources),
@@ -78,8 +80,8 @@ def compile_model(merged: MergedModel, root: str) -> SemanticModel:
         explores=explores,
         datagroups={d.item.name: (d.item, _origin(d)) for d in sorted(merged.datagroups, key=_name)},
         access_grants={g.item.name: (g.item, _origin(g)) for g in sorted(merged.access_grants, key=_name)},
-        models={m.item.name: _compile_model(m, explores) for m in sorted(merged.models, key=_name)},
-        queries={q.item.name: (q.item, _origin(q)) for q in sorted(merged.queries, key=_name)},
+        models=models,
+        queries={q.item.name: _compile_query(q, models) for q in sorted(merged.queries, key=_name)},
         dashboards={d.item.name: _compile_dashboard(d, merged, warehouse.item)
                     for d in sorted(merged.dashboards, key=_name)},
     )
@@ -99,6 +101,13 @@ def _compile_dashboard(located: Located[schema.Dashboard], merged: MergedModel,
         for position, (tile, spot) in enumerate(zip(dashboard.tiles, layout(dashboard.tiles), strict=True))
     )
     return DashboardIR(dashboard.name, _origin(located), dashboard, model, tiles)
+
+
+def _compile_query(located: Located[schema.DeclaredQuery], models: dict[str, ModelIR]) -> QueryIR:
+    query = located.item
+    owner = next((m.name for m in models.values() if query.explore in m.explores), None)
+    return QueryIR(query.name, owner, query.explore, tuple(query.fields), dict(query.filters), query.timezone,
+                   must_hit=query.must_hit, origin=_origin(located))
 
 
 def _name(located: Located[Any]) -> str:

@@ -152,6 +152,22 @@ class ModelIR:
 
 
 @dataclass(frozen=True)
+class QueryIR:
+    """A query users run, as Looker's API takes it: declared in the semantic model (`queries:`),
+    or given to deploy and verify in a queries file (then with `warehouse_sql`, without an origin)."""
+
+    name: str
+    model: str | None  # the Looker model whose explores include `explore` (None: no model does)
+    explore: str
+    fields: tuple[str, ...]
+    filters: dict[str, str] = field(default_factory=dict)
+    timezone: str | None = None
+    warehouse_sql: str | None = None  # verify: SQL computing the rows instead of the compiled query
+    must_hit: str | None = None  # the aggregate table that must serve it
+    origin: Origin | None = field(default=None, compare=False)  # where the semantic model declares it
+
+
+@dataclass(frozen=True)
 class TileIR:
     """One dashboard tile as the query it runs when the dashboard opens."""
 
@@ -190,7 +206,7 @@ class SemanticModel:
     datagroups: dict[str, tuple[schema.Datagroup, Origin]]
     access_grants: dict[str, tuple[schema.AccessGrant, Origin]]
     models: dict[str, ModelIR]
-    queries: dict[str, tuple[schema.DeclaredQuery, Origin]]
+    queries: dict[str, QueryIR]
     dashboards: dict[str, DashboardIR] = field(default_factory=dict)
 
     def tiles(self) -> list[TileIR]:
