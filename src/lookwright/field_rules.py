@@ -2,11 +2,24 @@
 
 `model/rules.py` reports them with LW codes at the YAML line, `lookml/validator.py` with LKML codes at
 the `.lkml` line; the wording is Looker's, so both read like Looker's own validator.
+
+  rule                                  YAML (LW)        LookML (LKML)
+  unknown field                         LW301            LKML101
+  aggregate measure references measure  LW303            LKML110
+  count measure with sql                LW305            LKML111
+  list measure without list_field       LW306            LKML113
+  several primary keys                  LW307            LKML120
+  filters on a non-aggregate measure    LW309            LKML112
+  unknown field in a filter             LW301, LW402     LKML105
+  unknown always_filter field           LW301            LKML106
+  increment_key not a dimension         LW404            LKML166
 """
 
 from __future__ import annotations
 
-from lookwright.vocabulary import AGGREGATE_MEASURE_TYPES
+from collections.abc import Iterable, Iterator, Sequence
+
+from lookwright.vocabulary import AGGREGATE_MEASURE_TYPES, NON_AGGREGATE_MEASURE_TYPES
 
 UNKNOWN_FIELD = ("Unknown or inaccessible field {0}. Check for typos or append a timeframe to the "
                  "name if the field is type time.")
@@ -29,3 +42,46 @@ def count_with_sql(measure_type: str, has_sql: bool) -> bool:
 def aggregate_references_measure(measure_type: str, referenced_kind: str) -> bool:
     """An aggregating measure (sum, count, list, ...) may reference dimensions only, never a measure."""
     return measure_type in AGGREGATE_MEASURE_TYPES and referenced_kind == "measure"
+
+
+def list_without_list_field(measure_type: str, list_field: str | None) -> bool:
+    """A list measure lists the values of one dimension, which `list_field` names."""
+    return measure_type == "list" and list_field is None
+
+
+def primary_key_conflicts(keys: Sequence[str]) -> Iterator[tuple[str, str]]:
+    """(first, other) for every primary key of a view after the first: a view has one."""
+    for other in keys[1:]:
+        yield keys[0], other
+
+
+def multiple_primary_keys(view: str, first: str, other: str) -> str:
+    return f"Multiple primary key definitions for view '{view}': '{first}' and '{other}'"
+
+
+def filters_unsupported(lookml_type: str) -> bool:
+    """`filters:` narrow the rows a measure aggregates; a measure over other measures has no rows of its own."""
+    return lookml_type in NON_AGGREGATE_MEASURE_TYPES
+
+
+def non_aggregate_filters(measure_type: str, looker_wording: bool = False) -> str:
+    """Looker's validator writes a stray backtick after `filters:`; the LKML message keeps Looker's wording."""
+    return f"filters: {'` ' if looker_wording else ''}is not supported for measures of non-aggregate type '{measure_type}'"
+
+
+def unknown_filter_field(name: str) -> str:
+    """A filter (of a measure, an aggregate table, an explore) names no field: Looker's wording."""
+    return f"Unknown field {name} in filter"
+
+
+def unknown_always_filter_field(name: str) -> str:
+    return f"always_filter: unknown filter field '{name}'"
+
+
+def _scope(name: str, alias: str) -> str:
+    return name if "." in name else f"{alias}.{name}"
+
+
+def increment_key_outside(key: str, dimensions: Iterable[str], alias: str) -> bool:
+    """An aggregate table's increment_key must be one of its dimensions (bare names belong to `alias`)."""
+    return _scope(key, alias) not in {_scope(dimension, alias) for dimension in dimensions}

@@ -69,10 +69,19 @@ AGGREGATE_MEASURE_TYPES = frozenset({
 })
 # Types whose sql is an expression over other measures, not an aggregation of rows.
 NON_AGGREGATE_MEASURE_TYPES = frozenset({"number", "string", "date", "yesno"})
+# The LookML type of each YAML-only measure type (the YAML `ratio` compiles to a safe-division `number`).
+LOOKML_MEASURE_TYPES = {"ratio": "number", "sketch_percentile": "number"}
 # Types an aggregate table (or a rollup) re-aggregates from partial results.
 ADDITIVE_MEASURE_TYPES = frozenset({"count", "sum", "min", "max", "average"})
 # Measure types Looker turns into symmetric aggregates (they need a primary key under fanout).
 SYMMETRIC_TYPES = frozenset({"count", "sum", "average", "median", "percentile"})
+
+
+
+def lookml_measure_type(measure_type: str) -> str:
+    """The LookML type a measure of this (YAML) type is generated with."""
+    return LOOKML_MEASURE_TYPES.get(measure_type, measure_type)
+
 
 # ---- dimension groups ----------------------------------------------------------------------------
 

@@ -14,7 +14,15 @@ from lookwright.field_rules import (
     MEASURE_REFERENCES_MEASURE,
     aggregate_references_measure,
     count_with_sql,
+    filters_unsupported,
+    increment_key_outside,
+    list_without_list_field,
+    multiple_primary_keys,
+    non_aggregate_filters,
+    primary_key_conflicts,
+    unknown_always_filter_field,
     unknown_field,
+    unknown_filter_field,
 )
 from lookwright.lookml.aggregates import covers, joined_aliases, rolls_up
 from lookwright.lookml.dashboards import TileQuery, tile_queries, validate_dashboards
@@ -33,7 +41,6 @@ from lookwright.lookml.project import (
 )
 from lookwright.vocabulary import (
     FIELD_EXPRESSION_KEYS,
-    NON_AGGREGATE_MEASURE_TYPES,
     PERSISTED_ONLY_KEYS,
     PERSISTENCE_KEYS,
     SPECIAL_REFERENCES,
@@ -421,10 +428,8 @@ def _table_reference(parts: tuple[str, ...], views: dict[str, View], file: str,
 
 def _primary_keys(view: View) -> Iterator[Issue]:
     keys = [f for f in view.fields if f.primary_key]
-    for extra in keys[1:]:
-        message = (f"Multiple primary key definitions for view '{view.name}': "
-                   f"'{keys[0].name}' and '{extra.name}'")
-        yield _finding(extra.file, extra.line, "LKML120", message)
+    for (first, other), extra in zip(primary_key_conflicts([f.name for f in keys]), keys[1:], strict=True):
+        yield _finding(extra.file, extra.line, "LKML120", multiple_primary_keys(view.name, first, other))
 
 
 def _redefinitions(view: View) -> Iterator[Issue]:
@@ -526,18 +531,17 @@ def _check_measure(measure: Field, view: View, views: dict[str, View]) -> Iterat
         yield _finding(measure.file, measure.line, "LKML110", MEASURE_REFERENCES_MEASURE)
     if count_with_sql(measure.type, measure.sql is not None):
         yield _finding(measure.file, measure.line, "LKML111", COUNT_WITH_SQL)
-    if measure.filters and measure.type in NON_AGGREGATE_MEASURE_TYPES:
-        message = f"filters: ` is not supported for measures of non-aggregate type '{measure.type}'"
-        yield _finding(measure.file, measure.line, "LKML112", message)
+    if measure.filters and filters_unsupported(measure.type):
+        yield _finding(measure.file, measure.line, "LKML112", non_aggregate_filters(measure.type, looker_wording=True))
     node = measure.node
     assert node is not None
-    if measure.type == "list" and node.get("list_field") is None:
+    if list_without_list_field(measure.type, node.get("list_field")):
         yield _finding(measure.file, measure.line, "LKML113",
                        "A list_field must be defined for measures of type list.")
     for name, _ in measure.filters:
         target, field_name = name.split(".", 1) if "." in name else (view.name, name)
         if _resolve(target, field_name, views) is None:
-            yield _finding(measure.file, measure.line, "LKML105", f"Unknown field {name} in filter")
+            yield _finding(measure.file, measure.line, "LKML105", unknown_filter_field(name))
 
 
 def _references_measure(measure: Field, view: View, views: dict[str, View]) -> bool:
@@ -701,15 +705,15 @@ def _field_list(items: Iterable[str], explore: Explore, model: Model, file: str,
 def _explore_filters(explore: Explore, model: Model) -> Iterator[Issue]:
     node = explore.node
     assert node is not None
-    for key, message in (("always_filter", "always_filter: unknown filter field '{0}'"),
-                         ("conditionally_filter", "Unknown field {0} in filter")):
+    for key, message in (("always_filter", unknown_always_filter_field),
+                         ("conditionally_filter", unknown_filter_field)):
         block = node.find(key)
         pairs = explore.always_filter if key == "always_filter" else explore.conditionally_filter
         for name, _ in pairs if block is not None else ():
             if _explore_field(name, explore, model)[0]:
                 code = "LKML106" if key == "always_filter" else "LKML105"
                 yield _finding(block.file if block else explore.file,
-                               block.line if block else explore.line, code, message.format(name))
+                               block.line if block else explore.line, code, message(name))
     for access in node.all("access_filter"):
         name = access.get("field") or ""
         code, _ = _explore_field(name, explore, model)
@@ -773,7 +777,7 @@ def _check_aggregate_table(table: AggregateTable, explore: Explore,
             yield _explore_problem(code, name, explore, file, line)
     for name, _ in table.filters:
         if _explore_field(name, explore, model)[0]:
-            yield _finding(file, line, "LKML105", f"Unknown field {name} in filter")
+            yield _finding(file, line, "LKML105", unknown_filter_field(name))
     label = f"aggregate table {explore.name}::{table.name}"
     materialization = table.materialization
     if materialization is None or not _strategies(materialization):
@@ -789,8 +793,7 @@ def _check_aggregate_table(table: AggregateTable, explore: Explore,
 def _check_increment_key(table: AggregateTable, explore: Explore,
                          materialization: Node) -> Iterator[Issue]:
     key = materialization.get("increment_key")
-    scoped = key if key is None or "." in key else f"{explore.alias}.{key}"
-    if key is not None and scoped not in table.dimensions:
+    if key is not None and increment_key_outside(key, table.dimensions, explore.alias):
         node = materialization.find("increment_key")
         assert node is not None
         message = (f"increment_key {key} of aggregate table {explore.name}::{table.name} "

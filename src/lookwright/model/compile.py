@@ -35,7 +35,7 @@ from lookwright.model.merged import (
     view_fields,
 )
 from lookwright.model.rules import validate
-from lookwright.vocabulary import DEFAULT_INTERVALS
+from lookwright.vocabulary import DEFAULT_INTERVALS, lookml_measure_type
 
 DATE_TYPES = frozenset({"DATE"})
 
@@ -197,16 +197,14 @@ def sketch_fraction(measure: schema.Measure) -> float:
 
 def _compile_measure(table: schema.Table, measure: schema.Measure,
                      grants: dict[tuple[str, str], list[str]], warehouse: schema.Warehouse) -> MeasureIR:
-    kind, sql = measure.type, measure.sql
+    kind, sql = lookml_measure_type(measure.type), measure.sql
     if measure.type == "sketch_percentile":
         from lookwright.sqlgen.dialects import DIALECTS
 
-        kind = "number"
         sql = DIALECTS["bigquery"].sketch_quantile(f"${{TABLE}}.{measure.sketch}", sketch_fraction(measure),
                                                    quantile_function(warehouse))
     elif measure.type == "ratio":
         multiplier = "" if measure.multiplier in (None, 1) else f" * {measure.multiplier:g}"
-        kind = "number"
         sql = f"1.0 * ${{{measure.numerator}}}{multiplier} / NULLIF(${{{measure.denominator}}}, 0)"
     return MeasureIR(
         measure.name, kind, sql, tuple(grants.get((table.name, measure.name), ())),

@@ -35,7 +35,15 @@ from lookwright.field_rules import (
     COUNT_WITH_SQL,
     MEASURE_REFERENCES_MEASURE,
     count_with_sql,
+    filters_unsupported,
+    increment_key_outside,
+    list_without_list_field,
+    multiple_primary_keys,
+    non_aggregate_filters,
+    primary_key_conflicts,
+    unknown_always_filter_field,
     unknown_field,
+    unknown_filter_field,
 )
 from lookwright.model import schema
 from lookwright.model.merged import (
@@ -50,6 +58,7 @@ from lookwright.model.merged import (
 from lookwright.vocabulary import (
     ADDITIVE_MEASURE_TYPES,
     AGGREGATE_MEASURE_TYPES,
+    lookml_measure_type,
     references,
     split_field,
 )
@@ -197,10 +206,9 @@ def _check_sql(located: Located[schema.Table], path: tuple[str | int, ...], sql:
 def _check_dimensions(located: Located[schema.Table], columns: dict[str, str],
                       fields: dict[str, dict[str, FieldInfo]]) -> Iterator[Issue]:
     table = located.item
-    primary = [d.name for d in table.dimensions if d.primary_key]
-    if len(primary) > 1:
-        yield located.error(("dimensions",), "LW307",
-                            f"Multiple primary key definitions for view '{table.name}': '{primary[0]}' and '{primary[1]}'")
+    conflict = next(primary_key_conflicts([d.name for d in table.dimensions if d.primary_key]), None)
+    if conflict is not None:
+        yield located.error(("dimensions",), "LW307", multiple_primary_keys(table.name, *conflict))
     for position, dimension in enumerate(table.dimensions):
         path = ("dimensions", position)
         column = dimension.column or (dimension.name if dimension.sql is None and dimension.type != "duration" else None)
@@ -236,14 +244,14 @@ def _check_measures(located: Located[schema.Table], fields: dict[str, dict[str, 
         for field_name in (measure.filters or {}):
             if field_name not in own:
                 yield located.error((*path, "filters", field_name), "LW301",
-                                    f"Unknown field {field_name} in filter of measure '{measure.name}'")
+                                    f"{unknown_filter_field(field_name)} of measure '{measure.name}'")
 
 
 REQUIRED_MEASURE_KEYS: dict[str, tuple[str, ...]] = {
     "sum": ("sql",), "average": ("sql",), "min": ("sql",), "max": ("sql",), "median": ("sql",),
     "count_distinct": ("sql",), "percentile": ("sql", "percentile"), "number": ("sql",),
     "sum_distinct": ("sql", "sql_distinct_key"), "average_distinct": ("sql", "sql_distinct_key"),
-    "list": ("list_field",), "ratio": ("numerator", "denominator"),
+    "ratio": ("numerator", "denominator"),
     "sketch_percentile": ("sketch", "percentile"),
 }
 
@@ -255,9 +263,10 @@ def _check_measure_shape(located: Located[schema.Table], path: tuple[str | int, 
     for key in REQUIRED_MEASURE_KEYS.get(measure.type, ()):
         if getattr(measure, key) is None:
             yield located.error(path, "LW306", f"measure '{measure.name}' of type {measure.type} needs `{key}`")
-    if measure.filters and measure.type not in AGGREGATE_MEASURE_TYPES:
-        yield located.error((*path, "filters"), "LW309",
-                            f"filters: is not supported for measures of non-aggregate type '{measure.type}'")
+    if list_without_list_field(measure.type, measure.list_field):
+        yield located.error(path, "LW306", f"measure '{measure.name}' of type {measure.type} needs `list_field`")
+    if measure.filters and filters_unsupported(lookml_measure_type(measure.type)):
+        yield located.error((*path, "filters"), "LW309", non_aggregate_filters(measure.type))
     for key in ("numerator", "denominator"):
         target = getattr(measure, key)
         if target is not None and (target not in own or not own[target].is_measure):
@@ -384,8 +393,7 @@ def _check_explore(located: Located[schema.Explore], tables: dict[str, Located[s
     views = _explore_views(explore)
     for field_name in explore.always_filter:
         if _resolve(field_name, base, views, fields) is None:
-            yield located.error(("always_filter", field_name), "LW301",
-                                f"always_filter: unknown filter field '{field_name}'")
+            yield located.error(("always_filter", field_name), "LW301", unknown_always_filter_field(field_name))
     yield from _check_partition_filter(located, tables[base].item, fields)
     for position, aggregate in enumerate(explore.aggregate_tables):
         yield from _check_aggregate(located, ("aggregate_tables", position), aggregate, base, views, fields, datagroups)
@@ -451,20 +459,16 @@ def _check_aggregate(located: Located[schema.Explore], path: tuple[str | int, ..
     for field_name in aggregate.filters:
         if _resolve(field_name, base, views, fields) is None:
             yield located.error((*path, "filters", field_name), "LW402",
-                                f"Unknown field {field_name} in filter of aggregate table '{aggregate.name}'")
+                                f"{unknown_filter_field(field_name)} of aggregate table '{aggregate.name}'")
     materialization = aggregate.materialization
     if materialization.datagroup not in datagroups:
         yield located.error((*path, "materialization", "datagroup"), "LW401",
                             f"unknown datagroup '{materialization.datagroup}'")
     increment_key = materialization.increment_key
-    if increment_key is not None and _qualify(increment_key, base) not in {_qualify(d, base) for d in aggregate.dimensions}:
+    if increment_key is not None and increment_key_outside(increment_key, aggregate.dimensions, base):
         yield located.error((*path, "materialization", "increment_key"), "LW404",
                             f"increment_key '{increment_key}' is not among the dimensions of aggregate table '{aggregate.name}'",
                             "add it to dimensions (Looker's build fails with 'Unrecognized name' otherwise)")
-
-
-def _qualify(reference: str, base: str) -> str:
-    return reference if "." in reference else f"{base}.{reference}"
 
 
 GENERATED = ("views/", "explores/", "dashboards/")  # folders of the generated LookML files
