@@ -5,6 +5,9 @@ under the hash of its bytes in `$LOOKWRIGHT_CACHE_DIR`, else `$XDG_CACHE_HOME/lo
 `~/.cache/lookwright` (`LOOKWRIGHT_NO_CACHE=1` turns it off; the folder may be deleted at any
 time). Files missing from the cache are parsed in this process and, when there are enough of
 them, in one forked helper process at the same time.
+
+The fast parser (`lex`) is tried first; what it does not handle goes to the caller's `Fallback`
+(`project` passes lkml's parser), so this module sits below `project` and imports nothing of it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import hashlib
 import marshal
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,8 @@ PARALLEL_MIN_FILES = 48
 PARALLEL_MIN_BYTES = 512 * 1024
 # A record: ("ok", raw nodes) or ("problem", line, message).
 Record = tuple[Any, ...]
+# (text, path) -> record, for a file the fast parser does not handle.
+Fallback = Callable[[str, str], Record]
 
 
 def cache_dir() -> Path | None:
@@ -66,10 +71,8 @@ def _store(directory: Path | None, key: str, blob: bytes) -> None:
         return  # a read-only or full cache only costs speed
 
 
-def parse_record(data: bytes, path: str) -> Record:
-    """Parse one file's bytes into a cacheable record (fast parser, lkml for the rest)."""
-    from lookwright.lookml.project import SyntaxProblem, parse_file_with_lkml, raw_from_nodes
-
+def parse_record(data: bytes, path: str, fallback: Fallback) -> Record:
+    """Parse one file's bytes into a cacheable record (fast parser, `fallback` for the rest)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -77,14 +80,11 @@ def parse_record(data: bytes, path: str) -> Record:
     try:
         return ("ok", lex.parse(text))
     except lex.Unsupported:
-        result = parse_file_with_lkml(text, path)
-    if isinstance(result, SyntaxProblem):
-        return ("problem", result.line, result.message)
-    return ("ok", raw_from_nodes(result.nodes))
+        return fallback(text, path)
 
 
-def _parse_all(items: Sequence[tuple[str, bytes]]) -> list[bytes]:
-    return [marshal.dumps(parse_record(data, path)) for path, data in items]
+def _parse_all(items: Sequence[tuple[str, bytes]], fallback: Fallback) -> list[bytes]:
+    return [marshal.dumps(parse_record(data, path, fallback)) for path, data in items]
 
 
 def _halves(items: list[tuple[str, bytes]]) -> tuple[list[tuple[str, bytes]],
@@ -99,24 +99,24 @@ def _halves(items: list[tuple[str, bytes]]) -> tuple[list[tuple[str, bytes]],
     return shares
 
 
-def _parse_missing(items: list[tuple[str, bytes]]) -> dict[str, bytes]:
+def _parse_missing(items: list[tuple[str, bytes]], fallback: Fallback) -> dict[str, bytes]:
     """Path -> marshalled record of each item, parsed here and (for many) in a helper too."""
     from lookwright.output.parallel import Background, can_fork
 
     total = sum(len(data) for _, data in items)
     if not can_fork() or len(items) < PARALLEL_MIN_FILES or total < PARALLEL_MIN_BYTES:
-        return {path: marshal.dumps(parse_record(data, path)) for path, data in items}
+        return {path: marshal.dumps(parse_record(data, path, fallback)) for path, data in items}
     mine, theirs = _halves(items)
-    helper = Background(lambda: _parse_all(theirs))
+    helper = Background(lambda: _parse_all(theirs, fallback))
     try:
-        blobs = {path: marshal.dumps(parse_record(data, path)) for path, data in mine}
+        blobs = {path: marshal.dumps(parse_record(data, path, fallback)) for path, data in mine}
     finally:
         encoded = helper.result()
     blobs.update((path, blob) for (path, _), blob in zip(theirs, encoded, strict=True))
     return blobs
 
 
-def parse_records(entries: Iterable[tuple[str, Path]]) -> dict[str, bytes]:
+def parse_records(entries: Iterable[tuple[str, Path]], fallback: Fallback) -> dict[str, bytes]:
     """Path -> marshalled record (`decode` it) of every `.lkml` file of `entries`, from the
     cache where it can. Records stay marshalled until used, which keeps peak memory at about
     one file's tuples beside the project's nodes."""
@@ -139,7 +139,7 @@ def parse_records(entries: Iterable[tuple[str, Path]]) -> dict[str, bytes]:
             missing.append((relative, data))
         else:
             blobs[relative] = blob
-    parsed = _parse_missing(missing)
+    parsed = _parse_missing(missing, fallback)
     for relative, blob in parsed.items():
         _store(directory, keys[relative], blob)
     blobs.update(parsed)

@@ -17,6 +17,7 @@ from lkml.lexer import Lexer
 from lkml.parser import Parser
 
 from lookwright.lookml import lex
+from lookwright.lookml.files import Record, decode, parse_record, parse_records
 from lookwright.lookml.lex import RawNode
 from lookwright.vocabulary import (
     ADDITIVE_LIST_KEYS,
@@ -916,12 +917,18 @@ def _model(parsed: LkmlFile, scope: Scope, by_path: dict[str, LkmlFile], memo: _
     )
 
 
+def _lkml_record(text: str, path: str) -> Record:
+    """A file the fast parser does not handle, parsed by lkml into a cacheable record."""
+    result = parse_file_with_lkml(text, path)
+    if isinstance(result, SyntaxProblem):
+        return ("problem", result.line, result.message)
+    return ("ok", raw_from_nodes(result.nodes))
+
+
 def _load_files(entries: list[tuple[str, Path]]) -> tuple[list[LkmlFile], list[SyntaxProblem]]:
     """Parse the `.lkml` files of `entries` (dashboards, `.lookml`, are YAML: includes may name
     them, there is nothing to parse)."""
-    from lookwright.lookml.files import decode, parse_record, parse_records
-
-    blobs = parse_records(entries)
+    blobs = parse_records(entries, _lkml_record)
     parsed: list[LkmlFile] = []
     problems: list[SyntaxProblem] = []
     for relative, path in entries:
@@ -930,7 +937,7 @@ def _load_files(entries: list[tuple[str, Path]]) -> tuple[list[LkmlFile], list[S
             continue
         record = decode(blob)
         if record is None:  # a damaged cache entry: parse the file again
-            record = parse_record(path.read_bytes(), relative)
+            record = parse_record(path.read_bytes(), relative, _lkml_record)
         if record[0] == "ok":
             parsed.append(LkmlFile(relative, nodes_from_raw(record[1], relative)))
         else:
