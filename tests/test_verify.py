@@ -11,7 +11,7 @@ from conftest_looker import FIXTURES, Generated, read_tree
 from fakes.looker_server import FakeLooker
 
 from lookwright.cli import main
-from lookwright.errors import InputError
+from lookwright.errors import InputError, Location
 from lookwright.looker.client import LookerClient, RetryPolicy
 from lookwright.looker.deploy import load_queries
 from lookwright.looker.verify import Mismatch, VerifyFailed, looker_rows, verify, warehouse_query
@@ -20,6 +20,11 @@ from lookwright.model.ir import QueryIR, SemanticModel
 
 pytest_plugins = ["conftest_looker"]
 FAST = RetryPolicy(attempts=3, base_delay=0.01, timeout=5)
+
+
+def differences(mismatches: list[Mismatch]) -> list[tuple[str, str, str]]:
+    """(subject, expected, actual) of each mismatch, in the order verify reports them."""
+    return [(m.subject, m.expected, m.actual) for m in mismatches]
 
 
 @pytest.fixture
@@ -51,10 +56,13 @@ def test_missing_field_and_wrong_type_are_reported(deployed: FakeLooker, client:
                                    "    sql: ${TABLE}.channel ;;\n  }\n\n  measure: count {"))
     with pytest.raises(VerifyFailed) as failure:
         verify(client, lookml)
-    assert failure.value.mismatches == [
-        Mismatch("field shop.orders orders.channel", "string", "missing"),
-        Mismatch("field shop.orders orders.total_amount", "average", "sum"),
+    assert differences(failure.value.mismatches) == [
+        ("field shop.orders orders.channel", "string", "missing"),
+        ("field shop.orders orders.total_amount", "average", "sum"),
     ]
+    first = failure.value.mismatches[0]  # an Issue at the explore that declares the field
+    assert (first.location, first.code, first.message) == (Location("shop.model.lkml", 4), "verify",
+                                                           "expected string, Looker has missing")
 
 
 def test_missing_explore_and_unconfigured_model_are_reported(deployed: FakeLooker, client: LookerClient,
@@ -67,9 +75,9 @@ def test_missing_explore_and_unconfigured_model_are_reported(deployed: FakeLooke
                                              "explore: customers {}\n")
     with pytest.raises(VerifyFailed) as failure:
         verify(client, lookml)
-    assert failure.value.mismatches == [
-        Mismatch("explore shop.customers", "present", "missing"),
-        Mismatch("model other", "configured", "missing"),
+    assert differences(failure.value.mismatches) == [
+        ("explore shop.customers", "present", "missing"),
+        ("model other", "configured", "missing"),
     ]
 
 
@@ -80,7 +88,7 @@ def test_numbers_that_differ_from_the_warehouse_are_reported(deployed: FakeLooke
                        "  warehouse_sql: SELECT SUM(amount) + 1 FROM main.orders\n")
     with pytest.raises(VerifyFailed) as failure:
         verify(client, FIXTURES / "generated_lookml", queries=load_queries(queries), warehouse=f"duckdb:{warehouse}")
-    assert failure.value.mismatches == [Mismatch("query revenue", "41", "40")]
+    assert differences(failure.value.mismatches) == [("query revenue", "41", "40")]
 
 
 def test_cli_verify_prints_a_mismatch_table_and_exits_1(deployed: FakeLooker, looker_ini: Path, warehouse: Path,
@@ -157,10 +165,10 @@ def test_numbers_from_a_wrong_deployed_measure_differ_from_the_model(fake_looker
     fake_looker.seed(files)
     with pytest.raises(VerifyFailed) as failure:
         verify(client, generated.lookml_dir, warehouse=f"duckdb:{warehouse}", model=load_model(generated.model_dir))
-    assert failure.value.mismatches == [
-        Mismatch("query german_revenue", "DE, 20, 6.66667", "DE, 40, 6.66667"),
-        Mismatch("query monthly_revenue", "2024-01, 30.5; 2024-02, 9.5", "2024-01, 61; 2024-02, 19"),
-        Mismatch("query revenue_by_status", "complete, 32.75, 3; returned, 7.25, 1",
+    assert differences(failure.value.mismatches) == [
+        ("query german_revenue", "DE, 20, 6.66667", "DE, 40, 6.66667"),
+        ("query monthly_revenue", "2024-01, 30.5; 2024-02, 9.5", "2024-01, 61; 2024-02, 19"),
+        ("query revenue_by_status", "complete, 32.75, 3; returned, 7.25, 1",
                  "complete, 65.5, 3; returned, 14.5, 1"),
     ]
 
@@ -223,7 +231,7 @@ def test_relative_date_filter_numbers_that_differ_are_reported(fake_looker: Fake
     with pytest.raises(VerifyFailed) as failure:
         verify(client, generated.lookml_dir, queries=(RECENT,), warehouse=f"duckdb:{warehouse}",
                model=load_model(generated.model_dir), now=FEB_8)
-    assert failure.value.mismatches == [Mismatch("query recent", "2024-02-01, 1, 7.25; 2024-02-11, 1, 2.25",
+    assert differences(failure.value.mismatches) == [("query recent", "2024-02-01, 1, 7.25; 2024-02-11, 1, 2.25",
                                                  "2024-02-01, 1, 14.5; 2024-02-11, 1, 4.5")]
 
 
@@ -233,5 +241,5 @@ def test_a_looker_clock_a_month_later_selects_other_rows(deployed_generated: Fak
     with pytest.raises(VerifyFailed) as failure:
         verify(client, generated.lookml_dir, queries=(RECENT,), warehouse=f"duckdb:{warehouse}",
                model=load_model(generated.model_dir), now=FEB_8)
-    assert failure.value.mismatches == [Mismatch("query recent", "2024-02-01, 1, 7.25; 2024-02-11, 1, 2.25",
+    assert differences(failure.value.mismatches) == [("query recent", "2024-02-01, 1, 7.25; 2024-02-11, 1, 2.25",
                                                  "(no rows)")]

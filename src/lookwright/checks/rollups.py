@@ -37,7 +37,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from lookwright.errors import CheckFailed, InputError, WarehouseError
+from lookwright.errors import CheckFailed, InputError, Issue, Location, WarehouseError
 from lookwright.model.ir import SemanticModel, TableIR
 from lookwright.model.schema import RollupMetric
 from lookwright.sqlgen.dialects import DIALECTS, Dialect
@@ -180,11 +180,20 @@ def key_expression(model: SemanticModel, table: TableIR, column: str, dialect: D
 
 
 @dataclass(frozen=True)
-class Mismatch:
-    keys: tuple[tuple[str, Any], ...]
-    metric: str
-    rollup: Any
-    raw: Any
+class Mismatch(Issue):
+    """A rollup group whose metric differs from the raw rows (metric "group": a group on one side only):
+    an `Issue` (code `rollups`) at the rollup table's YAML line, with the group's keys and both values."""
+
+    keys: tuple[tuple[str, Any], ...] = ()
+    metric: str = ""
+    rollup: Any = None
+    raw: Any = None
+
+
+def mismatch(table: TableIR, keys: tuple[tuple[str, Any], ...], metric: str, rollup: Any, raw: Any) -> Mismatch:
+    subject = f"{table.name} " + ", ".join(f"{name}={value}" for name, value in keys)
+    return Mismatch(Location(table.origin.file, table.origin.line), "rollups", f"{metric}: rollup {rollup}, raw {raw}",
+                    subject=subject, keys=keys, metric=metric, rollup=rollup, raw=raw)
 
 
 @dataclass(frozen=True)
@@ -373,7 +382,7 @@ def compare_table(model: SemanticModel, warehouse: Warehouse, table: TableIR,
         present, raw_rows = bool(row["__present"]), int(row["__rows"] or 0)
         keys = tuple((k, row[f"k{i}"] if raw_rows else row[f"r_k{i}"]) for i, k in enumerate(plan.keys))
         if not present or not raw_rows:
-            mismatches.append(Mismatch(keys, "group", "present" if present else "missing", raw_rows))
+            mismatches.append(mismatch(table, keys, "group", "present" if present else "missing", raw_rows))
             continue
         for index, (name, meaning) in enumerate(plan.metrics):
             kind = kind_of(meaning)
@@ -383,7 +392,7 @@ def compare_table(model: SemanticModel, warehouse: Warehouse, table: TableIR,
             rollup, raw = row[f"rollup_{index}"], row[f"raw_{index}"]
             if not values_match(kind, rollup, raw, tolerance):
                 failed[index] += 1
-                mismatches.append(Mismatch(keys, name, _number(rollup), _number(raw)))
+                mismatches.append(mismatch(table, keys, name, _number(rollup), _number(raw)))
     results = {name: MetricResult(name, kind_of(meaning), compared[i], failed[i])
                for i, (name, meaning) in enumerate(plan.metrics)}
     results.update({name: MetricResult(name, "skipped", 0, 0, reason) for name, reason in plan.skipped})

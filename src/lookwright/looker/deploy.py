@@ -18,7 +18,7 @@ from looker_sdk.sdk.api40 import models as models40
 
 from lookwright.errors import CheckFailed, InputError, LookerError
 from lookwright.looker.client import LookerClient
-from lookwright.model.ir import QueryIR
+from lookwright.model.ir import Origin, QueryIR
 from lookwright.output.writer import MANIFEST, manifest_paths
 
 if TYPE_CHECKING:
@@ -87,6 +87,7 @@ def _query(path: Path, number: int, item: Any) -> QueryIR:
         filters={str(k): str(v) for k, v in (item.get("filters") or {}).items()},
         timezone=item.get("timezone"),
         warehouse_sql=item.get("warehouse_sql"),
+        origin=Origin(str(path), 0),  # the file; yaml.safe_load keeps no lines
     )
 
 

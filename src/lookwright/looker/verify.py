@@ -11,7 +11,7 @@ from typing import Any
 
 from looker_sdk.sdk.api40 import models as models40
 
-from lookwright.errors import CheckFailed, InputError, WarehouseError
+from lookwright.errors import CheckFailed, InputError, Issue, Location, WarehouseError
 from lookwright.looker.client import LookerClient
 from lookwright.looker.deploy import declared_queries, looker_query
 from lookwright.lookml.project import Explore, Model, load_project
@@ -22,17 +22,26 @@ from lookwright.warehouse import open_warehouse
 
 
 @dataclass(frozen=True, order=True)
-class Mismatch:
-    """One difference between what lookwright generated (or the warehouse says) and Looker."""
+class Mismatch(Issue):
+    """One difference between what lookwright generated (or the warehouse says) and Looker: an `Issue`
+    (code `verify`) located where the LookML or the YAML declares what differs, with both values."""
 
-    subject: str
-    expected: str
-    actual: str
+    expected: str = ""
+    actual: str = ""
+
+
+def mismatch(location: Location, subject: str, expected: str, actual: str) -> Mismatch:
+    return Mismatch(location, "verify", f"expected {expected}, Looker has {actual}", subject=subject,
+                    expected=expected, actual=actual)
+
+
+def _difference(mismatch: Mismatch) -> tuple[str, str, str]:
+    return mismatch.subject, mismatch.expected, mismatch.actual
 
 
 class VerifyFailed(CheckFailed):
     def __init__(self, mismatches: list[Mismatch]) -> None:
-        self.mismatches = sorted(mismatches)
+        self.mismatches = sorted(mismatches, key=_difference)
         count = len(self.mismatches)
         super().__init__(f"{count} mismatch{'es' if count != 1 else ''} between the generated LookML and Looker")
 
@@ -73,24 +82,25 @@ def check_explores(client: LookerClient, lookml_dir: Path, only: str | None = No
     mismatches: list[Mismatch] = []
     for model_name, model in sorted(project.models.items()):
         if model_name not in configured:
-            mismatches.append(Mismatch(f"model {model_name}", "configured", "missing"))
+            mismatches.append(mismatch(Location(model.file, 1), f"model {model_name}", "configured", "missing"))
             continue
         deployed = {e.name for e in configured[model_name].explores or []}
         for name, explore in sorted(model.explores.items()):
             if only is not None and name != only:
                 continue
             if name not in deployed:
-                mismatches.append(Mismatch(f"explore {model_name}.{name}", "present", "missing"))
+                mismatches.append(mismatch(Location(explore.file, explore.line), f"explore {model_name}.{name}",
+                                           "present", "missing"))
                 continue
             metadata = client.call(f"read explore {model_name}.{name}",
                                    lambda m=model_name, n=name: client.sdk.lookml_model_explore(m, n))  # type: ignore[misc]
-            mismatches.extend(_compare_fields(f"{model_name}.{name}", expected_fields(explore, model),
-                                              actual_fields(metadata)))
+            mismatches.extend(_compare_fields(Location(explore.file, explore.line), f"{model_name}.{name}",
+                                              expected_fields(explore, model), actual_fields(metadata)))
     return mismatches
 
 
-def _compare_fields(where: str, expected: dict[str, str], actual: dict[str, str]) -> list[Mismatch]:
-    return [Mismatch(f"field {where} {name}", kind, actual.get(name, "missing"))
+def _compare_fields(location: Location, where: str, expected: dict[str, str], actual: dict[str, str]) -> list[Mismatch]:
+    return [mismatch(location, f"field {where} {name}", kind, actual.get(name, "missing"))
             for name, kind in sorted(expected.items()) if actual.get(name) != kind]
 
 
@@ -149,7 +159,8 @@ def check_numbers(client: LookerClient, queries: tuple[QueryIR, ...], warehouse:
         expected = warehouse_rows(warehouse, sql)
         actual = looker_rows(client, query)
         if expected != actual:
-            mismatches.append(Mismatch(f"query {query.name}", _rows_text(expected), _rows_text(actual)))
+            where = Location(query.origin.file, query.origin.line) if query.origin is not None else Location("", 0)
+            mismatches.append(mismatch(where, f"query {query.name}", _rows_text(expected), _rows_text(actual)))
     return mismatches
 
 

@@ -164,7 +164,7 @@ class QueryIR:
     timezone: str | None = None
     warehouse_sql: str | None = None  # verify: SQL computing the rows instead of the compiled query
     must_hit: str | None = None  # the aggregate table that must serve it
-    origin: Origin | None = field(default=None, compare=False)  # where the semantic model declares it
+    origin: Origin | None = field(default=None, compare=False)  # where it is declared (a queries file: line 0)
 
 
 @dataclass(frozen=True)
