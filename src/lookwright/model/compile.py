@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,6 @@ from lookwright.model.ir import (
     DashboardIR,
     DimensionIR,
     ExploreIR,
-    FieldIR,
     JoinIR,
     MeasureIR,
     ModelIR,
@@ -32,7 +32,6 @@ from lookwright.model.merged import (
     merge,
     table_columns,
     timeframes_of,
-    view_fields,
 )
 from lookwright.model.rules import validate
 from lookwright.vocabulary import DEFAULT_INTERVALS, lookml_measure_type
@@ -126,11 +125,6 @@ def _compile_table(located: Located[schema.Table], tables: dict[str, Located[sch
     )
     dimensions = tuple(_compile_dimension(table, d, column_types, grants) for d in table.dimensions)
     measures = tuple(_compile_measure(table, m, grants, warehouse) for m in table.measures)
-    fields: dict[str, FieldIR] = {
-        name: FieldIR(info.name, info.kind, info.type, info.group, info.timeframe,
-                      (measures if info.is_measure else dimensions)[info.index], info.index)
-        for name, info in view_fields(table).items()
-    }
     table_id = table.sql_table_name or f"{warehouse.project}.{warehouse.dataset}.{table.name}"
     return TableIR(
         table.name, table.kind, _origin(located), table_id, columns,
@@ -139,7 +133,7 @@ def _compile_table(located: Located[schema.Table], tables: dict[str, Located[sch
         sets=tuple((name, tuple(refs)) for name, refs in sorted(table.sets.items())),
         partition=table.partition, cluster_by=tuple(table.cluster_by), retention_days=table.retention_days,
         require_partition_filter=table.require_partition_filter, rollup=table.rollup,
-        transform=table.transform, checks=tuple(table.checks), fields=fields,
+        transform=table.transform, checks=tuple(table.checks),
     )
 
 
@@ -187,7 +181,7 @@ def _primary_key_dimension(table: schema.Table, column_types: dict[str, str]) ->
         sql = f"CONCAT({parts})"
     spec = schema.Dimension(name="pk", primary_key=True, hidden=True, sql=sql,
                             description="Primary key: " + ", ".join(table.primary_key))
-    return (_compile_dimension(table, spec, column_types, {}),)
+    return (replace(_compile_dimension(table, spec, column_types, {}), generated=True),)
 
 
 def sketch_fraction(measure: schema.Measure) -> float:

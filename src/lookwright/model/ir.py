@@ -7,9 +7,10 @@ re-derive defaults, join keys or access grants on their own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from lookwright.model import schema
-from lookwright.vocabulary import FieldInfo
+from lookwright.vocabulary import FieldInfo, group_names
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class DimensionIR:
     converts_query_tz: bool = True  # the query compiler's view: False only when the YAML says convert_tz: false
     sql_start: str | None = None
     sql_end: str | None = None
+    generated: bool = False  # lookwright's own (the hidden primary key), not declared in YAML
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,27 @@ class TableIR:
     rollup: schema.Rollup | None = None
     transform: schema.Transform | None = None
     checks: tuple[schema.Check, ...] = ()
-    # every name a reference may use for a declared field (dimension groups expanded; not the generated pk)
-    fields: dict[str, FieldIR] = field(default_factory=dict, compare=False, repr=False)
+
+    @cached_property
+    def fields(self) -> dict[str, FieldIR]:
+        """Every name a reference may use for a declared field of the view (dimension groups expanded, one
+        name per timeframe or interval); the first declaration of a name wins. Built on first use."""
+        fields: dict[str, FieldIR] = {}
+        for index, dimension in enumerate(self.dimensions):
+            if dimension.generated:
+                continue
+            if dimension.type not in ("time", "duration"):
+                fields.setdefault(dimension.name, FieldIR(dimension.name, "dimension", dimension.type, None, None,
+                                                          dimension, index))
+                continue
+            for name, timeframe in group_names(dimension.name, dimension.type, dimension.timeframes,
+                                               dimension.intervals):
+                fields.setdefault(name, FieldIR(name, "dimension_group", dimension.type, dimension.name,
+                                                timeframe, dimension, index))
+        for index, measure in enumerate(self.measures):
+            fields.setdefault(measure.name, FieldIR(measure.name, "measure", measure.declared_type, None, None,
+                                                    measure, index))
+        return fields
 
     def column(self, name: str) -> ColumnIR:
         return next(column for column in self.columns if column.name == name)
