@@ -85,7 +85,7 @@ class MeasureIR:
     drill_fields: tuple[str, ...] = ()
 
 
-FieldIR = FieldInfo[DimensionIR | MeasureIR]  # a referencable name of a compiled view
+FieldIR = FieldInfo[DimensionIR | MeasureIR]  # a referencable name of a compiled view (construct `FieldInfo`)
 
 
 @dataclass(frozen=True)
@@ -117,15 +117,15 @@ class TableIR:
             if dimension.generated:
                 continue
             if dimension.type not in ("time", "duration"):
-                fields.setdefault(dimension.name, FieldIR(dimension.name, "dimension", dimension.type, None, None,
+                fields.setdefault(dimension.name, FieldInfo(dimension.name, "dimension", dimension.type, None, None,
                                                           dimension, index))
                 continue
             for name, timeframe in group_names(dimension.name, dimension.type, dimension.timeframes,
                                                dimension.intervals):
-                fields.setdefault(name, FieldIR(name, "dimension_group", dimension.type, dimension.name,
+                fields.setdefault(name, FieldInfo(name, "dimension_group", dimension.type, dimension.name,
                                                 timeframe, dimension, index))
         for index, measure in enumerate(self.measures):
-            fields.setdefault(measure.name, FieldIR(measure.name, "measure", measure.declared_type, None, None,
+            fields.setdefault(measure.name, FieldInfo(measure.name, "measure", measure.declared_type, None, None,
                                                     measure, index))
         return fields
 
