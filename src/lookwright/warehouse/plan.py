@@ -164,7 +164,7 @@ def plan_queries(model: SemanticModel, project: Any, now: datetime, warehouse: A
     analyzer = analyzer_for(model, [f"{model.warehouse.project}.{model.warehouse.dataset}"])
     partitions = partition_columns(model)
     planned = []
-    for name, (query, _) in model.queries.items():
+    for name, query in model.queries.items():
         explore = model.explores[query.explore]
         filters = {**dict(explore.always_filter), **query.filters}
         timezone = query.timezone or model.warehouse.timezone or "UTC"
