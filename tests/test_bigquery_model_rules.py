@@ -74,3 +74,21 @@ def test_explore_over_a_table_requiring_a_partition_filter_must_always_filter_it
                             "    always_filter: {orders.created_date: \"7 days\"}\n    joins:\n      - {view: users}\n", 1)
     (tmp_path / "model.yml").write_text(filtered)
     assert load_model(tmp_path).tables["orders"].require_partition_filter
+
+
+def test_a_read_of_every_partition_bounds_the_partition_column_by_its_own_type(tmp_path: Path) -> None:
+    from lookwright.sqlgen.dialects import DIALECTS
+    from lookwright.sqlgen.render import every_partition
+
+    bounds = {}
+    for column in ("created_at", "day", "local_at"):
+        text = _with(f"    partition: {{column: {column}}}\n").replace(
+            "      - {name: day, type: DATE}\n", "      - {name: day, type: DATE}\n      - {name: local_at, type: DATETIME}\n", 1)
+        (tmp_path / "model.yml").write_text(text)
+        table = load_model(tmp_path).tables["orders"]
+        bounds[column] = (every_partition(table, DIALECTS["bigquery"], "o"), every_partition(table, DIALECTS["duckdb"]))
+    assert bounds == {
+        "created_at": ("o.created_at >= TIMESTAMP '1970-01-01 00:00:00+00'", "created_at >= TIMESTAMP '1970-01-01 00:00:00'"),
+        "day": ("o.day >= DATE '1970-01-01'", "day >= DATE '1970-01-01'"),
+        "local_at": ("o.local_at >= DATETIME '1970-01-01 00:00:00'", "local_at >= TIMESTAMP '1970-01-01 00:00:00'"),
+    }

@@ -13,7 +13,7 @@ from lookwright.model.compile import load_model
 from lookwright.model.ir import SemanticModel
 from lookwright.sqlgen.analyzer import analyzer_for
 from lookwright.sqlgen.pruning import TableAccess, partition_access
-from lookwright.warehouse.plan import PlannedStatement, partition_columns, plan_build
+from lookwright.warehouse.plan import Plan, PlannedStatement, partition_columns, plan_build
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2025, 3, 4, 10, 17)
@@ -44,6 +44,7 @@ def test_every_incremental_statement_prunes_every_partitioned_table_it_touches(m
             if (statement.table, access.table) not in KNOWN_UNPRUNED and statement.table not in DIMENSIONS:
                 assert any(b.startswith((">=", "greater", "equal")) for b in access.bounds), (statement.table, access)
     assert {s.table for s in plan.statements if s.full_rebuild} == set(DIMENSIONS)
+    assert plan.unpruned_incremental == ()  # `plan --strict` passes: only full rebuilds read everything
     assert {t for s in plan.statements if s.table == "fact_cost_hourly" for t in s.unpartitioned} == {"dim_region"}
     assert plan.bytes_processed is None and plan.cost() is None  # offline: never a guess
 
@@ -54,8 +55,10 @@ def test_a_planted_unpruned_statement_is_reported(model: SemanticModel) -> None:
     bad = ("DELETE FROM fact_performance_metrics_hourly WHERE hour >= "
            "(SELECT MAX(hour) FROM fact_performance_metrics_hourly WHERE hour >= @floor)")
     accesses = tuple(partition_access(analyzer.analyze(bad), partitions))
-    assert PlannedStatement("fact_performance_metrics_hourly", bad, accesses).unpruned == (
-        TableAccess("fact_performance_metrics_hourly", "hour", False, ()),)
+    planted = PlannedStatement("fact_performance_metrics_hourly", bad, accesses)
+    assert planted.unpruned == (TableAccess("fact_performance_metrics_hourly", "hour", False, ()),)
+    assert Plan(NOW, (planted,), 6.25).unpruned_incremental == (  # what `plan --strict` fails on
+        ("fact_performance_metrics_hourly", TableAccess("fact_performance_metrics_hourly", "hour", False, ())),)
     good = "DELETE FROM fact_performance_metrics_hourly WHERE hour >= @window_start"
     assert partition_access(analyzer.analyze(good), partitions) == [
         TableAccess("fact_performance_metrics_hourly", "hour", True, (">= @window_start",))]
@@ -97,6 +100,11 @@ def test_plan_cli_prints_statements_and_declared_queries(capsys: pytest.CaptureF
             " dim_environment, dim_region, dim_resource, dim_service, dim_time, dim_user_segment)") in lines
     assert "       raw_spans (partition start_time): NOT PRUNED: reads every partition (the table is rebuilt in" \
            " full on every build)" in lines
+    with pytest.raises(SystemExit) as exit_:
+        main(["plan", "--now", "2025-03-04 10:17", "--strict", "--model", str(ROOT / "semantic"),
+              "--lookml", str(ROOT / "generated_lookml")])
+    assert exit_.value.code in (0, None)
+    capsys.readouterr()
     start = lines.index("declared queries: 4")
     assert lines[start + 1:start + 5] == [
         ("  daily_requests_by_service [fact_performance_requests]: served by aggregate table daily_rollup"

@@ -23,7 +23,8 @@ from lookwright.paths import DEFAULT_LOOKML_DIR, DEFAULT_MODEL_DIR, existing_dir
               help="On-demand price in USD per TiB scanned (cost is shown only with real dry-run bytes).")
 @click.option("--lookml", "lookml_dir", default=str(DEFAULT_LOOKML_DIR), show_default=True,
               help="Generated LookML directory (the aggregate tables that serve the declared queries).")
-@click.option("--strict", is_flag=True, help="Exit 1 when any statement reads a partitioned table unpruned.")
+@click.option("--strict", is_flag=True,
+              help="Exit 1 when an incremental step reads a partitioned table unpruned (full rebuilds read all).")
 def plan(model_dir: str, url: str | None, location: str | None, credentials_file: Path | None,
          maximum_bytes_billed: int | None, now: datetime | None, price_per_tib: float, lookml_dir: str,
          strict: bool) -> None:
@@ -88,5 +89,7 @@ def plan(model_dir: str, url: str | None, location: str | None, credentials_file
             console.print(f"       raw explore reads {access.table} (partition {access.column}): {verdict} ({scanned})")
         if query.unpartitioned:
             console.print(f"       unpartitioned, read whole: {', '.join(query.unpartitioned)}")
-    if strict and unpruned:
-        raise CheckFailed(f"{len(unpruned)} statements read partitioned tables without a partition filter")
+    failures = result.unpruned_incremental
+    if strict and failures:
+        raise CheckFailed(f"{len(failures)} reads of partitioned tables by incremental steps have no partition filter:"
+                          f" {', '.join(sorted({f'{table} reads {a.table}' for table, a in failures}))}")

@@ -132,7 +132,10 @@ def every_partition(table: TableIR, dialect: Dialect, alias: str = "") -> str | 
     if column is None:
         return None
     kind = table.column(column).type
-    return f"{alias + '.' if alias else ''}{column} >= {dialect.epoch('day' if kind == 'DATE' else 'hour')}"
+    bound = dialect.epoch("day" if kind == "DATE" else "hour")
+    if kind == "DATETIME" and dialect.name == "bigquery":  # BigQuery compares no DATETIME with a TIMESTAMP
+        bound = "DATETIME '1970-01-01 00:00:00'"
+    return f"{alias + '.' if alias else ''}{column} >= {bound}"
 
 
 def read_all(table: TableIR, ref: str, dialect: Dialect) -> str:

@@ -56,6 +56,11 @@ class Plan:
         return tuple((s.table, a) for s in self.statements for a in s.unpruned)
 
     @property
+    def unpruned_incremental(self) -> tuple[tuple[str, TableAccess], ...]:
+        """Unpruned reads by incremental steps: pruning failures (a full rebuild reads everything on purpose)."""
+        return tuple((s.table, a) for s in self.statements if not s.full_rebuild for a in s.unpruned)
+
+    @property
     def bytes_processed(self) -> int | None:
         known = [s.bytes_processed for s in self.statements]
         return None if not known or any(b is None for b in known) else sum(b or 0 for b in known)
