@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,16 @@ def test_demo_builds_checks_generates_and_reruns_safely(
     monkeypatch.chdir(tmp_path)
     err = _demo(capsys)
     assert "sources: synthesized out/sources" in err
+    # not a terminal: one plain line per step of every long phase, with the time so far
+    lines = err.splitlines()
+    assert _matching(lines, r"\[(\d+)/16\] synthesizing \S+ \(\d+ s\)") == 16
+    assert "[16/16] synthesizing openslo/slos.yaml" in err
+    assert _matching(lines, r"\[(\d+)/16\] loading \S+ \(\d+ s\)") == 16
+    assert _matching(lines, r"\[\d+/(\d+)\] building \w+ \(\d+ s\)") >= 24
+    assert _matching(lines, r"\[(\d+)/\1\] built \(\d+ s\)") == 1
+    for step in ("running data-quality checks \\(\\d+ s\\)", "generating LookML and SQL: done in [\\d.]+ s",
+                 "summarizing: done in [\\d.]+ s"):
+        assert _matching(lines, step) == 1, step
     for title in ("rows per table", "cost per team (USD)", "top services by cost per request",
                   "top services by efficiency score", "data quality"):
         assert title in err
@@ -46,7 +58,19 @@ def test_demo_builds_checks_generates_and_reruns_safely(
         cost_out = w.query("SELECT SUM(total_cost) FROM fact_cost_hourly WHERE NOT is_estimated")[0][0]
         assert cost_out == pytest.approx(cost_in, abs=1e-6)
         methods = [m for (m,) in w.query("SELECT DISTINCT attribution_method FROM fact_cost_hourly ORDER BY 1")]
-        assert {"tag", "usage_share", "activity"} <= set(methods)
+        assert {"tag", "usage_share", "activity", "estimate"} <= set(methods)
+        assert cost_out == pytest.approx(812.28, abs=0.005)
+        # the hours each provider's export has not reached yet are estimated, from the service's cost per request
+        assert w.query("""SELECT cost_source, MIN(hour), MAX(hour), ROUND(SUM(total_cost), 2) FROM fact_cost_hourly
+                          WHERE is_estimated GROUP BY 1 ORDER BY 1""") == [
+            ("aws_cur", datetime(2025, 3, 4, 6), datetime(2025, 3, 4, 23), 245.59),
+            ("azure_cost", datetime(2025, 3, 4, 0), datetime(2025, 3, 4, 23), 238.57),
+            ("gcp_billing", datetime(2025, 3, 4, 18), datetime(2025, 3, 4, 23), 39.47)]
+        # SLA columns from the service catalog's OpenSLO documents
+        assert w.query("""SELECT service_name, sla_availability, sla_error_rate, sla_latency_p95_ms FROM dim_service
+                          WHERE service_name IN ('checkout', 'reporting', 'unattributed') ORDER BY 1""") == [
+            ("checkout", 0.995, 0.005, 540.0), ("reporting", 0.99, 0.01, 2700.0),
+            ("unattributed", None, None, None)]
         failures = w.query("SELECT COUNT(*) FROM data_quality_results WHERE NOT passed AND severity = 'error'")
         assert failures == [(0,)]
         first = sorted(w.query("SELECT * FROM fact_cost_hourly"), key=repr)
@@ -75,6 +99,10 @@ def test_build_command_is_incremental_on_the_demo_warehouse(
         assert w.query("SELECT COUNT(*), SUM(request_count) FROM fact_performance_metrics_hourly") == [(3732, 7484)]
 
 
+def _matching(lines: list[str], pattern: str) -> int:
+    return sum(1 for line in lines if re.fullmatch(pattern, line))
+
+
 def build_rows(err: str) -> list[tuple[str, str, str, str, str]]:
     """(table, mode, from, rows written, rows in table) of every row of the printed build table."""
     lines = [line.strip() for line in err.splitlines()]
@@ -86,7 +114,8 @@ def build_rows(err: str) -> list[tuple[str, str, str, str, str]]:
 
 # `lookwright build` on the demo's warehouse (3,000 requests over 2 days, fixed seed): dimensions are
 # rebuilt in full, every fact and rollup incrementally from its late-data window: the rows it rewrote, and
-# the table's rows after
+# the table's rows after. Cost facts go back to the first estimated hour (the 4th's Azure costs are not
+# exported yet), so that estimates are replaced as soon as the bill lands.
 DEMO_REBUILD = [
     ("dim_endpoint", "full", "", "199", "199"),
     ("dim_environment", "full", "", "3", "3"),
@@ -104,12 +133,12 @@ DEMO_REBUILD = [
     ("fact_performance_service_monthly", "incremental", "2025-02-01 00:00", "20", "20"),
     ("fact_performance_service_weekly", "incremental", "2025-02-24 00:00", "20", "20"),
     ("fact_resource_metrics_hourly", "incremental", "2025-03-04 22:00", "90", "2,160"),
-    ("bridge_service_resource", "full", "", "572", "572"),
-    ("fact_cost_hourly", "incremental", "2025-03-04 22:00", "228", "5,850"),
+    ("bridge_service_resource", "full", "", "461", "461"),
+    ("fact_cost_hourly", "incremental", "2025-03-04 00:00", "1,466", "4,380"),
     ("fact_cost_service_daily", "incremental", "2025-03-03 00:00", "40", "40"),
     ("fact_cost_service_monthly", "incremental", "2025-02-01 00:00", "20", "20"),
-    ("fact_performance_cost_joined", "incremental", "2025-03-04 22:00", "163", "3,937"),
-    ("bridge_trace_cost", "incremental", "2025-03-04 22:00", "65", "3,000"),
+    ("fact_performance_cost_joined", "incremental", "2025-03-04 00:00", "1,143", "3,106"),
+    ("bridge_trace_cost", "incremental", "2025-03-04 00:00", "1,502", "3,000"),
     ("fact_rum_events", "incremental", "2025-03-04 22:00", "58", "1,139"),
     ("fact_rum_hourly", "incremental", "2025-03-04 22:00", "58", "1,082"),
 ]

@@ -77,7 +77,8 @@ def test_load_dir_reads_every_recognized_file(project: Path) -> None:
         ("raw_app_logs", "app_logs/app.log"), ("raw_azure_cost", "azure_cost/azure.csv"),
         ("raw_cloudwatch_metrics", "cloudwatch/metrics.json"), ("raw_aws_cur", "cur/cur.parquet"),
         ("raw_aws_cur", "cur/cur_legacy.csv"), ("raw_gcp_billing", "gcp_billing/billing.csv"),
-        ("raw_gcp_billing", "gcp_billing/billing.jsonl"), ("raw_spans", "otlp/traces.jsonl"),
+        ("raw_gcp_billing", "gcp_billing/billing.jsonl"), ("raw_service_slos", "openslo/slos.yaml"),
+        ("raw_spans", "otlp/traces.jsonl"),
         ("raw_db_query_log", "query_log/queries.jsonl"), ("raw_rum_beacons", "rum/beacons.jsonl")]
 
 
@@ -92,11 +93,11 @@ def test_plain_progress_lines_off_a_terminal(project: Path) -> None:
     result = lookwright("synth", "--days", "1", "--requests", "200", "out", cwd=project)
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
-    assert [line.split(" (")[0] for line in lines[:8]] == [
-        "[1/8] otlp/spans-2025-03-03.jsonl", "[2/8] query_log/queries-2025-03-03.jsonl",
-        "[3/8] cur/cur-2025-03-03.parquet", "[4/8] gcp_billing/billing-2025-03-03.jsonl",
-        "[5/8] azure_cost/azure-cost-2025-03-03.csv", "[6/8] cloudwatch/metrics-2025-03-03.json",
-        "[7/8] logs/app-2025-03-03.log", "[8/8] rum/beacons-2025-03-03.jsonl"]
+    assert [line.split(" (")[0] for line in lines[:9]] == [
+        "[1/9] otlp/spans-2025-03-03.jsonl", "[2/9] query_log/queries-2025-03-03.jsonl",
+        "[3/9] cur/cur-2025-03-03.parquet", "[4/9] gcp_billing/billing-2025-03-03.jsonl",
+        "[5/9] azure_cost/azure-cost-2025-03-03.csv", "[6/9] cloudwatch/metrics-2025-03-03.json",
+        "[7/9] logs/app-2025-03-03.log", "[8/9] rum/beacons-2025-03-03.jsonl", "[9/9] openslo/slos.yaml"]
 
 
 def test_validate_takes_model(project: Path) -> None:

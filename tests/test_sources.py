@@ -29,11 +29,11 @@ def bad(report: LoadReport) -> list[tuple[int, str]]:
 
 
 def test_registry_covers_every_kind_and_table(warehouse: DuckDBWarehouse) -> None:
-    assert sorted(SOURCES) == ["app-logs", "azure-cost", "cloudwatch", "cur", "gcp-billing", "otlp",
+    assert sorted(SOURCES) == ["app-logs", "azure-cost", "cloudwatch", "cur", "gcp-billing", "openslo", "otlp",
                                "query-log", "rum"]
     assert sorted(RAW_TABLES) == [
         "raw_app_logs", "raw_aws_cur", "raw_azure_cost", "raw_cloudwatch_metrics", "raw_db_query_log",
-        "raw_gcp_billing", "raw_rum_beacons", "raw_spans",
+        "raw_gcp_billing", "raw_rum_beacons", "raw_service_slos", "raw_spans",
     ]
     create_raw_tables(warehouse)
     for table in RAW_TABLES:
@@ -249,7 +249,8 @@ def test_unknown_kind(warehouse: DuckDBWarehouse) -> None:
     with pytest.raises(InputError) as caught:
         load(warehouse, "splunk", FIXTURES / "cur" / "cur.parquet")
     assert str(caught.value) == (
-        "unknown source kind 'splunk': expected one of otlp, cur, gcp-billing, azure-cost, query-log, cloudwatch, app-logs, rum"
+        "unknown source kind 'splunk': expected one of otlp, cur, gcp-billing, azure-cost, query-log, cloudwatch,"
+        " app-logs, rum, openslo"
     )
 
 
@@ -262,3 +263,36 @@ def test_load_command_prints_counts_and_bad_rows(tmp_path: Path) -> None:
     assert f"  {path.resolve()}:3: invalid integer in query_count: 1.5" in result.output
     with DuckDBWarehouse(tmp_path / "w.duckdb") as warehouse:
         assert warehouse.query("SELECT count(*) FROM raw_db_query_log") == [(2,)]
+
+
+def test_openslo_objectives_and_bad_documents(warehouse: DuckDBWarehouse) -> None:
+    path = FIXTURES / "openslo" / "slos.yaml"
+    report = load(warehouse, "openslo", path)
+    assert (report.table, report.rows_loaded) == ("raw_service_slos", 3)
+    # at the line of each bad document's `kind:`; the Service document is not an SLO and is skipped
+    assert bad(report) == [
+        (69, "apiVersion 'openslo/v1alpha' is not openslo/v1"),
+        (76, "missing target"),
+        (87, "objective op 'below' is not one of lte, lt, gte, gt"),
+        (98, "budgetingMethod None is not one of Occurrences, Timeslices, RatioTimeslices"),
+    ]
+    assert warehouse.query(
+        "SELECT * EXCLUDE (source_file, loaded_at) FROM raw_service_slos ORDER BY source_line, target"
+    ) == [
+        ("checkout", "checkout-availability", "availability", "ratioMetric", "Occurrences", "28d", "three nines",
+         None, None, 0.999, 10),
+        ("checkout", "checkout-latency", "latency", "ref", "Timeslices", "7d", "fast", "lte", 400.0, 0.99, 42),
+        ("checkout", "checkout-latency", "latency", "ref", "Timeslices", "7d", "not slow", "lt", 900.0, 0.999, 42),
+    ]
+
+
+def test_openslo_file_that_is_not_yaml_loads_nothing(warehouse: DuckDBWarehouse, tmp_path: Path) -> None:
+    path = tmp_path / "slos.yaml"
+    shutil.copy(FIXTURES / "openslo" / "slos.yaml", path)
+    load(warehouse, "openslo", path)
+    path.write_text(path.read_text(encoding="utf-8") + "---\nkind: SLO\nspec: [unclosed\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load(warehouse, "openslo", path)
+    assert str(caught.value) == (f"{path.resolve()}:109: not valid YAML (did not find expected ',' or ']'); "
+                                 "an OpenSLO file is YAML documents separated by ---")
+    assert warehouse.query("SELECT count(*) FROM raw_service_slos") == [(3,)]  # the earlier load stays

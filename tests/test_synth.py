@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from lookwright.commands.warehouse import synth as synth_command
-from lookwright.demo.synth import SynthConfig, hourly_requests, synthesize
+from lookwright.demo.synth import (
+    SynthConfig,
+    billed_hours,
+    hourly_requests,
+    planned_files,
+    synthesize,
+)
 from lookwright.warehouse import DuckDBWarehouse
 from lookwright.warehouse.sources import load
 
 SMALL = SynthConfig(seed=11, days=2, requests=20_000)
 KINDS = {"otlp": "otlp", "cur": "cur", "gcp_billing": "gcp-billing", "azure_cost": "azure-cost",
-         "query_log": "query-log", "cloudwatch": "cloudwatch", "app_logs": "app-logs", "rum": "rum"}
+         "query_log": "query-log", "cloudwatch": "cloudwatch", "app_logs": "app-logs", "rum": "rum",
+         "openslo": "openslo"}
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -57,11 +64,12 @@ def test_another_seed_gives_other_data(small: Path, tmp_path: Path) -> None:
 
 def test_files_in_every_format(small: Path) -> None:
     assert sorted(_tree(small)) == [
-        "azure_cost/azure-cost-2025-03-03.csv", "azure_cost/azure-cost-2025-03-04.csv",
+        "azure_cost/azure-cost-2025-03-03.csv",  # the 4th's daily export is not out yet
         "cloudwatch/metrics-2025-03-03.json", "cloudwatch/metrics-2025-03-04.json",
         "cur/cur-2025-03-03.csv", "cur/cur-2025-03-04.parquet",
         "gcp_billing/billing-2025-03-03.jsonl", "gcp_billing/billing-2025-03-04.jsonl",
         "incidents.json", "logs/app-2025-03-03.log", "logs/app-2025-03-04.log", "manifest.json",
+        "openslo/slos.yaml",
         "otlp/spans-2025-03-03.jsonl", "otlp/spans-2025-03-04.jsonl",
         "query_log/queries-2025-03-03.jsonl", "query_log/queries-2025-03-04.jsonl",
         "rum/beacons-2025-03-03.jsonl", "rum/beacons-2025-03-04.jsonl",
@@ -130,11 +138,36 @@ def test_costs_have_tagged_untagged_and_shared_lines(loaded: DuckDBWarehouse) ->
         FROM raw_aws_cur
     """)[0]
     assert all(count > 0 for count in rows), rows
+    # billing exports lag the 48 traffic hours: CUR by 18 h, the GCP export by 6 h, Azure's daily export by a day
     assert loaded.query(
-        "SELECT count(DISTINCT date_trunc('hour', line_item_usage_start_date)) FROM raw_aws_cur"
-    ) == [(48,)]
-    assert loaded.query("SELECT count(*) FROM raw_gcp_billing WHERE service_description = 'Cloud SQL'") == [(48,)]
-    assert loaded.query("SELECT count(DISTINCT usage_date) FROM raw_azure_cost") == [(2,)]
+        "SELECT count(DISTINCT date_trunc('hour', line_item_usage_start_date)),"
+        " max(line_item_usage_start_date) FROM raw_aws_cur"
+    ) == [(30, datetime(2025, 3, 4, 5))]
+    assert loaded.query("SELECT count(*), max(usage_start_time) FROM raw_gcp_billing"
+                        " WHERE service_description = 'Cloud SQL'") == [(42, datetime(2025, 3, 4, 17))]
+    assert loaded.query("SELECT count(DISTINCT usage_date), max(usage_date) FROM raw_azure_cost") == [
+        (1, date(2025, 3, 3))]
+    assert loaded.query("SELECT max(start_time) >= TIMESTAMP '2025-03-04 23:00' FROM raw_spans") == [(True,)]
+
+
+def test_cost_export_lag_per_provider() -> None:
+    assert [billed_hours(SMALL, p) for p in ("aws", "gcp", "azure")] == [30, 42, 24]
+    one_day = SynthConfig(days=1, requests=100)  # never more than half the run: something is billed
+    assert [billed_hours(one_day, p) for p in ("aws", "gcp", "azure")] == [12, 18, 12]
+    assert planned_files(SMALL) == 16 and planned_files(one_day) == 9
+
+
+def test_slos_are_openslo_documents_per_service(small: Path, loaded: DuckDBWarehouse) -> None:
+    import yaml
+
+    documents = list(yaml.safe_load_all((small / "openslo" / "slos.yaml").read_text(encoding="utf-8")))
+    assert len(documents) == 60 and {d["apiVersion"] for d in documents} == {"openslo/v1"}
+    assert [d["kind"] for d in documents[:3]] == ["Service", "SLO", "SLO"]
+    assert loaded.query("""
+        SELECT service, sli, op, threshold_value, target FROM raw_service_slos
+        WHERE service IN ('checkout', 'reporting') ORDER BY service, sli""") == [
+        ("checkout", "availability", None, None, 0.995), ("checkout", "latency", "lte", 540.0, 0.99),
+        ("reporting", "availability", None, None, 0.99), ("reporting", "latency", "lte", 2700.0, 0.99)]
 
 
 def test_query_logs_match_database_spans(loaded: DuckDBWarehouse) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import html
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
@@ -204,9 +205,10 @@ details { font-size: 12px; margin-top: 6px; } pre { white-space: pre-wrap; backg
 
 def render_report(model: SemanticModel, project: Project | None, warehouse: Warehouse,
                   now: datetime.datetime, quality: list[dict[str, Any]], rollups: list[tuple[str, str, str]],
-                  vega_bundle: str) -> str:
+                  vega_bundle: str, on_tile: Callable[[str], None] = lambda _: None) -> str:
     """The whole page. `quality`: data_quality_results rows of the latest run; `rollups`:
-    (table, result, detail) rows of the rollup-equivalence check; `vega_bundle`: the JS bundle."""
+    (table, result, detail) rows of the rollup-equivalence check; `vega_bundle`: the JS bundle;
+    `on_tile` hears the tile's name after each tile is drawn."""
     from lookwright.query.compile import UnsupportedQuery
 
     specs: dict[str, Any] = {}
@@ -224,6 +226,7 @@ def render_report(model: SemanticModel, project: Project | None, warehouse: Ware
             coverage.append((tile, view.run))
             tiles.append(_tile_html(model, view, index, specs))
             index += 1
+            on_tile(tile.name)
         anchor = html.escape(dashboard.name)
         nav.append(f'<a href="#{anchor}">{html.escape(dashboard.spec.title)}</a>')
         description = f"<p>{html.escape(dashboard.spec.description)}</p>" if dashboard.spec.description else ""

@@ -209,12 +209,17 @@ def demo(requests_: int, days: int, seed: int, root: Path, url: str | None, loca
         def on_load(name: str) -> None:
             progress.update(loading, advance=1, description=f"loading {name}")
 
+        def on_phase(text: str) -> None:
+            progress.update(building, visible=False)
+            console.print(f"{text} ({time.perf_counter() - started:.0f} s)", markup=False, highlight=False,
+                          soft_wrap=True)
+
         if url is None:
-            reports, report, run = pipeline.build_warehouse(paths, model, on_load, on_step)
+            reports, report, run = pipeline.build_warehouse(paths, model, on_load, on_step, on_phase)
         else:
             options = connect_options(location, credentials_file, maximum_bytes_billed)
             with open_warehouse(url, options) as target:
-                reports, report, run = pipeline.build_into(target, paths, model, on_load, on_step)
+                reports, report, run = pipeline.build_into(target, paths, model, on_load, on_step, on_phase)
     bad = sum(len(r.bad_rows) for r in reports)
     loaded = sum(r.rows_loaded for r in reports)
     console.print(f"loaded {loaded:,} rows from {len(reports)} files ({bad:,} bad rows)", highlight=False)
@@ -222,7 +227,7 @@ def demo(requests_: int, days: int, seed: int, root: Path, url: str | None, loca
     with status(console, "generating LookML and SQL"):
         generator.generate(GenerateOptions(model_dir, DEFAULT_LOOKML_DIR, DEFAULT_SQL_DIR))
     built_in = url or f"duckdb:{paths.warehouse}"
-    with open_warehouse(built_in, None if url is None else options) as warehouse:
+    with status(console, "summarizing"), open_warehouse(built_in, None if url is None else options) as warehouse:
         summary = pipeline.summarize(warehouse, model)
     for table in _summary_tables(summary):
         console.print(table)

@@ -158,6 +158,8 @@ def write_report(warehouse_url: str, output: Path, now: datetime.datetime | None
                  lookml_dir: Path) -> Path:
     import vl_convert
 
+    from lookwright.commands import console as make_console
+    from lookwright.commands.progress import progress as make_progress
     from lookwright.lookml.project import load_project
     from lookwright.model.compile import load_model
     from lookwright.output.writer import write_atomic
@@ -167,10 +169,16 @@ def write_report(warehouse_url: str, output: Path, now: datetime.datetime | None
 
     model = load_model(model_dir)
     project = load_project(lookml_dir) if lookml_dir.is_dir() else None
-    with open_warehouse(warehouse_url) as warehouse:
+    tiles = sum(len(dashboard.tiles) for dashboard in model.dashboards.values())
+    with open_warehouse(warehouse_url) as warehouse, make_progress(make_console(stderr=True)) as progress:
+        task = progress.add_task("report", total=tiles + 1)
+        progress.update(task, description="report: reading data quality, checking rollups")
         moment = now or latest_data(warehouse)
         quality, rollups = report_inputs(warehouse, model)
-        page = render_report(model, project, warehouse, moment, quality, rollups, cast(Any, vl_convert).javascript_bundle())
+        progress.update(task, advance=1, description="report: checks read")
+        page = render_report(model, project, warehouse, moment, quality, rollups,
+                             cast(Any, vl_convert).javascript_bundle(),
+                             lambda name: progress.update(task, advance=1, description=f"report: drew {name}"))
     output.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(output, page)
     return output

@@ -74,10 +74,13 @@ def progress(console: Console) -> PlainProgress | Progress:
 
 @contextlib.contextmanager
 def status(console: Console, text: str) -> Iterator[None]:
-    """A spinner on a terminal; one line saying what runs otherwise."""
+    """A spinner on a terminal; otherwise a line saying what runs and, when it is over, how long it took."""
     if console.is_terminal:
         with console.status(text):
             yield
         return
     console.print(f"{text} ...", markup=False, highlight=False, soft_wrap=True)
+    started = time.perf_counter()
     yield
+    console.print(f"{text}: done in {time.perf_counter() - started:.1f} s", markup=False, highlight=False,
+                  soft_wrap=True)

@@ -101,12 +101,15 @@ def build_warehouse(
     model: SemanticModel,
     on_load: Progress,
     on_step: Callable[[str, int, int], None],
+    on_phase: Progress = lambda _: None,
 ) -> tuple[list[LoadReport], BuildReport, CheckRun]:
-    """Load, build and check into a staging file, then swap it in: the live warehouse is never half-built."""
+    """Load, build and check into a staging file, then swap it in: the live warehouse is never half-built.
+    `on_phase` hears of the steps that have no progress of their own (the data-quality checks)."""
     _remove(paths.staging)
     with DuckDBWarehouse(paths.staging) as warehouse:
         reports = load_all(warehouse, source_files(paths), on_load)
         report = build(warehouse, model, on_step=on_step)
+        on_phase("running data-quality checks")
         run = run_checks(warehouse, model)
         warehouse.execute("CHECKPOINT")
     _remove(paths.warehouse)
@@ -115,10 +118,13 @@ def build_warehouse(
 
 
 def build_into(warehouse: Warehouse, paths: DemoPaths, model: SemanticModel, on_load: Progress,
-               on_step: Callable[[str, int, int], None]) -> tuple[list[LoadReport], BuildReport, CheckRun]:
+               on_step: Callable[[str, int, int], None],
+               on_phase: Progress = lambda _: None) -> tuple[list[LoadReport], BuildReport, CheckRun]:
     """Load, build and check straight into a warehouse given by URL (e.g. a BigQuery dataset)."""
     reports = load_all(warehouse, source_files(paths), on_load)
-    return reports, build(warehouse, model, on_step=on_step), run_checks(warehouse, model)
+    report = build(warehouse, model, on_step=on_step)
+    on_phase("running data-quality checks")
+    return reports, report, run_checks(warehouse, model)
 
 
 def _rows(warehouse: Warehouse, sql: str) -> list[tuple[Any, ...]]:

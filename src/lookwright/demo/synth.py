@@ -277,6 +277,22 @@ class Manifest:
     incidents: list[Incident]
 
 
+# Billing exports lag behind usage, so the newest hours of a run have traffic but no cost lines yet
+# (the build estimates them until the bill lands). Per provider, in hours before the run's end:
+# AWS CUR is refreshed at least once and up to three times a day, data up to 24 h behind (18 h: the
+# last refresh was six hours ago); the GCP billing export to BigQuery is a few hours behind (6 h);
+# an Azure Cost Management daily export appears once the day is over, 8-24 h later (the last day).
+# Never more than half the run, so every provider has billed hours to estimate from.
+COST_EXPORT_LAG_HOURS: dict[str, int] = {"aws": 18, "gcp": 6, "azure": 24}
+COST_FILE_KINDS: dict[str, str] = {"cur": "aws", "gcp_billing": "gcp", "azure_cost": "azure"}
+
+
+def billed_hours(config: SynthConfig, provider: str) -> int:
+    """How many hours from the start have cost lines in the provider's export (the rest lag)."""
+    total = config.days * 24
+    return total - min(COST_EXPORT_LAG_HOURS[provider], total // 2)
+
+
 _LATE_RATE = 0.004
 _DUPLICATE_RATE = 0.001
 _BASE_ERROR_RATE = 0.004
@@ -708,6 +724,7 @@ class _Generator:
                    {self._tag('team')} AS resource_tags_user_team,
                    {self._tag('cost_center')} AS resource_tags_user_cost_center
             FROM costs WHERE provider = 'aws' AND hour_idx BETWEEN {day * 24} AND {day * 24 + 23}
+              AND hour_idx < {billed_hours(self.config, 'aws')}
             ORDER BY hour_idx, resource_id
         """
         name = (self.config.start + timedelta(days=day)).isoformat()
@@ -739,6 +756,7 @@ class _Generator:
                    {{'amount': usage_amount, 'unit': CASE WHEN hourly_cost > 0 THEN 'hour'
                                                           ELSE 'requests' END}} AS usage
             FROM costs WHERE provider = 'gcp' AND hour_idx BETWEEN {day * 24} AND {day * 24 + 23}
+              AND hour_idx < {billed_hours(self.config, 'gcp')}
             ORDER BY hour_idx, resource_id
         """
         name = (self.config.start + timedelta(days=day)).isoformat()
@@ -757,6 +775,7 @@ class _Generator:
                    region AS "ResourceLocation", round(sum(usage_amount), 6) AS "Quantity",
                    {tags} AS "Tags"
             FROM costs WHERE provider = 'azure' AND hour_idx BETWEEN {day * 24} AND {day * 24 + 23}
+              AND hour_idx < {billed_hours(self.config, 'azure')}
             GROUP BY product, usage_type, resource_id, region, tagged, service, environment, team,
                      cost_center
             ORDER BY resource_id
@@ -821,12 +840,17 @@ def _synthesize_into(outdir: Path, config: SynthConfig, progress: Callable[[str]
             for day in range(config.days):
                 generator.write_spans(day)
                 generator.write_query_log(day)
-                generator.write_cur(day, parquet=day == config.days - 1)
-                generator.write_gcp(day)
-                generator.write_azure(day)
+                if _billed_day(config, "cur", day):
+                    generator.write_cur(day, parquet=day == config.days - 1)
+                if _billed_day(config, "gcp_billing", day):
+                    generator.write_gcp(day)
+                if _billed_day(config, "azure_cost", day):
+                    generator.write_azure(day)
                 telemetry.write_cloudwatch(generator, day)
                 telemetry.write_app_logs(generator, day)
                 telemetry.write_rum(generator, day)
+            generator.files.append(write_slos(outdir))
+            progress(SLO_FILE)
             counts = generator.counts()
         finally:
             generator.con.close()
@@ -836,9 +860,76 @@ def _synthesize_into(outdir: Path, config: SynthConfig, progress: Callable[[str]
     return manifest
 
 
+SLO_FILE = "openslo/slos.yaml"
+
+
+def slo_targets(service: Service) -> tuple[float, float]:
+    """(availability target, p95 latency threshold in ms) of a service's SLOs: busy services promise
+    99.5%, others 99%; the p95 threshold is three times its typical latency, to the next 10 ms. The
+    0.4% base error rate uses most of a busy service's budget: an error burst breaks it."""
+    availability = 0.995 if service.weight >= 8 else 0.99
+    return availability, float(math.ceil(service.latency_ms * 3 / 10) * 10)
+
+
+def _slo_documents(service: Service) -> list[dict[str, object]]:
+    availability, p95_ms = slo_targets(service)
+    labels = {"team": service.team, "costCentre": service.cost_center}
+    window = [{"duration": "28d", "isRolling": True}]
+    query = f'service.name="{service.name}", deployment.environment="production"'
+    return [
+        {"apiVersion": "openslo/v1", "kind": "Service",
+         "metadata": {"name": service.name, "labels": labels},
+         "spec": {"description": f"{service.name} ({service.team}), {service.language} on {service.deployment}"}},
+        {"apiVersion": "openslo/v1", "kind": "SLO",
+         "metadata": {"name": f"{service.name}-availability", "labels": {**labels, "sli": "availability"}},
+         "spec": {
+             "description": f"{100 * availability:g}% of production requests succeed (no 5xx)",
+             "service": service.name,
+             "indicator": {"metadata": {"name": f"{service.name}-success-ratio"}, "spec": {"ratioMetric": {
+                 "counter": True,
+                 "good": {"metricSource": {"type": "OpenTelemetry", "spec": {
+                     "query": f"count(spans{{{query}, status.code!=ERROR}})"}}},
+                 "total": {"metricSource": {"type": "OpenTelemetry", "spec": {"query": f"count(spans{{{query}}})"}}},
+             }}},
+             "timeWindow": window, "budgetingMethod": "Occurrences",
+             "objectives": [{"displayName": f"{100 * availability:g}% success", "target": availability}],
+         }},
+        {"apiVersion": "openslo/v1", "kind": "SLO",
+         "metadata": {"name": f"{service.name}-latency-p95", "labels": {**labels, "sli": "latency"}},
+         "spec": {
+             "description": f"p95 latency of production requests at most {p95_ms:g} ms in 99% of hours",
+             "service": service.name,
+             "indicator": {"metadata": {"name": f"{service.name}-p95-latency"}, "spec": {"thresholdMetric": {
+                 "metricSource": {"type": "OpenTelemetry", "spec": {
+                     "query": f"p95(span.duration_ms{{{query}}})"}}}}},
+             "timeWindow": window, "budgetingMethod": "Timeslices",
+             "objectives": [{"displayName": f"p95 at most {p95_ms:g} ms", "op": "lte", "value": p95_ms,
+                             "target": 0.99, "timeSliceTarget": 1.0, "timeSliceWindow": "1h"}],
+         }},
+    ]
+
+
+def write_slos(outdir: Path) -> WrittenFile:
+    """The service catalog's SLOs as OpenSLO v1 YAML documents: a Service and two SLOs per service."""
+    import yaml
+
+    documents = [document for service in SERVICES for document in _slo_documents(service)]
+    path = outdir / SLO_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump_all(documents, sort_keys=False, explicit_start=True, width=120)
+    path.write_text(f"# Service level objectives of the synthetic services (OpenSLO v1).\n{text}", encoding="utf-8")
+    return WrittenFile(SLO_FILE, "openslo", sum(1 for d in documents if d["kind"] == "SLO"))
+
+
+def _billed_day(config: SynthConfig, kind: str, day: int) -> bool:
+    """Whether the cost export `kind` has a file for `day` (a day entirely past its lag has none)."""
+    return day * 24 < billed_hours(config, COST_FILE_KINDS[kind])
+
+
 def planned_files(config: SynthConfig) -> int:
     """How many data files `synthesize` writes (for progress bars)."""
-    return config.days * len(FILE_KINDS)
+    lagging = sum(not _billed_day(config, kind, day) for kind in COST_FILE_KINDS for day in range(config.days))
+    return config.days * len(FILE_KINDS) - lagging + 1  # + the service catalog's SLOs
 
 
 def _incident_json(incident: Incident, config: SynthConfig) -> dict[str, object]:

@@ -12,6 +12,7 @@ from lookwright.warehouse.sources import (
     cloudwatch,
     cur,
     gcp_billing,
+    openslo,
     otlp,
     query_log,
     rum,
@@ -19,7 +20,7 @@ from lookwright.warehouse.sources import (
 from lookwright.warehouse.sources.base import BadRow, LoadReport, Source
 from lookwright.warehouse.sources.base import load_file as _load_file
 
-_MODULES = (otlp, cur, gcp_billing, azure_cost, query_log, cloudwatch, app_logs, rum)
+_MODULES = (otlp, cur, gcp_billing, azure_cost, query_log, cloudwatch, app_logs, rum, openslo)
 
 SOURCES: dict[str, Source] = {module.SOURCE.kind: module.SOURCE for module in _MODULES}
 
@@ -50,7 +51,7 @@ def load(warehouse: Warehouse, kind: str, path: Path) -> LoadReport:
     return _load_file(warehouse, source, path, raw_ddl(warehouse, source.table))
 
 
-DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".log")
+DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".log", ".yaml", ".yml")
 NOT_DATA = ("manifest.json", "incidents.json")
 FOLDER_ALIASES = {"logs": "app-logs"}  # folder names `lookwright synth` uses that are not a kind's name
 

@@ -18,6 +18,7 @@ RAW_PARTITIONS = {
     "raw_spans": "start_time", "raw_aws_cur": "line_item_usage_start_date",
     "raw_gcp_billing": "usage_start_time", "raw_azure_cost": "usage_date", "raw_db_query_log": "log_timestamp",
     "raw_cloudwatch_metrics": "metric_timestamp", "raw_app_logs": "log_timestamp", "raw_rum_beacons": "beacon_timestamp",
+    "raw_service_slos": "loaded_at",
 }
 _COLUMN = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s+([A-Z]+)(\s+NOT NULL)?\s*,?\s*(--.*)?$")
 
