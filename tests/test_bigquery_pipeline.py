@@ -255,3 +255,76 @@ def test_every_read_of_a_table_requiring_a_partition_filter_filters_its_partitio
     assert len(reads) > 20
     planted = partition_access(analyzer_for(model).analyze("SELECT COUNT(*) FROM fact_log_events"), required)
     assert planted == [TableAccess("fact_log_events", "date", False, ())]
+
+
+def _sql_cli(argv: list[str], capsys: pytest.CaptureFixture[str], lookml: Path = ROOT / "generated_lookml") -> dict[str, Any]:
+    import json
+
+    from lookwright.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["sql", *argv, "--run", "--format", "json", "--lookml", str(lookml)])
+    captured = capsys.readouterr()
+    assert done.value.code == 0, captured.err
+    document: dict[str, Any] = json.loads(captured.out)
+    return document
+
+
+def test_build_creates_the_quantile_function_the_p95_measures_call(
+        bigquery_run: tuple[Run, list[Any]], duckdb_run: tuple[Run, list[Any]], bq_emulator: Emulator,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`build` creates `lw-ci.pipeline.lw_sketch_quantile` (a persistent SQL function: a TEMP one lasts one
+    query) and `lookwright sql --run` on BigQuery calls it: p95 per service within the sketch's 0.5% of
+    the exact nearest-rank p95 of the request rows."""
+    run, _ = bigquery_run
+    created = [s for s in _sent(run) if s.startswith("CREATE OR REPLACE FUNCTION")]
+    assert created and all(s.startswith(f"CREATE OR REPLACE FUNCTION `{PROJECT}.{DATASET}.lw_sketch_quantile`(")
+                           for s in created)
+    document = _sql_cli(["--explore", "fact_performance_service_daily", "--fields",
+                         "dim_service.service_name,fact_performance_service_daily.p95_duration_ms",
+                         "--sorts", "dim_service.service_name", "--warehouse",
+                         f"bigquery:{PROJECT}.{DATASET}@{bq_emulator.endpoint}", "--model", str(ROOT / "semantic")], capsys)
+    assert f"`{PROJECT}.{DATASET}.lw_sketch_quantile`(ARRAY_CONCAT_AGG(" in document["sql"]
+    duck = duckdb_run[0].warehouse
+    exact = dict(duck.query("""
+        SELECT s.service_name, quantile_disc(r.duration_ms, 0.95) FROM fact_performance_requests r
+        JOIN dim_service s USING (service_key) GROUP BY 1"""))
+    got = {name: float(p95) for name, p95 in document["rows"]}
+    assert sorted(got) == sorted(exact) and len(got) == 20
+    # nearest rank (ceil) vs quantile_disc can pick neighbouring rows of a service's few requests
+    close = [name for name, p95 in got.items() if abs(p95 - float(exact[name])) / float(exact[name]) <= 0.005]
+    assert len(close) >= 18, {n: (got[n], exact[n]) for n in got if n not in close}
+
+
+def test_sql_run_on_bigquery_fan_out_and_time_zone(
+        bigquery_run: tuple[Run, list[Any]], duckdb_run: tuple[Run, list[Any]], bq_emulator: Emulator,
+        model: SemanticModel, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """On BigQuery too: a number measure over a one_to_many fan-out counts each service once (Looker's
+    MD5-keyed SUM DISTINCT form), and dimension groups are in the query time zone."""
+    from fanout_model import FANOUT_TRUTH, fanout_model
+
+    url = f"bigquery:{PROJECT}.{DATASET}@{bq_emulator.endpoint}"
+    duck = duckdb_run[0].warehouse
+    document = _sql_cli(["--explore", "dim_service", "--fields",
+                         "dim_service.team,dim_service.cost_per_service,dim_service.sla_error_rate_x1000",
+                         "--warehouse", url, "--model", str(fanout_model(tmp_path))], capsys, tmp_path / "none")
+    assert "SUM(DISTINCT" in document["sql"] and "MD5(" in document["sql"]
+    expected = duck.query(FANOUT_TRUTH)
+    got = sorted((tuple(r) for r in document["rows"]), key=lambda r: (r[0] is None, r[0]))
+    assert [r[0] for r in got] == [r[0] for r in expected]
+    for a, b in zip(got, expected, strict=True):
+        for x, y in zip(a[1:], b[1:], strict=True):
+            # the emulator runs BIGNUMERIC as DuckDB's DECIMAL(38, 5): each summed value keeps 5 decimals
+            assert (x is None and y is None) or abs(float(x) - float(y)) < 1e-4, (a, b)
+    by_date = _sql_cli(["--explore", "fact_performance_cost_joined", "--fields",
+                        "fact_performance_cost_joined.joined_date,fact_performance_cost_joined.total_requests",
+                        "--sorts", "fact_performance_cost_joined.joined_date", "--timezone", "America/New_York",
+                        "--warehouse", url, "--model", str(ROOT / "semantic")], capsys)
+    assert "DATETIME(" in by_date["sql"] and "'America/New_York'" in by_date["sql"]
+    truth = duck.query("""
+        SELECT CAST(timezone('America/New_York', timezone('UTC', start_time)) AS DATE) AS d, COUNT(*)
+        FROM (SELECT DISTINCT trace_id, span_id, start_time FROM raw_spans) GROUP BY 1 ORDER BY 1""")
+    assert len(truth) == 3  # two UTC days of requests on three New York dates
+    assert [(str(d), int(n)) for d, n in by_date["rows"]] == [(d.isoformat(), int(n)) for d, n in truth]
+    analyzer = BigQueryAnalyzer(model_tables(model), [f"{PROJECT}.{DATASET}"])  # what the emulator lets through
+    assert [analyzer.check(d["sql"], None) for d in (document, by_date)] == [None, None]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from fanout_model import FANOUT_TRUTH, fanout_model
 
 from lookwright.cli import main
 
@@ -116,24 +117,10 @@ def test_sql_runs_a_tile_query_and_matches_the_raw_rows(demo_warehouse: Path, ca
     assert all(abs(a[1] - b[1]) < 1e-9 for a, b in zip(got, expected, strict=True))  # type: ignore[operator]
 
 
-FANOUT = """\
-version: 1
-explores:
-  - name: dim_service
-    joins:
-      - {view: fact_cost_service_daily}
-"""
-
-
 def test_symmetric_aggregates_on_a_one_to_many_fan_out(demo_warehouse: Path, tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """dim_service -> fact_cost_service_daily is one_to_many: each service counts once however many days join."""
-    model = tmp_path / "semantic"
-    shutil.copytree(ROOT / "semantic", model)
-    (model / "fanout.yml").write_text(FANOUT, encoding="utf-8")
-    text = (model / "warehouse.yml").read_text(encoding="utf-8")
-    (model / "warehouse.yml").write_text(text.replace("      - fact_performance_cost_joined\n",
-                                                      "      - fact_performance_cost_joined\n      - dim_service\n"))
+    model = fanout_model(tmp_path)
     out = _cli(["sql", "--explore", "dim_service", "--fields",
                 "dim_service.team,dim_service.service_count,fact_cost_service_daily.sum_total_cost",
                 "--run", "--warehouse", f"duckdb:{demo_warehouse}", "--format", "json", "--model", str(model),
@@ -171,3 +158,61 @@ def test_suggest_aggregates_is_the_flagships_tile_tables(capsys: pytest.CaptureF
     document = yaml.safe_load(out)
     assert [e["name"] for e in document["explores"]] == list(suggested)
     assert document["explores"][0]["aggregate_tables"][0]["name"] == "tiles_fact_cost_hourly"
+
+
+def test_number_measures_over_a_fan_out_use_symmetric_parts(demo_warehouse: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """cost / service count per team: the count is of dim_service, which the one_to_many join repeats
+    once per service-day, so it must count each service once (so must the SLA sum)."""
+    model = fanout_model(tmp_path)
+    out = _cli(["sql", "--explore", "dim_service", "--fields",
+                "dim_service.team,dim_service.cost_per_service,dim_service.sla_error_rate_x1000", "--sorts", "dim_service.team",
+                "--run", "--warehouse", f"duckdb:{demo_warehouse}", "--format", "json", "--model", str(model),
+                "--lookml", str(tmp_path / "none")], capsys)
+    document = json.loads(out)
+    assert document["sql"].count("COUNT(DISTINCT") == 1 and "list_distinct" in document["sql"]
+    expected = _independent(demo_warehouse, FANOUT_TRUTH)
+    got = sorted((tuple(r) for r in document["rows"]), key=lambda r: (r[0] is None, r[0]))
+    assert [r[0] for r in got] == [r[0] for r in expected]
+    for a, b in zip(got, expected, strict=True):
+        for x, y in zip(a[1:], b[1:], strict=True):
+            assert (x is None and y is None) or abs(float(x) - float(y)) < 1e-6, (a, b)  # type: ignore[arg-type]
+    plain = _independent(demo_warehouse, """
+        SELECT 1000 * SUM(s.sla_error_rate) FROM dim_service s JOIN fact_cost_service_daily c USING (service_key)
+        WHERE s.team = 'commerce'""")[0][0]
+    commerce = next(r for r in got if r[0] == "commerce")
+    assert float(str(plain)) > 1.5 * float(str(commerce[2]))  # what the plain SUM would have said
+
+
+def _spans_by_local_date(warehouse: Path, zone: str) -> dict[str, int]:
+    from collections import Counter
+    from datetime import UTC
+    from zoneinfo import ZoneInfo
+
+    starts = _independent(warehouse, "SELECT DISTINCT trace_id, span_id, start_time FROM raw_spans")
+    local = Counter(s.replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).date().isoformat()  # type: ignore[attr-defined]
+                    for _, _, s in starts)
+    return dict(sorted(local.items()))
+
+
+def test_query_time_zone_converts_dimension_groups_and_date_filters(demo_warehouse: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """In America/New_York (UTC-5 in early March 2025) the two UTC days of requests fall on three local
+    dates, and `yesterday` at 2025-03-05 00:30 New York time is the 4th there, 05:00-05:00 UTC."""
+    def run(*args: str) -> list[list[object]]:
+        out = _cli(["sql", "--explore", "fact_performance_cost_joined", *args, "--timezone", "America/New_York",
+                    "--run", "--warehouse", f"duckdb:{demo_warehouse}", "--format", "json",
+                    "--model", str(ROOT / "semantic"), "--lookml", str(ROOT / "generated_lookml")], capsys)
+        rows: list[list[object]] = json.loads(out)["rows"]
+        return rows
+
+    by_date = run("--fields", "fact_performance_cost_joined.joined_date,fact_performance_cost_joined.total_requests",
+                  "--sorts", "fact_performance_cost_joined.joined_date")
+    truth = _spans_by_local_date(demo_warehouse, "America/New_York")
+    assert list(truth) == ["2025-03-02", "2025-03-03", "2025-03-04"]
+    assert [(str(d), int(str(n))) for d, n in by_date] == list(truth.items())
+    yesterday = run("--fields", "fact_performance_cost_joined.total_requests",
+                    "--filters", "fact_performance_cost_joined.joined_date=yesterday", "--now", "2025-03-05T05:30:00+00:00")
+    expected = _independent(demo_warehouse, """SELECT COUNT(*) FROM (SELECT DISTINCT trace_id, span_id FROM raw_spans
+        WHERE start_time >= TIMESTAMP '2025-03-04 05:00' AND start_time < TIMESTAMP '2025-03-05 05:00')""")[0][0]
+    assert yesterday == [[expected]] and int(str(expected)) == truth["2025-03-04"]

@@ -10,6 +10,7 @@ from typing import Any, cast
 import click
 
 from lookwright.commands import parse_filters, plain_console
+from lookwright.commands.warehouse_options import connect_options, warehouse_options
 from lookwright.errors import InputError
 from lookwright.paths import DEFAULT_LOOKML_DIR, DEFAULT_MODEL_DIR
 
@@ -41,17 +42,22 @@ def _json_value(value: Any) -> Any:
 @click.option("--timezone", default=None, help="Query time zone (default: the warehouse's).")
 @click.option("--now", "now_text", default=None, help="The moment relative date filters count from (ISO time).")
 @click.option("--run", "run_it", is_flag=True, help="Run the SQL on --warehouse and print the rows.")
-@click.option("--warehouse", "warehouse_url", default=None, help="Warehouse URL, e.g. duckdb:PATH (with --run).")
+@warehouse_options(default=None, name="warehouse_url",
+                   help_text=("With --run: where to run it, duckdb:PATH or bigquery:PROJECT.DATASET[@http://HOST:PORT]"
+                              " (BigQuery SQL on that dataset's tables)"))
 @click.option("--model", "model_dir", default=str(DEFAULT_MODEL_DIR), show_default=True, help="Semantic model directory.")
 @click.option("--lookml", "lookml_dir", default=str(DEFAULT_LOOKML_DIR), show_default=True,
               help="LookML project (for the aggregate table Looker would use).")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: the SQL (and the rows, with --run) as one JSON document.")
 def sql(explore: str, fields: str, filters: tuple[str, ...], sorts: str, limit: int | None, timezone: str | None,
-        now_text: str | None, run_it: bool, warehouse_url: str | None, model_dir: str, lookml_dir: str,
+        now_text: str | None, run_it: bool, warehouse_url: str | None, location: str | None,
+        credentials_file: Path | None, maximum_bytes_billed: int | None, model_dir: str, lookml_dir: str,
         output_format: str) -> None:
     """Print the SQL of a Looker query compiled like Looker (only the joins it needs, symmetric
-    aggregates over fanned-out joins, relative date filters), and the aggregate table that serves it."""
+    aggregates over fanned-out joins, also inside number measures, relative date filters and time
+    dimensions in the query time zone), and the aggregate table that serves it. With --run, run it
+    on DuckDB or BigQuery and print the rows."""
     from lookwright.lookml.project import load_project
     from lookwright.model.compile import load_model
     from lookwright.query.compile import QuerySpec
@@ -59,14 +65,15 @@ def sql(explore: str, fields: str, filters: tuple[str, ...], sorts: str, limit: 
     from lookwright.warehouse import open_warehouse
 
     if run_it and warehouse_url is None:
-        raise InputError("--run needs --warehouse duckdb:PATH")
+        raise InputError("--run needs --warehouse duckdb:PATH or bigquery:PROJECT.DATASET")
     model = load_model(Path(model_dir))
     spec = QuerySpec(explore, tuple(f.strip() for f in fields.split(",") if f.strip()), parse_filters(filters),
                      timezone or model.warehouse.timezone)
     project = load_project(Path(lookml_dir)) if Path(lookml_dir).is_dir() else None
     sort_list = tuple(s.strip() for s in sorts.split(",") if s.strip())
     if run_it:
-        with open_warehouse(str(warehouse_url)) as warehouse:
+        options = connect_options(location, credentials_file, maximum_bytes_billed)
+        with open_warehouse(str(warehouse_url), options, must_exist=True) as warehouse:
             result = run_query(model, spec, project=project, warehouse=warehouse, sorts=sort_list, limit=limit,
                                now=_now(now_text))
     else:

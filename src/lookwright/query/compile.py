@@ -14,19 +14,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lookwright.errors import InputError
-from lookwright.lookml.filters import UnsupportedFilter, date_interval, interval_sql
+from lookwright.lookml.filters import Interval, UnsupportedFilter, date_interval, interval_sql
 from lookwright.model.ir import DimensionIR, FieldIR, JoinIR, MeasureIR, SemanticModel, TableIR
 from lookwright.query.fields import FieldCompiler, UnresolvedReference
 from lookwright.vocabulary import references, split_field
 
-# Looker's JSON renders each timeframe like this; the DuckDB expression that gives the same value.
+# Looker's JSON renders each timeframe like this; the expression that gives the same value from the
+# dimension group's wall-clock time (DuckDB TIMESTAMP; BigQuery DATETIME) in the query time zone.
 TIMEFRAMES = {
     "raw": "{}", "date": "CAST({} AS DATE)", "week": "CAST(date_trunc('week', {}) AS DATE)",
     "month": "strftime({}, '%Y-%m')", "quarter": "strftime({0}, '%Y') || '-Q' || quarter({0})",
     "year": "year({})", "time": "strftime({}, '%Y-%m-%d %H:%M:%S')", "hour": "strftime({}, '%Y-%m-%d %H')",
     "minute": "strftime({}, '%Y-%m-%d %H:%M')",
 }
-# The same on BigQuery (a DATE column goes through TIMESTAMP() so every timeframe types on either).
+# The same on BigQuery (a DATE column, or the DATETIME of a time converted to the query time zone,
+# goes through TIMESTAMP() so every timeframe types on either).
 BIGQUERY_TIMEFRAMES = {
     "raw": "{}", "date": "DATE({})", "week": "DATE_TRUNC(DATE({}), WEEK(MONDAY))",
     "month": "FORMAT_TIMESTAMP('%Y-%m', TIMESTAMP({}))",
@@ -35,6 +37,7 @@ BIGQUERY_TIMEFRAMES = {
     "hour": "FORMAT_TIMESTAMP('%Y-%m-%d %H', TIMESTAMP({}))",
     "minute": "FORMAT_TIMESTAMP('%Y-%m-%d %H:%M', TIMESTAMP({}))",
 }
+DATE_COLUMNS = frozenset({"DATE"})
 JOIN_KEYWORDS = {"left_outer": "LEFT JOIN", "inner": "JOIN", "full_outer": "FULL OUTER JOIN", "cross": "CROSS JOIN"}
 FANNING = frozenset({"one_to_many", "many_to_many"})
 FANOUT_SAFE = frozenset({"count_distinct", "min", "max", "number"})
@@ -89,10 +92,11 @@ class CompiledQuery:
 
 def compile_query(model: SemanticModel, spec: QuerySpec, now: datetime.datetime | None = None,
                   dialect: str = "duckdb") -> CompiledQuery:
-    """SQL computing the query's rows from the warehouse tables (DuckDB's, or BigQuery's for
-    `dialect="bigquery"`); raises UnsupportedQuery.
+    """SQL (DuckDB or BigQuery) computing the query's rows from the warehouse tables; raises UnsupportedQuery.
 
-    `now` is the moment relative date filters count from (default: the current time).
+    `now` is the moment relative date filters count from (default: the current time). Time dimension
+    groups and date filters are in the query time zone, converted from the database time zone (the
+    model's `warehouse.timezone`) unless the group is a date or has convert_tz: no, as Looker does.
     """
     return _Compiler(model, spec, now, dialect).compile()
 
@@ -112,13 +116,15 @@ class _Compiler:
                  dialect: str = "duckdb") -> None:
         if spec.explore not in model.explores:
             raise UnsupportedQuery(f"explore {spec.explore} is not in the semantic model")
-        self.model, self.spec = model, spec
+        self.model, self.spec, self.dialect = model, spec, dialect
+        self.bigquery = dialect == "bigquery"
+        self.quote = "`" if self.bigquery else '"'
         self.now = now if now is not None else datetime.datetime.now(datetime.UTC)
         self.explore = model.explores[spec.explore]
-        self.bigquery = dialect == "bigquery"
-        self.timeframes = BIGQUERY_TIMEFRAMES if self.bigquery else TIMEFRAMES
         self.fields = FieldCompiler(model, model.tables[self.explore.view], dialect)
         self.joins = {join.view: join for join in self.explore.joins}
+        self.database_timezone = model.warehouse.timezone or "UTC"
+        self.query_timezone = spec.timezone or self.database_timezone
 
     def resolve(self, reference: str) -> _Resolved:
         """`view.field` with its SQL as Looker shows it."""
@@ -135,17 +141,30 @@ class _Compiler:
             sql = self.fields.dimension(table, name)
         except UnresolvedReference as error:
             raise UnsupportedQuery(f"{reference}: unresolvable reference {error.reference}") from None
-        return _Resolved(reference, info, table, self.dimension_sql(reference, info, sql))
+        return _Resolved(reference, info, table, self.dimension_sql(reference, info, sql, table))
 
-    def dimension_sql(self, reference: str, info: FieldIR, sql: str) -> str:
+    def converts(self, info: FieldIR) -> bool:
+        """Whether a time dimension group is shown in the query time zone (converted from the database
+        time zone): not a date, not convert_tz: no, and the zones differ (Looker's convert_tz)."""
+        group = info.field if isinstance(info.field, DimensionIR) else None
+        is_date = group is not None and (group.datatype == "date" or group.column_type in DATE_COLUMNS)
+        converts = not is_date and (group is None or group.converts_query_tz)
+        return converts and self.query_timezone != self.database_timezone
+
+    def wall_clock(self, info: FieldIR, sql: str, table: TableIR) -> str:
+        """A time dimension group's value as wall-clock time in the query time zone (BigQuery: a DATETIME)."""
+        if not self.converts(info):
+            return sql
+        if self.bigquery:
+            return f"DATETIME({sql}, '{self.query_timezone}')"
+        return f"timezone('{self.query_timezone}', timezone('{self.database_timezone}', CAST({sql} AS TIMESTAMP)))"
+
+    def dimension_sql(self, reference: str, info: FieldIR, sql: str, table: TableIR) -> str:
         if info.kind == "dimension_group":
             if info.type != "time" or str(info.timeframe) not in TIMEFRAMES:
                 raise UnsupportedQuery(f"{reference}: {info.type} timeframe {info.timeframe}")
-            timezone = self.spec.timezone
-            converts = not isinstance(info.field, DimensionIR) or info.field.converts_query_tz
-            if timezone not in (None, self.model.warehouse.timezone) and converts:
-                raise UnsupportedQuery(f"{reference}: time zone conversion to {timezone}")
-            return self.timeframes[str(info.timeframe)].format(f"({sql})")
+            frames = BIGQUERY_TIMEFRAMES if self.bigquery else TIMEFRAMES
+            return frames[str(info.timeframe)].format(f"({self.wall_clock(info, sql, table)})")
         if info.type == "yesno":
             return f"CASE WHEN ({sql}) THEN 'Yes' ELSE 'No' END"
         if info.type in ("tier", "location", "distance"):
@@ -163,31 +182,55 @@ class _Compiler:
         if isinstance(field.info.field, MeasureIR) and field.info.field.filters:
             raise UnsupportedQuery(f"{field.reference}: filtered measures")
         if fanned_out and field.info.type in SYMMETRIC:
-            return self.symmetric_sql(field)
+            assert isinstance(field.info.field, MeasureIR)
+            return self.symmetric_sql(field.table, field.info.type, field.info.field, field.reference)
         if fanned_out and field.info.type not in FANOUT_SAFE:
             raise UnsupportedQuery(f"{field.reference}: {field.info.type} over a fanned-out join needs "
                                    "Looker's symmetric aggregates")
         return field.sql
 
-    def symmetric_sql(self, field: _Resolved) -> str:
+    def number_sql(self, field: _Resolved, needed: set[str]) -> str:
+        """A number measure with each sum, count and average it references in its symmetric form
+        when a join repeats that measure's rows (Looker protects `${measure}` parts, not SQL)."""
+        def part(table: TableIR, measure: MeasureIR) -> str | None:
+            if measure.type not in SYMMETRIC or not self.fanned_out(table, needed):
+                return None
+            return self.symmetric_sql(table, measure.type, measure, f"{table.name}.{measure.name}")
+
+        compiler = FieldCompiler(self.model, self.fields.table, self.dialect, part)
+        return compiler.measure(field.table, str(split_field(field.reference)[1]))
+
+    def symmetric_sql(self, table: TableIR, kind: str, measure: MeasureIR, reference: str) -> str:
         """Looker's symmetric aggregates: each row of the measure's view counts once, however many
         times the joins repeat it (distinct on the view's primary key)."""
-        if self.bigquery and field.info.type != "count":
-            raise UnsupportedQuery(f"{field.reference}: symmetric {field.info.type} on BigQuery")
-        key = next((d for d in field.table.dimensions if d.primary_key), None)
+        key = next((d for d in table.dimensions if d.primary_key), None)
         if key is None:
-            raise UnsupportedQuery(f"{field.reference} cannot be calculated because of a one_to_many or "
-                                   f"many_to_many join. Add a primary key to {field.table.name}.")
-        pk = self.fields.dimension(field.table, key.name)
-        if field.info.type == "count":
+            raise UnsupportedQuery(f"{reference} cannot be calculated because of a one_to_many or "
+                                   f"many_to_many join. Add a primary key to {table.name}.")
+        pk = self.fields.dimension(table, key.name)
+        if kind == "count":
             return f"COUNT(DISTINCT ({pk}))"
-        value = self.fields.expand(field.table, field.info.field.sql or "NULL")
+        value = self.fields.expand(table, measure.sql or "NULL")
+        if self.bigquery:
+            return self.bigquery_symmetric(pk, value, kind)
         pairs = f"list_distinct(list({{'k': ({pk}), 'v': ({value})}}) FILTER (WHERE ({pk}) IS NOT NULL))"
         total = f"list_sum(list_transform({pairs}, lambda x: x.v))"
-        if field.info.type == "sum":
+        if kind == "sum":
             return total
         count = f"len(list_filter({pairs}, lambda x: x.v IS NOT NULL))"
         return f"{total} / NULLIF({count}, 0)"
+
+    @staticmethod
+    def bigquery_symmetric(pk: str, value: str, kind: str) -> str:
+        """Looker's BigQuery form: SUM(DISTINCT value + a 60-bit hash of the key) minus SUM(DISTINCT
+        hash) adds each key's value once (BIGNUMERIC: the 9 decimals kept and the key add exactly)."""
+        key = f"CAST(CAST(CONCAT('0x', SUBSTR(TO_HEX(MD5(CAST(({pk}) AS STRING))), 1, 15)) AS INT64) AS BIGNUMERIC)"
+        shifted = f"CAST(ROUND(CAST(({value}) AS FLOAT64), 9) AS BIGNUMERIC)"
+        total = (f"CAST(SUM(DISTINCT {shifted} + {key}) - SUM(DISTINCT CASE WHEN ({value}) IS NOT NULL"
+                 f" THEN {key} END) AS FLOAT64)")  # NULL without values, as SUM and the DuckDB form
+        if kind == "sum":
+            return total
+        return f"{total} / NULLIF(COUNT(DISTINCT CASE WHEN ({value}) IS NOT NULL THEN ({pk}) END), 0)"
 
     def filter_sql(self, reference: str, value: str) -> str:
         resolved = self.resolve(reference)
@@ -213,11 +256,14 @@ class _Compiler:
             raise UnsupportedQuery(f"filter {reference}: {value!r} is not a plain date")
         view, name = split_field(reference)
         raw = self.fields.dimension(self.model.tables[str(view)], name)
-        timezone = self.spec.timezone or self.model.warehouse.timezone or "UTC"
         try:
-            interval = date_interval(value, self.now, timezone)
+            interval = date_interval(value, self.now, self.query_timezone)
         except UnsupportedFilter as error:
             raise UnsupportedQuery(f"filter {reference}: {error}") from None
+        if self.converts(info):  # the query time zone's bounds as instants of the raw column (it still prunes)
+            stored = "UTC" if self.bigquery else self.database_timezone
+            interval = Interval(*(None if b is None else _in_zone(b, self.query_timezone, stored)
+                                  for b in (interval.start, interval.end)))
         if self.bigquery and _column_type(info) == "DATE":
             return interval_sql(raw, interval, date_literals=True)
         return interval_sql(raw, interval)
@@ -236,21 +282,21 @@ class _Compiler:
         if info.kind != "measure":
             return CompiledField(field.reference, field.table.name, info.kind, info.type, field.sql, False)
         fanned_out = self.fanned_out(field.table, needed)
-        return CompiledField(field.reference, field.table.name, info.kind, info.type,
-                             self.measure_sql(field, fanned_out), fanned_out)
+        measure = info.field
+        plain_number = isinstance(measure, MeasureIR) and measure.type == "number" and measure.declared_type != "sketch_percentile"
+        sql = self.number_sql(field, needed) if plain_number else self.measure_sql(field, fanned_out)
+        return CompiledField(field.reference, field.table.name, info.kind, info.type, sql, fanned_out)
 
     def sql(self, fields: tuple[CompiledField, ...], joins: tuple[JoinIR, ...], where: tuple[str, ...]) -> str:
         base = self.explore.view
-        if self.bigquery:  # Looker's BigQuery aliases: view_field, names in backticks
-            select = ", ".join(f"{field.sql} AS {field.reference.replace('.', '_')}" for field in fields)
-            lines = [f"SELECT {select}", f"FROM {self.fields.ref(base)} AS `{base}`"]
-        else:
-            select = ", ".join(f'{field.sql} AS "{field.reference}"' for field in fields)
-            lines = [f"SELECT {select}", f'FROM {self.fields.ref(base)} AS "{base}"']
-        quote = "`" if self.bigquery else '"'
+        q = self.quote
+        # Looker's BigQuery aliases: view_field (a BigQuery column name holds no dot)
+        select = ", ".join(f"{field.sql} AS {field.reference.replace('.', '_') if self.bigquery else q + field.reference + q}"
+                           for field in fields)
+        lines = [f"SELECT {select}", f"FROM {self.fields.ref(base)} AS {q}{base}{q}"]
         for join in joins:
             on = "" if join.type == "cross" else f" ON {self.join_on(join.sql_on)}"
-            lines.append(f"{JOIN_KEYWORDS[join.type]} {self.fields.ref(join.view)} AS {quote}{join.view}{quote}{on}")
+            lines.append(f"{JOIN_KEYWORDS[join.type]} {self.fields.ref(join.view)} AS {q}{join.view}{q}{on}")
         if where:
             lines.append("WHERE " + " AND ".join(where))
         dimensions = [str(n) for n, field in enumerate(fields, 1) if field.kind != "measure"]
@@ -280,3 +326,10 @@ def _column_type(info: FieldIR) -> str | None:
     """The physical type of the one column a dimension (group) reads, if it reads one."""
     field = info.field
     return field.column_type if isinstance(field, DimensionIR) else None
+
+
+def _in_zone(moment: datetime.datetime, source: str, target: str) -> datetime.datetime:
+    """A wall-clock time of zone `source` as the wall-clock time of zone `target` (naive both)."""
+    from zoneinfo import ZoneInfo
+
+    return moment.replace(tzinfo=ZoneInfo(source)).astimezone(ZoneInfo(target)).replace(tzinfo=None)

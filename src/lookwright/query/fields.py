@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from lookwright.errors import InputError
-from lookwright.model.ir import SemanticModel, TableIR, quantile_function
+from lookwright.model.ir import MeasureIR, SemanticModel, TableIR, quantile_function
 from lookwright.sqlgen.dialects import DIALECTS, Dialect
 from lookwright.vocabulary import replace_references, split_field
 
@@ -25,9 +27,12 @@ class UnresolvedReference(InputError):
 class FieldCompiler:
     """Compiles the fields of one base view (and of the views its references reach) into SQL."""
 
-    def __init__(self, model: SemanticModel, table: TableIR, dialect: str = "duckdb") -> None:
+    def __init__(self, model: SemanticModel, table: TableIR, dialect: str = "duckdb",
+                 aggregate: Callable[[TableIR, MeasureIR], str | None] | None = None) -> None:
+        """`aggregate`, when it returns SQL, replaces a measure's plain aggregate (symmetric forms)."""
         self.model, self.table = model, table
         self.dialect: Dialect = DIALECTS[dialect]
+        self.aggregate = aggregate
         self.joined: set[str] = set()  # other views a cross-view reference needs in FROM
 
     def ref(self, name: str) -> str:
@@ -54,6 +59,8 @@ class FieldCompiler:
     def measure(self, table: TableIR, name: str, seen: frozenset[str] = frozenset()) -> str:
         """A measure's aggregate over its expanded SQL."""
         found = next(m for m in table.measures if m.name == name)
+        if self.aggregate is not None and (replaced := self.aggregate(table, found)) is not None:
+            return replaced
         if found.declared_type == "sketch_percentile":  # merge the rows' sketches, read the quantile
             quote = "`" if self.dialect.name == "bigquery" else '"'
             return self.dialect.sketch_quantile(f"{quote}{table.name}{quote}.{found.sketch}", found.sketch_fraction,

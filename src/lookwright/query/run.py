@@ -12,7 +12,7 @@ from lookwright.lookml.aggregates import explain_query
 from lookwright.lookml.project import Project
 from lookwright.model.dashboards import split_sort
 from lookwright.model.ir import SemanticModel, TileIR
-from lookwright.query.compile import QuerySpec, compile_query
+from lookwright.query.compile import QuerySpec, UnsupportedQuery, compile_query
 from lookwright.warehouse.base import Warehouse
 
 
@@ -29,22 +29,31 @@ class QueryRun:
 
 
 def query_sql(model: SemanticModel, spec: QuerySpec, sorts: tuple[str, ...] = (), limit: int | None = None,
-              now: datetime.datetime | None = None) -> str:
-    """The compiled query with Looker's ORDER BY (`view.field [asc|desc]`) and LIMIT."""
-    sql = compile_query(model, spec, now).sql
+              now: datetime.datetime | None = None, dialect: str = "duckdb") -> str:
+    """The compiled query with Looker's ORDER BY (`view.field [asc|desc]`, by position) and LIMIT."""
+    sql = compile_query(model, spec, now, dialect).sql
     if sorts:
-        order = ", ".join(f'"{field}" {direction.upper()}' for field, direction in map(split_sort, sorts))
+        order = ", ".join(f"{_position(spec, field)} {direction.upper()}" for field, direction in map(split_sort, sorts))
         sql += f"\nORDER BY {order}"
     if limit is not None:
         sql += f"\nLIMIT {limit}"
     return sql
 
 
+def _position(spec: QuerySpec, field: str) -> int:
+    if field not in spec.fields:
+        raise UnsupportedQuery(f"sort field {field} is not one of the query's fields")
+    return spec.fields.index(field) + 1
+
+
 def run_query(model: SemanticModel, spec: QuerySpec, *, project: Project | None = None,
               warehouse: Warehouse | None = None, sorts: tuple[str, ...] = (), limit: int | None = None,
               now: datetime.datetime | None = None) -> QueryRun:
-    """Compile (and with a warehouse, run) a query; with a LookML project, say which aggregate table serves it."""
-    sql = query_sql(model, spec, sorts, limit, now)
+    """Compile (and with a warehouse, run it there, in its dialect, on the tables its URL names) a query;
+    with a LookML project, say which aggregate table serves it."""
+    if warehouse is not None:
+        model = warehouse.target(model)
+    sql = query_sql(model, spec, sorts, limit, now, warehouse.dialect if warehouse is not None else "duckdb")
     used: str | None = None
     lines: tuple[str, ...] = ()
     if project is not None:

@@ -290,15 +290,29 @@ def render_sql_files(model: SemanticModel, dialect: str = "bigquery", templates:
     return files
 
 
-def quantile_function_file(model: SemanticModel, dialect: str) -> OutputFile | None:
-    """The SQL function sketch_percentile measures call on BigQuery (create it before querying)."""
+def quantile_function_sql(model: SemanticModel, dialect: str) -> str | None:
+    """CREATE OR REPLACE FUNCTION `project.dataset.lw_sketch_quantile` on BigQuery when a
+    sketch_percentile measure calls it (DuckDB inlines the quantile; nothing to create)."""
     from lookwright.model.ir import quantile_function
-    from lookwright.sqlgen.dialects import QUANTILE_FUNCTION, BigQuery
+    from lookwright.sqlgen.dialects import BigQuery
 
-    users = [t for t in model.tables.values() if any(m.declared_type == "sketch_percentile" for m in t.measures)]
     target = DIALECTS[dialect]
-    if not users or not isinstance(target, BigQuery):
+    if not isinstance(target, BigQuery) or not _sketch_users(model):
         return None
-    origin = users[0].origin
-    sql = target.quantile_function_ddl(quantile_function(model.warehouse)) + "\n"
+    return target.quantile_function_ddl(quantile_function(model.warehouse))
+
+
+def _sketch_users(model: SemanticModel) -> list[TableIR]:
+    return [t for t in model.tables.values() if any(m.declared_type == "sketch_percentile" for m in t.measures)]
+
+
+def quantile_function_file(model: SemanticModel, dialect: str) -> OutputFile | None:
+    """The SQL function sketch_percentile measures call on BigQuery (`build` creates it)."""
+    from lookwright.sqlgen.dialects import QUANTILE_FUNCTION
+
+    ddl = quantile_function_sql(model, dialect)
+    if ddl is None:
+        return None
+    origin = _sketch_users(model)[0].origin
+    sql = ddl + "\n"
     return OutputFile(f"{dialect}/ddl/{QUANTILE_FUNCTION}.sql", header(f"{origin.file} (function {QUANTILE_FUNCTION})", "--") + sql)

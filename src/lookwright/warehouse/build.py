@@ -25,7 +25,13 @@ import jinja2
 from lookwright.errors import InputError, WarehouseError
 from lookwright.model.ir import SemanticModel, TableIR
 from lookwright.paths import DEFAULT_TEMPLATES
-from lookwright.sqlgen.render import SqlRenderer, every_partition, partition_column, read_all
+from lookwright.sqlgen.render import (
+    SqlRenderer,
+    every_partition,
+    partition_column,
+    quantile_function_sql,
+    read_all,
+)
 from lookwright.warehouse.base import TypedNull, Warehouse
 from lookwright.warehouse.sources import RAW_TABLES, create_raw_tables
 
@@ -285,6 +291,9 @@ def prepare(warehouse: Warehouse, renderer: TransformRenderer) -> set[str]:
     """
     create_raw_tables(warehouse)
     warehouse.execute(state_ddl(renderer))
+    function = quantile_function_sql(renderer.model, warehouse.dialect)
+    if function is not None:  # persistent, in the model's dataset: a TEMP FUNCTION lasts one query
+        warehouse.execute(function)
     changed: set[str] = set()
     for table in renderer.model.tables.values():
         if warehouse.table_exists(table.name + NEXT):  # left over by an interrupted rebuild
