@@ -29,7 +29,7 @@ RAW = re.compile(r"\braw_[a-z_]+\b")
 LOAD_OF = {"raw_spans": "load_otlp", "raw_aws_cur": "load_cur", "raw_gcp_billing": "load_gcp_billing",
            "raw_azure_cost": "load_azure_cost", "raw_db_query_log": "load_query_log",
            "raw_cloudwatch_metrics": "load_cloudwatch", "raw_app_logs": "load_app_logs",
-           "raw_rum_beacons": "load_rum"}
+           "raw_rum_beacons": "load_rum", "raw_service_slos": "load_openslo"}
 
 
 @pytest.fixture(scope="module")
