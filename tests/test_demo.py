@@ -142,3 +142,37 @@ DEMO_REBUILD = [
     ("fact_rum_events", "incremental", "2025-03-04 22:00", "58", "1,139"),
     ("fact_rum_hourly", "incremental", "2025-03-04 22:00", "58", "1,082"),
 ]
+
+
+def test_planted_incidents_are_found_again_at_the_demo_density(tmp_path: Path) -> None:
+    """At the default demo's requests per hour (800,000 over 14 days; here one day of it), every incident
+    synth planted is found again in the built tables, nothing else is, and the summary says what happened.
+    (The default 14-day demo finds its four too: bench/README.md.)"""
+    from lookwright.demo.pipeline import build_warehouse, ensure_sources, find_incidents
+    from lookwright.model.compile import load_model
+
+    config = SynthConfig(days=1, requests=round(SynthConfig.requests / SynthConfig.days))
+    paths = DemoPaths(tmp_path)
+    ensure_sources(paths, config, lambda _: None)
+    build_warehouse(paths, load_model(ROOT / "semantic"), lambda _: None, lambda *_: None)
+    planted = json.loads((paths.sources / "incidents.json").read_text(encoding="utf-8"))
+    with DuckDBWarehouse(paths.warehouse) as w:
+        found = find_incidents(w)
+    assert [(i["service"], i["region"], i["start"], i["end"], i["kind"]) for i in planted] == PLANTED
+    assert [(f.service, f.region, f.first_hour, f.last_hour, f.what) for f in found] == FOUND
+    assert all(f.cost_per_1k is not None and f.normal_cost_per_1k is not None for f in found)
+
+
+PLANTED = [
+    ("checkout", "us-east-1", "2025-03-03T21:00:00Z", "2025-03-03T23:00:00Z", "latency_spike"),
+    ("accounts", "eastus", "2025-03-03T21:00:00Z", "2025-03-03T23:00:00Z", "error_burst"),
+    ("feature-flags", "eastus", "2025-03-03T21:00:00Z", "2025-03-04T00:00:00Z", "latency_spike"),
+    ("orders", "us-east-1", "2025-03-03T21:00:00Z", "2025-03-04T00:00:00Z", "error_burst"),
+]
+# a run found can be shorter than the one planted: an hour under 20 requests or under the 5x / +10 points is not flagged
+FOUND = [
+    ("accounts", "eastus", "2025-03-03 21:00", "22:59", "errors 15% vs 0.7% normally"),
+    ("checkout", "us-east-1", "2025-03-03 21:00", "21:59", "p95 5.2x normal (2,429 ms vs 467 ms)"),
+    ("feature-flags", "eastus", "2025-03-03 21:00", "22:59", "p95 6.4x normal (241 ms vs 38 ms)"),
+    ("orders", "us-east-1", "2025-03-03 21:00", "23:59", "errors 15% vs 1.1% normally"),
+]

@@ -201,7 +201,8 @@ class FoundIncident:
 
 def find_incidents(warehouse: Warehouse) -> tuple[FoundIncident, ...]:
     """Hours (with >= 20 requests) whose p95 is >= 5x the service-region's median hourly p95, or whose
-    error rate is >= 10 points above its median, merged into consecutive runs."""
+    error rate is >= 10 points above its overall error rate, merged into runs (one quiet hour, e.g. a night hour
+    with few requests, does not split an incident)."""
     rows = warehouse.query("""
         WITH hourly AS (
           SELECT s.service_name AS service, r.region_code AS region, j.hour,
@@ -211,7 +212,7 @@ def find_incidents(warehouse: Warehouse) -> tuple[FoundIncident, ...]:
           JOIN dim_region r USING (region_key)
           WHERE j.request_count > 0 GROUP BY 1, 2, 3),
         normal AS (
-          SELECT service, region, median(p95) AS p95, median(1.0 * errors / requests) AS error_rate,
+          SELECT service, region, median(p95) AS p95, 1.0 * SUM(errors) / SUM(requests) AS error_rate,
                  1000 * SUM(cost) / SUM(requests) AS cost_per_1k
           FROM hourly GROUP BY 1, 2),
         flagged AS (
@@ -219,9 +220,13 @@ def find_incidents(warehouse: Warehouse) -> tuple[FoundIncident, ...]:
                  h.requests >= 20 AND h.p95 >= 5 * n.p95 AS slow,
                  h.requests >= 20 AND 1.0 * h.errors / h.requests >= n.error_rate + 0.10 AS failing
           FROM hourly h JOIN normal n USING (service, region)),
+        previous AS (
+          SELECT *, LAG(hour) OVER (PARTITION BY service, region, slow, failing ORDER BY hour) AS before
+          FROM flagged WHERE slow OR failing),
         runs AS (
-          SELECT *, hour - to_hours(CAST(ROW_NUMBER() OVER (PARTITION BY service, region, slow, failing ORDER BY hour) AS INTEGER)) AS grp
-          FROM flagged WHERE slow OR failing)
+          SELECT *, SUM(CASE WHEN hour - before <= INTERVAL 2 HOUR THEN 0 ELSE 1 END)
+                      OVER (PARTITION BY service, region, slow, failing ORDER BY hour) AS grp
+          FROM previous)
         SELECT service, region, MIN(hour), MAX(hour), bool_or(slow), MAX(p95 / normal_p95), MAX(p95), ANY_VALUE(normal_p95),
                SUM(errors) / SUM(requests), ANY_VALUE(normal_errors), 1000 * SUM(cost) / SUM(requests), ANY_VALUE(normal_cost)
         FROM runs GROUP BY service, region, slow, failing, grp
