@@ -7,7 +7,11 @@ in the wrong location and a permission the caller lacks, and records every job i
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,6 +22,8 @@ import pytest
 pytest.importorskip("google.cloud.bigquery", reason="google-cloud-bigquery is not installed")
 
 from lookwright.cli import main
+from lookwright.errors import WarehouseError
+from lookwright.warehouse.bigquery import BigQueryWarehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 DENIED = "Access Denied: Table p:d.raw_spans: Permission bigquery.tables.create denied on dataset p:d"
@@ -27,8 +33,9 @@ WRONG_PLACE = "Not found: Dataset p:d was not found in location US"
 class FakeBigQuery(BaseHTTPRequestHandler):
     """datasets.get and jobs.insert of one project `p`, dataset `d` in EU, per `mode`."""
 
-    mode = "denied"  # denied | no_dataset | located
+    mode = "denied"  # denied | no_dataset | located | slow (a job that never finishes)
     jobs: ClassVar[list[dict[str, Any]]] = []
+    cancelled: ClassVar[list[str]] = []
 
     def log_message(self, *args: object) -> None:
         pass
@@ -45,7 +52,20 @@ class FakeBigQuery(BaseHTTPRequestHandler):
         self._answer(status, {"error": {"code": status, "message": message,
                                         "errors": [{"reason": reason, "message": message}]}})
 
+    def _running(self, job_id: str) -> dict[str, Any]:
+        return {"jobReference": {"projectId": "p", "jobId": job_id, "location": "EU"},
+                "status": {"state": "RUNNING"}, "configuration": {"query": {"query": "?"}}}
+
     def do_GET(self) -> None:
+        if self.mode == "slow" and "/queries/" in self.path:  # jobs.getQueryResults: not yet
+            job_id = self.path.split("/queries/")[1].split("?")[0]
+            time.sleep(0.2)
+            self._answer(200, {"jobReference": {"projectId": "p", "jobId": job_id, "location": "EU"},
+                               "jobComplete": False})
+            return
+        if self.mode == "slow" and "/jobs/" in self.path:  # jobs.get: still running
+            self._answer(200, self._running(self.path.split("/jobs/")[1].split("?")[0]))
+            return
         if self.path.startswith("/bigquery/v2/projects/p/datasets/d"):
             if self.mode == "no_dataset":
                 self._error(404, "notFound", "Not found: Dataset p:d")
@@ -57,7 +77,15 @@ class FakeBigQuery(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         job = json.loads(self.rfile.read(length) or b"{}")
+        if self.path.split("?")[0].endswith("/cancel"):  # jobs.cancel
+            job_id = self.path.split("/jobs/")[1].split("/cancel")[0]
+            type(self).cancelled.append(job_id)
+            self._answer(200, {"kind": "bigquery#jobCancelResponse", "job": self._running(job_id)})
+            return
         type(self).jobs.append(job)
+        if self.mode == "slow":
+            self._answer(200, self._running(job["jobReference"]["jobId"]))
+            return
         location = job.get("jobReference", {}).get("location")
         if self.mode == "located" and location != "EU":
             self._error(404, "notFound", WRONG_PLACE)
@@ -68,6 +96,7 @@ class FakeBigQuery(BaseHTTPRequestHandler):
 @pytest.fixture
 def fake() -> Iterator[str]:
     FakeBigQuery.jobs = []
+    FakeBigQuery.cancelled = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeBigQuery)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -127,3 +156,29 @@ def test_unusable_credentials_file(tmp_path: Path, capsys: pytest.CaptureFixture
                        "--model", str(ROOT / "semantic")], capsys)
     assert code == 3
     assert "error: cannot open BigQuery project p:" in err
+
+
+def test_a_job_still_running_at_the_timeout_is_cancelled(fake: str) -> None:
+    FakeBigQuery.mode = "slow"
+    with BigQueryWarehouse("p", "d", endpoint=fake, timeout_s=1.0, command="test") as w:
+        started = time.monotonic()
+        with pytest.raises(WarehouseError) as failure:
+            w.execute("INSERT INTO t (a) VALUES (1)")
+        waited = time.monotonic() - started
+    assert str(failure.value) == "INSERT INTO t (a) VALUES (1): no result within 1 s; the job was cancelled"
+    assert len(FakeBigQuery.jobs) == 1  # a DML job is never re-sent
+    assert FakeBigQuery.cancelled == [FakeBigQuery.jobs[0]["jobReference"]["jobId"]]
+    assert 1.0 <= waited < 10
+
+
+def test_missing_default_credentials(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "GOOGLE_APPLICATION_CREDENTIALS"}
+    env.update({"CLOUDSDK_CONFIG": str(tmp_path / "gcloud"), "HOME": str(tmp_path), "NO_GCE_CHECK": "true"})
+    command = [str(Path(sys.executable).parent / "lookwright"), "build", "--warehouse", "bigquery:p.d",
+               "--model", str(ROOT / "semantic"), "--skip-checks"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 3
+    assert done.stderr.startswith("error: cannot open BigQuery project p: Your default credentials were not found.")
+    assert done.stderr.rstrip().endswith("; pass --credentials FILE (a service-account key), or run"
+                                         " `gcloud auth application-default login`")
+    assert "Traceback" not in done.stderr

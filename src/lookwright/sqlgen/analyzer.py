@@ -49,7 +49,14 @@ def _zetasql() -> Any:
 
 def model_tables(model: SemanticModel, extra: Mapping[str, Columns] | None = None) -> dict[str, Columns]:
     """Every table of the pipeline: the model's, the raw tables, state and results, and staging twins."""
-    from lookwright.warehouse.build import STATE_COLUMNS, TABLE_STATE, TABLE_STATE_COLUMNS
+    from lookwright.warehouse.build import (
+        STATE_COLUMNS,
+        SWAP_COLUMNS,
+        SWAP_TABLE,
+        TABLE_STATE,
+        TABLE_STATE_COLUMNS,
+    )
+    from lookwright.warehouse.layout import LAYOUT_COLUMNS, LAYOUT_TABLE
     from lookwright.warehouse.quality import RESULTS_COLUMNS
     from lookwright.warehouse.sources import RAW_TABLES
     from lookwright.warehouse.sources.schema import raw_columns, stage_columns
@@ -65,6 +72,8 @@ def model_tables(model: SemanticModel, extra: Mapping[str, Columns] | None = Non
         tables[f"_lw_stage_{name}"] = stage_columns(name)
     tables["lookwright_build_state"] = STATE_COLUMNS
     tables[TABLE_STATE] = TABLE_STATE_COLUMNS
+    tables[LAYOUT_TABLE] = LAYOUT_COLUMNS
+    tables[SWAP_TABLE] = SWAP_COLUMNS
     tables["data_quality_results"] = RESULTS_COLUMNS
     tables.update(extra or {})
     return tables

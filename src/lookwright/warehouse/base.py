@@ -9,8 +9,11 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from lookwright.errors import WarehouseError
+
 if TYPE_CHECKING:
     from lookwright.model.ir import SemanticModel
+    from lookwright.warehouse.layout import Layout
 
 Params = Sequence[Any] | dict[str, Any] | None
 
@@ -38,6 +41,7 @@ class Warehouse(ABC):
     """A SQL warehouse connection; `dialect` is the sqlglot dialect name of its SQL."""
 
     dialect: str
+    transactional_ddl = False  # whether CREATE/DROP/ALTER TABLE commit and roll back with a transaction
 
     @abstractmethod
     def execute(self, sql: str, params: Params = None) -> None:
@@ -74,6 +78,15 @@ class Warehouse(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the connection."""
+
+    def copy_table(self, source: str, destination: str, *, replace: bool = False) -> None:
+        """Put a copy of source in destination's place in one atomic step (a new table when `replace`).
+
+        Only warehouses without transactional DDL need it (build swaps staging twins with it)."""
+        raise WarehouseError(f"copying {source} to {destination}: {type(self).__name__} has no copy jobs")
+
+    def update_layout(self, name: str, layout: Layout) -> None:
+        """Give a table the layout's clustering and options in place (a warehouse without them has nothing to do)."""
 
     def target(self, model: SemanticModel) -> SemanticModel:
         """The model as built here: a warehouse that names its own dataset moves the tables there."""

@@ -23,6 +23,7 @@ from lookwright.warehouse.base import Params, TypedNull, Warehouse, retarget
 
 if TYPE_CHECKING:
     from lookwright.model.ir import SemanticModel
+    from lookwright.warehouse.layout import Layout
 
 URL_SCHEME = "bigquery:"
 DEFAULT_TIMEOUT_S = 300.0
@@ -160,6 +161,10 @@ def make_client(project: str, endpoint: str | None = None, credentials_file: Pat
             client_options=ClientOptions(api_endpoint=endpoint),
             location=location,
         )
+    except auth_exceptions.DefaultCredentialsError as error:
+        raise WarehouseError(f"cannot open BigQuery project {project}: {_message(error)}; pass --credentials"
+                             " FILE (a service-account key), or run `gcloud auth application-default login`"
+                             ) from error
     except (*_ERRORS, OSError, ValueError) as error:
         message = f"cannot open BigQuery project {project}: {_message(error)}"
         raise WarehouseError(message) from error
@@ -312,7 +317,7 @@ class BigQueryWarehouse(Warehouse):
             raise self._fail(sql, error) from error
         return job
 
-    def _cancel(self, job: bigquery.QueryJob | None) -> None:
+    def _cancel(self, job: bigquery.QueryJob | bigquery.CopyJob | None) -> None:
         """Cancel a job that is still running (a client-side timeout does not stop it)."""
         if job is None or job.job_id is None:
             return
@@ -353,6 +358,64 @@ class BigQueryWarehouse(Warehouse):
             job.result(retry=self._retry, timeout=self.timeout_s)
         except (*_ERRORS, OSError) as error:
             raise WarehouseError(f"load job into {reference} from {path}: {_message(error)}") from error
+
+    def copy_table(self, source: str, destination: str, *, replace: bool = False) -> None:
+        """A copy job (free of charge): source's rows replace destination's in one atomic step.
+
+        A copy cannot change the destination's partitioning, clustering or columns ("Cannot
+        replace a table with a different partitioning spec"), so with `replace` the destination
+        is dropped first and the copy creates it with the source's schema, partitioning and clustering.
+        """
+        source_id, destination_id = self.qualify(source), self.qualify(destination)
+        if replace:
+            self.execute(f"DROP TABLE IF EXISTS `{destination_id}`")
+        statement = f"COPY {source_id} TO {destination_id}"
+        config = bigquery.CopyJobConfig(
+            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+            create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
+            labels={"tool": "lookwright", "command": _label(self.command),
+                    "table": _label(destination_id.rpartition(".")[2])},
+        )
+        self.sent.append(SentStatement(statement, (), "copy"))
+        location = self._location_for(statement)
+        job: bigquery.CopyJob | None = None
+        try:
+            job = self.client.copy_table(source_id, destination_id, job_config=config, location=location,
+                                         retry=self._retry, timeout=self.timeout_s)
+            job.result(retry=self._retry, timeout=self.timeout_s)
+        except concurrent.futures.TimeoutError as error:
+            self._cancel(job)
+            raise WarehouseError(f"{statement}: no result within {self.timeout_s:g} s; the job was cancelled") from error
+        except _ERRORS as error:
+            raise WarehouseError(f"{statement}: {_message(error)}") from error
+
+    def update_layout(self, name: str, layout: Layout) -> None:
+        """One tables.update (metadata only, no job): clustering, partition expiration, partition filter, description.
+
+        New data is clustered by the new columns at once; BigQuery reclusters older data by itself.
+        The partitioning itself is kept: changing it takes a new table.
+        """
+        reference = self.qualify(name)
+        statement = (f"UPDATE TABLE {reference} SET clustering_fields = {list(layout.cluster_by)},"
+                     f" partition_expiration_days = {layout.expiration_days},"
+                     f" require_partition_filter = {layout.require_partition_filter},"
+                     f" description = {layout.description!r}")
+        self.sent.append(SentStatement(statement, (), "update"))
+        try:
+            table = self.client.get_table(reference, retry=self._retry, timeout=self.timeout_s)
+            fields = ["clustering_fields", "description"]
+            table.clustering_fields = list(layout.cluster_by) or None
+            table.description = layout.description
+            partitioning = table.time_partitioning
+            if partitioning is not None:
+                days = layout.expiration_days
+                partitioning.expiration_ms = None if days is None else days * 86_400_000
+                table.time_partitioning = partitioning
+                table.require_partition_filter = layout.require_partition_filter
+                fields += ["time_partitioning", "require_partition_filter"]
+            self.client.update_table(table, fields, retry=self._retry, timeout=self.timeout_s)
+        except _ERRORS as error:
+            raise WarehouseError(f"{statement}: {_message(error)}") from error
 
     def _rows(self, sql: str, params: Params) -> tuple[list[str], list[tuple[Any, ...]]]:
         job = self._run(sql, params)

@@ -1,10 +1,18 @@
 """Build every table of the semantic model on a warehouse, in dependency order, incrementally.
 
 BigQuery's rules hold by construction, on DuckDB too:
-- DDL never runs inside a transaction: tables are created (and columns added) before any
-  `BEGIN`; a full build writes every table into a new staging twin (`<table>__lw_next`) and swaps
-  all twins in with one DML transaction at the end, so a failed or interrupted rebuild leaves the
-  previous tables exactly as they were.
+- DDL never runs inside a BigQuery transaction: tables are created, columns added and options
+  altered before any `BEGIN`; a full build writes every table into a new staging twin
+  (`<table>__lw_next`) and swaps the twins in at the end without copying rows by DML. DuckDB swaps
+  them all in one transaction (DROP + RENAME; its DDL is transactional). BigQuery's DDL is not, so
+  the twins are swapped in by copy jobs (free, atomic per table) after a commit point: one DML
+  transaction records the new layouts and the list of twins to swap in `lookwright_swap_pending`;
+  a swap interrupted after it is finished by the next build, before anything else. Either way a
+  rebuild that fails or is interrupted before its commit point leaves the previous tables as they were.
+- the layout each table was given is recorded (warehouse/layout.py): changed retention, partition
+  filter, description or clustering is applied in place (BigQuery: one tables.update, no job),
+  and a changed partitioning, a removed column or a retyped one gets a new table, staged and
+  swapped in like a rebuild, the kept columns' history copied into it (cast where lossless);
 - every DELETE has a WHERE clause;
 - every window is computed first (one small query) and bound as a constant, so each statement
   filters the partition column of what it reads and writes with a constant and BigQuery prunes;
@@ -32,13 +40,27 @@ from lookwright.sqlgen.render import (
     quantile_function_sql,
     read_all,
 )
-from lookwright.warehouse.base import TypedNull, Warehouse
+from lookwright.warehouse.base import Params, TypedNull, Warehouse
+from lookwright.warehouse.layout import (
+    LAYOUT_COLUMNS,
+    LAYOUT_TABLE,
+    LOSSY_HINT,
+    Layout,
+    LayoutChange,
+    diff,
+    kept_column,
+    lossy,
+    model_layout,
+    unrecorded_layout,
+)
 from lookwright.warehouse.sources import RAW_TABLES, create_raw_tables
 
 STATE_TABLE = "lookwright_build_state"
 STATE_COLUMNS = (("raw_loaded_through", "TIMESTAMP"),)
 TABLE_STATE = "lookwright_table_state"  # what each `build --table` run of one table has seen
 TABLE_STATE_COLUMNS = (("table_name", "STRING"), ("raw_loaded_through", "TIMESTAMP"))
+SWAP_TABLE = "lookwright_swap_pending"  # BigQuery: twins of a committed rebuild still to be swapped in
+SWAP_COLUMNS = (("table_name", "STRING"), ("replace_table", "BOOL"))
 GRAIN_STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 NEXT = "__lw_next"  # suffix of the staging twin a full build writes into
 EPOCH = datetime(1970, 1, 1)
@@ -279,38 +301,118 @@ def _previous_state(warehouse: Warehouse, renderer: TransformRenderer) -> tuple[
     return (bool(rows), _as_datetime(rows[0][0]) if rows else None)
 
 
+def _meta_ddl(renderer: TransformRenderer, name: str, columns: tuple[tuple[str, str], ...]) -> str:
+    listed = ", ".join(f"{column} {renderer.dialect.column_type(kind)}" for column, kind in columns)
+    return f"CREATE TABLE IF NOT EXISTS {renderer.raw(name)} ({listed})"
+
+
 def state_ddl(renderer: TransformRenderer) -> str:
-    columns = ", ".join(f"{name} {renderer.dialect.column_type(kind)}" for name, kind in STATE_COLUMNS)
-    return f"CREATE TABLE IF NOT EXISTS {renderer.raw(STATE_TABLE)} ({columns})"
+    return _meta_ddl(renderer, STATE_TABLE, STATE_COLUMNS)
 
 
-def prepare(warehouse: Warehouse, renderer: TransformRenderer) -> set[str]:
-    """Create what is missing and add new columns in place, all outside any transaction.
+def recorded_layouts(warehouse: Warehouse, renderer: TransformRenderer) -> dict[str, Layout]:
+    """The layout lookwright last gave each table, by table name."""
+    rows = warehouse.query(f"SELECT table_name, layout FROM {renderer.raw(LAYOUT_TABLE)}")
+    return {str(name): Layout.from_json(str(text)) for name, text in rows}
 
-    Returns the tables whose columns changed: a full build rebuilds them (and keeps their history).
+
+def _record_statements(renderer: TransformRenderer, tables: list[TableIR]) -> list[tuple[str, Params]]:
+    """DML replacing the recorded layouts of the tables by the model's."""
+    if not tables:
+        return []
+    target = renderer.raw(LAYOUT_TABLE)
+    names = [t.name for t in tables]
+    values: list[object] = []
+    for table in tables:
+        values += [table.name, model_layout(table).to_json()]
+    marks = ", ".join("?" for _ in names)
+    rows = ", ".join("(?, ?)" for _ in names)
+    return [(f"DELETE FROM {target} WHERE table_name IN ({marks})", names),
+            (f"INSERT INTO {target} (table_name, layout) VALUES {rows}", values)]
+
+
+def _lossy_retypes(table: TableIR, change: LayoutChange) -> list[str]:
+    """The retyped columns of the table whose history cannot be converted."""
+    if not _incremental(table):
+        return []  # rebuilt from its sources: no history to convert
+    return [problem for column, old, new in change.retyped
+            if (problem := lossy(table.name, column, old, new)) is not None]
+
+
+def prepare(warehouse: Warehouse, renderer: TransformRenderer) -> dict[str, LayoutChange]:
+    """Create what is missing, finish an interrupted swap, and apply in place what can be, outside any transaction.
+
+    Returns every existing table whose layout differs from the model's. Added columns are added
+    in place; changed options and clustering are applied in place (and recorded); tables whose
+    columns changed, or that need a new table, are for the build to rebuild (keeping their history).
     """
     create_raw_tables(warehouse)
     warehouse.execute(state_ddl(renderer))
     function = quantile_function_sql(renderer.model, warehouse.dialect)
     if function is not None:  # persistent, in the model's dataset: a TEMP FUNCTION lasts one query
         warehouse.execute(function)
-    changed: set[str] = set()
+    warehouse.execute(_meta_ddl(renderer, LAYOUT_TABLE, LAYOUT_COLUMNS))
+    if not warehouse.transactional_ddl:
+        warehouse.execute(_meta_ddl(renderer, SWAP_TABLE, SWAP_COLUMNS))
+        _finish_swap(warehouse, renderer)
+    recorded = recorded_layouts(warehouse, renderer)
+    changes: dict[str, LayoutChange] = {}
+    applied: list[TableIR] = []
+    problems: list[str] = []
     for table in renderer.model.tables.values():
-        if warehouse.table_exists(table.name + NEXT):  # left over by an interrupted rebuild
+        if warehouse.table_exists(table.name + NEXT):  # left over by a failed or interrupted rebuild
             warehouse.execute(f"DROP TABLE {_twin(renderer, table)}")
         if not warehouse.table_exists(table.name):
             warehouse.execute(renderer.sql.ddl(table))
+            applied.append(table)
             continue
         have = warehouse.columns(table.name)
-        wanted = [c.name for c in table.columns]
-        if have == wanted:
+        layout = recorded.get(table.name) or unrecorded_layout(table, have)
+        change = diff(table.name, layout, model_layout(table))
+        if not change.any:
+            if table.name not in recorded:
+                applied.append(table)
             continue
-        changed.add(table.name)
+        changes[table.name] = change
+        problems += _lossy_retypes(table, change)
+    if problems:
+        raise WarehouseError("\n".join([*problems, f"nothing was changed; {LOSSY_HINT}"]))
+    for name, change in changes.items():
+        table = renderer.model.tables[name]
+        have = warehouse.columns(name)
         for column in table.columns:
-            if column.name not in have:  # added in place; older rows read NULL until rebuilt
-                kind = renderer.dialect.column_type(column.type)
-                warehouse.execute(f"ALTER TABLE {renderer.own(table.name)} ADD COLUMN {column.name} {kind}")
-    return changed
+            if column.name in change.added and column.name not in have and not change.needs_new_table:
+                kind = renderer.dialect.column_type(column.type)  # added in place; older rows read NULL until rebuilt
+                warehouse.execute(f"ALTER TABLE {renderer.own(name)} ADD COLUMN {column.name} {kind}")
+        if change.needs_new_table:
+            continue  # the new table gets the model's options and clustering with its DDL
+        if change.options or change.reclustered:
+            warehouse.update_layout(name, model_layout(table))
+        if not change.columns_changed:
+            applied.append(table)
+    _run_with(warehouse, _record_statements(renderer, applied))
+    return changes
+
+
+def _finish_swap(warehouse: Warehouse, renderer: TransformRenderer) -> None:
+    """Swap in the twins of a rebuild that committed but whose swap was interrupted."""
+    rows = warehouse.query(f"SELECT table_name, replace_table FROM {renderer.raw(SWAP_TABLE)}")
+    if rows:
+        _swap_in(warehouse, renderer, [(str(name), bool(replace)) for name, replace in rows
+                                       if str(name) in renderer.model.tables])
+
+
+def _swap_in(warehouse: Warehouse, renderer: TransformRenderer, pending: list[tuple[str, bool]]) -> None:
+    """Copy each twin onto its table (a new table where it must be) and drop it; then clear the journal."""
+    for name, replace in pending:
+        table = renderer.model.tables[name]
+        if not warehouse.table_exists(name + NEXT):
+            continue  # swapped in before the interruption
+        warehouse.copy_table(_twin(renderer, table), renderer.own(name), replace=replace)
+        if replace:  # a copy job carries the partitioning and clustering, not every option
+            warehouse.update_layout(name, model_layout(table))
+        warehouse.execute(f"DROP TABLE {_twin(renderer, table)}")
+    _run(warehouse, [f"DELETE FROM {renderer.raw(SWAP_TABLE)} WHERE TRUE"])
 
 
 def _twin(renderer: TransformRenderer, table: TableIR) -> str:
@@ -375,9 +477,16 @@ def ensure_raw_data(warehouse: Warehouse) -> None:
 
 
 def _run(warehouse: Warehouse, statements: Sequence[str]) -> None:
+    _run_with(warehouse, [(statement, None) for statement in statements])
+
+
+def _run_with(warehouse: Warehouse, statements: Sequence[tuple[str, Params]]) -> None:
+    """The statements (with their parameters) in one transaction; nothing when there are none."""
+    if not statements:
+        return
     with warehouse.transaction():
-        for statement in statements:
-            warehouse.execute(statement)
+        for statement, params in statements:
+            warehouse.execute(statement, params)
 
 
 def _count(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR, ref: str) -> int:
@@ -390,17 +499,27 @@ def _as_window(value: datetime | date | None) -> datetime | None:
     return datetime(value.year, value.month, value.day)
 
 
-def _keep_history(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR) -> None:
-    """Copy into the twin the table's rows older than anything the rebuild produced."""
+def _keep_history(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR,
+                  change: LayoutChange | None) -> None:
+    """Copy into the twin the table's rows older than anything the rebuild produced.
+
+    Kept columns are copied (a retyped one cast to its new type, which prepare checked is
+    lossless), removed ones left behind, added ones NULL in the old rows.
+    """
     if not warehouse.table_exists(table.name):
         return
     column = _time_column(table)
     twin = _twin(renderer, table)
-    floor = _scalar(warehouse, f"SELECT MIN({column}) FROM {twin} WHERE {renderer.all_partitions(table)}")
     have = set(warehouse.columns(table.name))
-    common = ", ".join(c.name for c in table.columns if c.name in have)
     if column not in have:
         return
+    floor = _scalar(warehouse, f"SELECT MIN({column}) FROM {twin} WHERE {renderer.all_partitions(table)}")
+    retyped = {name: (old, new) for name, old, new in (change.retyped if change is not None else ())}
+    kept = [c for c in table.columns if c.name in have]
+    names = ", ".join(c.name for c in kept)
+    values = ", ".join(
+        kept_column(table.name, c.name, *retyped[c.name], renderer.dialect.column_type(c.type))
+        if c.name in retyped else c.name for c in kept)
     if floor is None:
         where = renderer.all_partitions(table)
     else:
@@ -410,16 +529,18 @@ def _keep_history(warehouse: Warehouse, renderer: TransformRenderer, table: Tabl
         partition = _partition_column(table)
         if partition is not None and partition != column:
             where += f" AND {renderer.all_partitions(table)}"
-    warehouse.execute(f"INSERT INTO {twin} ({common})\nSELECT {common} FROM {renderer.own(table.name)}"
+    warehouse.execute(f"INSERT INTO {twin} ({names})\nSELECT {values} FROM {renderer.own(table.name)}"
                       f"\nWHERE {where}")
 
 
 def _rebuild(warehouse: Warehouse, renderer: TransformRenderer, order: list[TableIR],
-             on_step: Callable[[str, int, int], None], *, first: bool = False) -> list[StepResult]:
+             on_step: Callable[[str, int, int], None], changes: dict[str, LayoutChange],
+             commit: list[tuple[str, Params]], *, first: bool = False) -> list[StepResult]:
     """Build every table into its twin (reading the twins of what it depends on), then swap them all in.
 
     The first build (no build state yet, every table new and empty) writes the tables directly:
     there is nothing to keep, and an interrupted first build is simply a first build again.
+    `commit` (the build state) is written at the swap's commit point.
     """
     results: list[StepResult] = []
     sql = renderer.sql
@@ -429,37 +550,53 @@ def _rebuild(warehouse: Warehouse, renderer: TransformRenderer, order: list[Tabl
             started = time.perf_counter()
             if not first:
                 sql.redirect[table.name] = table.name + NEXT
-                warehouse.execute(sql.ddl(table))  # the twin, with the table's own layout
+                warehouse.execute(sql.ddl(table))  # the twin, with the model's layout for the table
             warehouse.execute(renderer.rollup_full(table) if table.rollup is not None
                               else renderer.insert(table, None)[1])
             if _incremental(table) and not first:
-                _keep_history(warehouse, renderer, table)
+                _keep_history(warehouse, renderer, table, changes.get(table.name))
             target = renderer.own(table.name) if first else _twin(renderer, table)
             rows = _count(warehouse, renderer, table, target)
             results.append(StepResult(table.name, "full", None, rows, time.perf_counter() - started))
     finally:
         sql.redirect.clear()
-    if not first:
-        _swap(warehouse, renderer, order)
+    if first:
+        _run_with(warehouse, commit)
+    else:
+        _swap(warehouse, renderer, order, changes, commit)
     return results
 
 
-def _swap(warehouse: Warehouse, renderer: TransformRenderer, order: list[TableIR]) -> None:
-    """Replace every table's rows by its twin's in one transaction, then drop the twins."""
-    retyped = [t for t in order if warehouse.columns(t.name) != [c.name for c in t.columns]]
-    for table in retyped:  # a column was removed or retyped: the table gets the model's DDL again
-        warehouse.execute(f"DROP TABLE {renderer.own(table.name)}")
-        warehouse.execute(renderer.sql.ddl(table))
-    statements = []
-    for table in order:
-        columns = ", ".join(c.name for c in table.columns)
-        target = renderer.own(table.name)
-        statements.append(f"DELETE FROM {target} WHERE {renderer.all_partitions(table)}")
-        statements.append(f"INSERT INTO {target} ({columns})\nSELECT {columns} FROM {_twin(renderer, table)}"
-                          f"\nWHERE {renderer.all_partitions(table)}")
-    _run(warehouse, statements)
-    for table in order:
-        warehouse.execute(f"DROP TABLE {_twin(renderer, table)}")
+def _swap(warehouse: Warehouse, renderer: TransformRenderer, order: list[TableIR],
+          changes: dict[str, LayoutChange], commit: list[tuple[str, Params]]) -> None:
+    """Put every twin in its table's place, recording the new layouts, without copying rows by DML.
+
+    DuckDB: one transaction drops each table and renames its twin. BigQuery: one DML transaction
+    (the commit point) records the layouts and the twins to swap; then copy jobs put each twin in
+    place (onto a new table where the partitioning or columns changed) and the twins are dropped.
+    """
+    record = _record_statements(renderer, [t for t in order if t.name in changes]) + commit
+    if warehouse.transactional_ddl:
+        statements: list[tuple[str, Params]] = []
+        for table in order:
+            statements.append((f"DROP TABLE {renderer.own(table.name)}", None))
+            statements.append((f"ALTER TABLE {_twin(renderer, table)} RENAME TO {table.name}", None))
+        _run_with(warehouse, statements + record)
+        return
+    pending = [(t.name, t.name in changes and changes[t.name].needs_new_table) for t in order]
+    journal = renderer.raw(SWAP_TABLE)
+    values: list[object] = [value for row in pending for value in row]
+    rows = ", ".join("(?, ?)" for _ in pending)
+    _run_with(warehouse, [(f"DELETE FROM {journal} WHERE TRUE", None),
+                          (f"INSERT INTO {journal} (table_name, replace_table) VALUES {rows}", values), *record])
+    _swap_in(warehouse, renderer, pending)
+
+
+def _state_statements(renderer: TransformRenderer, seen_through: datetime | None) -> list[tuple[str, Params]]:
+    state = renderer.raw(STATE_TABLE)
+    loaded: object = seen_through if seen_through is not None else TypedNull("TIMESTAMP")
+    return [(f"DELETE FROM {state} WHERE TRUE", None),
+            (f"INSERT INTO {state} (raw_loaded_through) VALUES (?)", [loaded])]
 
 
 def build(
@@ -472,30 +609,30 @@ def build(
 ) -> BuildReport:
     """Build every model table.
 
-    The first build, a requested full refresh and a change of columns rebuild everything into
-    staging twins swapped in at the end (a failure leaves the previous tables). After that, only
-    rows at or after each table's watermark minus the late-data window (and whatever an upstream
-    step rewrote) are recomputed, each table in one transaction; building twice changes nothing.
+    The first build, a requested full refresh and a change of columns or partitioning rebuild
+    everything into staging twins swapped in at the end (a failure leaves the previous tables;
+    history older than the sources is kept). After that, only rows at or after each table's
+    watermark minus the late-data window (and whatever an upstream step rewrote) are recomputed,
+    each table in one transaction; building twice changes nothing.
     """
     model = warehouse.target(model)
     renderer = TransformRenderer(model, warehouse.dialect, templates)
     order = build_order(renderer)
-    changed = prepare(warehouse, renderer)
+    changes = prepare(warehouse, renderer)
+    rebuild = {name: c for name, c in changes.items() if c.columns_changed or c.needs_new_table}
     built, previous_loaded_at = _previous_state(warehouse, renderer)
-    full = full_refresh or not built or bool(changed)
+    full = full_refresh or not built or bool(rebuild)
     seen_through = raw_loaded_through(warehouse, renderer)
+    commit = _state_statements(renderer, seen_through)
+    if warehouse.table_exists(TABLE_STATE):  # every table has now seen what this build saw
+        commit.append((f"DELETE FROM {renderer.raw(TABLE_STATE)} WHERE TRUE", None))
     if full:
-        results = _rebuild(warehouse, renderer, order, on_step, first=not built and not changed)
+        results = _rebuild(warehouse, renderer, order, on_step, rebuild, commit, first=not built and not rebuild)
     else:
         seen = _tables_seen(warehouse, renderer)
         results = _incremental_build(warehouse, renderer, order, previous_loaded_at, on_step, seen)
+        _run_with(warehouse, commit)
     on_step("", len(order), len(order))
-    state = renderer.raw(STATE_TABLE)
-    _run(warehouse, [f"DELETE FROM {state} WHERE TRUE"])
-    loaded: object = seen_through if seen_through is not None else TypedNull("TIMESTAMP")
-    warehouse.execute(f"INSERT INTO {state} (raw_loaded_through) VALUES (?)", [loaded])
-    if warehouse.table_exists(TABLE_STATE):  # every table has now seen what this build saw
-        _run(warehouse, [f"DELETE FROM {renderer.raw(TABLE_STATE)} WHERE TRUE"])
     return BuildReport(tuple(results), full)
 
 

@@ -25,6 +25,7 @@ class DuckDBWarehouse(Warehouse):
     """A DuckDB database file (or ":memory:"), with UTC session time and bounded memory."""
 
     dialect = "duckdb"
+    transactional_ddl = True  # a rebuild's staging twins are swapped in by DROP + RENAME in one transaction
 
     def __init__(
         self,

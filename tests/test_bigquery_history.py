@@ -1,0 +1,248 @@
+"""History is never lost, on the BigQuery API emulator: rebuilds swap staging twins in by copy jobs.
+
+One dataset is built once and the tests run in order on it, each leaving it consistent (the
+emulator is slow; one build is ~25 jobs per table). Every request goes through a loopback proxy
+that can refuse a copy job the way BigQuery does, to fail a swap half-way. Every SQL statement
+the adapter sent is analysed by ZetaSQL at the end.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import pytest
+
+pytest.importorskip("google.cloud.bigquery", reason="google-cloud-bigquery is not installed")
+pytest.importorskip("zetasql", reason="zetasql is not installed")
+
+from bq_emulator import Emulator, bq_emulator_fixture  # noqa: F401
+from fixtures.build.raw import ROOT, T0, span
+
+from lookwright.errors import WarehouseError
+from lookwright.model.compile import load_model
+from lookwright.model.ir import SemanticModel
+from lookwright.sqlgen.analyzer import BigQueryAnalyzer, model_tables
+from lookwright.warehouse.bigquery import BigQueryWarehouse
+from lookwright.warehouse.build import SWAP_TABLE, TransformRenderer, build, recorded_layouts
+from lookwright.warehouse.sources import create_raw_tables
+
+PROJECT, DATASET = "lw-history", "history"
+DAILY, HOURLY = "fact_performance_metrics_daily", "fact_performance_metrics_hourly"
+REQUESTS = "fact_performance_requests"
+COST_DAILY = "fact_cost_service_daily"
+# rollups of rollups fail on bqemulator 1.4.0 ("Values list r does not have a column named duration_sketch",
+# see test_bigquery_pipeline.py): left out here until their SQL avoids it
+ON_EMULATOR_FAILING = ("fact_performance_service_weekly", "fact_performance_service_monthly")
+LATER = T0 + timedelta(days=10)
+DENIED = "Access Denied: Table lw-history:history.fact_performance_metrics_daily: Permission" \
+         " bigquery.tables.updateData denied"
+
+
+class Interrupted(Exception):
+    """Stands for Ctrl-C in the middle of a rebuild."""
+
+
+class Proxy(BaseHTTPRequestHandler):
+    """Forwards every request to the emulator; refuses the copy job onto `refuse_copy_to` with a 403."""
+
+    upstream: ClassVar[str] = ""
+    refuse_copy_to: ClassVar[str | None] = None
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _forward(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
+        if self.command == "POST" and body and self.refuse_copy_to is not None:
+            copy = json.loads(body).get("configuration", {}).get("copy")
+            if copy is not None and copy["destinationTable"]["tableId"] == self.refuse_copy_to:
+                error = {"error": {"code": 403, "message": DENIED,
+                                   "errors": [{"reason": "accessDenied", "message": DENIED}]}}
+                self._send(403, {"Content-Type": "application/json"}, json.dumps(error).encode())
+                return
+        target = urlsplit(self.upstream)
+        connection = http.client.HTTPConnection(target.hostname or "", target.port, timeout=120)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+        connection.request(self.command, self.path, body=body or None, headers=headers)
+        answer = connection.getresponse()
+        data = answer.read()
+        kept = {k: v for k, v in answer.getheaders()
+                if k.lower() not in ("transfer-encoding", "connection", "content-length")}
+        self._send(answer.status, kept, data)
+        connection.close()
+
+    def _send(self, status: int, headers: dict[str, str], data: bytes) -> None:
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
+
+
+@pytest.fixture(scope="module")
+def proxy(bq_emulator: Emulator) -> Iterator[str]:
+    Proxy.upstream = bq_emulator.endpoint
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _model(folder: Path, edits: dict[str, tuple[str, str]] | None = None) -> SemanticModel:
+    """The flagship model without the rollups the emulator fails, with `file: (old, new)` edits of its YAML."""
+    if edits:
+        if not (folder / "performance.yml").exists():  # edits accumulate on one copy
+            shutil.copytree(ROOT / "semantic", folder, dirs_exist_ok=True)
+        for name, (old, new) in edits.items():
+            text = (folder / name).read_text()
+            assert text.count(old) >= 1, (name, old)
+            (folder / name).write_text(text.replace(old, new, 1))
+    model = load_model(folder if edits else ROOT / "semantic")
+    return replace(model, tables={name: t for name, t in model.tables.items() if name not in ON_EMULATOR_FAILING})
+
+
+@dataclass
+class Built:
+    warehouse: BigQueryWarehouse
+    model: SemanticModel
+    folder: Path
+
+
+@pytest.fixture(scope="module")
+def built(proxy: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    with BigQueryWarehouse(PROJECT, DATASET, endpoint=proxy, timeout_s=120, command="test") as w:
+        w.client.create_dataset(f"{PROJECT}.{DATASET}")
+        create_raw_tables(w)
+        rows = [span(f"a{i}", "s", T0 + timedelta(minutes=7 * i), 10.0 + i) for i in range(6)]
+        rows += [span(f"b{i}", "s", LATER + timedelta(minutes=5 * i), 20.0 + i, service="search")
+                 for i in range(4)]
+        for row in rows:  # unnamed columns are NULL (JSON ones too: a STRING parameter is no JSON)
+            row = {k: v for k, v in row.items() if v is not None and k not in ("span_attributes", "resource_attributes")}
+            columns = ", ".join(row)
+            w.execute(f"INSERT INTO raw_spans ({columns}) VALUES ({', '.join('?' for _ in row)})",
+                      list(row.values()))
+        w.sent.clear()
+        model = _model(ROOT / "semantic")
+        build(w, model)
+        yield Built(w, model, tmp_path_factory.mktemp("semantic"))
+
+
+def _snapshot(w: BigQueryWarehouse, model: SemanticModel) -> dict[str, list[tuple[Any, ...]]]:
+    facts = [name for name, t in model.tables.items() if t.kind in ("fact", "rollup")]
+    return {name: sorted(w.query(f"SELECT * FROM {name}"), key=repr) for name in sorted(facts)}
+
+
+def _twins(w: BigQueryWarehouse) -> list[str]:
+    return sorted(t.table_id for t in w.client.list_tables(f"{PROJECT}.{DATASET}") if t.table_id.endswith("__lw_next"))
+
+
+def test_an_interrupted_full_refresh_leaves_every_table_as_it_was(built: Built) -> None:
+    w, model = built.warehouse, built.model
+    before = _snapshot(w, model)
+    assert before[DAILY] and before[HOURLY]
+
+    def interrupt(table: str, done: int, total: int) -> None:
+        if table == HOURLY:
+            raise Interrupted(table)
+
+    with pytest.raises(Interrupted):
+        build(w, model, full_refresh=True, on_step=interrupt)
+    assert _snapshot(w, model) == before
+    assert _twins(w) != []  # dropped by the next build (the next test's)
+
+
+def test_a_full_refresh_swaps_by_copy_jobs_and_keeps_rollup_history(built: Built) -> None:
+    w, model = built.warehouse, built.model
+    before = _snapshot(w, model)
+    w.execute("DELETE FROM raw_spans WHERE start_time < ?", [LATER - timedelta(days=1)])  # past raw retention
+    start = len(w.sent)
+    assert build(w, model, full_refresh=True).full_refresh
+    sent = w.sent[start:]
+    copies = [s.sql for s in sent if s.kind == "copy"]
+    assert copies == [f"COPY {PROJECT}.{DATASET}.{name}__lw_next TO {PROJECT}.{DATASET}.{name}"
+                      for name in _order(w, model)]
+    assert [s.sql for s in sent if s.sql.startswith("DROP TABLE IF EXISTS")] == []  # nothing replaced
+    assert _snapshot(w, model) == before  # the first day outlives its raw spans
+    assert w.query(f"SELECT COUNT(*) FROM {SWAP_TABLE}") == [(0,)] and _twins(w) == []
+
+
+def _order(w: BigQueryWarehouse, model: SemanticModel) -> list[str]:
+    from lookwright.warehouse.build import build_order
+
+    return [t.name for t in build_order(TransformRenderer(w.target(model), "bigquery"))]
+
+
+def test_changed_options_and_clustering_applied_in_place_and_a_repartition_copies_every_row(built: Built) -> None:
+    w = built.warehouse
+    before = _snapshot(w, built.model)
+    edited = _model(built.folder, {"performance.yml": (
+        "    partition: {column: date}\n    cluster_by: [service_key]\n    retention_days: 3650",
+        "    partition: {column: date, granularity: month}\n    cluster_by: [service_key]\n    retention_days: 3650"),
+        "cost.yml": ("    partition: {column: date}\n    cluster_by: [service_key]\n    retention_days: 3650",
+                     "    partition: {column: date}\n    cluster_by: [date, service_key]\n    retention_days: 4000")})
+    start = len(w.sent)
+    assert build(w, edited).full_refresh  # the re-partition of the daily performance rollup
+    sent = [s.sql for s in w.sent[start:]]
+    assert [s for s in sent if s.startswith(("ALTER TABLE", "UPDATE TABLE", "DROP TABLE IF EXISTS"))] == [
+        (f"UPDATE TABLE {PROJECT}.{DATASET}.{COST_DAILY} SET clustering_fields = ['date', 'service_key'],"
+        " partition_expiration_days = 4000, require_partition_filter = False,"
+        " description = 'Cost per service per day (the dashboard grain), from the hourly cost fact.'"),
+        f"DROP TABLE IF EXISTS `{PROJECT}.{DATASET}.{DAILY}`",  # a copy cannot change the partitioning
+        (f"UPDATE TABLE {PROJECT}.{DATASET}.{DAILY} SET clustering_fields = ['service_key'],"
+        " partition_expiration_days = 3650, require_partition_filter = False,"
+        " description = 'Performance per service, endpoint, region and environment per day, from the hourly"
+        " rollup.'")]
+    cost = w.client.get_table(f"{PROJECT}.{DATASET}.{COST_DAILY}")
+    assert (cost.clustering_fields, cost.time_partitioning.expiration_ms) == (["date", "service_key"], 4000 * 86_400_000)
+    layouts = recorded_layouts(w, TransformRenderer(w.target(edited), "bigquery"))
+    assert (layouts[COST_DAILY].expiration_days, layouts[COST_DAILY].cluster_by) == (4000, ("date", "service_key"))
+    assert layouts[DAILY].partition == "date/month"
+    assert _snapshot(w, edited) == before
+    built.model = edited
+
+
+def test_a_copy_refused_half_way_is_finished_by_the_next_build(built: Built) -> None:
+    w, model = built.warehouse, built.model
+    before = _snapshot(w, model)
+    Proxy.refuse_copy_to = DAILY
+    try:
+        with pytest.raises(WarehouseError) as failure:
+            build(w, model, full_refresh=True)
+    finally:
+        Proxy.refuse_copy_to = None
+    message = str(failure.value)
+    assert message.startswith(f"COPY {PROJECT}.{DATASET}.{DAILY}__lw_next TO {PROJECT}.{DATASET}.{DAILY}: 403 ")
+    assert message.endswith(DENIED)
+    assert f"{DAILY}__lw_next" in _twins(w)  # committed: the twins wait in the journal, nothing is lost
+    assert w.query(f"SELECT COUNT(*) FROM {SWAP_TABLE}")[0][0] == len(model.tables)
+    assert not build(w, model).full_refresh  # the layouts were recorded at the commit point
+    assert _twins(w) == [] and w.query(f"SELECT COUNT(*) FROM {SWAP_TABLE}") == [(0,)]
+    assert _snapshot(w, model) == before
+
+
+def test_every_statement_sent_passes_zetasql(built: Built) -> None:
+    analyzer = BigQueryAnalyzer(model_tables(built.model), [f"{PROJECT}.{DATASET}"])
+    sent = [s for s in built.warehouse.sent if s.kind == "query"]
+    assert len(sent) > 300
+    statements = sorted({(s.sql, tuple((name, kind) for name, kind, _ in s.params)) for s in sent})  # once each
+    errors = {(sql[:120], error.format()) for sql, parameters in statements
+              if (error := analyzer.check(sql, list(parameters))) is not None}
+    assert errors == set()

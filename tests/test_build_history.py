@@ -1,0 +1,189 @@
+"""History is never lost (DuckDB): interrupted rebuilds, layout changes applied, re-partitions and retypes
+keeping every row, rollup history outliving the raw rows a full refresh rebuilds from."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fixtures.build.raw import ROOT, T0, insert, snapshot, span, warehouse
+
+from lookwright.errors import WarehouseError
+from lookwright.model.compile import load_model
+from lookwright.model.ir import SemanticModel
+from lookwright.warehouse import DuckDBWarehouse
+from lookwright.warehouse.build import TransformRenderer, build, recorded_layouts
+from lookwright.warehouse.layout import LAYOUT_TABLE, Layout
+
+DAILY = "fact_performance_metrics_daily"  # the first table of performance.yml partitioned by date
+REQUESTS = "fact_performance_requests"
+HOURLY = "fact_performance_metrics_hourly"
+LATER = T0 + timedelta(days=10)
+
+
+class Interrupted(Exception):
+    """Stands for Ctrl-C in the middle of a rebuild."""
+
+
+def _model(tmp_path: Path, edits: dict[str, tuple[str, str]] | None = None) -> SemanticModel:
+    """The flagship model, with `file: (pattern, replacement)` edits applied to a copy of its YAML."""
+    if not edits:
+        return load_model(ROOT / "semantic")
+    folder = tmp_path / "semantic"
+    shutil.copytree(ROOT / "semantic", folder, dirs_exist_ok=True)
+    for name, (pattern, replacement) in edits.items():
+        path = folder / name
+        text, count = re.subn(pattern, replacement, path.read_text(), count=1, flags=re.MULTILINE)
+        assert count == 1, (name, pattern)
+        path.write_text(text)
+    return load_model(folder)
+
+
+def _spans(w: DuckDBWarehouse) -> None:
+    rows = [span(f"a{i}", "s", T0 + timedelta(minutes=7 * i), 10.0 + i) for i in range(12)]
+    rows += [span(f"b{i}", "s", LATER + timedelta(minutes=5 * i), 20.0 + i, service="search") for i in range(8)]
+    insert(w, "raw_spans", rows)
+
+
+def _built(model: SemanticModel) -> DuckDBWarehouse:
+    w = warehouse()
+    _spans(w)
+    build(w, model)
+    return w
+
+
+def _tables(w: DuckDBWarehouse) -> set[str]:
+    return {str(r[0]) for r in w.query("SELECT table_name FROM information_schema.tables")}
+
+
+def _layout(w: DuckDBWarehouse, model: SemanticModel, table: str) -> Layout:
+    return recorded_layouts(w, TransformRenderer(model, "duckdb"))[table]
+
+
+def test_an_interrupted_full_refresh_leaves_every_table_as_it_was(tmp_path: Path) -> None:
+    model = _model(tmp_path)
+    w = _built(model)
+    before = snapshot(w, model)
+    assert before[DAILY] and before[HOURLY]
+
+    def interrupt(table: str, done: int, total: int) -> None:
+        if table == HOURLY:
+            raise Interrupted(table)
+
+    with pytest.raises(Interrupted):
+        build(w, model, full_refresh=True, on_step=interrupt)
+    assert snapshot(w, model) == before
+    assert any(name.endswith("__lw_next") for name in _tables(w))  # the staging twins it had written
+    report = build(w, model)  # the next build drops them and carries on incrementally
+    assert not report.full_refresh
+    assert [name for name in _tables(w) if name.endswith("__lw_next")] == []
+    assert snapshot(w, model) == before
+
+
+def test_a_failing_full_refresh_leaves_every_table_as_it_was(tmp_path: Path) -> None:
+    model = _model(tmp_path)
+    w = _built(model)
+    before = snapshot(w, model)
+    w.execute("ALTER TABLE raw_spans RENAME COLUMN duration_ms TO broken")
+    with pytest.raises(WarehouseError, match="duration_ms"):
+        build(w, model, full_refresh=True)
+    assert snapshot(w, model) == before
+
+
+def test_rollup_history_older_than_the_raw_rows_survives_a_full_refresh(tmp_path: Path) -> None:
+    model = _model(tmp_path)
+    w = _built(model)
+    before = snapshot(w, model)
+    first_day = T0.date()
+    assert [r[0] for r in w.query(f"SELECT DISTINCT date FROM {DAILY} ORDER BY 1")] == [first_day, LATER.date()]
+    w.execute("DELETE FROM raw_spans WHERE start_time < ?", [LATER - timedelta(days=1)])  # past raw retention
+    report = build(w, model, full_refresh=True)
+    assert report.full_refresh
+    after = snapshot(w, model)
+    assert after[DAILY] == before[DAILY]  # the first day's rollup rows outlive its raw spans
+    assert after[HOURLY] == before[HOURLY]
+    assert after["fact_performance_requests"] == before["fact_performance_requests"]
+
+
+def test_changed_retention_and_clustering_are_recorded_without_a_rebuild(tmp_path: Path) -> None:
+    model = _model(tmp_path)
+    w = _built(model)
+    before = snapshot(w, model)
+    assert _layout(w, model, DAILY).expiration_days == 3650
+    edited = _model(tmp_path, {"performance.yml": (r"^(\s+)cluster_by: \[service_key\]\n(\s+)retention_days: 3650",
+                                                   r"\1cluster_by: [date, service_key]\n\2retention_days: 4000")})
+    report = build(w, edited)
+    assert not report.full_refresh and {s.mode for s in report.steps} == {"incremental", "full"}
+    layout = _layout(w, edited, DAILY)
+    assert (layout.expiration_days, layout.cluster_by) == (4000, ("date", "service_key"))
+    assert snapshot(w, edited) == before
+
+
+def test_a_repartition_copies_every_row_into_the_new_table(tmp_path: Path) -> None:
+    model = _model(tmp_path)
+    w = _built(model)
+    before = snapshot(w, model)
+    edited = _model(tmp_path, {"performance.yml": (r"^(\s+)partition: \{column: date\}",
+                                                   r"\1partition: {column: date, granularity: month}")})
+    w.execute("DELETE FROM raw_spans WHERE start_time < ?", [LATER - timedelta(days=1)])  # history only in it
+    report = build(w, edited)
+    assert report.full_refresh
+    assert _layout(w, edited, DAILY).partition == "date/month"
+    after = snapshot(w, edited)
+    assert after[DAILY] == before[DAILY] and len(after[DAILY]) == 2
+    facts = [name for name, table in model.tables.items() if table.kind in ("fact", "rollup")]
+    assert {name: after[name] for name in facts} == {name: before[name] for name in facts}
+    assert not build(w, edited).full_refresh  # applied once
+
+
+def test_a_retyped_column_keeps_its_history_cast(tmp_path: Path) -> None:
+    model = _model(tmp_path)
+    w = _built(model)
+    before = w.query(f"SELECT trace_id, response_size_bytes FROM {REQUESTS} ORDER BY 1")
+    assert len(before) == 20 and all(isinstance(n, int) for _, n in before)
+    edited = _model(tmp_path, {"performance.yml": (r"(- \{name: response_size_bytes, type: )INT64", r"\1FLOAT64")})
+    w.execute("DELETE FROM raw_spans WHERE start_time < ?", [LATER - timedelta(days=1)])  # history only in it
+    assert build(w, edited).full_refresh
+    after = w.query(f"SELECT trace_id, response_size_bytes FROM {REQUESTS} ORDER BY 1")
+    assert after == [(t, float(n)) for t, n in before] and all(isinstance(n, float) for _, n in after)
+    kinds = dict(w.query("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?",
+                         [REQUESTS]))
+    assert kinds["response_size_bytes"] == "DOUBLE"
+
+
+def test_a_lossy_retype_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    model = _model(tmp_path)
+    w = _built(model)
+    before = snapshot(w, model)
+    edited = _model(tmp_path, {"performance.yml": (r"(- \{name: duration_ms, type: )FLOAT64", r"\1INT64")})
+    with pytest.raises(WarehouseError) as failure:
+        build(w, edited)
+    lines = str(failure.value).splitlines()
+    assert lines[-1] == ("nothing was changed; give the new column another name (the old one is then dropped"
+                         " with its values), or change the type back")
+    assert (f"table {REQUESTS}, column duration_ms: its history cannot be kept, FLOAT64 does not convert to"
+            " INT64 without loss") in lines
+    # the rollups summing it are retyped with it: each column whose history would be lost is named
+    assert ("table fact_performance_metrics_hourly, column duration_sum_ms: its history cannot be kept,"
+            " FLOAT64 does not convert to INT64 without loss") in lines
+    assert len(lines) == 12
+    assert snapshot(w, model) == before
+    assert _layout(w, model, REQUESTS).columns == tuple((c.name, c.type) for c in model.tables[REQUESTS].columns)
+
+
+def test_a_removed_column_goes_with_a_new_table_and_the_history_stays(tmp_path: Path) -> None:
+    model = _model(tmp_path)
+    w = _built(model)
+    before = snapshot(w, model)
+    w.execute(f"ALTER TABLE {DAILY} ADD COLUMN legacy_score DOUBLE")  # a column the model no longer has,
+    w.execute(f"DELETE FROM {LAYOUT_TABLE} WHERE table_name = ?", [DAILY])  # on a table built before layouts
+    w.execute("DELETE FROM raw_spans WHERE start_time < ?", [LATER - timedelta(days=1)])
+    assert build(w, model).full_refresh
+    assert "legacy_score" not in w.columns(DAILY)
+    after = snapshot(w, model)
+    facts = [name for name, table in model.tables.items() if table.kind in ("fact", "rollup")]
+    assert {name: after[name] for name in facts} == {name: before[name] for name in facts}
+    assert _layout(w, model, DAILY).columns == tuple((c.name, c.type) for c in model.tables[DAILY].columns)
