@@ -573,7 +573,8 @@ def _swap(warehouse: Warehouse, renderer: TransformRenderer, order: list[TableIR
 
     DuckDB: one transaction drops each table and renames its twin. BigQuery: one DML transaction
     (the commit point) records the layouts and the twins to swap; then copy jobs put each twin in
-    place (onto a new table where the partitioning or columns changed) and the twins are dropped.
+    place (onto a new table where the partitioning or columns changed: a copy cannot change them)
+    and the twins are dropped.
     """
     record = _record_statements(renderer, [t for t in order if t.name in changes]) + commit
     if warehouse.transactional_ddl:
@@ -583,7 +584,7 @@ def _swap(warehouse: Warehouse, renderer: TransformRenderer, order: list[TableIR
             statements.append((f"ALTER TABLE {_twin(renderer, table)} RENAME TO {table.name}", None))
         _run_with(warehouse, statements + record)
         return
-    pending = [(t.name, t.name in changes and changes[t.name].needs_new_table) for t in order]
+    pending = [(t.name, t.name in changes) for t in order]  # changed columns or partitioning: a new table
     journal = renderer.raw(SWAP_TABLE)
     values: list[object] = [value for row in pending for value in row]
     rows = ", ".join("(?, ?)" for _ in pending)
