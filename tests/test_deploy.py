@@ -33,7 +33,10 @@ pytest_plugins = ["conftest_looker"]
 
 DEPLOY_SECRET = "whsec-0123456789-deploy"
 SCRATCH_MONTHLY = "-- use existing orders::monthly in looker_scratch.LR$LW17_orders$monthly"
-FAST = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, total_seconds=10, timeout=0.6)
+# Per-request timeout well above the fake's slowest honest answer on a loaded machine (its git fetch and
+# checkout): a timed-out POST that did succeed is retried, and creating the temporary branch again is a 409.
+FAST = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, total_seconds=30, timeout=5.0)
+IMPATIENT = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, total_seconds=30, timeout=2.0)
 
 
 @pytest.fixture
@@ -254,11 +257,11 @@ def test_endless_5xx_gives_up_and_restores_state(fake_looker: FakeLooker, lookml
 
 
 def test_a_hanging_endpoint_is_abandoned_after_the_timeout_and_retried(fake_looker: FakeLooker, lookml: Path,
-                                                                        connect) -> None:
-    # content_validation hangs for 20 s (until the fake stops); FAST's per-request timeout is 0.6 s
+                                                                        looker_ini: Path) -> None:
+    # content_validation hangs for 20 s (until the fake stops); IMPATIENT's per-request timeout is 2 s
     fake_looker.slow_next("/content_validation", 20.0, count=1)
     started = time.monotonic()
-    result = deploy(options(fake_looker, lookml), connect)
+    result = deploy(options(fake_looker, lookml), lambda: LookerClient.from_ini(looker_ini, policy=IMPATIENT))
     elapsed = time.monotonic() - started
     assert fake_looker.production_commit == result.commit
     asked = [p for m, p in fake_looker.received if p == "/api/4.0/content_validation"]
