@@ -25,6 +25,7 @@ include: "/views/fact_performance_service_weekly.view.lkml"
 include: "/views/fact_resource_metrics_hourly.view.lkml"
 include: "/views/fact_rum_events.view.lkml"
 include: "/views/fact_rum_hourly.view.lkml"
+include: "/views/mv_performance_realtime.view.lkml"
 include: "/explores/fact_cost_hourly.explore.lkml"
 include: "/explores/fact_cost_service_daily.explore.lkml"
 include: "/explores/fact_cost_service_monthly.explore.lkml"
@@ -40,6 +41,7 @@ include: "/explores/fact_performance_service_weekly.explore.lkml"
 include: "/explores/fact_resource_metrics_hourly.explore.lkml"
 include: "/explores/fact_rum_events.explore.lkml"
 include: "/explores/fact_rum_hourly.explore.lkml"
+include: "/explores/mv_performance_realtime.explore.lkml"
 include: "/dashboards/cost_attribution.dashboard.lookml"
 include: "/dashboards/performance_and_cost.dashboard.lookml"
 
@@ -55,6 +57,13 @@ datagroup: hourly_refresh {
   description: "Fires when a new hour lands in the hourly performance rollup."
   sql_trigger: SELECT MAX(hour) FROM `perf-cost-prod.observability.fact_performance_metrics_hourly` ;;
   max_cache_age: "2 hours"
+}
+
+datagroup: realtime_refresh {
+  label: "Every minute"
+  description: "Fires when a new minute lands in the real-time rollup (refreshed every minute)."
+  sql_trigger: SELECT MAX(minute) FROM `perf-cost-prod.observability.mv_performance_realtime` ;;
+  max_cache_age: "1 minute"
 }
 
 persist_with: hourly_refresh

@@ -84,15 +84,19 @@ def test_airflow_imports_it_with_the_models_graph_and_schedules(model: SemanticM
     bag = dag_bag(airflow, GOLDEN, tmp_path)
     assert bag["import_errors"] == {}
     schedules = {dag_id: dag["schedule"] for dag_id, dag in bag["dags"].items()}
-    assert schedules == {"lookwright_daily_refresh": "0 0 * * *", "lookwright_hourly_refresh": "0 * * * *"}, (
+    assert schedules == {"lookwright_daily_refresh": "0 0 * * *", "lookwright_hourly_refresh": "0 * * * *",
+                         "lookwright_realtime_refresh": "* * * * *"}, (
         "a datagroup was added or changed: put its DAG's expected schedule here")
     assert graph(bag) == expected_edges(model)
     tasks = {task_id: task for dag in bag["dags"].values() for task_id, task in dag["tasks"].items()
              if task_id != "checks"}
     assert set(tasks) == {f"build_{name}" for name in model.tables} | set(LOAD_OF.values())
     hourly, daily = bag["dags"]["lookwright_hourly_refresh"], bag["dags"]["lookwright_daily_refresh"]
-    assert set(hourly["tasks"]) >= {"load_otlp", "load_cur", "build_fact_performance_requests",
-                                    "build_fact_performance_metrics_hourly", "build_fact_cost_hourly", "checks"}
+    # the real-time table's datagroup fires every minute: its DAG loads spans and builds what it reads
+    assert set(bag["dags"]["lookwright_realtime_refresh"]["tasks"]) == {
+        "load_otlp", "build_fact_performance_requests", "build_mv_performance_realtime"}
+    assert set(hourly["tasks"]) >= {"load_cur", "build_fact_performance_metrics_hourly", "build_fact_cost_hourly",
+                                    "checks"}
     assert set(daily["tasks"]) >= {"build_fact_performance_metrics_daily", "build_fact_cost_service_daily",
                                    "build_fact_cost_service_monthly", "checks"}
     assert daily["tasks"]["build_fact_cost_service_daily"]["inlets"] == [

@@ -14,7 +14,7 @@ from lookwright.sqlgen.analyzer import AnalysisError, BigQueryAnalyzer, analyzer
 
 ROOT = Path(__file__).resolve().parents[1]
 
-FOLDERS = {"ddl": 25, "checks": 24, "rollups": 9, "incremental": 9}
+FOLDERS = {"ddl": 26, "checks": 25, "rollups": 10, "incremental": 10, "expire": 1}
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from lookwright.sqlgen.pruning import TableAccess, partition_access
 from lookwright.sqlgen.render import partition_column, read_all
 from lookwright.warehouse.base import Warehouse
 from lookwright.warehouse.bigquery import BigQueryWarehouse
-from lookwright.warehouse.build import BuildReport, build
+from lookwright.warehouse.build import BuildReport, build, build_tables
 from lookwright.warehouse.duckdb import DuckDBWarehouse
 from lookwright.warehouse.quality import CheckRun, run_checks
 from lookwright.warehouse.sources import load as load_source
@@ -68,10 +68,18 @@ def _figures(w: Warehouse, model: SemanticModel) -> dict[str, Any]:
     p95 = w.query("SELECT s.service_name, d.date, d.duration_p95_ms FROM fact_performance_service_daily AS d"
                   " JOIN dim_service AS s ON s.service_key = d.service_key ORDER BY 1, 2")
     traces = w.query("SELECT COUNT(*), SUM(attributed_cost) FROM bridge_trace_cost")
-    return {"counts": counts, "cost": [(_day(d), float(c)) for d, c in cost],
+    live = w.query("SELECT COUNT(*), SUM(request_count), SUM(error_count), MIN(minute), MAX(minute)"
+                   " FROM mv_performance_realtime")[0]
+    return {"realtime": (int(live[0]), int(live[1]), int(live[2]), _naive(live[3]), _naive(live[4])),
+            "counts": counts, "cost": [(_day(d), float(c)) for d, c in cost],
             "requests": tuple(int(v) for v in requests[0]),
             "p95": [(s, _day(d), float(v)) for s, d, v in p95],
             "traces": (int(traces[0][0]), float(traces[0][1] or 0))}
+
+
+def _naive(value: object) -> datetime:
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _day(value: object) -> date:
@@ -81,6 +89,7 @@ def _day(value: object) -> date:
 
 def _same(duck: dict[str, Any], bq: dict[str, Any]) -> None:
     assert bq["counts"] == duck["counts"]
+    assert bq["realtime"] == duck["realtime"]
     assert bq["requests"] == duck["requests"]
     assert [d for d, _ in bq["cost"]] == [d for d, _ in duck["cost"]]
     assert [c for _, c in bq["cost"]] == pytest.approx([c for _, c in duck["cost"]], rel=1e-9)
@@ -102,6 +111,9 @@ def _pipeline(w: Warehouse, model: SemanticModel, files: list[tuple[str, Path]])
     figures.append(_figures(w, model))
     for kind, path in later:  # the second day's files carry late spans of the first day
         load_source(w, kind, path)
+    # the every-minute task: the request fact and the real-time table only
+    run.reports["refresh"] = build_tables(w, model, ["fact_performance_requests", "mv_performance_realtime"])
+    figures.append(_figures(w, model))
     run.reports["incremental"] = build(w, model)
     figures.append(_figures(w, model))
     run.checks = run_checks(w, model)
@@ -151,13 +163,15 @@ def test_numbers_equal_duckdb_after_every_step(duckdb_run: tuple[Run, list[Any]]
                                                bigquery_run: tuple[Run, list[Any]]) -> None:
     duck_run, duck = duckdb_run
     bq_run, bq = bigquery_run
-    assert len(bq) == len(duck) == 4
+    assert len(bq) == len(duck) == 5
     for step_duck, step_bq in zip(duck, bq, strict=True):
         _same(step_duck, step_bq)
     assert duck[0]["counts"]["fact_performance_requests"] < duck[1]["counts"]["fact_performance_requests"]
-    assert duck[3] == duck[2]  # the interrupted rebuild left every table as it was
+    assert duck[4] == duck[3]  # the interrupted rebuild left every table as it was
     assert [t for t, n in duck[0]["counts"].items() if n == 0] == []  # every table built, none vacuously equal
     modes = {name: {s.table: s.mode for s in report.steps} for name, report in bq_run.reports.items()}
+    assert modes["refresh"] == {"fact_performance_requests": "incremental", "mv_performance_realtime": "incremental"}
+    assert duck[1]["counts"]["fact_performance_metrics_hourly"] == duck[0]["counts"]["fact_performance_metrics_hourly"]
     assert modes["incremental"]["fact_performance_metrics_hourly"] == "incremental"
     assert modes["incremental"]["fact_performance_requests"] == "incremental"
     assert set(modes["full"].values()) == {"full"}

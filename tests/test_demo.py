@@ -141,6 +141,7 @@ DEMO_REBUILD = [
     ("bridge_trace_cost", "incremental", "2025-03-04 00:00", "1,502", "3,000"),
     ("fact_rum_events", "incremental", "2025-03-04 22:00", "58", "1,139"),
     ("fact_rum_hourly", "incremental", "2025-03-04 22:00", "58", "1,082"),
+    ("mv_performance_realtime", "incremental", "2025-03-04 23:56", "2", "47"),  # the newest 90 minutes
 ]
 
 

@@ -46,7 +46,7 @@ def test_generated_files_match_goldens(flagship_output: Path, update_goldens: bo
 
 def test_every_lookml_file_loads_with_lkml(flagship_output: Path) -> None:
     files = sorted((flagship_output / "lookml").rglob("*.lkml"))
-    assert len(files) == 40  # 24 views, 15 explores, 1 model
+    assert len(files) == 42  # 25 views, 16 explores, 1 model
     kinds = {".view.lkml": ["views"], ".explore.lkml": ["explores"]}
     for path in files:
         parsed = lkml.load(path.read_text())
@@ -57,13 +57,14 @@ def test_every_lookml_file_loads_with_lkml(flagship_output: Path) -> None:
             assert (sorted(parsed), len(parsed[kinds[kind][0]])) == (kinds[kind], 1), path
 
 
-STATEMENTS = {"ddl": ("create",), "incremental": ("merge",), "rollups": ("select",), "checks": ("select", "union")}
+STATEMENTS = {"ddl": ("create",), "incremental": ("merge",), "rollups": ("select",), "checks": ("select", "union"),
+              "expire": ("delete",)}
 
 
 def test_every_sql_statement_parses_as_bigquery(flagship_output: Path) -> None:
     files = sorted((flagship_output / "sql" / "bigquery").rglob("*.sql"))
     per_folder = {folder: len([p for p in files if p.parent.name == folder]) for folder in STATEMENTS}
-    assert (per_folder, len(files)) == ({"ddl": 25, "incremental": 9, "rollups": 9, "checks": 24}, 67)
+    assert (per_folder, len(files)) == ({"ddl": 26, "incremental": 10, "rollups": 10, "checks": 25, "expire": 1}, 72)
     for path in files:
         statement = sqlglot.parse_one(path.read_text(), read="bigquery")
         assert statement.key in STATEMENTS[path.parent.name], path

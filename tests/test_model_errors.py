@@ -208,6 +208,18 @@ def test_percentile_metric_needs_a_sketch(tmp_path: Path) -> None:
     assert ("LW506", 37) in codes
 
 
+@pytest.mark.parametrize(("grain", "keep", "message"), [
+    ("hour", 1, "keep_periods 1 is not more than increment_offset 1"),
+    ("day", 30, "keep_periods keeps the newest days, but only minute and hour periods"),
+])
+def test_keep_periods_needs_time_periods_longer_than_the_late_window(tmp_path: Path, grain: str, keep: int,
+                                                                        message: str) -> None:
+    broken = ROLLUPS.replace("grain: hour}\n", f"grain: {grain}}}\n      keep_periods: {keep}\n      increment_offset: 1\n", 1)
+    errors = [e for e in _errors(tmp_path, BASE.replace("explores:\n", broken + "explores:\n", 1)) if e.code == "LW511"]
+    assert [(e.code, e.line) for e in errors] == [("LW511", 33)]  # the keep_periods line
+    assert message in errors[0].message
+
+
 def test_missing_model_directory(tmp_path: Path) -> None:
     with pytest.raises(ModelError) as caught:
         load_model(tmp_path / "nope")

@@ -40,7 +40,7 @@ SERVICE = "fact_performance_service_daily"
 COST = "fact_cost_service_daily"
 LOGS, RUM = "fact_log_events_hourly", "fact_rum_hourly"  # empty here: no log lines or beacons
 LONG = ["fact_cost_service_monthly", "fact_performance_service_monthly", "fact_performance_service_weekly"]
-ROLLUPS = [COST, LONG[0], LOGS, DAILY, HOURLY, SERVICE, LONG[1], LONG[2], RUM]  # the model's rollup tables, in the order they are validated
+ROLLUPS = [COST, LONG[0], LOGS, DAILY, HOURLY, SERVICE, LONG[1], LONG[2], RUM, "mv_performance_realtime"]  # the model's rollup tables, in the order they are validated
 # checkout GET /api/carts: a skewed small hour (18 fast, 2 slow) then a busy even hour
 SKEWED_HOUR = [10.0 + i for i in range(18)] + [500.0, 520.0]
 BUSY_HOUR = [10.0 + 0.5 * ((i * 37) % 100) for i in range(100)]
@@ -266,7 +266,8 @@ def test_cli_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "fact_performance_metrics_daily (2 groups, from fact_performance_requests)" in out.out
     assert "fact_performance_service_daily (2 groups, from fact_performance_requests)" in out.out
     assert "fact_cost_service_daily (1 group, from fact_cost_hourly)" in out.out
-    assert "compared 9 rollup tables, 13 groups in " in out.err  # 1 cost + 2 daily + 3 hourly + 2 service + 5 weekly/monthly
+    # 1 cost + 2 daily + 3 hourly + 2 service + 5 weekly/monthly + 50 service-minutes of the real-time table
+    assert "compared 10 rollup tables, 63 groups in " in out.err
     with DuckDBWarehouse(path) as w:
         replace_daily(w, "duration_avg_ms", "AVG(duration_avg_ms)")
         endpoint = key(w, "checkout|GET|/api/carts")

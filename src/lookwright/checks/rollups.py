@@ -17,7 +17,8 @@ A column with no meaning on the raw rows (any_value; a re-aggregation such as `m
 which the model validator already rejects as LW505) is skipped, with the reason in the report.
 
 Rollup rows whose period is older than the oldest raw period (raw retention is shorter than
-rollup retention) are not compared; they are counted in `groups_outside_raw`.
+rollup retention) are not compared; they are counted in `groups_outside_raw`. A rollup keeping only
+its newest periods (`keep_periods`) is compared from its oldest kept period on.
 
 JSON (`render_json`, version 1):
 {"version": 1, "tables": [{"table", "groups_compared", "groups_outside_raw",
@@ -305,13 +306,15 @@ def comparison_sql(model: SemanticModel, table: TableIR, dialect: Dialect) -> _P
     join = " AND ".join(f"raw.k{i} IS NOT DISTINCT FROM rolled.r_k{i}" for i in range(len(keys)))
     order = ", ".join(f"COALESCE(raw.k{i}, rolled.r_k{i}) NULLS FIRST" for i in range(len(keys)))
     positions = ", ".join(str(i + 1) for i in range(len(keys)))
+    # a table keeping only its newest periods is compared on those: older raw groups were expired
+    kept = "" if rollup.keep_periods is None else f" WHERE k0 >= (SELECT MIN({keys[0]}) FROM {table.name})"
     sql = f"""WITH grouped AS (
   SELECT
     {grouped}
   FROM {read_all(root, root.name, dialect)}
   GROUP BY {positions}
 ),
-raw AS (SELECT {raw_select} FROM grouped),
+raw AS (SELECT {raw_select} FROM grouped{kept}),
 rolled AS (
   SELECT {rolled_select} FROM {table.name}
   WHERE ({keys[0]} >= (SELECT MIN(k0) FROM raw)) IS TRUE

@@ -130,7 +130,7 @@ def table_columns(table: schema.Table, tables: dict[str, Located[schema.Table]])
     source = tables[table.rollup.source].item
     source_columns = table_columns(source, tables)
     derived: dict[str, str] = {}
-    derived[table.rollup.period.column] = "TIMESTAMP" if table.rollup.period.grain == "hour" else "DATE"
+    derived[table.rollup.period.column] = "TIMESTAMP" if table.rollup.period.grain in ("minute", "hour") else "DATE"
     for name in table.rollup.group_by:
         derived[name] = source_columns.get(name, "STRING")
     for metric in table.rollup.metrics:

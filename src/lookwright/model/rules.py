@@ -23,6 +23,7 @@ Codes (stable; tests assert them):
   LW508 partitioning BigQuery rejects (DATE by hour, ingestion and column at once)
   LW509 require_partition_filter on a table without partitioning
   LW510 explore over a table that requires a partition filter does not always filter its partition column
+  LW511 keep_periods on a rollup of DATE periods, or not more than its increment_offset
 """
 
 from __future__ import annotations
@@ -327,6 +328,23 @@ def _check_rollup(located: Located[schema.Table], rollup: schema.Rollup,
             yield located.error(("rollup", "metrics", position, "agg"), "LW506",
                                 f"rollup metric '{metric.name}': per_second needs a period of fixed length,"
                                 " and months differ", "use a ratio over a days or seconds metric instead")
+    yield from _check_keep_periods(located, rollup)
+
+
+def _check_keep_periods(located: Located[schema.Table], rollup: schema.Rollup) -> Iterator[Issue]:
+    keep = rollup.keep_periods
+    if keep is None:
+        return
+    if rollup.period.grain not in ("minute", "hour"):
+        yield located.error(("rollup", "keep_periods"), "LW511",
+                            f"keep_periods keeps the newest {rollup.period.grain}s, but only minute and hour"
+                            " periods can be kept so (the table's retention_days expires the others)",
+                            "remove keep_periods and set retention_days")
+    elif keep <= rollup.increment_offset:
+        yield located.error(("rollup", "keep_periods"), "LW511",
+                            f"keep_periods {keep} is not more than increment_offset {rollup.increment_offset}:"
+                            " every build would delete periods it has just recomputed",
+                            f"keep at least {rollup.increment_offset + 1} periods")
 
 
 def _check_metric(located: Located[schema.Table], path: tuple[str | int, ...], metric: schema.RollupMetric,

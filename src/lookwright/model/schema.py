@@ -136,7 +136,7 @@ class RollupPeriod(StrictModel):
 
     column: Identifier
     source: Identifier
-    grain: Literal["hour", "day", "week", "month"] = Field(description='week: ISO weeks from Monday; month: calendar months.')
+    grain: Literal["minute", "hour", "day", "week", "month"] = Field(description='week: ISO weeks from Monday; month: calendar months.')
 
 
 class Rollup(StrictModel):
@@ -148,6 +148,7 @@ class Rollup(StrictModel):
     metrics: list[RollupMetric]
     increment_offset: int = Field(default=1, ge=0, description='Periods before the newest one that every incremental build recomputes (late data).')
     datagroup: Identifier | None = None
+    keep_periods: int | None = Field(default=None, gt=0, description='Keep only the newest N periods (counted back from the source\'s newest one): every build deletes older rows and a full build reads only that window of the source (a real-time table of the last hour: grain minute, keep_periods 90).')
 
 
 class Transform(StrictModel):

@@ -8,7 +8,7 @@ from it; a load runs as often as the fastest table reading its raw table. A tabl
 name (dimensions, bridges: only joined) runs on its model's `persist_with` (the fastest of them),
 else on the slowest datagroup; a joined view never makes a dimension rebuild every minute. A datagroup's schedule is its
 `interval_trigger` ("N minutes|hours|days"), else the finest grain of the rollups that use it
-(hour: hourly; day, week and month: daily), else its `max_cache_age` rounded down to an hour or day.
+(minute: every minute; hour: hourly; day, week and month: daily), else its `max_cache_age` rounded down to an hour or day.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from lookwright.warehouse.build import TransformRenderer, build_order
 from lookwright.warehouse.sources import SOURCES
 
 UNITS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
-GRAIN_EVERY = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=1),
-               "month": timedelta(days=1)}
+GRAIN_EVERY = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1),
+               "week": timedelta(days=1), "month": timedelta(days=1)}
 INTERVAL = re.compile(r"^\s*(\d+)\s*(minute|hour|day)s?\s*$", re.IGNORECASE)
 
 

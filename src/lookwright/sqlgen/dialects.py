@@ -13,7 +13,8 @@ from dataclasses import dataclass
 SKETCH_ALPHA = 0.005
 QUANTILE_FUNCTION = "lw_sketch_quantile"
 GAMMA = (1 + SKETCH_ALPHA) / (1 - SKETCH_ALPHA)
-SECONDS = {"hour": 3600, "day": 86400, "week": 604800}  # a month has no fixed length
+SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "week": 604800}  # a month has no fixed length
+TIMESTAMP_GRAINS = frozenset({"minute", "hour"})  # periods that are TIMESTAMPs; the others are DATEs
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,8 @@ class Dialect:
         return f"@{name}"
 
     def source_window(self, window: str, grain: str) -> str:
-        """The window start of a rollup period (TIMESTAMP for hours, DATE for days) as a TIMESTAMP."""
-        return window if grain == "hour" else f"CAST({window} AS TIMESTAMP)"
+        """The window start of a rollup period (TIMESTAMP for minutes and hours, DATE for days) as a TIMESTAMP."""
+        return window if grain in TIMESTAMP_GRAINS else f"CAST({window} AS TIMESTAMP)"
 
     def days_between(self, start: str, end: str) -> str:
         raise NotImplementedError
@@ -109,8 +110,8 @@ class BigQuery(Dialect):
         return f"`{table_id}`"
 
     def trunc(self, expression: str, grain: str) -> str:
-        if grain == "hour":
-            return f"TIMESTAMP_TRUNC({expression}, HOUR)"
+        if grain in TIMESTAMP_GRAINS:
+            return f"TIMESTAMP_TRUNC({expression}, {grain.upper()})"
         if grain == "week":  # ISO weeks, like DuckDB's date_trunc('week', ...)
             return f"DATE_TRUNC(DATE({expression}), WEEK(MONDAY))"
         if grain == "month":
@@ -118,8 +119,8 @@ class BigQuery(Dialect):
         return f"DATE({expression})"
 
     def minus(self, expression: str, amount: int, grain: str) -> str:
-        if grain == "hour":
-            return f"TIMESTAMP_SUB({expression}, INTERVAL {amount} HOUR)"
+        if grain in TIMESTAMP_GRAINS:
+            return f"TIMESTAMP_SUB({expression}, INTERVAL {amount} {grain.upper()})"
         unit = {"week": "WEEK", "month": "MONTH"}.get(grain, "DAY")
         return f"DATE_SUB({expression}, INTERVAL {amount} {unit})"
 
@@ -130,7 +131,7 @@ class BigQuery(Dialect):
         return f"CROSS JOIN UNNEST({array}) AS {alias}"
 
     def epoch(self, grain: str) -> str:
-        return "TIMESTAMP '1970-01-01 00:00:00+00'" if grain == "hour" else "DATE '1970-01-01'"
+        return "TIMESTAMP '1970-01-01 00:00:00+00'" if grain in TIMESTAMP_GRAINS else "DATE '1970-01-01'"
 
     def days_between(self, start: str, end: str) -> str:
         return f"DATE_DIFF({end}, {start}, DAY)"
@@ -147,7 +148,7 @@ class BigQuery(Dialect):
                 f"RETURNS FLOAT64\nAS (\n  {body}\n)")
 
     def source_window(self, window: str, grain: str) -> str:
-        return window if grain == "hour" else f"TIMESTAMP({window})"
+        return window if grain in TIMESTAMP_GRAINS else f"TIMESTAMP({window})"
 
 
 DUCKDB_TYPES = {
@@ -171,15 +172,15 @@ class DuckDB(Dialect):
         return name
 
     def trunc(self, expression: str, grain: str) -> str:
-        if grain == "hour":
-            return f"date_trunc('hour', {expression})"
+        if grain in TIMESTAMP_GRAINS:
+            return f"date_trunc('{grain}', {expression})"
         if grain in ("week", "month"):
             return f"CAST(date_trunc('{grain}', {expression}) AS DATE)"
         return f"CAST({expression} AS DATE)"
 
     def minus(self, expression: str, amount: int, grain: str) -> str:
-        unit = {"hour": "HOUR", "week": "WEEK", "month": "MONTH"}.get(grain, "DAY")
-        cast = "TIMESTAMP" if grain == "hour" else "DATE"
+        unit = {"minute": "MINUTE", "hour": "HOUR", "week": "WEEK", "month": "MONTH"}.get(grain, "DAY")
+        cast = "TIMESTAMP" if grain in TIMESTAMP_GRAINS else "DATE"
         return f"CAST({expression} - INTERVAL {amount} {unit} AS {cast})"
 
     def sketch_aggregate(self, bucket: str, count: str, order: str) -> str:
@@ -189,7 +190,7 @@ class DuckDB(Dialect):
         return f"CROSS JOIN (SELECT UNNEST({array}) AS {alias})"
 
     def epoch(self, grain: str) -> str:
-        return "TIMESTAMP '1970-01-01 00:00:00'" if grain == "hour" else "DATE '1970-01-01'"
+        return "TIMESTAMP '1970-01-01 00:00:00'" if grain in TIMESTAMP_GRAINS else "DATE '1970-01-01'"
 
     def exact_sum(self, expression: str) -> str:
         # a parallel DOUBLE sum changes in the last bits with row order; a DECIMAL sum is exact,

@@ -77,7 +77,8 @@ def bq_string(value: str) -> str:
     return f'"{escaped}"'
 
 
-STATEMENT_TEMPLATES = ("create_table.sql.j2", "rollup_select.sql.j2", "incremental.sql.j2", "checks.sql.j2")
+STATEMENT_TEMPLATES = ("create_table.sql.j2", "rollup_select.sql.j2", "incremental.sql.j2", "expire.sql.j2",
+                       "checks.sql.j2")
 
 
 def warm_templates(dialect: str, override: Path | None = None) -> None:
@@ -206,7 +207,7 @@ def _fraction(percentile: float) -> float:
 class Statement:
     """A rendered statement and the file it belongs in."""
 
-    kind: str  # ddl | rollup | incremental | check
+    kind: str  # ddl | rollup | incremental | expire | check
     table: str
     sql: str
     origin: Origin
@@ -255,6 +256,14 @@ class SqlRenderer:
                            window=window or self.dialect.parameter(WINDOW_PARAMETER),
                            select=self.rollup_select(table, windowed=True, source_window=source_window).strip())
 
+    def expire(self, table: TableIR, oldest: str | None = None, floor: str | None = None) -> str:
+        """The DELETE of a keep_periods rollup's rows from `oldest` (its oldest row) to before `floor`
+        (default: the @expire_from and @expire_before parameters)."""
+        plan = plan_rollup(self.model, table, self.dialect)
+        return self.render("expire.sql.j2", plan=plan, target=self.ref(table.name),
+                           oldest=oldest or self.dialect.parameter(EXPIRE_FROM_PARAMETER),
+                           floor=floor or self.dialect.parameter(EXPIRE_PARAMETER))
+
     def checks(self, table: TableIR) -> str:
         return self.render("checks.sql.j2", table=table, ref=read_all(table, self.ref(table.name), self.dialect))
 
@@ -266,14 +275,18 @@ class SqlRenderer:
             if table.rollup is not None:
                 out.append(Statement("rollup", table.name, self.rollup_select(table, windowed=False), table.origin))
                 out.append(Statement("incremental", table.name, self.incremental(table), table.origin))
+                if table.rollup.keep_periods is not None:
+                    out.append(Statement("expire", table.name, self.expire(table), table.origin))
             if table.checks or any(c.required for c in table.columns):
                 out.append(Statement("check", table.name, self.checks(table), table.origin))
         return out
 
 
 WINDOW_PARAMETER = "window_start"
+EXPIRE_PARAMETER = "expire_before"
+EXPIRE_FROM_PARAMETER = "expire_from"
 
-SQL_FOLDERS = {"ddl": "ddl", "rollup": "rollups", "incremental": "incremental", "check": "checks"}
+SQL_FOLDERS = {"ddl": "ddl", "rollup": "rollups", "incremental": "incremental", "expire": "expire", "check": "checks"}
 
 
 def render_sql_files(model: SemanticModel, dialect: str = "bigquery", templates: Path | None = None,

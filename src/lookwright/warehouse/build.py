@@ -33,6 +33,7 @@ import jinja2
 from lookwright.errors import InputError, WarehouseError
 from lookwright.model.ir import SemanticModel, TableIR
 from lookwright.paths import DEFAULT_TEMPLATES
+from lookwright.sqlgen.dialects import TIMESTAMP_GRAINS
 from lookwright.sqlgen.render import (
     SqlRenderer,
     every_partition,
@@ -61,7 +62,8 @@ TABLE_STATE = "lookwright_table_state"  # what each `build --table` run of one t
 TABLE_STATE_COLUMNS = (("table_name", "STRING"), ("raw_loaded_through", "TIMESTAMP"))
 SWAP_TABLE = "lookwright_swap_pending"  # BigQuery: twins of a committed rebuild still to be swapped in
 SWAP_COLUMNS = (("table_name", "STRING"), ("replace_table", "BOOL"))
-GRAIN_STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+GRAIN_STEP = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1),
+              "week": timedelta(weeks=1)}
 NEXT = "__lw_next"  # suffix of the staging twin a full build writes into
 EPOCH = datetime(1970, 1, 1)
 
@@ -197,11 +199,18 @@ class TransformRenderer:
         sql = self.sql.incremental(table, window=target_bound, source_window=source_bound)
         return [s.strip() for s in sql.split(";") if s.strip()]
 
-    def rollup_full(self, table: TableIR) -> str:
-        """INSERT of every period of a rollup from its whole source."""
+    def rollup_full(self, table: TableIR, floor: datetime | None = None) -> str:
+        """INSERT of every period of a rollup from its whole source (from `floor` on when given)."""
         columns = ", ".join(c.name for c in table.columns)
-        select = self.sql.rollup_select(table, windowed=False).strip()
+        bound = None if floor is None else self.literal(floor)
+        select = self.sql.rollup_select(table, windowed=floor is not None, source_window=bound).strip()
         return f"INSERT INTO {self.sql.ref(table.name)} ({columns})\n{select}"
+
+    def expire_statements(self, table: TableIR, oldest: datetime, floor: datetime) -> list[str]:
+        """A keep_periods rollup (minute or hour periods): the DELETE of its rows from `oldest` to before `floor`."""
+        if table.rollup is None or table.rollup.keep_periods is None or oldest >= floor:
+            return []
+        return [self.sql.expire(table, self.literal(oldest), self.literal(floor)).strip()]
 
     def dependencies(self, table: TableIR) -> tuple[str, ...]:
         """Model tables the table is built from (rollup source, or every ref() in its template)."""
@@ -233,6 +242,10 @@ def _partition_column(table: TableIR) -> str | None:
 def _incremental(table: TableIR) -> bool:
     transform = table.transform
     return table.rollup is not None or (transform is not None and transform.incremental_column is not None)
+
+
+def _keeps_periods(table: TableIR) -> bool:
+    return table.rollup is not None and table.rollup.keep_periods is not None
 
 
 def _incremental_column(table: TableIR) -> str:
@@ -430,7 +443,41 @@ def _rollup_window(warehouse: Warehouse, renderer: TransformRenderer, table: Tab
     value = _as_datetime(newest)
     assert value is not None
     start = periods_before(value, rollup.increment_offset, rollup.period.grain)
-    return start if rollup.period.grain == "hour" else start.date()
+    return start if rollup.period.grain in TIMESTAMP_GRAINS else start.date()
+
+
+def _rollup_step(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR) -> tuple[list[str], datetime | None]:
+    """An incremental rollup step: its statements and window (None: in full). A keep_periods rollup
+    recomputes nothing older than its floor and deletes its rows from the oldest to the floor."""
+    period = _rollup_window(warehouse, renderer, table)
+    floor = keep_floor(warehouse, renderer, table, _as_window(period))
+    if floor is not None and period is not None:
+        period = max(_as_window(period) or floor, floor)  # nothing older than floor is kept
+    statements = ([renderer.rollup_full(table, floor)] if period is None
+                  else renderer.rollup_statements(table, period))
+    if floor is not None:
+        assert table.rollup is not None
+        column = table.rollup.period.column
+        oldest = _as_datetime(_scalar(warehouse, f"SELECT MIN({column}) FROM {renderer.own(table.name)}"
+                                                 f" WHERE {renderer.all_partitions(table)}"))
+        statements += [] if oldest is None else renderer.expire_statements(table, oldest, floor)
+    return statements, _as_window(period)
+
+
+def keep_floor(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR,
+               since: datetime | None = None) -> datetime | None:
+    """A keep_periods rollup: the first period it keeps, counted back from the source's newest
+    period (read at or after `since` when given, so the read prunes); None for an empty source."""
+    rollup = table.rollup
+    if rollup is None or rollup.keep_periods is None:
+        return None
+    source = renderer.model.tables[rollup.source]
+    where = (renderer.all_partitions(source) if since is None
+             else renderer.window_predicate(source, rollup.period.source, since))
+    period = renderer.dialect.trunc(rollup.period.source, rollup.period.grain)
+    newest = _as_datetime(_scalar(warehouse, f"SELECT MAX({period}) FROM {renderer.sql.ref(source.name)}"
+                                             f" WHERE {where}"))
+    return None if newest is None else periods_before(newest, rollup.keep_periods - 1, rollup.period.grain)
 
 
 def periods_before(start: datetime, periods: int, grain: str) -> datetime:
@@ -551,9 +598,9 @@ def _rebuild(warehouse: Warehouse, renderer: TransformRenderer, order: list[Tabl
             if not first:
                 sql.redirect[table.name] = table.name + NEXT
                 warehouse.execute(sql.ddl(table))  # the twin, with the model's layout for the table
-            warehouse.execute(renderer.rollup_full(table) if table.rollup is not None
-                              else renderer.insert(table, None)[1])
-            if _incremental(table) and not first:
+            warehouse.execute(renderer.rollup_full(table, keep_floor(warehouse, renderer, table))
+                              if table.rollup is not None else renderer.insert(table, None)[1])
+            if _incremental(table) and not first and not _keeps_periods(table):
                 _keep_history(warehouse, renderer, table, changes.get(table.name))
             target = renderer.own(table.name) if first else _twin(renderer, table)
             rows = _count(warehouse, renderer, table, target)
@@ -670,10 +717,7 @@ def build_tables(warehouse: Warehouse, model: SemanticModel, names: Sequence[str
         seen_through = raw_loaded_through(warehouse, renderer)
         previous = seen.get(table.name, previous_loaded_at)
         if table.rollup is not None:
-            period = _rollup_window(warehouse, renderer, table)
-            statements = ([renderer.rollup_full(table)] if period is None
-                          else renderer.rollup_statements(table, period))
-            window = _as_window(period)
+            statements, window = _rollup_step(warehouse, renderer, table)
         else:
             window = _window_since(warehouse, renderer, table, previous)
             statements = renderer.insert(table, window)
@@ -722,10 +766,7 @@ def _incremental_build(warehouse: Warehouse, renderer: TransformRenderer, order:
         on_step(table.name, index, len(order))
         started = time.perf_counter()
         if table.rollup is not None:
-            period = _rollup_window(warehouse, renderer, table)
-            statements = ([renderer.rollup_full(table)] if period is None
-                          else renderer.rollup_statements(table, period))
-            window = _as_window(period)
+            statements, window = _rollup_step(warehouse, renderer, table)
         else:
             depends = renderer.dependencies(table)
             upstream = [w for name in depends if (w := windows.get(name)) is not None]

@@ -14,6 +14,7 @@ from typing import Any
 
 from lookwright.errors import WarehouseError
 from lookwright.model.ir import SemanticModel, TableIR
+from lookwright.sqlgen.dialects import TIMESTAMP_GRAINS
 from lookwright.sqlgen.pruning import TableAccess, partition_access, scanned_tables
 from lookwright.warehouse.build import TransformRenderer, build_order, late_window, periods_before
 from lookwright.warehouse.sources.schema import RAW_PARTITIONS
@@ -97,8 +98,12 @@ def _is_incremental(table: TableIR) -> bool:
 def _table_statements(renderer: TransformRenderer, table: TableIR, window_start: datetime) -> list[str]:
     if table.rollup is not None:
         start = periods_before(window_start, table.rollup.increment_offset, table.rollup.period.grain)
-        window: datetime | date = start if table.rollup.period.grain == "hour" else start.date()
-        return renderer.rollup_statements(table, window)
+        window: datetime | date = start if table.rollup.period.grain in TIMESTAMP_GRAINS else start.date()
+        keep = table.rollup.keep_periods
+        expire = [] if keep is None else renderer.expire_statements(
+            table, periods_before(window_start, 2 * keep, table.rollup.period.grain),
+            periods_before(window_start, keep, table.rollup.period.grain))
+        return renderer.rollup_statements(table, window) + expire
     return renderer.insert(table, window_start if _is_incremental(table) else None)
 
 
