@@ -95,7 +95,7 @@ def test_plan_cli_prints_statements_and_declared_queries(capsys: pytest.CaptureF
               "--lookml", str(ROOT / "generated_lookml")])
     assert exit_.value.code in (0, None)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "incremental build from 2025-03-04 09:00 UTC (partitions from 2025-03-04): 39 statements"
+    assert lines[0] == "incremental build from 2025-03-04 09:00 UTC (partitions from 2025-03-04): 41 statements"
     assert ("30 unpruned reads of partitioned tables (by the full rebuilds of bridge_service_resource, dim_endpoint,"
             " dim_environment, dim_region, dim_resource, dim_service, dim_time, dim_user_segment)") in lines
     assert "       raw_spans (partition start_time): NOT PRUNED: reads every partition (the table is rebuilt in" \

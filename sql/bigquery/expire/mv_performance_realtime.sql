@@ -13,4 +13,4 @@
 --   deterministic; here the window is counted back from the newest span instead.
 -- The sketches merge like the hourly ones: p50/p95/p99 of any set of minutes are within 0.5%.
 DELETE FROM `perf-cost-prod.observability.mv_performance_realtime`
-WHERE minute < @expire_before
+WHERE minute >= @expire_from AND minute < @expire_before

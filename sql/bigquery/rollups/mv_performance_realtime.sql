@@ -29,6 +29,7 @@ WITH source_rows AS (
     src.span_attributes,
     src.resource_attributes
   FROM `perf-cost-prod.observability.fact_performance_requests` AS src
+  WHERE src.timestamp >= TIMESTAMP '1970-01-01 00:00:00+00'
 ),
 aggregated AS (
   SELECT
