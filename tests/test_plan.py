@@ -70,8 +70,8 @@ def test_declared_queries_name_the_table_that_serves_them_and_what_the_raw_explo
     from lookwright.warehouse.plan import plan_queries
 
     queries = {q.name: q for q in plan_queries(model, load_project(ROOT / "generated_lookml"), NOW)}
-    assert sorted(queries) == ["daily_requests_by_service", "monthly_requests_by_service", "p95_by_endpoint",
-                               "requests_by_service_hour"]
+    assert sorted(queries) == ["daily_requests_by_service", "monthly_cost_by_team", "monthly_requests_by_service",
+                               "p95_by_endpoint", "requests_by_service_hour", "weekly_requests_by_service"]
     requests = TableAccess("fact_performance_requests", "timestamp", True, (">= constant", "less constant"))
     week = ("fact_performance_requests.partition_date", datetime(2025, 2, 26), datetime(2025, 3, 5))
     hourly = queries["requests_by_service_hour"]
@@ -83,7 +83,10 @@ def test_declared_queries_name_the_table_that_serves_them_and_what_the_raw_explo
     monthly = queries["monthly_requests_by_service"]  # no filter: the raw explore would read every month
     assert monthly.served_by == "monthly_by_service" and monthly.unpruned == (
         TableAccess("fact_performance_service_monthly", "month", False, ()),)
-    assert [q.error for q in queries.values()] == [None] * 4  # BigQuery SQL from the one compiler, ZetaSQL-clean
+    for name in ("weekly_requests_by_service", "monthly_cost_by_team"):  # long-range tiles: never daily rows
+        assert queries[name].served_by in ("weekly_by_service", "monthly_cost_by_service")
+        assert "daily" not in " ".join(a.table for a in queries[name].accesses)
+    assert [q.error for q in queries.values()] == [None] * 6  # BigQuery SQL from the one compiler, ZetaSQL-clean
     assert all(q.bytes_processed is None for q in queries.values())  # offline: never a guess
 
 
@@ -105,7 +108,7 @@ def test_plan_cli_prints_statements_and_declared_queries(capsys: pytest.CaptureF
               "--lookml", str(ROOT / "generated_lookml")])
     assert exit_.value.code in (0, None)
     capsys.readouterr()
-    start = lines.index("declared queries: 4")
+    start = lines.index("declared queries: 6")
     assert lines[start + 1:start + 5] == [
         ("  daily_requests_by_service [fact_performance_requests]: served by aggregate table daily_rollup"
         " (a Looker PDT, pruned by its partition key fact_performance_requests.partition_date)"),

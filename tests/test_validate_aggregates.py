@@ -79,20 +79,30 @@ def broken_model(tmp_path: Path) -> Path:
 
 MONTHLY_EXPLORE = "fact_performance_service_monthly"
 MONTHLY_LINES = ("-- use existing fact_performance_service_monthly::monthly_by_service",)
+# long-range queries served by the weekly and cost-monthly explores' aggregate tables (never daily rows)
+LONG_RANGE = {
+    "monthly_cost_by_team": ("fact_cost_service_monthly", "monthly_cost_by_service"),
+    "weekly_requests_by_service": ("fact_performance_service_weekly", "weekly_by_service"),
+}
+MODEL_QUERIES = 6  # the model's declared queries, sorted by name, come before the dashboard tiles
 
 
 def test_flagship_queries_are_served_as_declared(at_root: None) -> None:
     report = check_queries(load_model(Path("semantic")), load_project(Path("generated_lookml")))
-    assert report.queries[:4] == (
+    queries = report.queries[:MODEL_QUERIES]
+    assert {q.name: (q.explore, q.used, q.must_hit, q.ok, q.lines) for q in queries if q.name in LONG_RANGE} == {
+        name: (explore, used, used, True, (f"-- use existing {explore}::{used}",))
+        for name, (explore, used) in LONG_RANGE.items()}
+    assert tuple(q for q in queries if q.name not in LONG_RANGE) == (
         QueryResult("daily_requests_by_service", EXPLORE, "semantic/explores.yml:136", "daily_rollup",
                     "daily_rollup", True, DAILY_LINES),
-        QueryResult("monthly_requests_by_service", MONTHLY_EXPLORE, "semantic/rollups_long.yml:167",
+        QueryResult("monthly_requests_by_service", MONTHLY_EXPLORE, "semantic/rollups_long.yml:181",
                     "monthly_by_service", "monthly_by_service", True, MONTHLY_LINES),
         QueryResult("p95_by_endpoint", EXPLORE, "semantic/explores.yml:142", None, None, True, P95_LINES),
         QueryResult("requests_by_service_hour", EXPLORE, "semantic/explores.yml:130", "hourly_rollup",
                     "hourly_rollup", True, HOURLY_LINES),
     )
-    tiles = report.queries[4:]
+    tiles = report.queries[MODEL_QUERIES:]
     assert {t.name: (t.used, t.must_hit) for t in tiles} == {name: (used, used) for name, used in TILES.items()}
     assert [t.name for t in tiles] == list(TILES)
     assert tiles[5].origin == "semantic/dashboards.yml:14"
@@ -105,16 +115,21 @@ def test_cli_text_output_exits_zero(at_root: None, capsys: pytest.CaptureFixture
     code, out, _ = run([], capsys)
     assert code == 0
     lines = [line for line in out.splitlines() if not line.startswith("  ")]
-    assert lines[4:] == [f"ok {name} [{name_explore(used)}]: {used} (must hit {used})" for name, used in TILES.items()]
-    assert out.splitlines()[:11] == [
+    assert lines[MODEL_QUERIES:] == [f"ok {name} [{name_explore(used)}]: {used} (must hit {used})"
+                                     for name, used in TILES.items()]
+    cost, weekly = (f"ok {name} [{explore}]: {used} (must hit {used})\n  -- use existing {explore}::{used}"
+                    for name, (explore, used) in LONG_RANGE.items())
+    assert out.splitlines()[:15] == [
         "ok daily_requests_by_service [fact_performance_requests]: daily_rollup (must hit daily_rollup)",
         *(f"  {line}" for line in DAILY_LINES),
+        *cost.splitlines(),
         f"ok monthly_requests_by_service [{MONTHLY_EXPLORE}]: monthly_by_service (must hit monthly_by_service)",
         *(f"  {line}" for line in MONTHLY_LINES),
         "ok p95_by_endpoint [fact_performance_requests]: no aggregate table",
         *(f"  {line}" for line in P95_LINES),
         "ok requests_by_service_hour [fact_performance_requests]: hourly_rollup (must hit hourly_rollup)",
         *(f"  {line}" for line in HOURLY_LINES),
+        *weekly.splitlines(),
     ]
 
 
@@ -129,9 +144,11 @@ def test_cli_json_output_is_stable(at_root: None, capsys: pytest.CaptureFixture[
     code, out, _ = run(["--format", "json"], capsys)
     assert code == 0
     document = json.loads(out)
-    assert [(q["name"], q["used"], q["ok"]) for q in document["queries"][4:]] == [
+    assert [(q["name"], q["used"], q["ok"]) for q in document["queries"][MODEL_QUERIES:]] == [
         (name, used, True) for name, used in TILES.items()]
-    document["queries"] = document["queries"][:4]
+    assert [(q["name"], q["explore"], q["used"], q["must_hit"]) for q in document["queries"][:MODEL_QUERIES]
+            if q["name"] in LONG_RANGE] == [(name, explore, used, used) for name, (explore, used) in LONG_RANGE.items()]
+    document["queries"] = [q for q in document["queries"][:MODEL_QUERIES] if q["name"] not in LONG_RANGE]
     assert document == {
         "version": 1,
         "queries": [

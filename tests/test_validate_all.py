@@ -52,6 +52,6 @@ def test_json_output_holds_every_checks_own_report(project: Path, capsys: pytest
     assert [(c["check"], c["passed"]) for c in document["checks"]] == [("lookml", False), ("aggregates", True)]
     finding = next(f for f in document["checks"][0]["report"]["findings"] if f["severity"] == "error")
     assert (finding["file"], finding["line"], finding["code"]) == ("views/dim_region.view.lkml", 14, "LKML101")
-    assert {q["name"]: q["used"] for q in document["checks"][1]["report"]["queries"][:3]} == {
-        "daily_requests_by_service": "daily_rollup", "monthly_requests_by_service": "monthly_by_service",
-        "p95_by_endpoint": None}
+    assert {q["name"]: q["used"] for q in document["checks"][1]["report"]["queries"][:4]} == {
+        "daily_requests_by_service": "daily_rollup", "monthly_cost_by_team": "monthly_cost_by_service",
+        "monthly_requests_by_service": "monthly_by_service", "p95_by_endpoint": None}

@@ -11,4 +11,16 @@ explore: fact_cost_service_monthly {
     relationship: many_to_one
     sql_on: ${fact_cost_service_monthly.service_key} = ${dim_service.service_key} ;;
   }
+
+  aggregate_table: monthly_cost_by_service {
+    query: {
+      dimensions: [dim_service.cost_center, dim_service.team, dim_service.service_name, fact_cost_service_monthly.cost_month]
+      measures: [fact_cost_service_monthly.sum_total_cost, fact_cost_service_monthly.sum_compute_cost]
+      timezone: "UTC"
+    }
+
+    materialization: {
+      datagroup_trigger: daily_refresh
+    }
+  }
 }

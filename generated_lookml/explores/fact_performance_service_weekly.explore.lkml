@@ -10,4 +10,22 @@ explore: fact_performance_service_weekly {
     relationship: many_to_one
     sql_on: ${fact_performance_service_weekly.service_key} = ${dim_service.service_key} ;;
   }
+
+  aggregate_table: weekly_by_service {
+    query: {
+      dimensions: [dim_service.service_name, fact_performance_service_weekly.metric_week]
+      measures: [
+        fact_performance_service_weekly.total_requests,
+        fact_performance_service_weekly.total_errors,
+        fact_performance_service_weekly.error_rate,
+        fact_performance_service_weekly.average_duration_ms,
+        fact_performance_service_weekly.worst_weekly_p95_ms,
+      ]
+      timezone: "UTC"
+    }
+
+    materialization: {
+      datagroup_trigger: daily_refresh
+    }
+  }
 }
