@@ -13,6 +13,7 @@ from lookwright.commands import console as make_console
 from lookwright.commands.progress import progress as make_progress
 from lookwright.commands.warehouse_options import connect_options, warehouse_options
 from lookwright.demo.synth import SynthConfig, planned_files, synthesize
+from lookwright.demo.telemetry import CLOUDWATCH_FORMATS
 from lookwright.errors import InputError
 from lookwright.warehouse import open_warehouse
 from lookwright.warehouse.sources import SOURCES, LoadReport, recognize
@@ -30,15 +31,19 @@ MAX_EXAMPLES = 20
               default=SynthConfig.requests, show_default=True, help="Requests over all days.")
 @click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]),
               default=SynthConfig.start.isoformat(), show_default=True, help="First day (UTC).")
+@click.option("--cloudwatch-format", type=click.Choice(CLOUDWATCH_FORMATS), default=SynthConfig.cloudwatch_format,
+              show_default=True, help="The CloudWatch metric stream's output format: JSON lines (cloudwatch/*.json)"
+              " or OpenTelemetry 1.0.0 length-delimited protobuf (cloudwatch/*.binpb), the same data points.")
 @click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
-def synth(seed: int, days: int, requests_: int, start: datetime, outdir: Path) -> None:
+def synth(seed: int, days: int, requests_: int, start: datetime, cloudwatch_format: str, outdir: Path) -> None:
     """Write synthetic OTLP traces, cloud cost exports and query logs under OUTDIR.
 
     OUTDIR must be new (or empty); it appears only when complete. Runs that start on different
     days never share request ids, so a later day can be added to a warehouse:
     `lookwright synth --start 2025-03-17 --days 1 build/day15 && lookwright load build/day15 && lookwright build`.
     """
-    config = SynthConfig(seed=seed, days=days, requests=requests_, start=start.date())
+    config = SynthConfig(seed=seed, days=days, requests=requests_, start=start.date(),
+                         cloudwatch_format=cloudwatch_format)
     console = make_console(stderr=True)
     with make_progress(console) as progress:
         task = progress.add_task("generating", total=planned_files(config))

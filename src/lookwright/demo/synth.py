@@ -242,6 +242,8 @@ class SynthConfig:
     requests: int = 800_000
     start: date = date(2025, 3, 3)  # a Monday
     spans_per_batch: int = 200
+    # the CloudWatch metric stream's output format, as AWS names it: json | opentelemetry1.0
+    cloudwatch_format: str = "json"
 
 
 @dataclass(frozen=True)
@@ -518,7 +520,11 @@ class _Generator:
         path = self.outdir / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         rows = self.sql(f"COPY ({select}) TO '{path.as_posix()}' ({options})")[0][0]
-        self.files.append(WrittenFile(relative, kind, int(str(rows))))
+        self.written(relative, kind, int(str(rows)))
+
+    def written(self, relative: str, kind: str, rows: int) -> None:
+        """Record a file written under outdir (`rows` data rows) in the manifest."""
+        self.files.append(WrittenFile(relative, kind, rows))
         self.progress(relative)
 
     def _span_json(self) -> str:

@@ -8,8 +8,10 @@ log lines carrying the failing spans' trace and span ids (logs).
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import timedelta
-from typing import TYPE_CHECKING, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from lookwright.demo.synth import SynthConfig
@@ -19,6 +21,7 @@ SPAN_ID = "lower(lpad(to_hex(h(id * 4 + child_no, 'span')), 16, '0'))"
 STREAM = "lookwright-metrics"
 ACCOUNT = "123456789012"
 SLOT_MINUTES = 5  # EC2 basic monitoring: one data point per 5 minutes, one sample per minute
+CLOUDWATCH_FORMATS = ("json", "opentelemetry1.0")  # metric stream OutputFormat values synth writes
 
 
 class Generator(Protocol):
@@ -26,6 +29,11 @@ class Generator(Protocol):
 
     @property
     def config(self) -> SynthConfig: ...
+
+    @property
+    def outdir(self) -> Path: ...
+
+    def written(self, relative: str, kind: str, rows: int) -> None: ...
 
     def sql(self, statement: str, params: list[object] | None = None) -> list[tuple[object, ...]]: ...
 
@@ -55,7 +63,8 @@ def _t0(generator: Generator) -> str:
 
 
 def write_cloudwatch(generator: Generator, day: int) -> None:
-    """AWS/EC2 CPUUtilization, NetworkIn, NetworkOut and CWAgent procstat_cpu_usage per instance."""
+    """AWS/EC2 CPUUtilization, NetworkIn, NetworkOut and CWAgent procstat_cpu_usage per instance, in the
+    stream's output format: JSON lines, or OpenTelemetry 1.0.0 protobuf holding the same data points."""
     slots_per_day = 24 * 60 // SLOT_MINUTES
     slot_us = SLOT_MINUTES * 60_000_000
     t0 = _t0(generator)
@@ -105,10 +114,78 @@ def write_cloudwatch(generator: Generator, day: int) -> None:
                     THEN json_object('InstanceId', instance_id, 'exe', service, 'process_name', service)
                     ELSE json_object('InstanceId', instance_id) END AS dimensions,
                epoch_ms({t0}) + slot * {SLOT_MINUTES * 60_000} AS "timestamp",
-               json_object('count', 5.0, 'sum', total, 'max', peak, 'min', low) AS value, unit
+               json_object('count', 5.0, 'sum', CAST(total AS DOUBLE), 'max', CAST(peak AS DOUBLE),
+                           'min', CAST(low AS DOUBLE)) AS value, unit
         FROM metrics ORDER BY slot, instance_id, ord
     """
-    generator._copy(select, f"cloudwatch/metrics-{_day_name(generator, day)}.json", "cloudwatch", "FORMAT JSON")
+    name = f"cloudwatch/metrics-{_day_name(generator, day)}"
+    if generator.config.cloudwatch_format == "json":
+        generator._copy(select, f"{name}.json", "cloudwatch", "FORMAT JSON")
+        return
+    columns = ("metric_stream_name", "account_id", "region", "namespace", "metric_name", "dimensions",
+               "timestamp", "value", "unit")
+    points = [dict(zip(columns, row, strict=True)) for row in generator.sql(select)]
+    for point in points:
+        point["dimensions"], point["value"] = json.loads(str(point["dimensions"])), json.loads(str(point["value"]))
+    path = generator.outdir / f"{name}.binpb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(opentelemetry_stream(points, SLOT_MINUTES * 60))
+    generator.written(f"{name}.binpb", "cloudwatch", len(points))
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def opentelemetry_stream(points: list[dict[str, Any]], period_seconds: int) -> bytes:
+    """JSON-format data points as a metric stream writes them in OpenTelemetry 1.0.0: one length-delimited
+    ExportMetricsServiceRequest per period start and region, one Summary metric per metric in it."""
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceRequest,
+    )
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue, KeyValueList
+    from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, ResourceMetrics, SummaryDataPoint
+
+    from lookwright.warehouse.sources.cloudwatch_otel import ucum_unit
+
+    def text(key: str, value: str) -> KeyValue:
+        return KeyValue(key=key, value=AnyValue(string_value=value))
+
+    groups: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for point in points:
+        groups.setdefault((int(point["timestamp"]), str(point["region"])), []).append(point)
+    out = bytearray()
+    for (_, region), group in groups.items():
+        first = group[0]
+        arn = f"arn:aws:cloudwatch:{region}:{first['account_id']}:metric-stream/{first['metric_stream_name']}"
+        resource = ResourceMetrics()
+        resource.resource.attributes.extend([text("cloud.provider", "aws"), text("cloud.account.id",
+                                             str(first["account_id"])), text("cloud.region", region),
+                                             text("aws.exporter.arn", arn)])
+        metrics: dict[tuple[str, str], Metric] = {}
+        for point in group:
+            key = (str(point["namespace"]), str(point["metric_name"]))
+            if key not in metrics:
+                metrics[key] = Metric(name=f"amazonaws.com/{key[0]}/{key[1]}", unit=ucum_unit(str(point["unit"])))
+            start = int(point["timestamp"]) * 1_000_000
+            value = point["value"]
+            data_point = SummaryDataPoint(start_time_unix_nano=start, time_unix_nano=start + period_seconds * 10**9,
+                                          count=int(value["count"]), sum=float(value["sum"]))
+            data_point.quantile_values.add(quantile=0.0, value=float(value["min"]))
+            data_point.quantile_values.add(quantile=1.0, value=float(value["max"]))
+            dimensions = KeyValueList(values=[text(k, str(v)) for k, v in point["dimensions"].items()])
+            data_point.attributes.extend([text("Namespace", key[0]), text("MetricName", key[1]),
+                                          KeyValue(key="Dimensions", value=AnyValue(kvlist_value=dimensions))])
+            metrics[key].summary.data_points.append(data_point)
+        resource.scope_metrics.add().metrics.extend(metrics.values())
+        message = ExportMetricsServiceRequest(resource_metrics=[resource]).SerializeToString(deterministic=True)
+        out += _varint(len(message)) + message
+    return bytes(out)
 
 
 def write_app_logs(generator: Generator, day: int) -> None:

@@ -51,7 +51,7 @@ def load(warehouse: Warehouse, kind: str, path: Path) -> LoadReport:
     return _load_file(warehouse, source, path, raw_ddl(warehouse, source.table))
 
 
-DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".log", ".yaml", ".yml")
+DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".log", ".yaml", ".yml", ".binpb", ".pb")
 NOT_DATA = ("manifest.json", "incidents.json")
 FOLDER_ALIASES = {"logs": "app-logs"}  # folder names `lookwright synth` uses that are not a kind's name
 

@@ -13,8 +13,9 @@ from lookwright.warehouse.base import Warehouse
 
 STAGE_TABLE = "_lw_stage"
 # A stage table holds one row per data row of the file: the raw table's columns (without
-# source_file/loaded_at), `source_line`, and `bad_reason` (NULL for a good row).
-StageFn = Callable[[Warehouse, str], None]
+# source_file/loaded_at), `source_line`, and `bad_reason` (NULL for a good row). A stage returns
+# its own data-quality warnings, or None to have the file's top-level fields checked (`known_fields`).
+StageFn = Callable[[Warehouse, str], list[str] | None]
 
 
 @dataclass(frozen=True, order=True)
@@ -71,10 +72,11 @@ def lines_sql(path: str) -> str:
     """
 
 
-def stage_file(warehouse: Warehouse, source: Source, path: str) -> None:
-    """Run the source's staging, turning a file that cannot be read into an InputError."""
+def stage_file(warehouse: Warehouse, source: Source, path: str) -> list[str]:
+    """Run the source's staging, turning a file that cannot be read into an InputError; its warnings."""
     try:
-        source.stage(warehouse, path)
+        found = source.stage(warehouse, path)
+        return new_field_warnings(warehouse, source, path) if found is None else found
     except WarehouseError as error:
         raise InputError(f"{path}: cannot load as {source.kind}: {error}") from error
 
@@ -94,7 +96,7 @@ def load_file(warehouse: Warehouse, source: Source, path: Path, create_sql: str)
 
         return load_into_bigquery(warehouse, source, name, create_sql,
                                   lambda local: stage_file(local, source, name))
-    stage_file(warehouse, source, name)  # a TEMP table: a file that cannot be read creates nothing
+    warnings = stage_file(warehouse, source, name)  # a TEMP table: a file that cannot be read creates nothing
     warehouse.execute(create_sql)  # DDL before the transaction: BigQuery forbids it inside
     with warehouse.transaction():
         warehouse.execute(f"DELETE FROM {source.table} WHERE source_file = ?", [name])
@@ -111,7 +113,6 @@ def load_file(warehouse: Warehouse, source: Source, path: Path, create_sql: str)
         )
         warehouse.execute(f"DROP TABLE {STAGE_TABLE}")
     bad_rows = [BadRow(name, int(line), str(reason)) for line, reason in bad]
-    warnings = new_field_warnings(warehouse, source, name)
     return LoadReport(name, source.table, int(loaded[0][0]), bad_rows, warnings)
 
 

@@ -23,7 +23,7 @@ class Loader(Protocol):
 
 
 def load_into_bigquery(warehouse: Warehouse, source: Source, name: str, create_sql: str,
-                       stage: Callable[[DuckDBWarehouse], None]) -> LoadReport:
+                       stage: Callable[[DuckDBWarehouse], list[str]]) -> LoadReport:
     """Stage the file on a local DuckDB, load its good rows into `_lw_stage_<table>`, then swap them in."""
     loader: Any = warehouse
     table = source.table
@@ -31,7 +31,7 @@ def load_into_bigquery(warehouse: Warehouse, source: Source, name: str, create_s
     columns = stage_columns(table)
     names = ", ".join(column for column, _ in columns)
     with DuckDBWarehouse(":memory:") as local, tempfile.TemporaryDirectory(prefix="lookwright-load-") as folder:
-        stage(local)
+        warnings = stage(local)
         rows_path = Path(folder) / "rows.jsonl"
         local.execute(f"COPY (SELECT {names} FROM {STAGE_TABLE} WHERE bad_reason IS NULL ORDER BY source_line)"
                       f" TO '{rows_path.as_posix()}' (FORMAT JSON)")
@@ -51,4 +51,4 @@ def load_into_bigquery(warehouse: Warehouse, source: Source, name: str, create_s
                               {"source_file": name, "loaded_at": datetime.now(UTC).replace(microsecond=0)})
     finally:
         warehouse.execute(f"DROP TABLE IF EXISTS {staged}")
-    return LoadReport(name, table, loaded, [BadRow(name, int(line), str(reason)) for line, reason in bad])
+    return LoadReport(name, table, loaded, [BadRow(name, int(line), str(reason)) for line, reason in bad], warnings)

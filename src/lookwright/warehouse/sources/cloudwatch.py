@@ -1,14 +1,22 @@
-"""Loads CloudWatch Metric Streams output (JSON format, as Firehose writes it) into raw_cloudwatch_metrics.
+"""Loads CloudWatch Metric Streams output (as Firehose writes it) into raw_cloudwatch_metrics.
 
-Each line is one data point of one metric: metric_stream_name, account_id, region, namespace,
-metric_name, dimensions {name: value}, timestamp (epoch milliseconds), value {count, sum, max,
-min, and any extra statistics}, unit. The extra statistics (p99, TM(25%:75%), ...) are kept in
-`value_statistics`.
+JSON output format: each line is one data point of one metric: metric_stream_name, account_id,
+region, namespace, metric_name, dimensions {name: value}, timestamp (epoch milliseconds), value
+{count, sum, max, min, and any extra statistics}, unit. The extra statistics (p99, TM(25%:75%),
+...) are kept in `value_statistics`.
+
+OpenTelemetry 1.0.0 and 0.7.0 output formats (length-delimited protobuf): see cloudwatch_otel.
+Which format a file is: `.binpb` / `.pb` are protobuf, `.json` / `.jsonl` JSON lines; any other
+name (Firehose writes none unless its stream sets a file extension) is read by its first bytes.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from lookwright.errors import InputError
 from lookwright.warehouse.base import Warehouse
+from lookwright.warehouse.sources import cloudwatch_otel
 from lookwright.warehouse.sources.base import Source
 from lookwright.warehouse.sources.tabular import (
     finish_stage,
@@ -70,8 +78,35 @@ def _epoch_ms(column: str) -> str:
     return f"make_timestamp(CAST({integer_sql(column)} AS BIGINT) * 1000)"
 
 
-def stage(warehouse: Warehouse, path: str) -> None:
-    """Stage every data point, typed, with the first problem of each bad one."""
+PROTOBUF_SUFFIXES = (".binpb", ".pb")
+JSON_SUFFIXES = (".json", ".jsonl")
+
+
+def output_format(path: str) -> str:
+    """`json` or `opentelemetry`: from the file's extension, else from its first bytes."""
+    suffix = Path(path).suffix.lower()
+    if suffix in PROTOBUF_SUFFIXES:
+        return "opentelemetry"
+    if suffix in JSON_SUFFIXES:
+        return "json"
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(64)
+    except OSError as error:
+        raise InputError(f"{path}: cannot read: {error.strerror or error}") from error
+    return "json" if cloudwatch_otel.looks_like_json(head) else "opentelemetry"
+
+
+def stage(warehouse: Warehouse, path: str) -> list[str] | None:
+    """Stage every data point, typed, with the first problem of each bad one (either output format)."""
+    if output_format(path) == "opentelemetry":
+        return cloudwatch_otel.stage(warehouse, path, stage_json)
+    stage_json(warehouse, path)
+    return None
+
+
+def stage_json(warehouse: Warehouse, path: str) -> None:
+    """Stage the JSON output format: every line one data point."""
     stage_json_rows(warehouse, path, _STRUCTURE, COLUMNS)
     ts = _epoch_ms("metric_timestamp")
     numbers = {name: number_sql(name) for name in ("value_count", "value_sum", "value_max", "value_min")}
@@ -96,5 +131,6 @@ def stage(warehouse: Warehouse, path: str) -> None:
     finish_stage(warehouse, typed, checks)
 
 
-SOURCE = Source("cloudwatch", TABLE, "CloudWatch Metric Streams JSON output (Firehose), one data point per line",
+SOURCE = Source("cloudwatch", TABLE, "CloudWatch Metric Streams output (Firehose): JSON, one data point per"
+                " line, or OpenTelemetry 1.0.0 / 0.7.0 length-delimited protobuf",
                 stage, KNOWN)
