@@ -40,6 +40,7 @@ def display_path(path: Path, cwd: str | None = None) -> str:
     """`path` relative to the working directory when it is below it (no file-system calls).
 
     This is the name diagnostics and generated headers show."""
-    base = cwd or os.getcwd()
+    base = os.path.abspath(cwd) if cwd else os.getcwd()
     absolute = os.path.abspath(path)
-    return os.path.relpath(absolute, base) if absolute.startswith(base + os.sep) else str(path)
+    # both are normalised absolute paths, so below `base` the relative path is the remainder
+    return absolute[len(base) + 1:] if absolute.startswith(base + os.sep) else str(path)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from lookwright.errors import Issue
 from lookwright.model import schema
-from lookwright.model.merged import FieldInfo, Located, MergedModel, view_fields
+from lookwright.model.merged import FieldInfo, Located, MergedModel
 
 COLUMNS = 24
 LOOKER_TYPES = {
@@ -91,11 +91,11 @@ def dashboard_model(dashboard: schema.Dashboard, models: list[schema.Model]) -> 
 
 # --------------------------------------------------------------------------- rules
 
+_Fields = dict[str, dict[str, FieldInfo]]
 
-def check_dashboards(model: MergedModel) -> list[Issue]:
-    """Every LW6xx problem of every dashboard."""
-    tables = model.table_map()
-    fields = {name: view_fields(located.item) for name, located in tables.items()}
+
+def check_dashboards(model: MergedModel, fields: _Fields) -> list[Issue]:
+    """Every LW6xx problem of every dashboard; `fields` is every view's field index."""
     explores = {e.item.name: e.item for e in model.explores}
     models = [m.item for m in model.models]
     problems: list[Issue] = []
@@ -104,7 +104,6 @@ def check_dashboards(model: MergedModel) -> list[Issue]:
     return problems
 
 
-_Fields = dict[str, dict[str, FieldInfo]]
 
 
 def _views(explore: schema.Explore) -> list[str]:

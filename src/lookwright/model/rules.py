@@ -90,7 +90,7 @@ def validate(model: MergedModel) -> list[Issue]:
         problems += _check_query(query, explores, tables, fields)
     from lookwright.model.dashboards import check_dashboards
 
-    problems += check_dashboards(model)
+    problems += check_dashboards(model, fields)
     return sorted(set(problems))
 
 
