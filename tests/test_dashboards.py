@@ -91,7 +91,7 @@ def test_generated_dashboards_are_looker_get_lookml_documents() -> None:
     [document] = yaml.safe_load(text)
     assert document["dashboard"] == "performance_and_cost" and document["layout"] == "newspaper"
     elements = {e["name"]: e for e in document["elements"]}
-    assert [e["name"] for e in document["elements"]] == [t.spec.name for t in model.dashboards["performance_and_cost"].tiles]
+    assert [e["name"] for e in document["elements"]] == [t.tile for t in model.dashboards["performance_and_cost"].tiles]
     scatter = elements["cost_vs_p95"]
     assert (scatter["type"], scatter["model"], scatter["explore"], scatter["query_timezone"]) == (
         "looker_scatter", "performance_cost", "fact_performance_cost_joined", "UTC")

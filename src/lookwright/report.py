@@ -66,7 +66,7 @@ def chart_spec(model: SemanticModel, view: TileView) -> dict[str, Any] | None:
     values = [{keys[name]: _value(v) for name, v in zip(run.columns, row, strict=True)} for row in run.rows]
     measures = [n for n in run.columns if (i := _info(model, n)) is not None and i.is_measure]
     dimensions = [n for n in run.columns if n not in measures]
-    pivots = [p for p in tile.spec.pivots if p in dimensions]
+    pivots = [p for p in tile.pivots if p in dimensions]
     axis = [d for d in dimensions if d not in pivots]
 
     def kind(name: str) -> str:
@@ -80,7 +80,7 @@ def chart_spec(model: SemanticModel, view: TileView) -> dict[str, Any] | None:
 
     tooltip = [alt.Tooltip(enc(n), title=_label(model, n)) for n in run.columns]
     base = alt.Chart(cast(Any, alt).Data(values=values)).properties(width="container", height=220)
-    kind_ = tile.spec.type
+    kind_ = tile.visualization
     if kind_ == "table":
         return None
     if kind_ == "single_value":
@@ -147,9 +147,9 @@ def _disclosure(run: QueryRun) -> str:
 
 def _tile_html(model: SemanticModel, view: TileView, index: int, specs: dict[str, Any]) -> str:
     tile = view.tile
-    note = f'<p class="note">{html.escape(tile.spec.note)}</p>' if tile.spec.note else ""
-    title = f"<h3>{html.escape(tile.spec.title)}</h3>"
-    style = f"grid-column: {tile.col + 1} / span {tile.spec.width};"
+    note = f'<p class="note">{html.escape(tile.note)}</p>' if tile.note else ""
+    title = f"<h3>{html.escape(tile.title)}</h3>"
+    style = f"grid-column: {tile.col + 1} / span {tile.width};"
     if view.run is None:
         body = f'<p class="error">{html.escape(view.error or "")}</p>'
         return f'<section class="tile" style="{style}" data-tile="{html.escape(tile.name)}">{title}{body}</section>'
@@ -228,14 +228,14 @@ def render_report(model: SemanticModel, project: Project | None, warehouse: Ware
             index += 1
             on_tile(tile.name)
         anchor = html.escape(dashboard.name)
-        nav.append(f'<a href="#{anchor}">{html.escape(dashboard.spec.title)}</a>')
-        description = f"<p>{html.escape(dashboard.spec.description)}</p>" if dashboard.spec.description else ""
-        sections.append(f'<h2 id="{anchor}">{html.escape(dashboard.spec.title)}</h2>{description}'
+        nav.append(f'<a href="#{anchor}">{html.escape(dashboard.title)}</a>')
+        description = f"<p>{html.escape(dashboard.description)}</p>" if dashboard.description else ""
+        sections.append(f'<h2 id="{anchor}">{html.escape(dashboard.title)}</h2>{description}'
                         f'<div class="grid24">{"".join(tiles)}</div>')
     rows = "".join(
         f"<tr><td>{html.escape(tile.name)}</td><td>{html.escape(tile.explore)}</td>"
         f"<td>{html.escape(run.aggregate_table if run and run.aggregate_table else 'none')}</td>"
-        f"<td>{html.escape(tile.spec.must_hit or '')}</td></tr>" for tile, run in coverage)
+        f"<td>{html.escape(tile.must_hit or '')}</td></tr>" for tile, run in coverage)
     sections.append('<h2 id="coverage">Rollup coverage</h2><table class="grid"><thead><tr><th>tile</th><th>explore'
                     f"</th><th>aggregate table</th><th>must hit</th></tr></thead><tbody>{rows}</tbody></table>")
     quality_rows = "".join(

@@ -96,6 +96,7 @@ ALL_INTERVALS = ("day", "hour", "minute", "month", "quarter", "second", "week", 
 # What lookwright emits for a time dimension without `timeframes` (always written out explicitly).
 DEFAULT_TIMEFRAMES = ("raw", "time", "hour", "date", "week", "month", "quarter", "year")
 DEFAULT_INTERVALS = ("day",)
+DEFAULT_TILE_LIMIT = 500  # the row limit Looker gives a dashboard element without one
 
 
 class FieldName(Protocol):

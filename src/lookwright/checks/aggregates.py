@@ -47,7 +47,7 @@ def check_queries(model: SemanticModel, project: Project) -> AggregateReport:
         for name, query in model.queries.items()
     ) + tuple(
         _check(tile.name, str(tile.origin), tile.explore, list(tile.fields), dict(tile.filters),
-               tile.timezone, tile.spec.must_hit, project)
+               tile.timezone, tile.must_hit, project)
         for tile in model.tiles()
     )
     used = {(result.explore, result.used) for result in results if result.used is not None}

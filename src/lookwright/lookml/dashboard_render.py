@@ -7,12 +7,10 @@ from typing import Any
 
 import yaml
 
-from lookwright.model import schema
 from lookwright.model.dashboards import LOOKER_TYPES
-from lookwright.model.ir import DashboardIR, SemanticModel, TileIR
+from lookwright.model.ir import DashboardFilterIR, DashboardIR, SemanticModel, TileIR
 from lookwright.output.writer import OutputFile, header
 
-DEFAULT_LIMIT = 500
 DEFAULT_COLUMN_LIMIT = 50
 
 
@@ -49,32 +47,30 @@ def _lines(pairs: list[tuple[str, Any]], indent: str) -> list[str]:
 
 
 def _element(tile: TileIR) -> list[tuple[str, Any]]:
-    spec = tile.spec
     pairs: list[tuple[str, Any]] = [
-        ("title", spec.title), ("name", spec.name), ("model", tile.model), ("explore", tile.explore),
-        ("type", LOOKER_TYPES[spec.type]), ("fields", list(spec.fields)),
-        ("pivots", list(spec.pivots) or None),
-        ("filters", dict(sorted(spec.filters.items())) or None),
-        ("sorts", list(spec.sorts) or None),
-        ("limit", spec.limit or DEFAULT_LIMIT),
-        ("column_limit", DEFAULT_COLUMN_LIMIT if spec.pivots else None),
+        ("title", tile.title), ("name", tile.tile), ("model", tile.model), ("explore", tile.explore),
+        ("type", LOOKER_TYPES[tile.visualization]), ("fields", list(tile.fields)),
+        ("pivots", list(tile.pivots) or None),
+        ("filters", dict(sorted(tile.own_filters.items())) or None),
+        ("sorts", list(tile.sorts) or None),
+        ("limit", tile.limit),
+        ("column_limit", DEFAULT_COLUMN_LIMIT if tile.pivots else None),
         ("query_timezone", tile.timezone),
     ]
-    if spec.note:
-        pairs += [("note_state", "collapsed"), ("note_display", "hover"), ("note_text", spec.note)]
-    pairs += [("listen", dict(spec.listen) or None), ("row", tile.row), ("col", tile.col),
-              ("width", spec.width), ("height", spec.height)]
+    if tile.note:
+        pairs += [("note_state", "collapsed"), ("note_display", "hover"), ("note_text", tile.note)]
+    pairs += [("listen", dict(tile.listen) or None), ("row", tile.row), ("col", tile.col),
+              ("width", tile.width), ("height", tile.height)]
     return pairs
 
 
 UI_DISPLAY = {"relative_timeframes": "inline", "day_range_picker": "inline", "advanced": "popover"}
 
 
-def _filter(dashboard_filter: schema.DashboardFilter, model: str) -> list[tuple[str, Any]]:
-    title = dashboard_filter.title or dashboard_filter.name.replace("_", " ").capitalize()
+def _filter(dashboard_filter: DashboardFilterIR, model: str) -> list[tuple[str, Any]]:
     return [
-        ("name", dashboard_filter.name), ("title", title), ("type", "field_filter"),
-        ("default_value", dashboard_filter.default or ""),
+        ("name", dashboard_filter.name), ("title", dashboard_filter.title), ("type", "field_filter"),
+        ("default_value", dashboard_filter.default),
         ("allow_multiple_values", dashboard_filter.allow_multiple_values),
         ("required", dashboard_filter.required),
         ("ui_config", None),  # placeholder; written as a block below
@@ -84,17 +80,16 @@ def _filter(dashboard_filter: schema.DashboardFilter, model: str) -> list[tuple[
 
 
 def render_dashboard(dashboard: DashboardIR) -> OutputFile:
-    spec = dashboard.spec
-    lines = ["---", f"- dashboard: {scalar(spec.name)}"]
-    lines += _lines([("title", spec.title), ("layout", spec.layout), ("preferred_viewer", "dashboards-next"),
-                     ("description", spec.description or ""), ("crossfilter_enabled", False)], "  ")
+    lines = ["---", f"- dashboard: {scalar(dashboard.name)}"]
+    lines += _lines([("title", dashboard.title), ("layout", dashboard.layout), ("preferred_viewer", "dashboards-next"),
+                     ("description", dashboard.description or ""), ("crossfilter_enabled", False)], "  ")
     lines.append("  elements:")
     for tile in dashboard.tiles:
         body = _lines(_element(tile), "    ")
         lines += ["  - " + body[0].lstrip(), *body[1:]]
-    if spec.filters:
+    if dashboard.filters:
         lines.append("  filters:")
-        for dashboard_filter in spec.filters:
+        for dashboard_filter in dashboard.filters:
             body = []
             for key, value in _filter(dashboard_filter, dashboard.model):
                 if key == "ui_config":
@@ -104,8 +99,8 @@ def render_dashboard(dashboard: DashboardIR) -> OutputFile:
                 else:
                     body += _lines([(key, value)], "    ")
             lines += ["  - " + body[0].lstrip(), *body[1:]]
-    text = header(f"{dashboard.origin.file} (dashboard {spec.name})") + "\n".join(lines) + "\n"
-    return OutputFile(f"dashboards/{spec.name}.dashboard.lookml", text)
+    text = header(f"{dashboard.origin.file} (dashboard {dashboard.name})") + "\n".join(lines) + "\n"
+    return OutputFile(f"dashboards/{dashboard.name}.dashboard.lookml", text)
 
 
 def render_dashboards(model: SemanticModel) -> list[OutputFile]:

@@ -75,7 +75,7 @@ def _tables(model: SemanticModel, project: Project, explore: str, tiles: list[Ti
         measures: set[str] = set()
         for tile in group:
             tile_dimensions, tile_measures = _kinds(tile, model)
-            dimensions |= {*tile_dimensions, *tile.filters, *tile.spec.listen.values()}
+            dimensions |= {*tile_dimensions, *tile.filters, *tile.listen.values()}
             measures |= set(tile_measures)
         name = f"tiles_{explore}" if len(zones) == 1 else f"tiles_{explore}_{zone.lower().replace('/', '_')}"
         yield schema.AggregateTable(name=name, dimensions=sorted(dimensions), measures=sorted(measures),
@@ -89,7 +89,7 @@ def _tables(model: SemanticModel, project: Project, explore: str, tiles: list[Ti
         if key in seen:
             continue
         seen.add(key)
-        yield schema.AggregateTable(name=f"tile_{tile.spec.name}", dimensions=sorted(tile_dimensions),
+        yield schema.AggregateTable(name=f"tile_{tile.tile}", dimensions=sorted(tile_dimensions),
                                     measures=sorted(tile_measures), filters=dict(tile.filters),
                                     timezone=tile.timezone, exact_match=True, materialization=materialization)
 

@@ -8,8 +8,10 @@ from typing import Any
 
 from lookwright.errors import ModelError
 from lookwright.model import schema
+from lookwright.model.dashboards import Placement, dashboard_model, layout, tile_filters
 from lookwright.model.ir import (
     ColumnIR,
+    DashboardFilterIR,
     DashboardIR,
     DimensionIR,
     ExploreIR,
@@ -33,7 +35,12 @@ from lookwright.model.merged import (
     table_columns,
 )
 from lookwright.model.rules import validate
-from lookwright.vocabulary import DEFAULT_INTERVALS, DEFAULT_TIMEFRAMES, lookml_measure_type
+from lookwright.vocabulary import (
+    DEFAULT_INTERVALS,
+    DEFAULT_TILE_LIMIT,
+    DEFAULT_TIMEFRAMES,
+    lookml_measure_type,
+)
 
 DATE_TYPES = frozenset({"DATE"})
 
@@ -87,18 +94,33 @@ def compile_model(merged: MergedModel, root: str) -> SemanticModel:
 
 def _compile_dashboard(located: Located[schema.Dashboard], merged: MergedModel,
                        warehouse: schema.Warehouse) -> DashboardIR:
-    from lookwright.model.dashboards import dashboard_model, layout, tile_filters
-
     dashboard = located.item
     model = dashboard_model(dashboard, [m.item for m in merged.models]) or ""
     tiles = tuple(
-        TileIR(f"{dashboard.name}.{tile.name}", dashboard.name, tile,
-               Origin(located.file, located.source.locate((*located.path, "tiles", position)).line),
-               model, tile.explore, tuple(tile.fields), tile_filters(dashboard, tile),
-               tile.timezone or dashboard.timezone or warehouse.timezone, spot.row, spot.col)
+        _compile_tile(located, position, tile, spot, model, warehouse.timezone)
         for position, (tile, spot) in enumerate(zip(dashboard.tiles, layout(dashboard.tiles), strict=True))
     )
-    return DashboardIR(dashboard.name, _origin(located), dashboard, model, tiles)
+    filters = tuple(_compile_dashboard_filter(f) for f in dashboard.filters)
+    return DashboardIR(dashboard.name, dashboard.title, dashboard.description, dashboard.layout, _origin(located),
+                       model, filters, tiles)
+
+
+def _compile_tile(located: Located[schema.Dashboard], position: int, tile: schema.Tile, spot: Placement,
+                  model: str, timezone: str) -> TileIR:
+    dashboard = located.item
+    origin = Origin(located.file, located.source.locate((*located.path, "tiles", position)).line)
+    return TileIR(f"{dashboard.name}.{tile.name}", dashboard.name, tile.name, tile.title, tile.type, origin,
+                  model, tile.explore, tuple(tile.fields), dict(tile.filters), tile_filters(dashboard, tile),
+                  dict(tile.listen), tuple(tile.pivots), tuple(tile.sorts), tile.limit or DEFAULT_TILE_LIMIT,
+                  tile.note, tile.must_hit, tile.timezone or dashboard.timezone or timezone,
+                  spot.row, spot.col, tile.width, tile.height)
+
+
+def _compile_dashboard_filter(dashboard_filter: schema.DashboardFilter) -> DashboardFilterIR:
+    title = dashboard_filter.title or dashboard_filter.name.replace("_", " ").capitalize()
+    return DashboardFilterIR(dashboard_filter.name, title, dashboard_filter.explore, dashboard_filter.field,
+                             dashboard_filter.default or "", dashboard_filter.ui,
+                             dashboard_filter.allow_multiple_values, dashboard_filter.required)
 
 
 def _compile_query(located: Located[schema.DeclaredQuery], models: dict[str, ModelIR]) -> QueryIR:

@@ -190,27 +190,53 @@ class QueryIR:
 
 @dataclass(frozen=True)
 class TileIR:
-    """One dashboard tile as the query it runs when the dashboard opens."""
+    """One dashboard tile as the query it runs when the dashboard opens, and how it is drawn."""
 
     name: str  # dashboard.tile
     dashboard: str
-    spec: schema.Tile
+    tile: str  # its name within the dashboard
+    title: str
+    visualization: str  # schema.VisualizationType
     origin: Origin
     model: str
     explore: str
     fields: tuple[str, ...]
+    own_filters: dict[str, str]  # the tile's own filters, as written
     filters: dict[str, str]  # its own filters and the defaults of the dashboard filters it listens to
+    listen: dict[str, str]  # dashboard filter name -> the field it filters
+    pivots: tuple[str, ...]
+    sorts: tuple[str, ...]
+    limit: int  # the row limit, default applied
+    note: str | None
+    must_hit: str | None
     timezone: str
     row: int
     col: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class DashboardFilterIR:
+    name: str
+    title: str  # default applied: the name in words
+    explore: str
+    field: str
+    default: str  # the Looker filter expression applied until a user changes it ("" for none)
+    ui: str  # schema.FilterUi
+    allow_multiple_values: bool
+    required: bool
 
 
 @dataclass(frozen=True)
 class DashboardIR:
     name: str
+    title: str
+    description: str | None
+    layout: str
     origin: Origin
-    spec: schema.Dashboard
     model: str
+    filters: tuple[DashboardFilterIR, ...]
     tiles: tuple[TileIR, ...]
 
 

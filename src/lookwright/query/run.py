@@ -72,7 +72,7 @@ def tile_spec(tile: TileIR) -> QuerySpec:
 def run_tile(model: SemanticModel, tile: TileIR, project: Project | None, warehouse: Warehouse | None,
              now: datetime.datetime | None = None) -> QueryRun:
     return run_query(model, tile_spec(tile), project=project, warehouse=warehouse,
-                     sorts=tuple(tile.spec.sorts), limit=tile.spec.limit or 500, now=now)
+                     sorts=tile.sorts, limit=tile.limit, now=now)
 
 
 def latest_data(warehouse: Warehouse) -> datetime.datetime:
