@@ -13,11 +13,12 @@ the `.lkml` line; the wording is Looker's, so both read like Looker's own valida
   unknown field in a filter             LW301, LW402     LKML105
   unknown always_filter field           LW301            LKML106
   increment_key not a dimension         LW404            LKML166
+  unknown datagroup                     LW401            LKML141
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 
 from lookwright.vocabulary import AGGREGATE_MEASURE_TYPES, NON_AGGREGATE_MEASURE_TYPES
 
@@ -85,3 +86,13 @@ def _scope(name: str, alias: str) -> str:
 def increment_key_outside(key: str, dimensions: Iterable[str], alias: str) -> bool:
     """An aggregate table's increment_key must be one of its dimensions (bare names belong to `alias`)."""
     return _scope(key, alias) not in {_scope(dimension, alias) for dimension in dimensions}
+
+
+def datagroup_undefined(name: str | None, defined: Collection[str]) -> bool:
+    """`persist_with` and `datagroup_trigger` name a datagroup that exists (in the model, for LookML)."""
+    return name is not None and name not in defined
+
+
+def undefined_datagroup(name: str, model: str | None = None) -> str:
+    """Looker's message; YAML datagroups belong to no one model, so there it names none."""
+    return f"Datagroup {name} is not defined" + (f" in model {model}." if model else ".")

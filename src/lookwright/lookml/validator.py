@@ -14,12 +14,14 @@ from lookwright.field_rules import (
     MEASURE_REFERENCES_MEASURE,
     aggregate_references_measure,
     count_with_sql,
+    datagroup_undefined,
     filters_unsupported,
     increment_key_outside,
     list_without_list_field,
     multiple_primary_keys,
     non_aggregate_filters,
     primary_key_conflicts,
+    undefined_datagroup,
     unknown_always_filter_field,
     unknown_field,
     unknown_filter_field,
@@ -357,9 +359,8 @@ def _datagroup_references(model: Model) -> Iterator[Issue]:
             if table.materialization is not None:
                 references.extend(table.materialization.all("datagroup_trigger"))
     for node in references:
-        if node.value not in model.datagroups:
-            yield _finding(node.file, node.line, "LKML141",
-                           f"Datagroup {node.value} is not defined in model {model.name}.")
+        if datagroup_undefined(node.value, model.datagroups):
+            yield _finding(node.file, node.line, "LKML141", undefined_datagroup(node.value, model.name))
 
 
 def _duplicates(model: Model, nodes: dict[str, tuple[Node, ...]]) -> Iterator[Issue]:

@@ -36,12 +36,14 @@ from lookwright.field_rules import (
     COUNT_WITH_SQL,
     MEASURE_REFERENCES_MEASURE,
     count_with_sql,
+    datagroup_undefined,
     filters_unsupported,
     increment_key_outside,
     list_without_list_field,
     multiple_primary_keys,
     non_aggregate_filters,
     primary_key_conflicts,
+    undefined_datagroup,
     unknown_always_filter_field,
     unknown_field,
     unknown_filter_field,
@@ -403,8 +405,8 @@ def _check_explore(located: Located[schema.Explore], tables: dict[str, Located[s
             yield located.error(("joins", position), "LW405",
                                 f"cannot derive sql_on for join {join.view}: no foreign key links it to the explore",
                                 "declare a foreign key on either table, or write sql_on")
-    if explore.persist_with and explore.persist_with not in datagroups:
-        yield located.error(("persist_with",), "LW401", f"unknown datagroup '{explore.persist_with}'")
+    if explore.persist_with and datagroup_undefined(explore.persist_with, datagroups):
+        yield located.error(("persist_with",), "LW401", undefined_datagroup(explore.persist_with), DATAGROUP_HINT)
     for grant in explore.required_access_grants or []:
         if grant not in grants:
             yield located.error(("required_access_grants",), "LW407", f"unknown access grant '{grant}'")
@@ -479,9 +481,9 @@ def _check_aggregate(located: Located[schema.Explore], path: tuple[str | int, ..
             yield located.error((*path, "filters", field_name), "LW402",
                                 f"{unknown_filter_field(field_name)} of aggregate table '{aggregate.name}'")
     materialization = aggregate.materialization
-    if materialization.datagroup not in datagroups:
+    if datagroup_undefined(materialization.datagroup, datagroups):
         yield located.error((*path, "materialization", "datagroup"), "LW401",
-                            f"unknown datagroup '{materialization.datagroup}'")
+                            undefined_datagroup(materialization.datagroup), DATAGROUP_HINT)
     increment_key = materialization.increment_key
     if increment_key is not None and increment_key_outside(increment_key, aggregate.dimensions, base):
         yield located.error((*path, "materialization", "increment_key"), "LW404",
@@ -489,6 +491,7 @@ def _check_aggregate(located: Located[schema.Explore], path: tuple[str | int, ..
                             "add it to dimensions (Looker's build fails with 'Unrecognized name' otherwise)")
 
 
+DATAGROUP_HINT = "declare it under datagroups: in any file of the model, or fix the name"
 GENERATED = ("views/", "explores/", "dashboards/")  # folders of the generated LookML files
 
 
@@ -497,8 +500,8 @@ def _check_model(located: Located[schema.Model], explores: dict[str, Located[sch
     for position, name in enumerate(located.item.explores):
         if name not in explores:
             yield located.error(("explores", position), "LW406", f"unknown explore '{name}' in model '{located.item.name}'")
-    if located.item.persist_with and located.item.persist_with not in datagroups:
-        yield located.error(("persist_with",), "LW401", f"unknown datagroup '{located.item.persist_with}'")
+    if located.item.persist_with and datagroup_undefined(located.item.persist_with, datagroups):
+        yield located.error(("persist_with",), "LW401", undefined_datagroup(located.item.persist_with), DATAGROUP_HINT)
     for position, pattern in enumerate(located.item.include):
         if not pattern.endswith(".lkml") or ".." in pattern.split("/") or pattern.lstrip("/").startswith(GENERATED):
             yield located.error(("include", position), "LW408", f"include '{pattern}' of model '{located.item.name}' "
