@@ -12,20 +12,21 @@ from rich.table import Table
 from lookwright.commands import console as make_console
 from lookwright.commands.progress import progress as make_progress
 from lookwright.commands.progress import status
-from lookwright.commands.warehouse_options import CHECK_HELP, connect_options, warehouse_options
+from lookwright.commands.warehouse_options import (
+    CHECK_HELP,
+    MODEL_OPTION,
+    connect_options,
+    warehouse_options,
+)
 from lookwright.demo.pipeline import DemoSummary
 from lookwright.demo.synth import SynthConfig, planned_files
 from lookwright.errors import InputError
 from lookwright.output.generate import DEFAULT_SQL_DIR, GenerateOptions
-from lookwright.paths import DEFAULT_LOOKML_DIR, DEFAULT_MODEL_DIR
+from lookwright.paths import DEFAULT_LOOKML_DIR
 from lookwright.warehouse import ConnectOptions, open_warehouse
 from lookwright.warehouse.build import BuildReport
 from lookwright.warehouse.duckdb import DEFAULT_WAREHOUSE_PATH
 from lookwright.warehouse.quality import CheckRun, ensure_passed, run_checks
-
-MODEL_OPTION = click.option("--model", "model_dir", type=click.Path(path_type=Path),
-                            default=DEFAULT_MODEL_DIR, show_default=True,
-                            help="Folder of the YAML semantic model.")
 
 
 def _steps_table(report: BuildReport) -> Table:

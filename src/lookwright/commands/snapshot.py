@@ -8,8 +8,12 @@ import click
 from rich.table import Table
 
 from lookwright.commands import console as make_console
-from lookwright.commands.build import MODEL_OPTION
-from lookwright.commands.warehouse_options import CHECK_HELP, connect_options, warehouse_options
+from lookwright.commands.warehouse_options import (
+    CHECK_HELP,
+    MODEL_OPTION,
+    connect_options,
+    warehouse_options,
+)
 from lookwright.warehouse import open_warehouse
 from lookwright.warehouse.snapshot import DEFAULT_EXPIRES_IN_DAYS, Snapshot
 

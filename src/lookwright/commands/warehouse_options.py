@@ -1,4 +1,4 @@
-"""The options every command that takes a warehouse shares: the URL and how to reach BigQuery."""
+"""The options every command that takes a warehouse shares: the model folder, the URL and how to reach BigQuery."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ from typing import Any, TypeVar
 
 import click
 
+from lookwright.paths import DEFAULT_MODEL_DIR
 from lookwright.warehouse import ConnectOptions
 from lookwright.warehouse.duckdb import DEFAULT_WAREHOUSE_PATH
 
 F = TypeVar("F", bound=Callable[..., Any])
+MODEL_OPTION = click.option("--model", "model_dir", type=click.Path(path_type=Path),
+                            default=DEFAULT_MODEL_DIR, show_default=True,
+                            help="Folder of the YAML semantic model.")
 URL_HELP = ("duckdb:PATH, or bigquery:PROJECT.DATASET[@http://HOST:PORT] (everything is built there;"
             " the endpoint is an emulator's)")
 CHECK_HELP = ("The built warehouse to check: duckdb:PATH (it must exist), or bigquery:PROJECT.DATASET"

@@ -68,8 +68,8 @@ def model_tables(model: SemanticModel, extra: Mapping[str, Columns] | None = Non
         for suffix in STAGING_SUFFIXES:
             tables[table.name + suffix] = columns
     for name in RAW_TABLES:
-        tables[name] = tuple((c.name, c.type) for c in raw_columns(name))
-        tables[f"_lw_stage_{name}"] = stage_columns(name)
+        tables[name] = tuple((c.name, c.type) for c in raw_columns(RAW_TABLES[name]))
+        tables[f"_lw_stage_{name}"] = stage_columns(RAW_TABLES[name])
     tables["lookwright_build_state"] = STATE_COLUMNS
     tables[TABLE_STATE] = TABLE_STATE_COLUMNS
     tables[LAYOUT_TABLE] = LAYOUT_COLUMNS

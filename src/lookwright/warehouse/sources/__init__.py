@@ -19,6 +19,7 @@ from lookwright.warehouse.sources import (
 )
 from lookwright.warehouse.sources.base import BadRow, LoadReport, Source
 from lookwright.warehouse.sources.base import load_file as _load_file
+from lookwright.warehouse.sources.schema import bigquery_raw_ddl
 
 _MODULES = (otlp, cur, gcp_billing, azure_cost, query_log, cloudwatch, app_logs, rum, openslo)
 
@@ -38,9 +39,7 @@ def raw_ddl(warehouse: Warehouse, table: str) -> str:
     """CREATE TABLE IF NOT EXISTS of one raw table in the warehouse's dialect."""
     if warehouse.dialect != "bigquery":
         return RAW_TABLES[table]
-    from lookwright.warehouse.sources.schema import bigquery_raw_ddl
-
-    return bigquery_raw_ddl(table, f"`{getattr(warehouse, 'qualify', str)(table)}`")
+    return bigquery_raw_ddl(table, RAW_TABLES[table], f"`{getattr(warehouse, 'qualify', str)(table)}`")
 
 
 def load(warehouse: Warehouse, kind: str, path: Path) -> LoadReport:
@@ -48,6 +47,10 @@ def load(warehouse: Warehouse, kind: str, path: Path) -> LoadReport:
     source = SOURCES.get(kind)
     if source is None:
         raise InputError(f"unknown source kind {kind!r}: expected one of {', '.join(SOURCES)}")
+    if warehouse.dialect == "bigquery":
+        from lookwright.warehouse.sources.bigquery_load import load_bigquery_file
+
+        return load_bigquery_file(warehouse, source, path, raw_ddl(warehouse, source.table))
     return _load_file(warehouse, source, path, raw_ddl(warehouse, source.table))
 
 

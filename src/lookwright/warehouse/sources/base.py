@@ -81,21 +81,19 @@ def stage_file(warehouse: Warehouse, source: Source, path: str) -> list[str]:
         raise InputError(f"{path}: cannot load as {source.kind}: {error}") from error
 
 
+def source_name(path: Path) -> str:
+    """The name a file's rows are recorded under (`source_file`): its resolved path; it must exist."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    return path.resolve().as_posix()
+
+
 def load_file(warehouse: Warehouse, source: Source, path: Path, create_sql: str) -> LoadReport:
     """Load one file in one transaction: replace its earlier rows, insert good rows, report bad ones.
 
-    On BigQuery the file is parsed and checked by the same staging SQL on a local DuckDB, and its
-    good rows reach BigQuery by a load job into a stage table; the raw table changes in one
-    transaction (DELETE the file's earlier rows, INSERT the staged ones).
+    (BigQuery loads go through `bigquery_load.load_bigquery_file` instead.)
     """
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    name = path.resolve().as_posix()
-    if warehouse.dialect == "bigquery":
-        from lookwright.warehouse.sources.bigquery_load import load_into_bigquery
-
-        return load_into_bigquery(warehouse, source, name, create_sql,
-                                  lambda local: stage_file(local, source, name))
+    name = source_name(path)
     warnings = stage_file(warehouse, source, name)  # a TEMP table: a file that cannot be read creates nothing
     warehouse.execute(create_sql)  # DDL before the transaction: BigQuery forbids it inside
     with warehouse.transaction():

@@ -10,7 +10,14 @@ from typing import Any, Protocol
 
 from lookwright.warehouse.base import Warehouse
 from lookwright.warehouse.duckdb import DuckDBWarehouse
-from lookwright.warehouse.sources.base import STAGE_TABLE, BadRow, LoadReport, Source
+from lookwright.warehouse.sources.base import (
+    STAGE_TABLE,
+    BadRow,
+    LoadReport,
+    Source,
+    source_name,
+    stage_file,
+)
 from lookwright.warehouse.sources.schema import stage_columns
 
 
@@ -22,13 +29,21 @@ class Loader(Protocol):
     def load_json(self, table: str, path: Path, columns: tuple[tuple[str, str], ...]) -> None: ...
 
 
+def load_bigquery_file(warehouse: Warehouse, source: Source, path: Path, create_sql: str) -> LoadReport:
+    """Load one file into BigQuery: parsed and checked by the same staging SQL on a local DuckDB, its
+    good rows sent by a load job into a stage table, and the raw table changed in one transaction
+    (DELETE the file's earlier rows, INSERT the staged ones)."""
+    name = source_name(path)
+    return load_into_bigquery(warehouse, source, name, create_sql, lambda local: stage_file(local, source, name))
+
+
 def load_into_bigquery(warehouse: Warehouse, source: Source, name: str, create_sql: str,
                        stage: Callable[[DuckDBWarehouse], list[str]]) -> LoadReport:
     """Stage the file on a local DuckDB, load its good rows into `_lw_stage_<table>`, then swap them in."""
     loader: Any = warehouse
     table = source.table
     stage_table = f"_lw_stage_{table}"
-    columns = stage_columns(table)
+    columns = stage_columns(create_sql)
     names = ", ".join(column for column, _ in columns)
     with DuckDBWarehouse(":memory:") as local, tempfile.TemporaryDirectory(prefix="lookwright-load-") as folder:
         warnings = stage(local)
