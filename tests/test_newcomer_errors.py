@@ -178,3 +178,16 @@ def test_an_unwritable_output_directory_is_exit_2(project: Path) -> None:
     locked.chmod(0o555)
     result = lookwright("generate", "--lookml-out", "locked/lookml", cwd=project)
     assert_one_line(result, 2, "error: output directory locked is not writable")
+
+
+def test_a_ctrl_c_during_cleanup_lets_the_cleanup_finish_then_interrupts() -> None:
+    script = ("import os, signal; from lookwright.signals import ctrl_c_deferred\n"
+              "done = []\n"
+              "try:\n"
+              "    with ctrl_c_deferred():\n"
+              "        os.kill(os.getpid(), signal.SIGINT)\n"
+              "        done.append('cleanup finished')\n"
+              "except KeyboardInterrupt:\n"
+              "    print(done, 'then interrupted')\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert (result.returncode, result.stdout) == (0, "['cleanup finished'] then interrupted\n")

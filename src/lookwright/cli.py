@@ -9,6 +9,7 @@ import sys
 import click
 
 from lookwright.errors import ExitCode, LookwrightError, ModelError
+from lookwright.signals import ignore_ctrl_c
 from lookwright.version import __version__
 
 # command name -> "module:attribute". Modules are imported only when their command runs,
@@ -121,6 +122,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _exit_interrupted() -> None:
+    ignore_ctrl_c()  # a second press while exiting would end the process by the signal, not with 130
     print("error: interrupted (Ctrl-C)", file=sys.stderr)
     sys.exit(INTERRUPTED)
 

@@ -17,6 +17,7 @@ import duckdb
 
 from lookwright.demo import telemetry
 from lookwright.errors import InputError
+from lookwright.signals import ctrl_c_deferred
 
 PROVIDER_REGIONS: dict[str, tuple[str, str]] = {
     "aws": ("us-east-1", "eu-west-1"),
@@ -830,7 +831,8 @@ def synthesize(
             outdir.rmdir()
         staging.rename(outdir)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        with ctrl_c_deferred():
+            shutil.rmtree(staging, ignore_errors=True)
         raise
     return manifest
 
