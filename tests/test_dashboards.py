@@ -156,10 +156,127 @@ def test_dashboard_lookml_files_are_validated_offline(tmp_path: Path) -> None:
                "is type time.")
     assert found == [
         (10, "LKML203", unknown.format("fact_cost_hourly.nope")),
-        (11, "LKML204", "Sort field fact_cost_hourly.cost_date is not one of the element's fields"),
+        (11, "LKML207", "Sort field fact_cost_hourly.cost_date is not one of the element's fields; Looker ignores the sort"),
         (14, "LKML203", "Unknown field dim_region.bogus in filter"),
         (17, "LKML205", "Element listens to Missing, which is not a filter of the dashboard"),
         (21, "LKML202", "Unknown explore nowhere in model performance_cost"),
-        (23, "LKML201", "Model 'nomodel' is not in this project"),
+        (23, "LKML201", "Model 'nomodel' is not in this project; elements using it are not checked"),
         (25, "LKML203", unknown.format("fact_cost_hourly.cost_dat")),
     ]
+
+
+# Patterns of published dashboards (Marketplace blocks, Looker's "Get LookML" exports), written anew:
+# custom fields and table calculations, elements without a model, a dashboard extending a template,
+# Looker's System Activity model, and a model that is not in the project.
+SHOP_MODEL = """\
+connection: "db"
+include: "/views/*.view"
+include: "/dashboards/*.dashboard"
+explore: orders {}
+"""
+SHOP_VIEW = """\
+view: orders {
+  sql_table_name: shop.orders ;;
+  dimension: id { primary_key: yes type: number }
+  dimension: status {}
+  dimension_group: created { type: time timeframes: [date, month] }
+  measure: count { type: count }
+}
+"""
+TEMPLATE = """\
+- dashboard: template
+  title: Template
+  layout: newspaper
+  extension: required
+  elements:
+  - {name: trend, title: Trend, model: shop, explore: orders, type: looker_line,
+     fields: [orders.created_month, orders.count]}
+  filters:
+  - {name: Status, title: Status, type: field_filter, model: shop, explore: orders, field: orders.status}
+"""
+EXTENDING = """\
+- dashboard: overview
+  title: Overview
+  layout: newspaper
+  extends: template
+  elements:
+  - name: trend
+    listen: {Status: orders.status}
+  - title: Custom fields
+    name: custom
+    explore: orders
+    type: looker_grid
+    fields: [orders.status, open_count, share]
+    filters: {is_open: 'Yes'}
+    sorts: [share desc]
+    pivots: [is_open]
+    dynamic_fields: [{measure: open_count, based_on: orders.id, type: count_distinct},
+      {dimension: is_open, expression: '${orders.status} = "open"'},
+      {table_calculation: share, expression: '${open_count} / sum(${open_count})'}]
+  - title: Old export
+    name: old
+    model: shop
+    explore: orders
+    type: looker_grid
+    fields: [orders.status, late]
+    dynamic_fields: '[{"table_calculation":"late","expression":"1"}]'
+    listen: {Status: orders.status}
+  - title: Nobody
+    name: nobody
+    model: shop
+    explore: orders
+    fields: [orders.nope, also_nope]
+  - {title: Activity, name: activity, model: system__activity, explore: history, fields: [history.count]}
+  - {title: Elsewhere, name: elsewhere, model: other_project, explore: a, fields: [a.b]}
+  - {title: Elsewhere too, name: elsewhere2, model: other_project, explore: a, fields: [a.c]}
+"""
+
+
+def test_dashboard_patterns_of_published_projects(tmp_path: Path) -> None:
+    from lookwright.lookml.validator import validate_lookml
+
+    for path, text in {"shop.model.lkml": SHOP_MODEL, "views/orders.view.lkml": SHOP_VIEW,
+                       "dashboards/template.dashboard.lookml": TEMPLATE,
+                       "dashboards/overview.dashboard.lookml": EXTENDING}.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text, encoding="utf-8")
+    found = [(f.file, f.line, f.code, f.severity, f.message) for f in validate_lookml(tmp_path)]
+    unknown = ("Unknown or inaccessible field {}. Check for typos or append a timeframe to the name if the field "
+               "is type time.")
+    overview = "dashboards/overview.dashboard.lookml"
+    assert found == [
+        (overview, 31, "LKML203", "error", unknown.format("also_nope")),
+        (overview, 31, "LKML203", "error", unknown.format("orders.nope")),
+        (overview, 33, "LKML201", "warning",
+         "Model 'other_project' is not in this project; elements using it are not checked"),
+    ]
+
+
+IMPORTING_MODEL = """\
+connection: "db"
+include: "//config/*.view"
+include: "/dashboards/*.dashboard"
+explore: orders { extends: [orders_config] }
+"""
+IMPORTING_MANIFEST = 'project_name: "block"\nlocal_dependency: { project: "config" }\n'
+IMPORTING_DASHBOARD = """\
+- dashboard: orders
+  title: Orders
+  layout: newspaper
+  elements:
+  - {title: a, name: a, model: block, explore: orders, fields: [orders.count, customers.name]}
+"""
+
+
+def test_dashboard_fields_an_absent_imported_project_would_define_are_counted_not_reported(tmp_path: Path) -> None:
+    from lookwright.lookml.validator import validate_lookml
+
+    for path, text in {"block.model.lkml": IMPORTING_MODEL, "manifest.lkml": IMPORTING_MANIFEST,
+                       "dashboards/orders.dashboard.lookml": IMPORTING_DASHBOARD}.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text, encoding="utf-8")
+    # 3: the explore's base view (the model file) and the two dashboard fields
+    found = [(f.file, f.line, f.code, f.message) for f in validate_lookml(tmp_path)]
+    message = ("Imported project config is not present, so 3 references into it could not be checked. "
+               "Put it in imported_projects/config/ or pass --project config=DIR.")
+    assert found == [("manifest.lkml", 2, "LKML190", message)]

@@ -90,3 +90,15 @@ def test_an_include_of_generated_or_foreign_files_is_lw408(tmp_path: Path, patte
     assert result.returncode == 2
     assert f"error[LW408]: include '{pattern}' of model 'performance_cost' must name .lkml files of your own" \
         in result.stderr
+
+
+def test_a_hub_whose_models_include_none_of_its_files_gets_no_not_included_warnings(tmp_path: Path) -> None:
+    """A hub project's views are included by the projects that import it, not by its own model."""
+    from lookwright.lookml.validator import validate_lookml
+
+    (tmp_path / "hub.model.lkml").write_text('connection: "db"\n# include: "/**/*.view.lkml"\n')
+    (tmp_path / "a.view.lkml").write_text("view: a {\n  sql_table_name: t ;;\n  dimension: x {}\n}\n")
+    assert [f.code for f in validate_lookml(tmp_path)] == []
+    (tmp_path / "hub.model.lkml").write_text('connection: "db"\ninclude: "/a.view"\n')
+    (tmp_path / "b.view.lkml").write_text("view: b {\n  sql_table_name: t ;;\n  dimension: x {}\n}\n")
+    assert [(f.file, f.code) for f in validate_lookml(tmp_path)] == [("b.view.lkml", "LKML191")]

@@ -253,6 +253,20 @@ class Model:
     unloaded: tuple[Include, ...] = ()  # the includes into those projects
 
 
+def complete_names(model: Model) -> set[str]:
+    """View names and explore/join aliases the model resolves completely (every base it
+    extends is present): references through any other name cannot be judged when an imported
+    project is absent."""
+    complete = {name for name, view in model.views.items()
+                if all(parent in model.views for parent in view.extends)}
+    known = set(complete)
+    for explore in model.explores.values():
+        if explore.view_name in complete:
+            known.add(explore.alias)
+        known.update(join.name for join in explore.joins if join.view_name in complete)
+    return known
+
+
 @dataclass(frozen=True)
 class Project:
     root: Path

@@ -36,6 +36,7 @@ from lookwright.lookml.project import (
     Node,
     Project,
     View,
+    complete_names,
     expand_field,
     fanned_out_aliases,
     load_project,
@@ -188,18 +189,25 @@ def validate_project(project: Project) -> list[Issue]:
         found = set(_check_model(scope, nodes, modelled=False))
         checked, _ = _split_unresolvable(scope, found, lenient=True)
         findings |= {f for f in checked if f.code not in MODEL_CONTEXT_CODES}
+    dashboards = validate_dashboards(project)
+    for name, blind in dashboards.unchecked.items():
+        unchecked.setdefault(name, set()).update(blind)
     findings = {f for f in findings if not f.file.startswith("//")}  # imported projects' files
     findings |= set(_missing_imports(project, unchecked))
     findings |= set(not_included(project))
-    findings |= set(validate_dashboards(project))
+    findings |= set(dashboards.issues)
     return sorted(findings, key=lambda f: (f.file, f.line, f.code, f.message))
 
 
 def not_included(project: Project) -> Iterator[Issue]:
-    """LKML191 for each local file with views or explores that no model includes (projects with models only)."""
-    if not project.models:
+    """LKML191 for each local file with views or explores that no model includes.
+
+    Only where the models include some of the project's own files: a project without models, or
+    whose models include none of its files (a hub whose files other projects import), is a
+    library, and its files are there for others to include."""
+    in_models = {path for model in project.models.values() for path in model.files if path != model.file}
+    if not any(not path.startswith("//") for path in in_models):
         return
-    in_models = {path for model in project.models.values() for path in model.files}
     unmodelled = {path for scope in project.unmodelled.values() for path in scope.files}
     for path in sorted(unmodelled - in_models):
         if not path.startswith("//"):
@@ -228,19 +236,6 @@ def _blamed(finding: Issue) -> tuple[str, str] | None:
     return None
 
 
-def _known_names(model: Model) -> set[str]:
-    """View names and explore/join aliases the model resolves completely (every base it
-    extends is present)."""
-    complete = {name for name, view in model.views.items()
-                if all(parent in model.views for parent in view.extends)}
-    known = set(complete)
-    for explore in model.explores.values():
-        if explore.view_name in complete:
-            known.add(explore.alias)
-        known.update(join.name for join in explore.joins if join.view_name in complete)
-    return known
-
-
 def _split_unresolvable(model: Model, findings: set[Issue], lenient: bool = False
                         ) -> tuple[set[Issue], set[Issue]]:
     """(findings to report, findings about views or datagroups the model does not have).
@@ -249,7 +244,7 @@ def _split_unresolvable(model: Model, findings: set[Issue], lenient: bool = Fals
     or datagroup may well be defined elsewhere, so those findings cannot be judged."""
     if not model.missing_imports and not lenient:
         return findings, set()
-    known = _known_names(model)
+    known = complete_names(model)
     keep: set[Issue] = set()
     blind: set[Issue] = set()
     for finding in findings:
