@@ -7,6 +7,7 @@ v0.7.0 field numbers (so the loader's own 0.7.0 declarations are checked against
 
 from __future__ import annotations
 
+import gzip
 import json
 import struct
 from collections.abc import Iterator
@@ -336,3 +337,33 @@ def test_synth_json_and_opentelemetry_streams_give_the_same_rows_and_facts(tmp_p
     # equal but for the last bits of floating-point sums, whose order follows the rows' order
     assert otel_facts == [tuple(pytest.approx(v, rel=1e-12) if isinstance(v, float) else v for v in row)
                           for row in json_facts]
+
+
+# --- GZIP (Firehose's CompressionFormat GZIP): decompressed first, named as the .gz in every message
+
+
+def test_gzip_deliveries_of_either_format(warehouse: DuckDBWarehouse, tmp_path: Path) -> None:
+    folder = tmp_path / "exports" / "cloudwatch"
+    folder.mkdir(parents=True)
+    otel = write(folder / "lw-stream-1.binpb.gz", gzip.compress(GOOD))
+    as_json = write(folder / "lw-stream-2.json.gz", gzip.compress((FIXTURES / "cloudwatch" / "metrics.json").read_bytes()))
+    (tmp_path / "exports" / "otlp").mkdir()
+    write(tmp_path / "exports" / "otlp" / "spans.jsonl.gz", b"")  # a kind whose loader reads no GZIP: left out
+    assert recognize(tmp_path / "exports") == [("cloudwatch", otel), ("cloudwatch", as_json)]
+    report = load(warehouse, "cloudwatch", otel)
+    assert (report.rows_loaded, bad(report), report.warnings) == (3, [], [])
+    with DuckDBWarehouse(":memory:") as plain:
+        load(plain, "cloudwatch", write(tmp_path / "plain.binpb", GOOD))
+        assert warehouse.query(ROWS) == plain.query(ROWS)
+        expected = load(plain, "cloudwatch", FIXTURES / "cloudwatch" / "metrics.json")
+    compressed = load(warehouse, "cloudwatch", as_json)
+    assert (compressed.rows_loaded, bad(compressed)) == (3, bad(expected))
+    assert compressed.warnings == [w.replace(expected.file, compressed.file) for w in expected.warnings]
+    assert compressed.warnings[0].startswith(f"{as_json.resolve().as_posix()}: 1 field(s)")
+    broken = write(tmp_path / "broken.binpb.gz", gzip.compress(GOOD)[:-8] + b"\x00" * 4)
+    with pytest.raises(InputError, match=r"broken\.binpb\.gz: not a readable GZIP file: "):
+        load(warehouse, "cloudwatch", broken)
+    with pytest.raises(InputError) as raised:  # a broken stream inside: named as the .gz, bytes decompressed
+        load(warehouse, "cloudwatch", write(tmp_path / "cut.binpb.gz", gzip.compress(GOOD + b"\x80")))
+    assert str(raised.value).startswith(f"{(tmp_path / 'cut.binpb.gz').resolve().as_posix()}:3: byte {len(GOOD)}:"
+                                        " truncated length prefix")

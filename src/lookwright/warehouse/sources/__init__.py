@@ -56,6 +56,7 @@ def load(warehouse: Warehouse, kind: str, path: Path) -> LoadReport:
 
 DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".log", ".yaml", ".yml", ".binpb", ".pb")
 NOT_DATA = ("manifest.json", "incidents.json")
+GZIP_KINDS = ("cloudwatch",)  # kinds whose loader reads GZIP files (`.gz`): found in their folders too
 FOLDER_ALIASES = {"logs": "app-logs"}  # folder names `lookwright synth` uses that are not a kind's name
 
 
@@ -89,14 +90,15 @@ def recognize(path: Path, only: str | None = None) -> list[tuple[str, Path]]:
     if listed is not None:
         return sorted((kind, file) for kind, file in listed if only is None or kind == only)
     candidates = [path] if path.is_file() else sorted(
-        p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES and p.name not in NOT_DATA)
+        p for p in path.rglob("*")
+        if p.is_file() and p.suffix.lower() in (*DATA_SUFFIXES, ".gz") and p.name not in NOT_DATA)
     found = []
     for file in candidates:
         kind = only or next((k for part in reversed(file.parent.parts) if (k := _kind_of_folder(part))), None)
         if kind is None and path.is_file():
             raise InputError(f"{file}: cannot tell which export it is from its folder; pass --source "
                              f"({', '.join(sorted(SOURCES))})")
-        if kind is not None:
+        if kind is not None and (file.suffix.lower() != ".gz" or kind in GZIP_KINDS or path.is_file()):
             found.append((kind, file))
     return found
 

@@ -8,16 +8,21 @@ region, namespace, metric_name, dimensions {name: value}, timestamp (epoch milli
 OpenTelemetry 1.0.0 and 0.7.0 output formats (length-delimited protobuf): see cloudwatch_otel.
 Which format a file is: `.binpb` / `.pb` are protobuf, `.json` / `.jsonl` JSON lines; any other
 name (Firehose writes none unless its stream sets a file extension) is read by its first bytes.
+A GZIP file (Firehose's GZIP compression) is decompressed first.
 """
 
 from __future__ import annotations
 
+import gzip
+import shutil
+import tempfile
+import zlib
 from pathlib import Path
 
 from lookwright.errors import InputError
 from lookwright.warehouse.base import Warehouse
 from lookwright.warehouse.sources import cloudwatch_otel
-from lookwright.warehouse.sources.base import Source
+from lookwright.warehouse.sources.base import Source, new_field_warnings
 from lookwright.warehouse.sources.tabular import (
     finish_stage,
     integer_sql,
@@ -80,6 +85,15 @@ def _epoch_ms(column: str) -> str:
 
 PROTOBUF_SUFFIXES = (".binpb", ".pb")
 JSON_SUFFIXES = (".json", ".jsonl")
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _head(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(64)
+    except OSError as error:
+        raise InputError(f"{path}: cannot read: {error.strerror or error}") from error
 
 
 def output_format(path: str) -> str:
@@ -89,20 +103,35 @@ def output_format(path: str) -> str:
         return "opentelemetry"
     if suffix in JSON_SUFFIXES:
         return "json"
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(64)
-    except OSError as error:
-        raise InputError(f"{path}: cannot read: {error.strerror or error}") from error
-    return "json" if cloudwatch_otel.looks_like_json(head) else "opentelemetry"
+    return "json" if cloudwatch_otel.looks_like_json(_head(path)) else "opentelemetry"
 
 
 def stage(warehouse: Warehouse, path: str) -> list[str] | None:
-    """Stage every data point, typed, with the first problem of each bad one (either output format)."""
+    """Stage every data point, typed, with the first problem of each bad one (either output format).
+
+    A GZIP-compressed file (Firehose's CompressionFormat GZIP, `.gz`) is decompressed first; its format
+    is then that of its name without `.gz`, or its first bytes."""
+    if _head(path)[:2] != GZIP_MAGIC:
+        return _stage(warehouse, path, path)
+    with tempfile.TemporaryDirectory(prefix="lookwright-cloudwatch-") as folder:
+        name = Path(path).name
+        inner = Path(folder) / (name[:-3] if name.lower().endswith(".gz") else name)
+        try:
+            with gzip.open(path, "rb") as compressed, open(inner, "wb") as plain:
+                shutil.copyfileobj(compressed, plain)
+        except (OSError, EOFError, zlib.error) as error:
+            raise InputError(f"{path}: not a readable GZIP file: {error}") from error
+        return _stage(warehouse, inner.as_posix(), path)
+
+
+def _stage(warehouse: Warehouse, path: str, shown: str) -> list[str] | None:
+    """Stage a plain file; `shown` is the file's name in messages (the .gz a temporary file came from)."""
     if output_format(path) == "opentelemetry":
-        return cloudwatch_otel.stage(warehouse, path, stage_json)
+        return cloudwatch_otel.stage(warehouse, path, stage_json, shown)
     stage_json(warehouse, path)
-    return None
+    if shown == path:
+        return None  # the loader checks the file's fields
+    return [warning.replace(path, shown, 1) for warning in new_field_warnings(warehouse, SOURCE, path)]
 
 
 def stage_json(warehouse: Warehouse, path: str) -> None:

@@ -450,13 +450,17 @@ def warnings(path: str, decoded: Decoded) -> list[str]:
     return found
 
 
-def stage(warehouse: Warehouse, path: str, stage_json: Callable[[Warehouse, str], None]) -> list[str]:
-    """Stage every data point through the JSON format's staging; returns the data-quality warnings."""
+def stage(warehouse: Warehouse, path: str, stage_json: Callable[[Warehouse, str], None],
+          shown: str | None = None) -> list[str]:
+    """Stage every data point through the JSON format's staging; returns the data-quality warnings.
+
+    `shown` names the file in messages (the compressed file `path` was decompressed from)."""
+    shown = shown or path
     try:
         data = Path(path).read_bytes()
     except OSError as error:
-        raise InputError(f"{path}: cannot read: {error.strerror or error}") from error
-    decoded = decode(path, data)
+        raise InputError(f"{shown}: cannot read: {error.strerror or error}") from error
+    decoded = decode(shown, data)
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     with tempfile.TemporaryDirectory(prefix="lookwright-cloudwatch-") as folder:
         rows_path = Path(folder) / "points.json"
@@ -473,4 +477,4 @@ def stage(warehouse: Warehouse, path: str, stage_json: Callable[[Warehouse, str]
         records_, reasons = zip(*decoded.bad, strict=True)
         warehouse.execute(f"INSERT INTO {STAGE_TABLE} (source_line, bad_reason)"
                           " SELECT unnest(?::INTEGER[]), unnest(?::VARCHAR[])", [list(records_), list(reasons)])
-    return warnings(path, decoded)
+    return warnings(shown, decoded)
