@@ -156,6 +156,13 @@ class View:
     def field(self, name: str) -> Field | None:
         return self._names.get(name)
 
+    @cached_property
+    def sets(self) -> dict[str, tuple[str, ...]]:
+        """`set: name { fields: [...] }` blocks of the view (the last of a name wins, as refinements do)."""
+        if self.node is None:
+            return {}
+        return {block.name: block.get_list("fields") or () for block in self.node.all("set") if block.kind == "block"}
+
 
 @dataclass(frozen=True)
 class Join:
@@ -212,22 +219,37 @@ class Explore:
     def aliases(self) -> tuple[str, ...]:
         return (self.alias, *(join.name for join in self.joins))
 
-    def exposes(self, alias: str, field_name: str) -> bool:
+    def exposes(self, alias: str, field_name: str, views: Mapping[str, View] | None = None) -> bool:
         """False if the explore's or the join's `fields` list leaves `alias.field_name` out.
 
-        Lists naming a set (`detail*`) are not expanded: such fields count as exposed."""
+        With `views`, sets (`view.set_name*`) are expanded through the view's `set:` blocks;
+        `ALL_FIELDS*`, `view.*` and sets that cannot be expanded count as exposing the field."""
         scoped = f"{alias}.{field_name}"
         join = next((j for j in self.joins if j.name == alias), None)
         if join is not None and join.fields is not None:
             listed = {item if "." in item else f"{alias}.{item}" for item in join.fields}
-            if not any(item.endswith("*") for item in listed) and scoped not in listed:
+            if not self._lists(listed, scoped, views):
                 return False
         if self.fields is None:
             return True
         if f"-{scoped}" in self.fields:
             return False
-        wildcard = any(item.lstrip("-").endswith("*") for item in self.fields if item[:1] != "-")
-        return wildcard or scoped in self.fields
+        return self._lists({item for item in self.fields if item[:1] != "-"}, scoped, views)
+
+    def _lists(self, items: set[str], scoped: str, views: Mapping[str, View] | None,
+               seen: frozenset[str] = frozenset()) -> bool:
+        """Whether a `fields` list names `scoped`, directly or through a wildcard or set."""
+        if scoped in items:
+            return True
+        for item in sorted(i for i in items if i.endswith("*") and i not in seen):
+            owner, _, name = item[:-1].rpartition(".")
+            view = views.get(self.view_for_alias(owner) or "") if views is not None and owner else None
+            if view is None or not name or name not in view.sets:
+                return True  # ALL_FIELDS*, alias.*, or a set we cannot see: assume it lists the field
+            members = {m if "." in m else f"{owner}.{m}" for m in view.sets[name]}
+            if self._lists(members, scoped, views, seen | {item}):
+                return True
+        return False
 
 
 @dataclass(frozen=True)

@@ -726,6 +726,8 @@ def _inaccessible_views(explore: Explore, model: Model) -> Iterator[Issue]:
         for declared in view.fields:
             node = declared.node
             assert node is not None
+            if not any(explore.exposes(alias, f.name, model.views) for f in expand_field(declared)):
+                continue  # the explore's `fields` leave it out: Looker does not resolve it there
             for key in FIELD_EXPRESSION_KEYS:
                 for parts in _references(node.get(key)):
                     target = parts[0]
