@@ -248,7 +248,7 @@ def test_dashboard_patterns_of_published_projects(tmp_path: Path) -> None:
         (overview, 31, "LKML203", "error", unknown.format("also_nope")),
         (overview, 31, "LKML203", "error", unknown.format("orders.nope")),
         (overview, 33, "LKML201", "warning",
-         "Model 'other_project' is not in this project; elements using it are not checked"),
+         "Model 'other_project' is not in this project; elements using it are not checked (and 1 more use)"),
     ]
 
 

@@ -215,7 +215,7 @@ def validate_dashboards(project: Project) -> DashboardFindings:
     checker = _Checker(project, {name.text: d for d in dashboards if (name := _scalar(d.spec.get("dashboard")))})
     for dashboard in dashboards:
         checker.check(dashboard)
-    return DashboardFindings(problems + checker.issues, checker.unchecked)
+    return DashboardFindings(problems + checker.issues + checker.foreign_issues(), checker.unchecked)
 
 
 class _Checker:
@@ -225,7 +225,7 @@ class _Checker:
         self.project, self.by_name = project, by_name
         self.issues: list[Issue] = []
         self.unchecked: dict[str, set[Issue]] = {}
-        self.foreign: set[tuple[str, str]] = set()  # (file, model) already reported as not in the project
+        self.foreign: dict[str, list[tuple[str, int]]] = {}  # model not in the project -> where it is used
         self.complete: dict[str, set[str]] = {}  # model -> the names it resolves completely
 
     def chain(self, dashboard: _Dashboard) -> list[_Dashboard]:
@@ -291,12 +291,20 @@ class _Checker:
         return None
 
     def foreign_model(self, file: str, model: str, line: int) -> None:
-        """One warning per file and model the project does not have (Looker's built-in ones are known)."""
-        if model in BUILT_IN_MODELS or (file, model) in self.foreign:
-            return
-        self.foreign.add((file, model))
-        self.issues.append(_issue(file, line, "LKML201",
-                                  f"Model '{model}' is not in this project; elements using it are not checked"))
+        """Remember an element or filter of a model the project does not have (Looker's own are known)."""
+        if model not in BUILT_IN_MODELS:
+            self.foreign.setdefault(model, []).append((file, line))
+
+    def foreign_issues(self) -> list[Issue]:
+        """One warning per model the project does not have, at its first use, counting its uses."""
+        found = []
+        for model, uses in sorted(self.foreign.items()):
+            file, line = min(uses)
+            others = len(uses) - 1
+            more = f" (and {others} more use{'' if others == 1 else 's'})" if others else ""
+            found.append(_issue(file, line, "LKML201",
+                                f"Model '{model}' is not in this project; elements using it are not checked{more}"))
+        return found
 
     def field(self, model: Model, explore: Explore, name: str) -> tuple[Field | None, bool]:
         """The field, and whether its view is missing (the alias names a view the model lacks)."""
