@@ -24,18 +24,21 @@ pytest.importorskip("google.cloud.bigquery", reason="google-cloud-bigquery is no
 from lookwright.cli import main
 from lookwright.errors import WarehouseError
 from lookwright.warehouse.bigquery import BigQueryWarehouse
+from lookwright.warehouse.sources import load
 
 ROOT = Path(__file__).resolve().parents[1]
 DENIED = "Access Denied: Table p:d.raw_spans: Permission bigquery.tables.create denied on dataset p:d"
+OTLP = ROOT / "tests" / "fixtures" / "sources" / "otlp" / "traces.jsonl"
 WRONG_PLACE = "Not found: Dataset p:d was not found in location US"
 
 
 class FakeBigQuery(BaseHTTPRequestHandler):
     """datasets.get and jobs.insert of one project `p`, dataset `d` in EU, per `mode`."""
 
-    mode = "denied"  # denied | no_dataset | located | slow (a job that never finishes)
+    mode = "denied"  # denied | no_dataset | located | slow (a job that never finishes) | slow_load (only loads)
     jobs: ClassVar[list[dict[str, Any]]] = []
     cancelled: ClassVar[list[str]] = []
+    loads: ClassVar[list[str]] = []  # load jobs whose file was uploaded
 
     def log_message(self, *args: object) -> None:
         pass
@@ -56,7 +59,20 @@ class FakeBigQuery(BaseHTTPRequestHandler):
         return {"jobReference": {"projectId": "p", "jobId": job_id, "location": "EU"},
                 "status": {"state": "RUNNING"}, "configuration": {"query": {"query": "?"}}}
 
+    def _done(self, job_id: str) -> dict[str, Any]:
+        return {"jobReference": {"projectId": "p", "jobId": job_id, "location": "EU"},
+                "status": {"state": "DONE"}, "configuration": {"query": {"query": "?"}},
+                "statistics": {"query": {"statementType": "SCRIPT"}}}
+
     def do_GET(self) -> None:
+        job_id = self.path.split("/queries/")[-1].split("/jobs/")[-1].split("?")[0]
+        if self.mode == "slow_load" and "/queries/" in self.path:  # a query: done, no rows
+            self._answer(200, {"jobReference": {"projectId": "p", "jobId": job_id, "location": "EU"},
+                               "jobComplete": True, "totalRows": "0", "schema": {"fields": []}})
+            return
+        if self.mode == "slow_load" and "/jobs/" in self.path:
+            self._answer(200, self._running(job_id) if job_id in type(self).loads else self._done(job_id))
+            return
         if self.mode == "slow" and "/queries/" in self.path:  # jobs.getQueryResults: not yet
             job_id = self.path.split("/queries/")[1].split("?")[0]
             time.sleep(0.2)
@@ -74,9 +90,23 @@ class FakeBigQuery(BaseHTTPRequestHandler):
             return
         self._error(404, "notFound", f"Not found: {self.path}")
 
+    def do_PUT(self) -> None:  # the resumable upload's data: the load job starts and never finishes
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        job_id = self.path.split("upload_id=")[1]
+        type(self).loads.append(job_id)
+        self._answer(200, self._running(job_id) | {"configuration": {"load": {}}})
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         job = json.loads(self.rfile.read(length) or b"{}")
+        if "uploadType=resumable" in self.path:  # a load job's metadata: upload its file next
+            type(self).jobs.append(job)
+            job_id = job["jobReference"]["jobId"]
+            self.send_response(200)
+            self.send_header("Location", f"http://{self.headers['Host']}/upload/p?upload_id={job_id}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if self.path.split("?")[0].endswith("/cancel"):  # jobs.cancel
             job_id = self.path.split("/jobs/")[1].split("/cancel")[0]
             type(self).cancelled.append(job_id)
@@ -85,6 +115,9 @@ class FakeBigQuery(BaseHTTPRequestHandler):
         type(self).jobs.append(job)
         if self.mode == "slow":
             self._answer(200, self._running(job["jobReference"]["jobId"]))
+            return
+        if self.mode == "slow_load":
+            self._answer(200, self._done(job["jobReference"]["jobId"]))
             return
         location = job.get("jobReference", {}).get("location")
         if self.mode == "located" and location != "EU":
@@ -97,6 +130,7 @@ class FakeBigQuery(BaseHTTPRequestHandler):
 def fake() -> Iterator[str]:
     FakeBigQuery.jobs = []
     FakeBigQuery.cancelled = []
+    FakeBigQuery.loads = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeBigQuery)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -169,6 +203,34 @@ def test_a_job_still_running_at_the_timeout_is_cancelled(fake: str) -> None:
     assert len(FakeBigQuery.jobs) == 1  # a DML job is never re-sent
     assert FakeBigQuery.cancelled == [FakeBigQuery.jobs[0]["jobReference"]["jobId"]]
     assert 1.0 <= waited < 10
+
+
+def test_a_copy_job_still_running_at_the_timeout_is_cancelled(fake: str) -> None:
+    FakeBigQuery.mode = "slow"
+    with (BigQueryWarehouse("p", "d", endpoint=fake, timeout_s=1.0, command="build") as w,
+          pytest.raises(WarehouseError) as failure):
+        w.copy_table("fact__lw_next", "fact")
+    assert str(failure.value) == "COPY p.d.fact__lw_next TO p.d.fact: no result within 1 s; the job was cancelled"
+    assert [job["configuration"]["copy"]["destinationTable"]["tableId"] for job in FakeBigQuery.jobs] == ["fact"]
+    assert FakeBigQuery.cancelled == [FakeBigQuery.jobs[0]["jobReference"]["jobId"]]
+
+
+def test_a_load_job_still_running_at_the_timeout_is_cancelled_and_nothing_is_loaded(fake: str) -> None:
+    FakeBigQuery.mode = "slow_load"
+    with (BigQueryWarehouse("p", "d", endpoint=fake, timeout_s=1.0, command="load") as w,
+          pytest.raises(WarehouseError) as failure):
+        load(w, "otlp", OTLP)
+    message = str(failure.value)
+    assert message.startswith("load job into p.d._lw_stage_raw_spans from ")
+    assert message.endswith("/rows.jsonl: no result within 1 s; the job was cancelled")
+    upload = FakeBigQuery.jobs[1]
+    assert upload["configuration"]["load"]["destinationTable"]["tableId"] == "_lw_stage_raw_spans"
+    load_id = upload["jobReference"]["jobId"]
+    assert FakeBigQuery.loads == [load_id] and FakeBigQuery.cancelled == [load_id]
+    queries = [job["configuration"]["query"]["query"] for job in FakeBigQuery.jobs if "query" in job["configuration"]]
+    assert [q.split(" (")[0] for q in queries] == [
+        "CREATE TABLE IF NOT EXISTS `p.d.raw_spans`",  # then the load; never a DELETE or INSERT on raw_spans
+        "DROP TABLE IF EXISTS `p.d._lw_stage_raw_spans`"]  # and no stage table is left behind
 
 
 def test_missing_default_credentials(tmp_path: Path) -> None:

@@ -314,8 +314,8 @@ def test_build_sql_is_rendered_from_the_model(tmp_path: Path) -> None:
     table = renamed.tables["dim_time"]
     assert "on_call_shift VARCHAR" in renderer.sql.ddl(table)
     assert " shift " not in renderer.sql.ddl(table)
-    assert "time_of_day, on_call_shift)" in renderer.insert(table, None)[1]
-    original = TransformRenderer(MODEL).insert(MODEL.tables["dim_time"], None)[1]
+    assert "time_of_day, on_call_shift)" in renderer.insert(table, None)[0]  # the MERGE
+    original = TransformRenderer(MODEL).insert(MODEL.tables["dim_time"], None)[0]
     assert "time_of_day, shift)" in original
     w = warehouse()
     insert(w, "raw_spans", [span("a", "a", T0)])
@@ -331,9 +331,8 @@ def test_failed_step_rolls_back_and_leaves_tables_consistent() -> None:
     w.execute("ALTER TABLE raw_aws_cur RENAME COLUMN line_item_unblended_cost TO broken")
     with pytest.raises(WarehouseError) as failure:
         run(w)
-    assert str(failure.value).startswith("INSERT INTO dim_environment (environment_key, environment_name, "
-                                         'is_production): Binder Error: Referenced column "line_item_unblended_cost"'
-                                         " not found in FROM clause!")
+    assert str(failure.value).startswith('MERGE INTO dim_environment AS dim: Binder Error: Referenced column'
+                                         ' "line_item_unblended_cost" not found in FROM clause!')
     assert snapshot(w) == before
     w.execute("ALTER TABLE raw_aws_cur RENAME COLUMN broken TO line_item_unblended_cost")
     run(w)

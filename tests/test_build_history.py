@@ -195,3 +195,51 @@ def test_a_removed_column_goes_with_a_new_table_and_the_history_stays(tmp_path: 
     facts = [name for name, table in model.tables.items() if table.kind in ("fact", "rollup")]
     assert {name: after[name] for name in facts} == {name: before[name] for name in facts}
     assert _layout(w, model, DAILY).columns == tuple((c.name, c.type) for c in model.tables[DAILY].columns)
+
+
+def _members(w: DuckDBWarehouse) -> dict[str, list[tuple[object, ...]]]:
+    return {
+        "dim_service": w.query("SELECT service_name, language, deployment_type FROM dim_service ORDER BY 1"),
+        "dim_region": w.query("SELECT provider, region_code, geography FROM dim_region ORDER BY 1, 2"),
+        "dim_endpoint": w.query("SELECT endpoint_name, service_key = md5('s') FROM dim_endpoint ORDER BY 1"),
+    }
+
+
+def _hourly_joined(w: DuckDBWarehouse) -> list[tuple[object, ...]]:
+    """The 730-day hourly rollup joined to its dimensions, as an explore joins them."""
+    return w.query(f"""
+        SELECT s.service_name, r.region_code, e.endpoint_name, h.hour, h.request_count
+        FROM {HOURLY} AS h
+        JOIN dim_service AS s ON s.service_key = h.service_key
+        JOIN dim_region AS r ON r.region_key = h.region_key
+        JOIN dim_endpoint AS e ON e.endpoint_key = h.endpoint_key
+        ORDER BY 1, 4""")
+
+
+def test_a_dimension_member_outlives_its_expired_raw_rows(tmp_path: Path) -> None:
+    model = _model(tmp_path)
+    w = warehouse()
+    rows = [span(f"a{i}", "s", T0 + timedelta(minutes=7 * i), 10.0 + i, service="s") for i in range(3)]
+    rows += [span(f"b{i}", "s", LATER + timedelta(minutes=5 * i), 20.0 + i, service="search",
+                  region="eu-west-1", route="/api/search") for i in range(2)]
+    insert(w, "raw_spans", rows)
+    build(w, model)
+    kept = [("s", "us-east-1", "GET /api/carts", T0, 3), ("search", "eu-west-1", "GET /api/search", LATER, 2)]
+    assert _hourly_joined(w) == kept
+    # the raw spans of service s expire (raw retention is shorter than the rollups'); search's are
+    # re-exported with another language: its attributes follow the source, s keeps its last ones
+    w.execute("DELETE FROM raw_spans WHERE start_time < ? OR service_name = 'search'", [LATER - timedelta(days=1)])
+    later = [span(f"c{i}", "s", LATER + timedelta(minutes=5 * i), 20.0 + i, service="search", region="eu-west-1",
+                  route="/api/search") | {"resource_attributes": '{"telemetry.sdk.language": "go"}'} for i in range(2)]
+    insert(w, "raw_spans", later)
+    report = build(w, model)
+    assert not report.full_refresh and report.step("dim_service").mode == "full"
+    members = {
+        "dim_service": [("s", "java", "serverless"), ("search", "go", "serverless"), ("unattributed", None, None)],
+        "dim_region": [("aws", "eu-west-1", "EMEA"), ("aws", "us-east-1", "Americas")],
+        "dim_endpoint": [("GET /api/carts", True), ("GET /api/search", False)],
+    }
+    assert _members(w) == members
+    assert _hourly_joined(w) == kept  # the 730-day rollup still joins to the members of its old rows
+    assert build(w, model, full_refresh=True).full_refresh  # a full refresh keeps them too
+    assert _members(w) == members and _hourly_joined(w) == kept

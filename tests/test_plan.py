@@ -98,11 +98,14 @@ def test_plan_cli_prints_statements_and_declared_queries(capsys: pytest.CaptureF
               "--lookml", str(ROOT / "generated_lookml")])
     assert exit_.value.code in (0, None)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "incremental build from 2025-03-04 09:00 UTC (partitions from 2025-03-04): 41 statements"
+    assert lines[0] == "incremental build from 2025-03-04 09:00 UTC (partitions from 2025-03-04): 34 statements"
     assert ("30 unpruned reads of partitioned tables (by the full rebuilds of bridge_service_resource, dim_endpoint,"
             " dim_environment, dim_region, dim_resource, dim_service, dim_time, dim_user_segment)") in lines
-    assert "       raw_spans (partition start_time): NOT PRUNED: reads every partition (the table is rebuilt in" \
-           " full on every build)" in lines
+    assert "       raw_spans (partition start_time): NOT PRUNED: reads every partition (the dimension is merged" \
+           " from its whole sources on every build)" in lines  # one MERGE a dimension: it keeps every member
+    assert "       raw_db_query_log (partition log_timestamp): NOT PRUNED: reads every partition (the table is rebuilt in" \
+           " full on every build)" in lines  # bridge_service_resource
+    assert lines[lines.index("declared queries: 6") - 1].startswith("not atomic across tables: each step commits")
     with pytest.raises(SystemExit) as exit_:
         main(["plan", "--now", "2025-03-04 10:17", "--strict", "--model", str(ROOT / "semantic"),
               "--lookml", str(ROOT / "generated_lookml")])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,6 +12,26 @@ from lookwright.commands import plain_console
 from lookwright.commands.warehouse_options import connect_options, warehouse_options
 from lookwright.errors import CheckFailed
 from lookwright.paths import DEFAULT_LOOKML_DIR, DEFAULT_MODEL_DIR, existing_directory
+
+if TYPE_CHECKING:
+    from lookwright.model.ir import SemanticModel
+    from lookwright.warehouse.plan import PlannedStatement
+
+
+SWAP_WINDOW = ("not atomic across tables: each step commits on its own, and a rebuild on BigQuery swaps its"
+               " tables in by one copy job each after its commit point; until the last step or copy (or the"
+               " next build, which finishes an interrupted swap first) a reader may see a new table beside"
+               " an older one (ARCHITECTURE.md, \"What a reader sees during a build\")")
+
+
+def _why_whole(model: SemanticModel, statement: PlannedStatement) -> str:
+    if not statement.full_rebuild:
+        return ""
+    from lookwright.warehouse.build import merges_members
+
+    if merges_members(model.tables[statement.table]):
+        return " (the dimension is merged from its whole sources on every build)"
+    return " (the table is rebuilt in full on every build)"
 
 
 @click.command()
@@ -56,8 +77,7 @@ def plan(model_dir: str, url: str | None, location: str | None, credentials_file
         console.print(f"{index:3}. {statement.table}: {statement.sql.split(chr(10))[0][:90]} ({scanned})")
         for access in statement.accesses:
             verdict = ("pruned " + ", ".join(access.bounds) if access not in statement.unpruned
-                       else "NOT PRUNED: reads every partition"
-                       + (" (the table is rebuilt in full on every build)" if statement.full_rebuild else ""))
+                       else "NOT PRUNED: reads every partition" + _why_whole(model, statement))
             console.print(f"       {access.table} (partition {access.column}): {verdict}")
         if statement.unpartitioned:
             console.print(f"       unpartitioned, read whole: {', '.join(statement.unpartitioned)}")
@@ -72,6 +92,7 @@ def plan(model_dir: str, url: str | None, location: str | None, credentials_file
                        if any(s.full_rebuild for s in result.statements if s.table == table)})
     console.print(f"{len(unpruned)} unpruned read{'s' if len(unpruned) != 1 else ''} of partitioned tables"
                   + (f" (by the full rebuilds of {', '.join(rebuilds)})" if rebuilds else ""))
+    console.print(SWAP_WINDOW)
     console.print(f"declared queries: {len(queries)}")
     for query in queries:
         served = (f"served by aggregate table {query.served_by} (a Looker PDT"

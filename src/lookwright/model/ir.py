@@ -107,6 +107,7 @@ class TableIR:
     rollup: schema.Rollup | None = None
     transform: schema.Transform | None = None
     checks: tuple[schema.Check, ...] = ()
+    primary_key: tuple[str, ...] = ()  # the table's primary_key columns, as declared
 
     @cached_property
     def fields(self) -> dict[str, FieldIR]:

@@ -317,7 +317,7 @@ class BigQueryWarehouse(Warehouse):
             raise self._fail(sql, error) from error
         return job
 
-    def _cancel(self, job: bigquery.QueryJob | bigquery.CopyJob | None) -> None:
+    def _cancel(self, job: bigquery.QueryJob | bigquery.CopyJob | bigquery.LoadJob | None) -> None:
         """Cancel a job that is still running (a client-side timeout does not stop it)."""
         if job is None or job.job_id is None:
             return
@@ -351,11 +351,16 @@ class BigQueryWarehouse(Warehouse):
         statement = f"LOAD {reference} FROM {path.name}"
         self.sent.append(SentStatement(statement, (), "load"))
         location = self._location_for(statement)
+        job: bigquery.LoadJob | None = None
         try:
             with path.open("rb") as handle:
                 job = self.client.load_table_from_file(handle, reference, job_config=config, location=location,
                                                        timeout=self.timeout_s)
             job.result(retry=self._retry, timeout=self.timeout_s)
+        except concurrent.futures.TimeoutError as error:
+            self._cancel(job)  # a load job writes all its rows or none: cancelled, it writes none
+            raise WarehouseError(f"load job into {reference} from {path}: no result within {self.timeout_s:g} s;"
+                                 " the job was cancelled") from error
         except (*_ERRORS, OSError) as error:
             raise WarehouseError(f"load job into {reference} from {path}: {_message(error)}") from error
 

@@ -17,7 +17,13 @@ BigQuery's rules hold by construction, on DuckDB too:
 - every window is computed first (one small query) and bound as a constant, so each statement
   filters the partition column of what it reads and writes with a constant and BigQuery prunes;
 - history is never lost: a full build keeps the rows of an incremental table that are older than
-  anything its sources still hold (the 730- and 3,650-day rollups outlive the 90-day facts).
+  anything its sources still hold (the 730- and 3,650-day rollups outlive the 90-day facts), and a
+  dimension is merged by primary key, never emptied: a member whose raw rows expired stays (with its
+  last attributes), so the long-retention rollups holding its key still join; members are never
+  deleted (which are unreferenced would take a scan of every referencing table's whole history).
+
+Not atomic across tables: each step commits on its own, and BigQuery's copy jobs follow the commit
+point one table at a time (ARCHITECTURE.md, "What a reader sees during a build").
 """
 
 from __future__ import annotations
@@ -162,16 +168,44 @@ class TransformRenderer:
             return None
         return self.sql.render(name, **self._context(table, None, previous_loaded_at))
 
-    def insert(self, table: TableIR, window_start: datetime | None) -> list[str]:
-        """Statements replacing the table's rows from window_start on (all rows when None)."""
-        target = self.sql.ref(table.name)
+    def insert_all(self, table: TableIR, window_start: datetime | None = None) -> str:
+        """The INSERT of the table's transformed rows (from window_start on when given, unfiltered)."""
         columns = ", ".join(c.name for c in table.columns)
         select = self.transform(table, window_start).strip()
-        insert = f"INSERT INTO {target} ({columns})\nSELECT {columns} FROM (\n{select}\n) AS transformed"
+        return f"INSERT INTO {self.sql.ref(table.name)} ({columns})\nSELECT {columns} FROM (\n{select}\n) AS transformed"
+
+    def insert(self, table: TableIR, window_start: datetime | None) -> list[str]:
+        """Statements replacing the table's rows from window_start on (all rows when None).
+
+        A dimension is merged instead (see `merge`): its members outlive the raw rows they came from.
+        """
+        target = self.sql.ref(table.name)
+        if window_start is None and merges_members(table):
+            return [self.merge(table)]
+        insert = self.insert_all(table, window_start)
         if window_start is None:
             return [f"DELETE FROM {target} WHERE {self.all_partitions(table)}", insert]
         where = self.window_predicate(table, _incremental_column(table), window_start)
         return [f"DELETE FROM {target} WHERE {where}", f"{insert}\nWHERE {where}"]
+
+    def merge(self, table: TableIR) -> str:
+        """One MERGE of a dimension's transformed rows into it, by its primary key: a new member is
+        inserted, a member the sources still describe gets their attributes, and a member they no
+        longer mention (its raw rows expired) is kept as it was, so the long-retention rollups that
+        hold its key still join. No DELETE, no DDL: valid in a BigQuery transaction."""
+        keys = table.primary_key
+        columns = [c.name for c in table.columns]
+        attributes = [name for name in columns if name not in keys]
+        select = self.transform(table).strip()
+        on = " AND ".join(f"dim.{key} = fresh.{key}" for key in keys)
+        lines = [f"MERGE INTO {self.sql.ref(table.name)} AS dim",
+                 f"USING (\nSELECT {', '.join(columns)} FROM (\n{select}\n) AS transformed\n) AS fresh",
+                 f"ON {on}"]
+        if attributes:
+            lines.append("WHEN MATCHED THEN UPDATE SET " + ", ".join(f"{name} = fresh.{name}" for name in attributes))
+        lines.append(f"WHEN NOT MATCHED THEN INSERT ({', '.join(columns)})"
+                     f" VALUES ({', '.join(f'fresh.{name}' for name in columns)})")
+        return "\n".join(lines)
 
     def window_predicate(self, table: TableIR, column: str, window_start: datetime | date) -> str:
         """`column >= window` and, when the table is partitioned by another column, that one too."""
@@ -242,6 +276,11 @@ def _partition_column(table: TableIR) -> str | None:
 def _incremental(table: TableIR) -> bool:
     transform = table.transform
     return table.rollup is not None or (transform is not None and transform.incremental_column is not None)
+
+
+def merges_members(table: TableIR) -> bool:
+    """A dimension built in full from its sources, merged into by primary key (members are never deleted)."""
+    return table.kind == "dimension" and bool(table.primary_key) and not _incremental(table)
 
 
 def _keeps_periods(table: TableIR) -> bool:
@@ -346,7 +385,7 @@ def _record_statements(renderer: TransformRenderer, tables: list[TableIR]) -> li
 
 def _lossy_retypes(table: TableIR, change: LayoutChange) -> list[str]:
     """The retyped columns of the table whose history cannot be converted."""
-    if not _incremental(table):
+    if not _incremental(table) and not merges_members(table):
         return []  # rebuilt from its sources: no history to convert
     return [problem for column, old, new in change.retyped
             if (problem := lossy(table.name, column, old, new)) is not None]
@@ -580,6 +619,31 @@ def _keep_history(warehouse: Warehouse, renderer: TransformRenderer, table: Tabl
                       f"\nWHERE {where}")
 
 
+def _keep_members(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR,
+                  change: LayoutChange | None) -> None:
+    """Copy into a dimension's twin the members its sources no longer mention (kept columns, cast
+    where retyped; added ones NULL), so a rebuild loses no member either."""
+    if not warehouse.table_exists(table.name):
+        return
+    have = set(warehouse.columns(table.name))
+    if not set(table.primary_key) <= have:
+        return  # a key column is new: the old members cannot be told apart from the new ones
+    retyped = {name: (old, new) for name, old, new in (change.retyped if change is not None else ())}
+
+    def value(name: str) -> str:
+        if name not in retyped:
+            return f"kept.{name}"
+        cast = renderer.dialect.column_type(table.column(name).type)
+        return kept_column(table.name, f"kept.{name}", *retyped[name], cast)
+
+    kept = [c.name for c in table.columns if c.name in have]
+    match = " AND ".join(f"fresh.{key} = {value(key)}" for key in table.primary_key)
+    twin = _twin(renderer, table)
+    warehouse.execute(f"INSERT INTO {twin} ({', '.join(kept)})\n"
+                      f"SELECT {', '.join(value(name) for name in kept)} FROM {renderer.own(table.name)} AS kept\n"
+                      f"WHERE NOT EXISTS (SELECT 1 FROM {twin} AS fresh WHERE {match})")
+
+
 def _rebuild(warehouse: Warehouse, renderer: TransformRenderer, order: list[TableIR],
              on_step: Callable[[str, int, int], None], changes: dict[str, LayoutChange],
              commit: list[tuple[str, Params]], *, first: bool = False) -> list[StepResult]:
@@ -599,9 +663,11 @@ def _rebuild(warehouse: Warehouse, renderer: TransformRenderer, order: list[Tabl
                 sql.redirect[table.name] = table.name + NEXT
                 warehouse.execute(sql.ddl(table))  # the twin, with the model's layout for the table
             warehouse.execute(renderer.rollup_full(table, keep_floor(warehouse, renderer, table))
-                              if table.rollup is not None else renderer.insert(table, None)[1])
+                              if table.rollup is not None else renderer.insert_all(table))
             if _incremental(table) and not first and not _keeps_periods(table):
                 _keep_history(warehouse, renderer, table, changes.get(table.name))
+            if merges_members(table) and not first:
+                _keep_members(warehouse, renderer, table, changes.get(table.name))
             target = renderer.own(table.name) if first else _twin(renderer, table)
             rows = _count(warehouse, renderer, table, target)
             results.append(StepResult(table.name, "full", None, rows, time.perf_counter() - started))

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from lookwright.errors import WarehouseError
 from lookwright.warehouse.base import Warehouse
 from lookwright.warehouse.duckdb import DuckDBWarehouse
 from lookwright.warehouse.sources.base import (
@@ -54,9 +55,13 @@ def load_into_bigquery(warehouse: Warehouse, source: Source, name: str, create_s
         bad = local.query(f"SELECT source_line, bad_reason FROM {STAGE_TABLE} WHERE bad_reason IS NOT NULL"
                           " ORDER BY source_line, bad_reason")
         warehouse.execute(create_sql)  # DDL outside the transaction
-        loader.load_json(stage_table, rows_path, columns)
-    raw_names = f"{names}, source_file, loaded_at"
-    target, staged = f"`{loader.qualify(table)}`", f"`{loader.qualify(stage_table)}`"
+        raw_names = f"{names}, source_file, loaded_at"
+        target, staged = f"`{loader.qualify(table)}`", f"`{loader.qualify(stage_table)}`"
+        try:
+            loader.load_json(stage_table, rows_path, columns)
+        except WarehouseError:  # the raw table is untouched; no stage table is left behind
+            _drop_quietly(warehouse, staged)
+            raise
     try:
         with warehouse.transaction():
             warehouse.execute(f"DELETE FROM {target} WHERE source_file = @source_file",
@@ -67,3 +72,11 @@ def load_into_bigquery(warehouse: Warehouse, source: Source, name: str, create_s
     finally:
         warehouse.execute(f"DROP TABLE IF EXISTS {staged}")
     return LoadReport(name, table, loaded, [BadRow(name, int(line), str(reason)) for line, reason in bad], warnings)
+
+
+def _drop_quietly(warehouse: Warehouse, table: str) -> None:
+    """Drop a stage table after a failed load; a failure to drop must not hide the load's error."""
+    try:
+        warehouse.execute(f"DROP TABLE IF EXISTS {table}")
+    except WarehouseError:
+        pass
