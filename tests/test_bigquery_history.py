@@ -54,13 +54,44 @@ class Proxy(BaseHTTPRequestHandler):
 
     upstream: ClassVar[str] = ""
     refuse_copy_to: ClassVar[str | None] = None
+    stall_copy_to: ClassVar[str | None] = None  # answer the copy job onto it as running, forever
+    stalled: ClassVar[list[str]] = []  # the job ids of the stalled copies
+    cancelled: ClassVar[list[str]] = []
     protocol_version = "HTTP/1.1"
 
     def log_message(self, *args: object) -> None:
         pass
 
+    def _running(self, job_id: str) -> bytes:
+        return json.dumps({"jobReference": {"projectId": PROJECT, "jobId": job_id, "location": "US"},
+                           "status": {"state": "RUNNING"}, "configuration": {"copy": {}}}).encode()
+
+    def _stall(self, body: bytes) -> bool:
+        """Whether the request is the stalled copy job's (answered here, never forwarded)."""
+        path = self.path.split("?")[0]
+        if self.command == "POST" and path.endswith("/cancel"):
+            job_id = path.split("/jobs/")[1].removesuffix("/cancel")
+            if job_id in self.stalled:
+                type(self).cancelled.append(job_id)
+                self._send(200, {"Content-Type": "application/json"},
+                           b'{"kind": "bigquery#jobCancelResponse", "job": ' + self._running(job_id) + b"}")
+                return True
+        if self.command == "GET" and "/jobs/" in path and path.split("/jobs/")[1] in self.stalled:
+            self._send(200, {"Content-Type": "application/json"}, self._running(path.split("/jobs/")[1]))
+            return True
+        if self.command == "POST" and body and self.stall_copy_to is not None:
+            job = json.loads(body)
+            copy = job.get("configuration", {}).get("copy")
+            if copy is not None and copy["destinationTable"]["tableId"] == self.stall_copy_to:
+                type(self).stalled.append(job["jobReference"]["jobId"])
+                self._send(200, {"Content-Type": "application/json"}, self._running(job["jobReference"]["jobId"]))
+                return True
+        return False
+
     def _forward(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
+        if self._stall(body):
+            return
         if self.command == "POST" and body and self.refuse_copy_to is not None:
             copy = json.loads(body).get("configuration", {}).get("copy")
             if copy is not None and copy["destinationTable"]["tableId"] == self.refuse_copy_to:
@@ -195,7 +226,7 @@ def test_changed_options_and_clustering_applied_in_place_and_a_repartition_copie
         "cost.yml": ("    partition: {column: date}\n    cluster_by: [service_key]\n    retention_days: 3650",
                      "    partition: {column: date}\n    cluster_by: [date, service_key]\n    retention_days: 4000")})
     start = len(w.sent)
-    assert build(w, edited).full_refresh  # the re-partition of the daily performance rollup
+    assert build(w, edited).rebuilt == (DAILY,)  # the re-partition of the daily performance rollup (no readers)
     sent = [s.sql for s in w.sent[start:]]
     assert [s for s in sent if s.startswith(("ALTER TABLE", "UPDATE TABLE", "DROP TABLE IF EXISTS"))] == [
         (f"UPDATE TABLE {PROJECT}.{DATASET}.{COST_DAILY} SET clustering_fields = ['date', 'service_key'],"
@@ -229,7 +260,34 @@ def test_a_copy_refused_half_way_is_finished_by_the_next_build(built: Built) -> 
     assert message.endswith(DENIED)
     assert f"{DAILY}__lw_next" in _twins(w)  # committed: the twins wait in the journal, nothing is lost
     assert w.query(f"SELECT COUNT(*) FROM {SWAP_TABLE}")[0][0] == len(model.tables)
-    assert not build(w, model).full_refresh  # the layouts were recorded at the commit point
+    assert build(w, model).rebuilt == ()  # the layouts were recorded at the commit point
+    assert _twins(w) == [] and w.query(f"SELECT COUNT(*) FROM {SWAP_TABLE}") == [(0,)]
+    assert _snapshot(w, model) == before
+
+
+def test_a_copy_timing_out_is_cancelled_and_the_next_build_finishes_the_swap(built: Built, proxy: str) -> None:
+    w, model = built.warehouse, built.model
+    before = _snapshot(w, model)
+    Proxy.stall_copy_to, Proxy.stalled, Proxy.cancelled = DAILY, [], []
+    try:
+        with (BigQueryWarehouse(PROJECT, DATASET, endpoint=proxy, timeout_s=10, command="test") as quick,
+              pytest.raises(WarehouseError) as failure):
+            build(quick, model, full_refresh=True)
+    finally:
+        Proxy.stall_copy_to = None
+    assert str(failure.value) == (f"COPY {PROJECT}.{DATASET}.{DAILY}__lw_next TO {PROJECT}.{DATASET}.{DAILY}:"
+                                  " no result within 10 s; the job was cancelled")
+    assert len(Proxy.stalled) == 1 and Proxy.cancelled == Proxy.stalled
+    order = _order(w, model)
+    swapped = order[:order.index(DAILY)]  # copied before it; DAILY and what follows wait as twins
+    assert _twins(w) == sorted(f"{name}__lw_next" for name in order if name not in swapped)
+    assert w.query(f"SELECT COUNT(*) FROM {SWAP_TABLE}")[0][0] == len(model.tables)  # the whole swap list
+    assert _snapshot(w, model) == before  # every table as it was (the copied ones hold the same rows)
+    start = len(w.sent)
+    assert build(w, model).rebuilt == ()  # the next build finishes the swap, then builds incrementally
+    copies = [s.sql for s in w.sent[start:] if s.kind == "copy"]
+    assert copies == [f"COPY {PROJECT}.{DATASET}.{name}__lw_next TO {PROJECT}.{DATASET}.{name}"
+                      for name in order if name not in swapped]
     assert _twins(w) == [] and w.query(f"SELECT COUNT(*) FROM {SWAP_TABLE}") == [(0,)]
     assert _snapshot(w, model) == before
 

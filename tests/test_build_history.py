@@ -15,13 +15,17 @@ from lookwright.errors import WarehouseError
 from lookwright.model.compile import load_model
 from lookwright.model.ir import SemanticModel
 from lookwright.warehouse import DuckDBWarehouse
-from lookwright.warehouse.build import TransformRenderer, build, recorded_layouts
+from lookwright.warehouse.build import TransformRenderer, build, build_order, recorded_layouts
 from lookwright.warehouse.layout import LAYOUT_TABLE, Layout
 
 DAILY = "fact_performance_metrics_daily"  # the first table of performance.yml partitioned by date
 REQUESTS = "fact_performance_requests"
 HOURLY = "fact_performance_metrics_hourly"
 LATER = T0 + timedelta(days=10)
+READS_REQUESTS = (  # the request fact and every table built from it, directly or not, in build order
+    REQUESTS, HOURLY, DAILY, "fact_performance_service_daily", "fact_performance_service_monthly",
+    "fact_performance_service_weekly", "bridge_service_resource", "fact_cost_hourly", "fact_cost_service_daily",
+    "fact_cost_service_monthly", "fact_performance_cost_joined", "bridge_trace_cost", "mv_performance_realtime")
 
 
 class Interrupted(Exception):
@@ -78,7 +82,7 @@ def test_an_interrupted_full_refresh_leaves_every_table_as_it_was(tmp_path: Path
     assert snapshot(w, model) == before
     assert any(name.endswith("__lw_next") for name in _tables(w))  # the staging twins it had written
     report = build(w, model)  # the next build drops them and carries on incrementally
-    assert not report.full_refresh
+    assert (report.full_refresh, report.rebuilt) == (False, ())
     assert [name for name in _tables(w) if name.endswith("__lw_next")] == []
     assert snapshot(w, model) == before
 
@@ -116,7 +120,7 @@ def test_changed_retention_and_clustering_are_recorded_without_a_rebuild(tmp_pat
     edited = _model(tmp_path, {"performance.yml": (r"^(\s+)cluster_by: \[service_key\]\n(\s+)retention_days: 3650",
                                                    r"\1cluster_by: [date, service_key]\n\2retention_days: 4000")})
     report = build(w, edited)
-    assert not report.full_refresh and {s.mode for s in report.steps} == {"incremental", "full"}
+    assert report.rebuilt == () and {s.mode for s in report.steps} == {"incremental", "full"}
     layout = _layout(w, edited, DAILY)
     assert (layout.expiration_days, layout.cluster_by) == (4000, ("date", "service_key"))
     assert snapshot(w, edited) == before
@@ -130,13 +134,13 @@ def test_a_repartition_copies_every_row_into_the_new_table(tmp_path: Path) -> No
                                                    r"\1partition: {column: date, granularity: month}")})
     w.execute("DELETE FROM raw_spans WHERE start_time < ?", [LATER - timedelta(days=1)])  # history only in it
     report = build(w, edited)
-    assert report.full_refresh
+    assert report.rebuilt == (DAILY,)  # nothing reads it
     assert _layout(w, edited, DAILY).partition == "date/month"
     after = snapshot(w, edited)
     assert after[DAILY] == before[DAILY] and len(after[DAILY]) == 2
     facts = [name for name, table in model.tables.items() if table.kind in ("fact", "rollup")]
     assert {name: after[name] for name in facts} == {name: before[name] for name in facts}
-    assert not build(w, edited).full_refresh  # applied once
+    assert build(w, edited).rebuilt == ()  # applied once
 
 
 def test_a_retyped_column_keeps_its_history_cast(tmp_path: Path) -> None:
@@ -146,7 +150,7 @@ def test_a_retyped_column_keeps_its_history_cast(tmp_path: Path) -> None:
     assert len(before) == 20 and all(isinstance(n, int) for _, n in before)
     edited = _model(tmp_path, {"performance.yml": (r"(- \{name: response_size_bytes, type: )INT64", r"\1FLOAT64")})
     w.execute("DELETE FROM raw_spans WHERE start_time < ?", [LATER - timedelta(days=1)])  # history only in it
-    assert build(w, edited).full_refresh
+    assert build(w, edited).rebuilt == READS_REQUESTS
     after = w.query(f"SELECT trace_id, response_size_bytes FROM {REQUESTS} ORDER BY 1")
     assert after == [(t, float(n)) for t, n in before] and all(isinstance(n, float) for _, n in after)
     kinds = dict(w.query("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?",
@@ -189,7 +193,7 @@ def test_a_removed_column_goes_with_a_new_table_and_the_history_stays(tmp_path: 
     w.execute(f"ALTER TABLE {DAILY} ADD COLUMN legacy_score DOUBLE")  # a column the model no longer has,
     w.execute(f"DELETE FROM {LAYOUT_TABLE} WHERE table_name = ?", [DAILY])  # on a table built before layouts
     w.execute("DELETE FROM raw_spans WHERE start_time < ?", [LATER - timedelta(days=1)])
-    assert build(w, model).full_refresh
+    assert build(w, model).rebuilt == (DAILY,)
     assert "legacy_score" not in w.columns(DAILY)
     after = snapshot(w, model)
     facts = [name for name, table in model.tables.items() if table.kind in ("fact", "rollup")]
@@ -243,3 +247,60 @@ def test_a_dimension_member_outlives_its_expired_raw_rows(tmp_path: Path) -> Non
     assert _hourly_joined(w) == kept  # the 730-day rollup still joins to the members of its old rows
     assert build(w, model, full_refresh=True).full_refresh  # a full refresh keeps them too
     assert _members(w) == members and _hourly_joined(w) == kept
+
+
+def _rebuild_statements(w: DuckDBWarehouse, start: int) -> list[str]:
+    """Every ALTER or DROP since `start` and every statement on a staging twin: first line, up to a column list."""
+    lines = [s.strip().splitlines()[0] for s in w.sent[start:]]
+    return [line.split(" (")[0] for line in lines if line.startswith(("ALTER", "DROP")) or "__lw_next" in line]
+
+
+def test_a_one_column_change_rebuilds_only_that_table_and_what_reads_it(tmp_path: Path) -> None:
+    model = _model(tmp_path)
+    w = _built(model)
+    before = snapshot(w, model)
+    w.execute("DELETE FROM raw_spans WHERE start_time < ?", [LATER - timedelta(days=1)])  # history only in it
+    edited = _model(tmp_path, {"performance.yml": (
+        r"^(\s+)- \{name: duration_max_ms, agg: max, sql: duration_max_ms\}",
+        (r"\1- {name: duration_max_ms, agg: max, sql: duration_max_ms}\n\1- {name: duration_top_ms, agg: max,"
+        r" sql: duration_max_ms}"))})
+    start = len(w.sent)
+    report = build(w, edited)
+    assert (report.full_refresh, report.rebuilt) == (False, (DAILY,))  # nothing reads it
+    order = [t.name for t in build_order(TransformRenderer(edited))]
+    assert [s.table for s in report.steps] == [name for name in order if name != DAILY] + [DAILY]
+    assert report.step(DAILY).mode == "full"
+    twin = f"{DAILY}__lw_next"
+    assert _rebuild_statements(w, start) == [
+        f"ALTER TABLE {DAILY} ADD COLUMN duration_top_ms DOUBLE",  # in place, before anything else
+        f"CREATE TABLE IF NOT EXISTS {twin}", f"INSERT INTO {twin}",  # from the whole hourly rollup
+        f"SELECT MIN(date) FROM {twin} WHERE date >= DATE '1970-01-01'", f"INSERT INTO {twin}",  # older history
+        f"SELECT COUNT(*) FROM {twin} WHERE date >= DATE '1970-01-01'",
+        f"DROP TABLE {DAILY}", f"ALTER TABLE {twin} RENAME TO {DAILY}"]
+    after = snapshot(w, edited)
+    assert {name: rows for name, rows in after.items() if name != DAILY} == \
+        {name: rows for name, rows in before.items() if name != DAILY}
+    assert w.query(f"SELECT date, request_count, duration_top_ms FROM {DAILY} ORDER BY 1") == [
+        (T0.date(), 12, 21.0), (LATER.date(), 8, 27.0)]  # recomputed from the hourly rollup, which kept the first day
+    assert build(w, edited).rebuilt == ()  # applied once
+
+
+def test_a_changed_definition_rebuilds_the_table_and_its_readers(tmp_path: Path) -> None:
+    model = _model(tmp_path)
+    w = _built(model)
+    w.execute("DELETE FROM raw_spans WHERE start_time < ?", [LATER - timedelta(days=1)])
+    hourly = w.query(f"SELECT hour, request_count FROM {HOURLY} ORDER BY 1")
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    path = templates / "transforms" / "fact_log_events.sql.j2"
+    path.write_text(path.read_text() + "\n-- revised")  # any change of the SQL that defines the rows
+    start = len(w.sent)
+    report = build(w, model, templates=templates)
+    assert report.rebuilt == ("fact_log_events", "fact_log_events_hourly")
+    assert [line for line in _rebuild_statements(w, start) if line.startswith(("DROP", "ALTER"))] == [
+        "DROP TABLE fact_log_events", "ALTER TABLE fact_log_events__lw_next RENAME TO fact_log_events",
+        "DROP TABLE fact_log_events_hourly",
+        "ALTER TABLE fact_log_events_hourly__lw_next RENAME TO fact_log_events_hourly"]
+    assert w.query(f"SELECT hour, request_count FROM {HOURLY} ORDER BY 1") == hourly
+    assert build(w, model, templates=templates).rebuilt == ()
+    assert build(w, model).rebuilt == ("fact_log_events", "fact_log_events_hourly")  # and back

@@ -55,6 +55,7 @@ from lookwright.warehouse.layout import (
     Layout,
     LayoutChange,
     diff,
+    fingerprint,
     kept_column,
     lossy,
     model_layout,
@@ -91,7 +92,8 @@ class BuildReport:
     """Every step of one build, in the order they ran."""
 
     steps: tuple[StepResult, ...]
-    full_refresh: bool
+    full_refresh: bool  # every table was rebuilt (a first build, a requested full refresh)
+    rebuilt: tuple[str, ...] = ()  # the tables rebuilt in full into twins and swapped in, in build order
 
     def step(self, table: str) -> StepResult:
         return next(s for s in self.steps if s.table == table)
@@ -246,6 +248,14 @@ class TransformRenderer:
             return []
         return [self.sql.expire(table, self.literal(oldest), self.literal(floor)).strip()]
 
+    def definition(self, table: TableIR) -> str:
+        """The SQL a full build of the table runs (its rows' definition), rendered for its own name."""
+        return self.rollup_full(table) if table.rollup is not None else self.insert_all(table)
+
+    def layout(self, table: TableIR) -> Layout:
+        """The layout the model gives the table, with the fingerprint of its definition."""
+        return model_layout(table, fingerprint(self.definition(table)))
+
     def dependencies(self, table: TableIR) -> tuple[str, ...]:
         """Model tables the table is built from (rollup source, or every ref() in its template)."""
         if table.rollup is not None:
@@ -376,7 +386,7 @@ def _record_statements(renderer: TransformRenderer, tables: list[TableIR]) -> li
     names = [t.name for t in tables]
     values: list[object] = []
     for table in tables:
-        values += [table.name, model_layout(table).to_json()]
+        values += [table.name, renderer.layout(table).to_json()]
     marks = ", ".join("?" for _ in names)
     rows = ", ".join("(?, ?)" for _ in names)
     return [(f"DELETE FROM {target} WHERE table_name IN ({marks})", names),
@@ -396,7 +406,8 @@ def prepare(warehouse: Warehouse, renderer: TransformRenderer) -> dict[str, Layo
 
     Returns every existing table whose layout differs from the model's. Added columns are added
     in place; changed options and clustering are applied in place (and recorded); tables whose
-    columns changed, or that need a new table, are for the build to rebuild (keeping their history).
+    columns or definition changed, or that need a new table, are for the build to rebuild (keeping
+    their history), with what reads them.
     """
     create_raw_tables(warehouse)
     warehouse.execute(state_ddl(renderer))
@@ -420,9 +431,9 @@ def prepare(warehouse: Warehouse, renderer: TransformRenderer) -> dict[str, Layo
             continue
         have = warehouse.columns(table.name)
         layout = recorded.get(table.name) or unrecorded_layout(table, have)
-        change = diff(table.name, layout, model_layout(table))
+        change = diff(table.name, layout, renderer.layout(table))
         if not change.any:
-            if table.name not in recorded:
+            if table.name not in recorded or not layout.definition:  # record what was never recorded
                 applied.append(table)
             continue
         changes[table.name] = change
@@ -440,7 +451,7 @@ def prepare(warehouse: Warehouse, renderer: TransformRenderer) -> dict[str, Layo
             continue  # the new table gets the model's options and clustering with its DDL
         if change.options or change.reclustered:
             warehouse.update_layout(name, model_layout(table))
-        if not change.columns_changed:
+        if not change.rebuilds:  # a rebuilt table's layout is recorded at its swap's commit point
             applied.append(table)
     _run_with(warehouse, _record_statements(renderer, applied))
     return changes
@@ -723,31 +734,49 @@ def build(
 ) -> BuildReport:
     """Build every model table.
 
-    The first build, a requested full refresh and a change of columns or partitioning rebuild
-    everything into staging twins swapped in at the end (a failure leaves the previous tables;
-    history older than the sources is kept). After that, only rows at or after each table's
-    watermark minus the late-data window (and whatever an upstream step rewrote) are recomputed,
-    each table in one transaction; building twice changes nothing.
+    The first build and a requested full refresh rebuild everything into staging twins swapped in
+    at the end (a failure leaves the previous tables; history older than the sources is kept). A
+    change of a table's columns, partitioning or definition rebuilds that table and every table
+    that reads it, directly or not, the same way; the others are built incrementally first. Otherwise
+    only rows at or after each table's watermark minus the late-data window (and whatever an
+    upstream step rewrote) are recomputed, each table in one transaction; building twice changes nothing.
     """
     model = warehouse.target(model)
     renderer = TransformRenderer(model, warehouse.dialect, templates)
     order = build_order(renderer)
     changes = prepare(warehouse, renderer)
-    rebuild = {name: c for name, c in changes.items() if c.columns_changed or c.needs_new_table}
+    rebuild = {name: c for name, c in changes.items() if c.rebuilds}
     built, previous_loaded_at = _previous_state(warehouse, renderer)
-    full = full_refresh or not built or bool(rebuild)
+    full = full_refresh or not built
     seen_through = raw_loaded_through(warehouse, renderer)
     commit = _state_statements(renderer, seen_through)
     if warehouse.table_exists(TABLE_STATE):  # every table has now seen what this build saw
         commit.append((f"DELETE FROM {renderer.raw(TABLE_STATE)} WHERE TRUE", None))
-    if full:
-        results = _rebuild(warehouse, renderer, order, on_step, rebuild, commit, first=not built and not rebuild)
-    else:
+    affected = {t.name for t in order} if full else downstream(renderer, order, set(rebuild))
+    redone = [t for t in order if t.name in affected]
+    kept = [t for t in order if t.name not in affected]
+    results: list[StepResult] = []
+    if kept:  # never reads a rebuilt table: what reads one is rebuilt too
         seen = _tables_seen(warehouse, renderer)
-        results = _incremental_build(warehouse, renderer, order, previous_loaded_at, on_step, seen)
+        results = _incremental_build(warehouse, renderer, kept, previous_loaded_at,
+                                     lambda name, done, total: on_step(name, done, len(order)), seen)
+    if redone:
+        results += _rebuild(warehouse, renderer, redone,
+                            lambda name, done, total: on_step(name, done + len(kept), len(order)),
+                            rebuild, commit, first=not built and not rebuild)
+    else:
         _run_with(warehouse, commit)
     on_step("", len(order), len(order))
-    return BuildReport(tuple(results), full)
+    return BuildReport(tuple(results), full, tuple(t.name for t in redone))
+
+
+def downstream(renderer: TransformRenderer, order: Sequence[TableIR], names: set[str]) -> set[str]:
+    """The named tables and every table that reads one of them, directly or through others."""
+    found = set(names)
+    for table in order:  # dependency order: a table's sources come before it
+        if any(name in found for name in renderer.dependencies(table)):
+            found.add(table.name)
+    return found
 
 
 def build_tables(warehouse: Warehouse, model: SemanticModel, names: Sequence[str], *,

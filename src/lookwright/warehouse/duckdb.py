@@ -35,6 +35,7 @@ class DuckDBWarehouse(Warehouse):
         threads: int = DEFAULT_THREADS,
     ) -> None:
         self.path = str(path)
+        self.sent: list[str] = []  # every statement run, in order (as BigQueryWarehouse.sent)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -50,6 +51,7 @@ class DuckDBWarehouse(Warehouse):
             params = {k: None if isinstance(v, TypedNull) else v for k, v in params.items()}
         elif params is not None:
             params = [None if isinstance(v, TypedNull) else v for v in params]
+        self.sent.append(sql)
         try:
             return self._connection.execute(sql, params)
         except duckdb.InterruptException:

@@ -10,6 +10,7 @@ options and the types of the model's columns of the same name.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,12 +41,14 @@ class Layout:
     expiration_days: int | None  # partition_expiration_days (only a partitioned table has one)
     require_partition_filter: bool
     description: str
+    definition: str = ""  # fingerprint of the SQL a full build of the table runs ("": not recorded)
 
     def to_json(self) -> str:
         return json.dumps({
             "columns": [list(c) for c in self.columns], "partition": self.partition,
             "cluster_by": list(self.cluster_by), "expiration_days": self.expiration_days,
             "require_partition_filter": self.require_partition_filter, "description": self.description,
+            "definition": self.definition,
         }, sort_keys=True, ensure_ascii=False)
 
     @classmethod
@@ -53,11 +56,16 @@ class Layout:
         data = json.loads(text)
         return cls(tuple((str(n), str(t)) for n, t in data["columns"]), data["partition"],
                    tuple(data["cluster_by"]), data["expiration_days"], bool(data["require_partition_filter"]),
-                   str(data["description"]))
+                   str(data["description"]), str(data.get("definition", "")))
 
 
-def model_layout(table: TableIR) -> Layout:
-    """The layout the model's DDL for the table gives it."""
+def fingerprint(sql: str) -> str:
+    """A short stable fingerprint of a table's defining SQL."""
+    return hashlib.sha256(sql.encode()).hexdigest()[:16]
+
+
+def model_layout(table: TableIR, definition: str = "") -> Layout:
+    """The layout the model's DDL for the table gives it (with the fingerprint of its defining SQL)."""
     partition = None
     if table.partition is not None:
         column = "_PARTITIONTIME" if table.partition.ingestion else table.partition.column
@@ -69,6 +77,7 @@ def model_layout(table: TableIR) -> Layout:
         expiration_days=table.retention_days if partition is not None else None,
         require_partition_filter=table.require_partition_filter and partition is not None,
         description=table.description or table.name,
+        definition=definition,
     )
 
 
@@ -93,6 +102,7 @@ class LayoutChange:
     repartitioned: bool = False
     reclustered: bool = False
     options: bool = False  # expiration, require_partition_filter or description
+    redefined: bool = False  # the SQL defining its rows changed (a transform template, a rollup metric)
 
     @property
     def needs_new_table(self) -> bool:
@@ -104,8 +114,13 @@ class LayoutChange:
         return bool(self.added or self.removed or self.retyped or self.reordered)
 
     @property
+    def rebuilds(self) -> bool:
+        """Its rows must be recomputed: rebuilt into a twin (keeping the history its sources lost)."""
+        return self.columns_changed or self.needs_new_table or self.redefined
+
+    @property
     def any(self) -> bool:
-        return self.columns_changed or self.repartitioned or self.reclustered or self.options
+        return self.columns_changed or self.repartitioned or self.reclustered or self.options or self.redefined
 
 
 def diff(table: str, have: Layout, wanted: Layout) -> LayoutChange:
@@ -123,6 +138,7 @@ def diff(table: str, have: Layout, wanted: Layout) -> LayoutChange:
         reclustered=have.cluster_by != wanted.cluster_by,
         options=(have.expiration_days, have.require_partition_filter, have.description)
         != (wanted.expiration_days, wanted.require_partition_filter, wanted.description),
+        redefined=bool(have.definition and wanted.definition and have.definition != wanted.definition),
     )
 
 
