@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CHANGES = (
     ("a metric added to the daily performance rollup", "performance.yml",
      r"^(\s+)- \{name: duration_max_ms, agg: max, sql: duration_max_ms\}",
-     r"\1- {name: duration_max_ms, agg: max, sql: duration_max_ms}\n\1- {name: duration_top_ms, agg: max,"
-     r" sql: duration_max_ms}"),
+     (r"\1- {name: duration_max_ms, agg: max, sql: duration_max_ms}\n\1- {name: duration_top_ms, agg: max,"
+     r" sql: duration_max_ms}")),
     ("a column of the request fact retyped (INT64 -> FLOAT64)", "performance.yml",
      r"(- \{name: response_size_bytes, type: )INT64", r"\1FLOAT64"),
 )
