@@ -14,7 +14,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -173,7 +173,8 @@ def built(proxy: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Buil
 
 
 def _snapshot(w: BigQueryWarehouse, model: SemanticModel) -> dict[str, list[tuple[Any, ...]]]:
-    facts = [name for name, t in model.tables.items() if t.kind in ("fact", "rollup")]
+    """Every fact, rollup and dimension: none may lose a row (a dimension keeps the members of expired rows)."""
+    facts = [name for name, t in model.tables.items() if t.kind in ("fact", "rollup", "dimension")]
     return {name: sorted(w.query(f"SELECT * FROM {name}"), key=repr) for name in sorted(facts)}
 
 
@@ -207,8 +208,13 @@ def test_a_full_refresh_swaps_by_copy_jobs_and_keeps_rollup_history(built: Built
     assert copies == [f"COPY {PROJECT}.{DATASET}.{name}__lw_next TO {PROJECT}.{DATASET}.{name}"
                       for name in _order(w, model)]
     assert [s.sql for s in sent if s.sql.startswith("DROP TABLE IF EXISTS")] == []  # nothing replaced
-    assert _snapshot(w, model) == before  # the first day outlives its raw spans
+    assert _snapshot(w, model) == before  # the first day outlives its raw spans, and checkout in the dimensions
     assert w.query(f"SELECT COUNT(*) FROM {SWAP_TABLE}") == [(0,)] and _twins(w) == []
+    joined = (f"SELECT s.service_name, h.hour, h.request_count FROM {HOURLY} AS h"
+              " JOIN dim_service AS s ON s.service_key = h.service_key ORDER BY 1, 2")
+    hourly = [("checkout", T0.replace(tzinfo=UTC), 6), ("search", LATER.replace(tzinfo=UTC), 4)]
+    assert w.query(joined) == hourly  # the 730-day rollup still joins to the member whose raw rows expired
+    assert build(w, model).rebuilt == () and w.query(joined) == hourly  # and after the dimension's MERGE
 
 
 def _order(w: BigQueryWarehouse, model: SemanticModel) -> list[str]:
@@ -227,6 +233,8 @@ def test_changed_options_and_clustering_applied_in_place_and_a_repartition_copie
                      "    partition: {column: date}\n    cluster_by: [date, service_key]\n    retention_days: 4000")})
     start = len(w.sent)
     assert build(w, edited).rebuilt == (DAILY,)  # the re-partition of the daily performance rollup (no readers)
+    assert [s.sql for s in w.sent[start:] if s.kind == "copy"] == [
+        f"COPY {PROJECT}.{DATASET}.{DAILY}__lw_next TO {PROJECT}.{DATASET}.{DAILY}"]  # the only table swapped
     sent = [s.sql for s in w.sent[start:]]
     assert [s for s in sent if s.startswith(("ALTER TABLE", "UPDATE TABLE", "DROP TABLE IF EXISTS"))] == [
         (f"UPDATE TABLE {PROJECT}.{DATASET}.{COST_DAILY} SET clustering_fields = ['date', 'service_key'],"
