@@ -3,6 +3,14 @@
 
 explore: fact_cost_hourly {
   label: "Cloud cost (hourly)"
+  description: "Cost per service per hour; always filtered by cost date so BigQuery scans only those days."
+
+  always_filter: {
+    filters: [
+      fact_cost_hourly.cost_date: "28 days",
+    ]
+  }
+
   persist_with: hourly_refresh
   required_access_grants: [can_see_cost]
 

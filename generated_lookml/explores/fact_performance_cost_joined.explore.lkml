@@ -3,6 +3,14 @@
 
 explore: fact_performance_cost_joined {
   label: "Performance and cost"
+  description: "Performance and cost per service per hour; always filtered by date so BigQuery scans only those days."
+
+  always_filter: {
+    filters: [
+      fact_performance_cost_joined.joined_date: "28 days",
+    ]
+  }
+
   persist_with: hourly_refresh
   required_access_grants: [can_see_cost]
 

@@ -3,6 +3,13 @@
 
 explore: fact_resource_metrics_hourly {
   label: "Infrastructure (hourly)"
+
+  always_filter: {
+    filters: [
+      fact_resource_metrics_hourly.partition_date: "7 days",
+    ]
+  }
+
   persist_with: hourly_refresh
 
   join: dim_service {

@@ -98,6 +98,15 @@ view: fact_resource_metrics_hourly {
     sql: ${TABLE}.hour ;;
   }
 
+  dimension_group: partition {
+    type: time
+    timeframes: [date]
+    datatype: date
+    convert_tz: no
+    sql: ${TABLE}.date ;;
+    description: "The partition date (a filter on metric_date would not prune)."
+  }
+
   measure: total_cpu_seconds {
     type: sum
     sql: ${cpu_seconds} ;;

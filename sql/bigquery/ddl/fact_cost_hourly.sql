@@ -25,5 +25,6 @@ PARTITION BY DATE(hour)
 CLUSTER BY service_key, cost_source
 OPTIONS(
   partition_expiration_days = 730,
+  require_partition_filter = TRUE,
   description = "Cost per service, environment and region per hour, with how it was attributed."
 )

@@ -28,5 +28,6 @@ PARTITION BY DATE(hour)
 CLUSTER BY service_key
 OPTIONS(
   partition_expiration_days = 730,
+  require_partition_filter = TRUE,
   description = "Performance and cost per service, environment and region per hour, with unit economics."
 )

@@ -21,5 +21,6 @@ PARTITION BY date
 CLUSTER BY service_key, resource_key
 OPTIONS(
   partition_expiration_days = 730,
+  require_partition_filter = TRUE,
   description = "CPU utilisation, CPU seconds, network bytes and instance hours per EC2 instance and service per hour."
 )

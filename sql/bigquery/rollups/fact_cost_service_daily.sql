@@ -23,6 +23,7 @@ WITH source_rows AS (
     src.instance_type,
     src.is_estimated
   FROM `perf-cost-prod.observability.fact_cost_hourly` AS src
+  WHERE src.hour >= TIMESTAMP '1970-01-01 00:00:00+00'
 ),
 aggregated AS (
   SELECT

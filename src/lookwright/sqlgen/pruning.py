@@ -25,7 +25,7 @@ class TableAccess:
     table: str
     column: str
     pruned: bool
-    bounds: tuple[str, ...]  # e.g. ">= @window_start", ">= TIMESTAMP '2025-03-03 10:00:00+00'"
+    bounds: tuple[str, ...]  # e.g. ">= @window_start", ">= constant", ">= epoch (every partition)"
 
 
 def _children(node: Any) -> Iterator[Any]:
@@ -76,7 +76,23 @@ def _constant(node: Any) -> bool:
     return not any(_kind(n) in ("ResolvedColumnRef", "ResolvedSubqueryExpr") for n in _walk(node))
 
 
+TIME_KINDS = frozenset({"TYPE_DATE", "TYPE_TIMESTAMP", "TYPE_DATETIME"})
+EPOCH = "epoch (every partition)"
+
+
+def _epoch(node: Any) -> bool:
+    """A DATE, TIMESTAMP or DATETIME literal at 1970-01-01 00:00: a read of every partition said so
+    (`lookwright.sqlgen.render.every_partition`), which passes require_partition_filter but prunes nothing."""
+    if _kind(node) != "ResolvedLiteral":
+        return False
+    kind = getattr(node.value.type.type_kind, "name", str(node.value.type.type_kind))
+    value = node.value.value
+    return kind in TIME_KINDS and not any((value.date_value, value.timestamp_value, value.datetime_value))
+
+
 def _describe(node: Any) -> str:
+    if _epoch(node):
+        return EPOCH
     kinds = {_kind(n) for n in _walk(node)}
     if "ResolvedParameter" in kinds:
         names = sorted({f"@{n.name}" if n.name else "?" for n in _walk(node) if _kind(n) == "ResolvedParameter"})

@@ -15,13 +15,19 @@ from typing import Any
 from lookwright.errors import WarehouseError
 from lookwright.model.ir import SemanticModel, TableIR
 from lookwright.sqlgen.dialects import TIMESTAMP_GRAINS
-from lookwright.sqlgen.pruning import TableAccess, partition_access, scanned_tables
+from lookwright.sqlgen.pruning import EPOCH, TableAccess, partition_access, scanned_tables
 from lookwright.warehouse.build import TransformRenderer, build_order, late_window, periods_before
 from lookwright.warehouse.sources.schema import RAW_PARTITIONS
 
 TIB = 2**40
 DEFAULT_PRICE_PER_TIB = 6.25  # USD, BigQuery on-demand (US multi-region)
 LOWER_BOUNDS = (">=", "greater", "equal", "between", "in")
+
+
+def prunes(access: TableAccess) -> bool:
+    """Whether a read is bounded below on its partition column: a bound at the epoch (a read of every
+    partition said so, which BigQuery's require_partition_filter accepts) prunes nothing."""
+    return any(b.startswith(LOWER_BOUNDS) and not b.endswith(EPOCH) for b in access.bounds)
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,7 @@ class PlannedStatement:
     @property
     def unpruned(self) -> tuple[TableAccess, ...]:
         """Partitioned tables read with no lower bound on their partition column: every partition."""
-        return tuple(a for a in self.accesses if not any(b.startswith(LOWER_BOUNDS) for b in a.bounds))
+        return tuple(a for a in self.accesses if not prunes(a))
 
 
 @dataclass(frozen=True)
@@ -157,7 +163,7 @@ class PlannedQuery:
 
     @property
     def unpruned(self) -> tuple[TableAccess, ...]:
-        return tuple(a for a in self.accesses if not any(b.startswith(LOWER_BOUNDS) for b in a.bounds))
+        return tuple(a for a in self.accesses if not prunes(a))
 
 
 def plan_queries(model: SemanticModel, project: Any, now: datetime, warehouse: Any = None) -> tuple[PlannedQuery, ...]:

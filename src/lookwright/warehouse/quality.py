@@ -67,7 +67,8 @@ def check_statements(model: SemanticModel, renderer: TransformRenderer) -> list[
     ]
     if CONSERVATION_TABLE in model.tables:
         statements.append((CONSERVATION_TABLE, renderer.sql.render(
-            CONSERVATION_TEMPLATE, ref=renderer.sql.ref, raw=renderer.raw, window_start=None)))
+            CONSERVATION_TEMPLATE, ref=renderer.sql.ref, raw=renderer.raw, window_start=None,
+            every_partition=lambda name, alias="": renderer.all_partitions(model.tables[name], alias))))
     return statements
 
 
