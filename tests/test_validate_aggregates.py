@@ -94,12 +94,12 @@ def test_flagship_queries_are_served_as_declared(at_root: None) -> None:
         name: (explore, used, used, True, (f"-- use existing {explore}::{used}",))
         for name, (explore, used) in LONG_RANGE.items()}
     assert tuple(q for q in queries if q.name not in LONG_RANGE) == (
-        QueryResult("daily_requests_by_service", EXPLORE, "semantic/explores.yml:136", "daily_rollup",
+        QueryResult("daily_requests_by_service", EXPLORE, "semantic/explores.yml:138", "daily_rollup",
                     "daily_rollup", True, DAILY_LINES),
         QueryResult("monthly_requests_by_service", MONTHLY_EXPLORE, "semantic/rollups_long.yml:181",
                     "monthly_by_service", "monthly_by_service", True, MONTHLY_LINES),
-        QueryResult("p95_by_endpoint", EXPLORE, "semantic/explores.yml:142", None, None, True, P95_LINES),
-        QueryResult("requests_by_service_hour", EXPLORE, "semantic/explores.yml:130", "hourly_rollup",
+        QueryResult("p95_by_endpoint", EXPLORE, "semantic/explores.yml:144", None, None, True, P95_LINES),
+        QueryResult("requests_by_service_hour", EXPLORE, "semantic/explores.yml:132", "hourly_rollup",
                     "hourly_rollup", True, HOURLY_LINES),
     )
     tiles = report.queries[MODEL_QUERIES:]
@@ -173,7 +173,7 @@ def test_must_hit_miss_fails_with_origin_and_reason(tmp_path: Path, at_root: Non
     lines = out.splitlines()
     start = lines.index("FAIL requests_by_service_hour [fact_performance_requests]: no aggregate table"
                         " (must hit hourly_rollup)")
-    assert lines[start + 1] == (f"  {model / 'explores.yml'}:130: error: query requests_by_service_hour must hit"
+    assert lines[start + 1] == (f"  {model / 'explores.yml'}:132: error: query requests_by_service_hour must hit"
                                 f" hourly_rollup but did not: {MISSING_P95}")
     assert lines[start + 2] == f"  -- Did not use {EXPLORE}::hourly_rollup; {MISSING_P95}"
     assert lines[-2:] == [

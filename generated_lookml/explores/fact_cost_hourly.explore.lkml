@@ -3,7 +3,6 @@
 
 explore: fact_cost_hourly {
   label: "Cloud cost (hourly)"
-  description: "Cost per service per hour; always filtered by cost date so BigQuery scans only those days."
 
   always_filter: {
     filters: [

@@ -3,7 +3,6 @@
 
 explore: fact_performance_cost_joined {
   label: "Performance and cost"
-  description: "Performance and cost per service per hour; always filtered by date so BigQuery scans only those days."
 
   always_filter: {
     filters: [
