@@ -55,6 +55,10 @@ CASES = [
      "Variable not found orders.created."),
     ("liquid_variable_unscoped_unknown", "orders.view.lkml", 26, "error", "LKML107",
      "Variable not found amout."),
+    ("templated_filter_unknown_field", "shop.model.lkml", 5, "error", "LKML107",
+     "Variable not found orders.creatd_date."),
+    ("templated_filter_unclosed", "shop.model.lkml", 5, "error", "LKML108",
+     "Liquid syntax error: 'condition' tag was never closed"),
     ("unknown_datagroup", "shop.model.lkml", 11, "error", "LKML141",
      "Datagroup nightly is not defined in model shop."),
     ("location_without_coordinates", "orders.view.lkml", 26, "error", "LKML114",
@@ -185,6 +189,7 @@ VALID_PATTERNS = [
     "aggregate_filter_matches_always_filter",
     "dashboard_includes",  # *.dashboard and *.dashboard.lookml
     "liquid_variables",  # _in_query on a view, _user_attributes, _filters, _model._name ...
+    "templated_filters",  # {% condition view.field %} sql {% endcondition %} in sql_on, sql_always_where, sql
     "duration_dimension",  # type: duration_day with sql_start / sql_end
     "type_cast_reference",  # ${created_raw::datetime}
     "imported_project_present",  # manifest local_dependency + imported_projects/hub_lib/

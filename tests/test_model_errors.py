@@ -180,6 +180,10 @@ MORE_CASES = [
     ("LW407", "explores:\n  - name: orders\n", "explores:\n  - name: orders\n    required_access_grants: [finance_only]\n", 30),
     ("LW501", "    kind: fact\n", "    kind: fact\n    partition: {column: amount}\n", 7),
     ("LW502", "    kind: fact\n", "    kind: fact\n    cluster_by: [id, nope]\n", 7),
+    ("LW301", "      - {view: users}\n", ("      - {view: users, sql_on: \"${orders.user_id} = ${users.id} AND"
+                                           " {% condition orders.created_day %} ${orders.created_raw} {% endcondition %}\"}\n"), 31),
+    ("LW311", "      - {view: users}\n", ("      - {view: users, sql_on: \"${orders.user_id} = ${users.id} AND"
+                                           " {% condition orders.created_date %} ${orders.created_raw}\"}\n"), 31),
 ]
 
 

@@ -120,3 +120,29 @@ def test_plan_cli_prints_statements_and_declared_queries(capsys: pytest.CaptureF
         " less constant (bytes unknown)"),
         "       unpartitioned, read whole: dim_service",
     ]
+
+
+def test_a_planted_unpruned_read_of_a_newly_required_table_fails_plan_strict(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The joined fact's incremental step, planted to read fact_cost_hourly (which requires a partition
+    filter) without its window: `plan` reports it and `plan --strict` exits 1 naming it."""
+    from lookwright.cli import main
+
+    template = (ROOT / "templates/transforms/fact_performance_cost_joined.sql.j2").read_text(encoding="utf-8")
+    planted = template.replace('{{ m.since_or_all("hour", "fact_cost_hourly") }}', "")
+    assert planted != template
+    (tmp_path / "transforms").mkdir()
+    (tmp_path / "transforms/fact_performance_cost_joined.sql.j2").write_text(planted, encoding="utf-8")
+    argv = ["plan", "--now", "2025-03-04 10:17", "--model", str(ROOT / "semantic"), "--templates", str(tmp_path),
+            "--lookml", str(ROOT / "generated_lookml")]
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code in (0, None)
+    lines = capsys.readouterr().out.splitlines()
+    step = lines.index(next(line for line in lines if ". fact_performance_cost_joined: INSERT INTO" in line))
+    assert "       fact_cost_hourly (partition hour): NOT PRUNED: reads every partition" in lines[step + 1:step + 4]
+    assert "31 unpruned reads of partitioned tables" in " ".join(lines)
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--strict"])
+    assert exit_.value.code == 1
+    assert "fact_performance_cost_joined reads fact_cost_hourly" in capsys.readouterr().err

@@ -103,6 +103,7 @@ def _independent(warehouse: Path, sql: str) -> list[tuple[object, ...]]:
 def test_sql_runs_a_tile_query_and_matches_the_raw_rows(demo_warehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = _cli(["sql", "--explore", "fact_cost_hourly", "--fields", "dim_service.team,fact_cost_hourly.sum_total_cost",
                 "--filters", "fact_cost_hourly.attribution_method=usage^_share,activity",
+                "--filters", "fact_cost_hourly.cost_date=after 2025-01-01",  # every day (else its always_filter)
                 "--sorts", "dim_service.team", "--run", "--warehouse", f"duckdb:{demo_warehouse}", "--format", "json",
                 "--model", str(ROOT / "semantic"), "--lookml", str(ROOT / "generated_lookml")], capsys)
     document = json.loads(out)
@@ -207,7 +208,8 @@ def test_query_time_zone_converts_dimension_groups_and_date_filters(demo_warehou
         return rows
 
     by_date = run("--fields", "fact_performance_cost_joined.joined_date,fact_performance_cost_joined.total_requests",
-                  "--sorts", "fact_performance_cost_joined.joined_date")
+                  "--sorts", "fact_performance_cost_joined.joined_date",
+                  "--filters", "fact_performance_cost_joined.joined_date=after 2025-01-01")  # every day
     truth = _spans_by_local_date(demo_warehouse, "America/New_York")
     assert list(truth) == ["2025-03-02", "2025-03-03", "2025-03-04"]
     assert [(str(d), int(str(n))) for d, n in by_date] == list(truth.items())

@@ -28,7 +28,7 @@ explore: fact_log_events {
   join: fact_performance_requests {
     type: left_outer
     relationship: many_to_one
-    sql_on: ${fact_log_events.trace_id} = ${fact_performance_requests.trace_id} AND ${fact_log_events.span_id} = ${fact_performance_requests.span_id} AND ${fact_log_events.partition_date} = ${fact_performance_requests.partition_date} ;;
+    sql_on: ${fact_log_events.trace_id} = ${fact_performance_requests.trace_id} AND ${fact_log_events.span_id} = ${fact_performance_requests.span_id} AND {% condition fact_log_events.partition_date %} ${fact_performance_requests.partition_date} {% endcondition %} ;;
     fields: [
       fact_performance_requests.trace_id,
       fact_performance_requests.span_id,

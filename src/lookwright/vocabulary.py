@@ -31,6 +31,31 @@ def reference_parts(sql: str | None) -> Iterator[tuple[str, ...]]:
         yield tuple(part.strip() for part in reference.split("::", 1)[0].split("."))
 
 
+# Looker's templated filter: `{% condition view.field %} sql {% endcondition %}` (whitespace control `-` allowed)
+CONDITION = re.compile(r"\{%-?\s*condition\s+([\w.]*)\s*-?%\}(.*?)\{%-?\s*endcondition\s*-?%\}", re.DOTALL)
+CONDITION_TAG = re.compile(r"\{%-?\s*(end)?condition\b")
+
+
+def templated_filters(sql: str | None) -> list[str]:
+    """The fields of the `{% condition field %} ... {% endcondition %}` blocks in `sql`, in order."""
+    return [match.group(1) for match in CONDITION.finditer(sql or "")]
+
+
+def unclosed_condition(sql: str | None) -> bool:
+    """Whether a `{% condition %}` tag has no `{% endcondition %}` (or one closes nothing)."""
+    depth = 0
+    for match in CONDITION_TAG.finditer(sql or ""):
+        depth += -1 if match.group(1) else 1
+        if depth not in (0, 1):
+            return True
+    return depth != 0
+
+
+def replace_conditions(sql: str, replace: Callable[[str, str], str]) -> str:
+    """`sql` with each templated filter replaced by `replace(field, inner sql)`."""
+    return CONDITION.sub(lambda match: replace(match.group(1), match.group(2).strip()), sql)
+
+
 def replace_references(sql: str, replace: Callable[[str], str]) -> str:
     """`sql` with every `${reference}` replaced by `replace(reference)`."""
     return REFERENCE.sub(lambda match: replace(match.group(1)), sql)

@@ -44,11 +44,13 @@ def _why_whole(model: SemanticModel, statement: PlannedStatement) -> str:
               help="On-demand price in USD per TiB scanned (cost is shown only with real dry-run bytes).")
 @click.option("--lookml", "lookml_dir", default=str(DEFAULT_LOOKML_DIR), show_default=True,
               help="Generated LookML directory (the aggregate tables that serve the declared queries).")
+@click.option("--templates", type=click.Path(path_type=Path), default=None,
+              help="Folder of Jinja2 templates overriding the built-in ones (as `generate` takes).")
 @click.option("--strict", is_flag=True,
               help="Exit 1 when an incremental step reads a partitioned table unpruned (full rebuilds read all).")
 def plan(model_dir: str, url: str | None, location: str | None, credentials_file: Path | None,
          maximum_bytes_billed: int | None, now: datetime | None, price_per_tib: float, lookml_dir: str,
-         strict: bool) -> None:
+         templates: Path | None, strict: bool) -> None:
     """Show what one incremental build sends: per statement the partitioned tables it touches,
     whether each is pruned to the window (read from Google's ZetaSQL analysis of the exact SQL),
     and, on BigQuery (--warehouse bigquery:...), bytes and cost from dry runs. Bytes are never guessed.
@@ -63,11 +65,11 @@ def plan(model_dir: str, url: str | None, location: str | None, credentials_file
     project = load_project(existing_directory(lookml_dir, "LookML"))
     moment = (now or datetime.now(UTC)).replace(tzinfo=None)
     if url is None:
-        result = plan_build(model, moment, price_per_tib=price_per_tib)
+        result = plan_build(model, moment, price_per_tib=price_per_tib, templates=templates)
         queries = plan_queries(model, project, moment)
     else:
         with open_warehouse(url, connect_options(location, credentials_file, maximum_bytes_billed)) as warehouse:
-            result = plan_build(model, moment, warehouse, price_per_tib)
+            result = plan_build(model, moment, warehouse, price_per_tib, templates)
             queries = plan_queries(model, project, moment, warehouse)
     console = plain_console()
     console.print(f"incremental build from {result.window_start:%Y-%m-%d %H:%M} UTC"

@@ -181,7 +181,8 @@ def per_service(warehouse: Warehouse, model: SemanticModel) -> tuple[tuple[Any, 
     from lookwright.query.compile import QuerySpec
     from lookwright.query.run import query_sql
 
-    spec = QuerySpec("fact_performance_cost_joined", PER_SERVICE_FIELDS, {}, model.warehouse.timezone)
+    every_day = {"fact_performance_cost_joined.joined_date": "after 1970-01-01"}  # not the explore's always_filter
+    spec = QuerySpec("fact_performance_cost_joined", PER_SERVICE_FIELDS, every_day, model.warehouse.timezone)
     sql = query_sql(model, spec, ("fact_performance_cost_joined.sum_total_cost desc",))
     return tuple(tuple(row) for row in warehouse.query(sql) if row[3])
 

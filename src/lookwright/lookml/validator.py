@@ -50,6 +50,8 @@ from lookwright.vocabulary import (
     SYMMETRIC_TYPES,
     TRIGGER_KEYS,
     reference_parts,
+    templated_filters,
+    unclosed_condition,
 )
 
 # code -> (severity, message). "Looker:" marks Looker's catalog wording (placeholders filled as
@@ -86,6 +88,7 @@ CODES: dict[str, tuple[str, str]] = {
                          "model <m>.')")),
     "LKML107": ("error", ("Looker: Variable not found <view.field>. (Liquid references must be "
                          "fully scoped, with the timeframe)")),
+    "LKML108": ("error", "Looker: Liquid syntax error: 'condition' tag was never closed"),
     "LKML140": ("error", "Looker: This include does not match any files"),
     "LKML141": ("error", "Datagroup <d> is not defined in model <m>."),
     "LKML114": ("error", ("Looker: The location field type requires both sql_latitude and "
@@ -448,10 +451,21 @@ def _check_field(declared: Field, view: View, views: dict[str, View]) -> Iterato
         for variable in _liquid_variables(text, view, views):
             yield _finding(declared.file, declared.line, "LKML107",
                            f"Variable not found {variable}.")
+    for key in FIELD_EXPRESSION_KEYS:  # templated filters name a field of some view, fully scoped
+        yield from _unclosed_condition(node.get(key), declared.file, declared.line)
+        for name in templated_filters(node.get(key)):
+            scope, _, field_name = name.partition(".")
+            if not field_name or _resolve(scope, field_name, views) is None:
+                yield _finding(declared.file, declared.line, "LKML107", f"Variable not found {name}.")
     yield from _unexpected_parameters(declared, view)
     yield from _field_references(declared, view, views)
     if declared.kind == "measure":
         yield from _check_measure(declared, view, views)
+
+
+def _unclosed_condition(text: str | None, file: str, line: int) -> Iterator[Issue]:
+    if unclosed_condition(text):
+        yield _finding(file, line, "LKML108", "Liquid syntax error: 'condition' tag was never closed")
 
 
 def _liquid_texts(node: Node) -> Iterator[str]:
@@ -676,6 +690,11 @@ def _explore_problem(code: str, name: str, explore: Explore, file: str, line: in
 
 def _explore_expression(text: str | None, explore: Explore, model: Model, file: str,
                         line: int) -> Iterator[Issue]:
+    yield from _unclosed_condition(text, file, line)
+    for name in templated_filters(text):  # `{% condition view.field %}`: a field of the explore
+        code, _ = _explore_field(name, explore, model, exposed_only=False)
+        if code:
+            yield _finding(file, line, "LKML107", f"Variable not found {name}.")
     for parts in _references(text):
         if len(parts) < 2 or parts[1] in SPECIAL_REFERENCES:
             continue

@@ -8,7 +8,7 @@ Codes (stable; tests assert them):
   LW301 unknown field reference          LW302 unknown view            LW303 aggregate measure references a measure
   LW304 `;;` inside SQL                  LW305 count measure with sql  LW306 measure missing a required property
   LW307 several primary keys             LW308 unknown column          LW309 filters on a non-aggregate measure
-  LW310 sketch_percentile without a SKETCH column
+  LW310 sketch_percentile without a SKETCH column LW311 `{% condition %}` without `{% endcondition %}`
   LW6xx dashboards (model/dashboards.py)
   LW401 unknown datagroup                LW402 aggregate table field unknown to the explore
   LW403 non-rollable measure in an aggregate table without exact_match
@@ -64,6 +64,8 @@ from lookwright.vocabulary import (
     lookml_measure_type,
     references,
     split_field,
+    templated_filters,
+    unclosed_condition,
 )
 
 ROLLABLE_MEASURES = ADDITIVE_MEASURE_TYPES | {"number", "ratio"}
@@ -411,12 +413,31 @@ def _check_explore(located: Located[schema.Explore], tables: dict[str, Located[s
         if grant not in grants:
             yield located.error(("required_access_grants",), "LW407", f"unknown access grant '{grant}'")
     views = _explore_views(explore)
+    yield from _check_templated_filters(located, base, views, fields)
     for field_name in explore.always_filter:
         if _resolve(field_name, base, views, fields) is None:
             yield located.error(("always_filter", field_name), "LW301", unknown_always_filter_field(field_name))
     yield from _check_partition_filter(located, tables[base].item, fields)
     for position, aggregate in enumerate(explore.aggregate_tables):
         yield from _check_aggregate(located, ("aggregate_tables", position), aggregate, base, views, fields, datagroups)
+
+
+def _check_templated_filters(located: Located[schema.Explore], base: str, views: list[str],
+                             fields: dict[str, dict[str, FieldInfo]]) -> Iterator[Issue]:
+    """`{% condition view.field %} sql {% endcondition %}` in a join's sql_on or the explore's
+    sql_always_where names a field of the explore, and is closed."""
+    explore = located.item
+    places: list[tuple[tuple[str | int, ...], str | None]] = [
+        (("joins", position, "sql_on"), join.sql_on) for position, join in enumerate(explore.joins)]
+    places.append((("sql_always_where",), explore.sql_always_where))
+    for path, sql in places:
+        if unclosed_condition(sql):
+            yield located.error(path, "LW311", "a templated filter `{% condition field %}` is never closed",
+                                "end it with `{% endcondition %}`")
+        for field_name in templated_filters(sql):
+            if _resolve(field_name, base, views, fields) is None:
+                yield located.error(path, "LW301", f"templated filter: unknown field '{field_name}' in explore"
+                                    f" {explore.name}", "name a field of the explore as view.field")
 
 
 def _reads_column(spec: schema.Dimension | schema.Measure, column: str) -> bool:

@@ -47,6 +47,7 @@ FILTER_DATE = re.compile(r"\d{4}(-\d{2}){0,2}")
 # unescaped wildcards, a leading NOT, NULL/EMPTY; `^` escapes the next character (usage^_share)
 FILTER_SPECIAL = re.compile(r"(?<!\^)[%_]|^-|^\s*(NULL|EMPTY)\s*$", re.IGNORECASE)
 FILTER_ITEM = re.compile(r"(?:\^.|[^,])+")
+SINGLE_REFERENCE = re.compile(r"\$\{([\w.]+)\}")
 
 
 class UnsupportedQuery(InputError):
@@ -121,7 +122,9 @@ class _Compiler:
         self.quote = "`" if self.bigquery else '"'
         self.now = now if now is not None else datetime.datetime.now(datetime.UTC)
         self.explore = model.explores[spec.explore]
-        self.fields = FieldCompiler(model, model.tables[self.explore.view], dialect)
+        # Looker applies an explore's always_filter to every query that does not set the field itself
+        self.filters = {**dict(self.explore.always_filter), **spec.filters}
+        self.fields = FieldCompiler(model, model.tables[self.explore.view], dialect, condition=self.condition)
         self.joins = {join.view: join for join in self.explore.joins}
         self.database_timezone = model.warehouse.timezone or "UTC"
         self.query_timezone = spec.timezone or self.database_timezone
@@ -197,7 +200,7 @@ class _Compiler:
                 return None
             return self.symmetric_sql(table, measure.type, measure, f"{table.name}.{measure.name}")
 
-        compiler = FieldCompiler(self.model, self.fields.table, self.dialect, part)
+        compiler = FieldCompiler(self.model, self.fields.table, self.dialect, part, self.condition)
         return compiler.measure(field.table, str(split_field(field.reference)[1]))
 
     def symmetric_sql(self, table: TableIR, kind: str, measure: MeasureIR, reference: str) -> str:
@@ -232,15 +235,36 @@ class _Compiler:
             return total
         return f"{total} / NULLIF(COUNT(DISTINCT CASE WHEN ({value}) IS NOT NULL THEN ({pk}) END), 0)"
 
-    def filter_sql(self, reference: str, value: str) -> str:
+    def condition(self, reference: str, inner: str, expanded: str) -> str | None:
+        """A templated filter: the query's filter on `reference` applied to `expanded` (the SQL
+        between the tags), None when the query does not filter it. A date filter's bounds take the
+        type of the field `inner` names when it is one `${view.field}` (so a DATE filter bounds a
+        TIMESTAMP partition column with timestamps), else of the filtered field."""
+        value = self.filters.get(reference)
+        if value is None:
+            return None
+        target = None
+        if (single := SINGLE_REFERENCE.fullmatch(inner.strip())) is None:
+            expanded = f"({expanded})"  # any SQL: the filter applies to all of it
+        else:
+            expanded = expanded.removeprefix("(").removesuffix(")")  # one reference: as a filter writes it
+            view, name = split_field(single.group(1))
+            table = self.model.tables.get(str(view or self.explore.view))
+            target = None if table is None else table.fields.get(name)
+        return self.filter_sql(reference, value, expanded, target)
+
+    def filter_sql(self, reference: str, value: str, applied_to: str | None = None,
+                   target: FieldIR | None = None) -> str:
+        """The filter's condition on the field's SQL (on `applied_to` instead: a templated filter)."""
         resolved = self.resolve(reference)
-        info, sql = resolved.info, resolved.sql
+        info = resolved.info
+        sql = resolved.sql if applied_to is None else applied_to
         if info.kind == "measure":
             raise UnsupportedQuery(f"filter on measure {reference}")
         if info.kind == "dimension_group" or info.type == "date":
             if FILTER_DATE.fullmatch(value.strip()):
                 return f"{sql} = '{value.strip()}'"
-            return self.relative_date_sql(reference, info, value)
+            return self.relative_date_sql(reference, info, value, applied_to, target)
         number = FILTER_NUMBER.fullmatch(value) if info.type == "number" else None
         if number:
             return f"{sql} {number.group(1) or '='} {number.group(2)}"
@@ -250,28 +274,34 @@ class _Compiler:
         options = ", ".join("'" + item.replace("'", "''") + "'" for item in items)
         return f"{sql} IN ({options})"
 
-    def relative_date_sql(self, reference: str, info: FieldIR, value: str) -> str:
-        """Looker's relative date filters on a time dimension group select a range of its raw time."""
+    def relative_date_sql(self, reference: str, info: FieldIR, value: str, applied_to: str | None = None,
+                          target: FieldIR | None = None) -> str:
+        """Looker's relative date filters on a time dimension group select a range of its raw time
+        (of `applied_to`, typed and converted as `target`, for a templated filter)."""
         if info.kind != "dimension_group" or info.type != "time":
             raise UnsupportedQuery(f"filter {reference}: {value!r} is not a plain date")
         view, name = split_field(reference)
-        raw = self.fields.dimension(self.model.tables[str(view)], name)
+        raw = self.fields.dimension(self.model.tables[str(view)], name) if applied_to is None else applied_to
+        typed = info if applied_to is None else (target or info)
         try:
             interval = date_interval(value, self.now, self.query_timezone)
         except UnsupportedFilter as error:
             raise UnsupportedQuery(f"filter {reference}: {error}") from None
-        if self.converts(info):  # the query time zone's bounds as instants of the raw column (it still prunes)
+        if self.converts(typed):  # the query time zone's bounds as instants of the raw column (it still prunes)
             stored = "UTC" if self.bigquery else self.database_timezone
             interval = Interval(*(None if b is None else _in_zone(b, self.query_timezone, stored)
                                   for b in (interval.start, interval.end)))
-        if self.bigquery and _column_type(info) == "DATE":
+        if self.bigquery and _column_type(typed) == "DATE":
             return interval_sql(raw, interval, date_literals=True)
         return interval_sql(raw, interval)
 
     def compile(self) -> CompiledQuery:
         resolved = [self.resolve(reference) for reference in self.spec.fields]
-        where = tuple(self.filter_sql(reference, value) for reference, value in sorted(self.spec.filters.items()))
-        referenced = {str(split_field(r)[0]) for r in (*self.spec.fields, *self.spec.filters)}
+        where = tuple(self.filter_sql(reference, value) for reference, value in sorted(self.filters.items()))
+        if self.explore.sql_always_where:
+            always = self.fields.expand(self.model.tables[self.explore.view], self.explore.sql_always_where)
+            where += (f"({always})",)
+        referenced = {str(split_field(r)[0]) for r in (*self.spec.fields, *self.filters)}
         needed = self.needed_joins(referenced | self.fields.joined)
         fields = tuple(self.compiled_field(field, needed) for field in resolved)
         joins = tuple(join for join in self.explore.joins if join.view in needed)

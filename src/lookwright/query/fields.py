@@ -7,7 +7,7 @@ from collections.abc import Callable
 from lookwright.errors import InputError
 from lookwright.model.ir import MeasureIR, SemanticModel, TableIR, quantile_function
 from lookwright.sqlgen.dialects import DIALECTS, Dialect
-from lookwright.vocabulary import replace_references, split_field
+from lookwright.vocabulary import replace_conditions, replace_references, split_field
 
 AGGREGATES = {
     "sum": "SUM({})", "average": "AVG({})", "min": "MIN({})", "max": "MAX({})",
@@ -28,11 +28,15 @@ class FieldCompiler:
     """Compiles the fields of one base view (and of the views its references reach) into SQL."""
 
     def __init__(self, model: SemanticModel, table: TableIR, dialect: str = "duckdb",
-                 aggregate: Callable[[TableIR, MeasureIR], str | None] | None = None) -> None:
-        """`aggregate`, when it returns SQL, replaces a measure's plain aggregate (symmetric forms)."""
+                 aggregate: Callable[[TableIR, MeasureIR], str | None] | None = None,
+                 condition: Callable[[str, str, str], str | None] | None = None) -> None:
+        """`aggregate`, when it returns SQL, replaces a measure's plain aggregate (symmetric forms);
+        `condition(field, sql, expanded sql)` is the query's filter on `field` applied to the SQL of a
+        templated filter, or None when the query does not filter the field (the filter is then TRUE)."""
         self.model, self.table = model, table
         self.dialect: Dialect = DIALECTS[dialect]
         self.aggregate = aggregate
+        self.condition = condition
         self.joined: set[str] = set()  # other views a cross-view reference needs in FROM
 
     def ref(self, name: str) -> str:
@@ -83,7 +87,16 @@ class FieldCompiler:
         return AGGREGATES[found.type].format(inner)
 
     def expand(self, table: TableIR, sql: str, seen: frozenset[str] = frozenset()) -> str:
-        """`sql` with every reference replaced by the SQL it names, `${TABLE}` by the view's alias."""
+        """`sql` with every reference replaced by the SQL it names, `${TABLE}` by the view's alias, and
+        every templated filter `{% condition view.field %} sql {% endcondition %}` by the query's
+        filter on view.field applied to that SQL (TRUE when the query does not filter it), as Looker does."""
+        def condition(field: str, inner: str) -> str:
+            expanded = self.expand(table, inner, seen)
+            found = None if self.condition is None else self.condition(field, inner, expanded)
+            return "TRUE" if found is None else f"({found})"
+
+        sql = replace_conditions(sql, condition)
+
         def replace(reference: str) -> str:
             if reference == "TABLE":
                 quote = "`" if self.dialect.name == "bigquery" else '"'

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from lookwright.errors import WarehouseError
@@ -87,9 +88,10 @@ def partition_columns(model: SemanticModel) -> dict[str, str]:
     return columns
 
 
-def incremental_statements(model: SemanticModel, window_start: datetime) -> list[tuple[str, str]]:
+def incremental_statements(model: SemanticModel, window_start: datetime,
+                           templates: Path | None = None) -> list[tuple[str, str]]:
     """(table, statement) for every DML statement an incremental build from window_start sends."""
-    renderer = TransformRenderer(model, "bigquery")
+    renderer = TransformRenderer(model, "bigquery", templates)
     statements: list[tuple[str, str]] = []
     for table in build_order(renderer):
         statements += [(table.name, sql) for sql in _table_statements(renderer, table, window_start)]
@@ -114,7 +116,7 @@ def _table_statements(renderer: TransformRenderer, table: TableIR, window_start:
 
 
 def plan_build(model: SemanticModel, now: datetime, warehouse: Any = None,
-               price_per_tib: float = DEFAULT_PRICE_PER_TIB) -> Plan:
+               price_per_tib: float = DEFAULT_PRICE_PER_TIB, templates: Path | None = None) -> Plan:
     """The plan of an incremental build run at `now` (window: the late-data window before its hour).
 
     With a BigQuery warehouse every statement is also dry-run there for its bytes.
@@ -129,7 +131,7 @@ def plan_build(model: SemanticModel, now: datetime, warehouse: Any = None,
     window_start = now.replace(minute=0, second=0, microsecond=0) - max(late_window(model), timedelta(hours=1))
     planned = []
     rebuilt = {name for name, table in model.tables.items() if not _is_incremental(table)}
-    for table, sql in incremental_statements(model, window_start):
+    for table, sql in incremental_statements(model, window_start, templates):
         resolved = analyzer.analyze(sql)
         accesses = tuple(partition_access(resolved, partitions))
         whole = tuple(name for name in scanned_tables(resolved) if name not in partitions)
