@@ -58,7 +58,9 @@ def measure_rows(w: Any, explore: str, fields: list[str], filters: dict[str, str
 def test_per_service_percentiles_match_the_raw_rows(built: Any, explore: str) -> None:
     w, raw = built
     fields = ["dim_service.service_name", *(f"{explore}.p{p}_duration_ms" for p in (50, 95, 99))]
-    got = {row[0]: row[1:] for row in measure_rows(w, explore, fields)}
+    # every day, not the joined explore's always_filter (28 days before now)
+    every_day = {"fact_performance_cost_joined.joined_date": "after 2000-01-01"} if explore.endswith("joined") else {}
+    got = {row[0]: row[1:] for row in measure_rows(w, explore, fields, every_day)}
     assert sorted(got) == sorted(SERVICES)
     for service in SERVICES:
         values = [ms for s, _, _, ms in raw if s == service]
