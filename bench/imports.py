@@ -36,8 +36,11 @@ def _imports(body: list[ast.stmt], known: set[str], top_level: bool) -> set[str]
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name in known}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            candidates = {f"{node.module}.{alias.name}" for alias in node.names} | {node.module}
-            found |= {name for name in candidates if name in known}
+            # `from package import submodule` depends on the submodule (as `from package.module import x`
+            # does not count the package); a name that is not a submodule depends on the package itself
+            submodules = {f"{node.module}.{alias.name}" for alias in node.names} & known
+            names = {alias.name for alias in node.names if f"{node.module}.{alias.name}" not in known}
+            found |= submodules | ({node.module} & known if names else set())
         elif not top_level or not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             children = [child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt)]
             found |= _imports(children, known, top_level)
