@@ -14,6 +14,8 @@ the `.lkml` line; the wording is Looker's, so both read like Looker's own valida
   unknown always_filter field           LW301            LKML106
   increment_key not a dimension         LW404            LKML166
   unknown datagroup                     LW401            LKML141
+  unknown view                          LW302            LKML103
+  unclosed {% condition %}              LW311            LKML108
 """
 
 from __future__ import annotations
@@ -96,3 +98,11 @@ def datagroup_undefined(name: str | None, defined: Collection[str]) -> bool:
 def undefined_datagroup(name: str, model: str | None = None) -> str:
     """Looker's message; YAML datagroups belong to no one model, so there it names none."""
     return f"Datagroup {name} is not defined" + (f" in model {model}." if model else ".")
+
+
+UNCLOSED_CONDITION = "Liquid syntax error: 'condition' tag was never closed"  # vocabulary.unclosed_condition
+
+
+def unknown_view(name: str) -> str:
+    """Looker's message for a reference to a view the model does not have."""
+    return f"Unknown view {name}."

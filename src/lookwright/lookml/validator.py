@@ -12,6 +12,7 @@ from lookwright.errors import Issue, Location
 from lookwright.field_rules import (
     COUNT_WITH_SQL,
     MEASURE_REFERENCES_MEASURE,
+    UNCLOSED_CONDITION,
     aggregate_references_measure,
     count_with_sql,
     datagroup_undefined,
@@ -25,6 +26,7 @@ from lookwright.field_rules import (
     unknown_always_filter_field,
     unknown_field,
     unknown_filter_field,
+    unknown_view,
 )
 from lookwright.lookml.aggregates import covers, joined_aliases, rolls_up
 from lookwright.lookml.dashboards import TileQuery, tile_queries, validate_dashboards
@@ -397,7 +399,7 @@ def _check_reference(parts: tuple[str, ...], view: View, views: dict[str, View],
         return
     target, name = parts[0], parts[1]
     if target not in views:
-        yield _finding(file, line, "LKML103", f"Unknown view {target}.")
+        yield _finding(file, line, "LKML103", unknown_view(target))
     elif name not in SPECIAL_REFERENCES and _resolve(target, name, views) is None:
         yield _finding(file, line, "LKML101", unknown_field(f"{target}.{name}"))
 
@@ -422,7 +424,7 @@ def _check_view(view: View, views: dict[str, View]) -> Iterator[Issue]:
 def _table_reference(parts: tuple[str, ...], views: dict[str, View], file: str,
                      line: int) -> Iterator[Issue]:
     if len(parts) >= 2 and parts[1] == "SQL_TABLE_NAME" and parts[0] not in views:
-        yield _finding(file, line, "LKML103", f"Unknown view {parts[0]}.")
+        yield _finding(file, line, "LKML103", unknown_view(parts[0]))
 
 
 def _primary_keys(view: View) -> Iterator[Issue]:
@@ -465,7 +467,7 @@ def _check_field(declared: Field, view: View, views: dict[str, View]) -> Iterato
 
 def _unclosed_condition(text: str | None, file: str, line: int) -> Iterator[Issue]:
     if unclosed_condition(text):
-        yield _finding(file, line, "LKML108", "Liquid syntax error: 'condition' tag was never closed")
+        yield _finding(file, line, "LKML108", UNCLOSED_CONDITION)
 
 
 def _liquid_texts(node: Node) -> Iterator[str]:
@@ -684,7 +686,7 @@ def _explore_problem(code: str, name: str, explore: Explore, file: str, line: in
     if code == "LKML102":
         return _finding(file, line, code, INACCESSIBLE_VIEW.format(alias, explore.name))
     if code == "LKML103":
-        return _finding(file, line, code, f"Unknown view {alias}.")
+        return _finding(file, line, code, unknown_view(alias))
     return _finding(file, line, code, unknown_field(name))
 
 

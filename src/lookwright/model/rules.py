@@ -35,6 +35,7 @@ from lookwright.errors import Issue
 from lookwright.field_rules import (
     COUNT_WITH_SQL,
     MEASURE_REFERENCES_MEASURE,
+    UNCLOSED_CONDITION,
     count_with_sql,
     datagroup_undefined,
     filters_unsupported,
@@ -47,6 +48,7 @@ from lookwright.field_rules import (
     unknown_always_filter_field,
     unknown_field,
     unknown_filter_field,
+    unknown_view,
 )
 from lookwright.model import schema
 from lookwright.model.merged import (
@@ -295,7 +297,7 @@ def _check_references(located: Located[schema.Table], path: tuple[str | int, ...
         view, name = split_field(reference)
         view = view or located.item.name
         if view not in fields:
-            yield located.error(path, "LW302", f"Unknown view {view} in reference ${{{reference}}}")
+            yield located.error(path, "LW302", unknown_view(str(view)), f"in reference ${{{reference}}}")
             continue
         info = fields[view].get(name)
         if info is None:
@@ -397,12 +399,13 @@ def _check_explore(located: Located[schema.Explore], tables: dict[str, Located[s
     explore = located.item
     base = explore.view or explore.name
     if base not in tables:
-        yield located.error(("view",) if explore.view else ("name",), "LW302",
-                            f"Unknown view {base} referenced by explore {explore.name}")
+        yield located.error(("view",) if explore.view else ("name",), "LW302", unknown_view(base),
+                            f"explore {explore.name} is based on it; declare the table or fix the name")
         return
     for position, join in enumerate(explore.joins):
         if join.view not in tables:
-            yield located.error(("joins", position, "view"), "LW302", f"Unknown view {join.view} joined into explore {explore.name}")
+            yield located.error(("joins", position, "view"), "LW302", unknown_view(join.view),
+                                f"joined into explore {explore.name}; declare the table or fix the name")
         elif join.sql_on is None and find_join_key(explore, position, tables) is None:
             yield located.error(("joins", position), "LW405",
                                 f"cannot derive sql_on for join {join.view}: no foreign key links it to the explore",
@@ -432,8 +435,7 @@ def _check_templated_filters(located: Located[schema.Explore], base: str, views:
     places.append((("sql_always_where",), explore.sql_always_where))
     for path, sql in places:
         if unclosed_condition(sql):
-            yield located.error(path, "LW311", "a templated filter `{% condition field %}` is never closed",
-                                "end it with `{% endcondition %}`")
+            yield located.error(path, "LW311", UNCLOSED_CONDITION, "end the templated filter with `{% endcondition %}`")
         for field_name in templated_filters(sql):
             if _resolve(field_name, base, views, fields) is None:
                 yield located.error(path, "LW301", f"templated filter: unknown field '{field_name}' in explore"
