@@ -127,13 +127,7 @@ class TileQuery:
 
 
 def _documents(project: Project) -> Iterator[dict[str, yaml.Node]]:
-    for path in sorted(project.root.rglob("*.dashboard.lookml")):
-        try:
-            root = yaml.compose(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        except yaml.YAMLError:
-            continue  # reported as LKML200 by validate_dashboards
-        if isinstance(root, yaml.SequenceNode):
-            yield from (_mapping(document) for document in root.value)
+    yield from (dashboard.spec for dashboard in _parse_dashboards(project)[0])  # unreadable files: LKML200
 
 
 def tile_queries(project: Project) -> list[TileQuery]:
