@@ -9,7 +9,10 @@ import pytest
 
 from lookwright.cli import main
 from lookwright.errors import Issue, ModelError
+from lookwright.lookml.validator import validate_lookml
 from lookwright.model.compile import load_model
+
+LOOKML_FIXTURES = Path(__file__).parent / "fixtures" / "lookml"
 
 BASE = """\
 warehouse: {project: p, dataset: d}
@@ -116,7 +119,63 @@ def test_duplicate_names_across_files_point_at_the_second_definition(tmp_path: P
     other = "tables:\n  - name: users\n    kind: dimension\n    columns: [{name: id, type: STRING}]\n"
     error = _only(tmp_path, BASE, {"more.yml": other})
     assert (error.code, error.file.endswith("more.yml"), error.line) == ("LW201", True, 2)
-    assert "first defined at" in error.hint and "model.yml:22" in error.hint
+    assert error.message == "A view named users has been defined multiple times."
+    assert error.hint == f"first defined at {tmp_path / 'model.yml'}:22; table names must be unique across files"
+
+
+def _lookml_messages(fixture: str, code: str) -> list[str]:
+    return [f.message for f in validate_lookml(LOOKML_FIXTURES / fixture) if f.code == code]
+
+
+def test_a_duplicate_table_and_a_duplicate_lookml_view_read_alike(tmp_path: Path) -> None:
+    # One rule (field_rules.repeated_names, defined_multiple_times); LookML names its model, YAML has none.
+    other = "tables:\n  - name: users\n    kind: dimension\n    columns: [{name: id, type: STRING}]\n"
+    (tmp_path / "yaml").mkdir()
+    error = _only(tmp_path / "yaml", BASE, {"more.yml": other})
+    lookml = tmp_path / "lookml"
+    lookml.mkdir()
+    (lookml / "shop.model.lkml").write_text('connection: "bq"\ninclude: "/*.view.lkml"\n')
+    for name in ("users", "more_users"):
+        (lookml / f"{name}.view.lkml").write_text("view: users {\n  sql_table_name: `d.users` ;;\n}\n")
+    found = [(f.code, f.message) for f in validate_lookml(lookml)]
+    assert found == [("LKML130", error.message.removesuffix(".") + " in model shop.")]
+
+
+@pytest.mark.parametrize(("new", "message", "first"), [
+    # a dimension group's timeframe name, as the generated LookML declares it (Looker's LKML122)
+    ("      - {name: created_date, type: string, column: created_at}",
+     "Redefinition of field 'orders.created_date'", "16 by time dimension 'created' (its date timeframe)"),
+    ("      - {name: amount, type: sum, sql: \"${amount}\"}", "Redefinition of field 'orders.amount'",
+     "17 by dimension 'amount'"),
+])
+def test_a_field_name_a_table_already_has_is_a_redefinition(tmp_path: Path, new: str, message: str,
+                                                           first: str) -> None:
+    section = "measures:" if "sum" in new else "dimensions:"
+    anchor = "      - {name: total_amount, type: sum" if "sum" in new else "      - {name: amount, type: number}"
+    text = BASE.replace(anchor, f"{new}\n{anchor}", 1) if section == "measures:" else BASE.replace(
+        anchor, f"{anchor}\n{new}", 1)
+    error = _only(tmp_path, text)
+    assert (error.code, error.line, error.message) == ("LW201", 20 if section == "measures:" else 18, message)
+    assert error.hint == (f"first defined at {tmp_path / 'model.yml'}:{first}; dimensions, their timeframes and"
+                          " measures share one namespace")
+
+
+def test_a_yaml_and_a_lookml_field_redefinition_read_alike(tmp_path: Path) -> None:
+    error = _only(tmp_path, BASE.replace("      - {name: amount, type: number}", "      - {name: amount, type: number}\n"
+                                         "      - {name: created_date, type: string, column: created_at}", 1))
+    assert _lookml_messages("redefinition_of_field", "LKML122") == [error.message]
+
+
+def test_an_aggregate_table_defined_twice_in_an_explore(tmp_path: Path) -> None:
+    text = BASE.replace("      - name: daily\n", "      - name: monthly\n", 1).replace(
+        "models:\n", "      - {name: monthly, dimensions: [orders.created_month], measures: [orders.total_amount], materialization: {datagroup: hourly}}\n"
+        "models:\n", 1)
+    error = _only(tmp_path, text)
+    assert (error.code, error.line) == ("LW201", 37)
+    assert error.message == "Aggregate table monthly is defined more than once in explore orders."
+    assert _lookml_messages("aggregate_table_defined_twice", "LKML183") == [error.message]
+    assert error.hint == (f"first defined at {tmp_path / 'model.yml'}:33; an explore's aggregate tables need"
+                          " distinct names")
 
 
 def test_all_problems_are_reported_in_one_run(tmp_path: Path) -> None:

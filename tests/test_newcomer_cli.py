@@ -151,7 +151,8 @@ def test_a_duplicate_table_is_one_lw201(project: Path) -> None:
     result = lookwright("generate", "--lookml-out", "o", "--sql-out", "s", cwd=project)
     assert result.returncode == 2
     assert [line for line in result.stderr.splitlines() if "error[" in line] == [
-        "semantic/performance.yml:6:5: error[LW201]: duplicate table name 'fact_performance_requests'"]
+        ("semantic/performance.yml:6:5: error[LW201]: A view named fact_performance_requests has been defined"
+         " multiple times.")]
 
 
 def test_a_duplicate_field_name_is_lw201(project: Path) -> None:
@@ -163,4 +164,4 @@ def test_a_duplicate_field_name_is_lw201(project: Path) -> None:
     result = lookwright("generate", "--lookml-out", "o", "--sql-out", "s", cwd=project)
     assert result.returncode == 2
     errors = [line.split(": ", 1)[1] for line in result.stderr.splitlines() if "error[" in line]
-    assert errors == ["error[LW201]: duplicate field name 'max_duration_ms' in table 'fact_performance_requests'"]
+    assert errors == ["error[LW201]: Redefinition of field 'fact_performance_requests.max_duration_ms'"]

@@ -16,13 +16,19 @@ the `.lkml` line; the wording is Looker's, so both read like Looker's own valida
   unknown datagroup                     LW401            LKML141
   unknown view                          LW302            LKML103
   unclosed {% condition %}              LW311            LKML108
+  duplicate view / explore name         LW201            LKML130, LKML131
+  field defined twice in a view         LW201            LKML122
+  aggregate table defined twice         LW201            LKML183
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from typing import TypeVar
 
 from lookwright.vocabulary import AGGREGATE_MEASURE_TYPES, NON_AGGREGATE_MEASURE_TYPES
+
+T = TypeVar("T")
 
 UNKNOWN_FIELD = ("Unknown or inaccessible field {0}. Check for typos or append a timeframe to the "
                  "name if the field is type time.")
@@ -106,3 +112,29 @@ UNCLOSED_CONDITION = "Liquid syntax error: 'condition' tag was never closed"  # 
 def unknown_view(name: str) -> str:
     """Looker's message for a reference to a view the model does not have."""
     return f"Unknown view {name}."
+
+
+def repeated_names(named: Iterable[tuple[str, T]]) -> Iterator[tuple[str, T, T]]:
+    """(name, first, later) for every later occurrence of a name an earlier one already has."""
+    first: dict[str, T] = {}
+    for name, item in named:
+        if name in first:
+            yield name, first[name], item
+        else:
+            first[name] = item
+
+
+def defined_multiple_times(kind: str, name: str, model: str | None = None) -> str:
+    """Looker's message for a second view or explore of one name; YAML names belong to no one
+    model, so there it names none."""
+    article = "An" if kind[0] in "aeiou" else "A"
+    return f"{article} {kind} named {name} has been defined multiple times" + (f" in model {model}." if model else ".")
+
+
+def redefined_field(view: str, name: str) -> str:
+    """Looker's message for a field name a view already has (dimension group timeframes included)."""
+    return f"Redefinition of field '{view}.{name}'"
+
+
+def aggregate_table_defined_twice(name: str, explore: str) -> str:
+    return f"Aggregate table {name} is defined more than once in explore {explore}."

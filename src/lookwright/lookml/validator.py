@@ -14,14 +14,18 @@ from lookwright.field_rules import (
     MEASURE_REFERENCES_MEASURE,
     UNCLOSED_CONDITION,
     aggregate_references_measure,
+    aggregate_table_defined_twice,
     count_with_sql,
     datagroup_undefined,
+    defined_multiple_times,
     filters_unsupported,
     increment_key_outside,
     list_without_list_field,
     multiple_primary_keys,
     non_aggregate_filters,
     primary_key_conflicts,
+    redefined_field,
+    repeated_names,
     undefined_datagroup,
     unknown_always_filter_field,
     unknown_field,
@@ -364,18 +368,11 @@ def _datagroup_references(model: Model) -> Iterator[Issue]:
 
 
 def _duplicates(model: Model, nodes: dict[str, tuple[Node, ...]]) -> Iterator[Issue]:
-    seen: dict[tuple[str, str], int] = {}
-    for node in (node for path in model.files for node in nodes.get(path, ())):
-        if node.kind != "block" or node.key not in ("view", "explore") or node.name.startswith("+"):
-            continue
-        key = (node.key, node.name)
-        seen[key] = seen.get(key, 0) + 1
-        if seen[key] > 1:
-            is_view = node.key == "view"
-            code, article = ("LKML130", "A view") if is_view else ("LKML131", "An explore")
-            message = (f"{article} named {node.name} has been defined multiple times in model "
-                       f"{model.name}.")
-            yield _finding(node.file, node.line, code, message)
+    blocks = (node for path in model.files for node in nodes.get(path, ())
+              if node.kind == "block" and node.key in ("view", "explore") and not node.name.startswith("+"))
+    for _, _, node in repeated_names((f"{node.key} {node.name}", node) for node in blocks):
+        code = "LKML130" if node.key == "view" else "LKML131"
+        yield _finding(node.file, node.line, code, defined_multiple_times(node.key, node.name, model.name))
 
 
 # --------------------------------------------------------------------------- references
@@ -434,13 +431,10 @@ def _primary_keys(view: View) -> Iterator[Issue]:
 
 
 def _redefinitions(view: View) -> Iterator[Issue]:
-    seen: set[str] = set()
-    for declared in view.fields:
-        names = {expanded.name for expanded in expand_field(declared)}
-        for name in sorted(names & seen):
-            yield _finding(declared.file, declared.line, "LKML122",
-                           f"Redefinition of field '{view.name}.{name}'")
-        seen |= names
+    names = ((name, declared) for declared in view.fields
+             for name in dict.fromkeys(expanded.name for expanded in expand_field(declared)))
+    for name, _, declared in repeated_names(names):
+        yield _finding(declared.file, declared.line, "LKML122", redefined_field(view.name, name))
 
 
 def _check_field(declared: Field, view: View, views: dict[str, View]) -> Iterator[Issue]:
@@ -913,13 +907,8 @@ def _native_derived_tables(model: Model) -> Iterator[Issue]:
 
 def _duplicate_aggregate_tables(explore: Explore) -> Iterator[Issue]:
     assert explore.node is not None
-    seen: set[str] = set()
-    for node in explore.node.all("aggregate_table"):
-        if node.name in seen:
-            message = (f"Aggregate table {node.name} is defined more than once in explore "
-                       f"{explore.name}.")
-            yield _finding(node.file, node.line, "LKML183", message)
-        seen.add(node.name)
+    for name, _, node in repeated_names((node.name, node) for node in explore.node.all("aggregate_table")):
+        yield _finding(node.file, node.line, "LKML183", aggregate_table_defined_twice(name, explore.name))
 
 
 # --------------------------------------------------------------------------- output

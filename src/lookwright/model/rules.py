@@ -36,14 +36,18 @@ from lookwright.field_rules import (
     COUNT_WITH_SQL,
     MEASURE_REFERENCES_MEASURE,
     UNCLOSED_CONDITION,
+    aggregate_table_defined_twice,
     count_with_sql,
     datagroup_undefined,
+    defined_multiple_times,
     filters_unsupported,
     increment_key_outside,
     list_without_list_field,
     multiple_primary_keys,
     non_aggregate_filters,
     primary_key_conflicts,
+    redefined_field,
+    repeated_names,
     undefined_datagroup,
     unknown_always_filter_field,
     unknown_field,
@@ -58,11 +62,14 @@ from lookwright.model.merged import (
     MergedModel,
     find_join_key,
     table_columns,
+    timeframes_of,
     view_fields,
 )
 from lookwright.vocabulary import (
     ADDITIVE_MEASURE_TYPES,
     AGGREGATE_MEASURE_TYPES,
+    DEFAULT_INTERVALS,
+    group_names,
     lookml_measure_type,
     references,
     split_field,
@@ -100,17 +107,18 @@ def validate(model: MergedModel) -> list[Issue]:
     return sorted(set(problems))
 
 
+# The LookML object each section's entries become (Looker's messages name these).
+SECTION_KINDS = {"tables": "view", "explores": "explore", "datagroups": "datagroup", "access_grants": "access_grant",
+                 "models": "model", "queries": "query", "dashboards": "dashboard"}
+
+
 def _check_names(model: MergedModel) -> Iterator[Issue]:
     for section in SECTIONS:
-        seen: dict[str, Located[Any]] = {}
-        for located in getattr(model, section):
-            name = located.item.name
-            if name in seen:
-                first = seen[name]
-                yield located.error(("name",), "LW201", f"duplicate {section[:-1]} name '{name}'",
-                                    f"first defined at {first.file}:{first.line}; names must be unique across files")
-            else:
-                seen[name] = located
+        located_items: Iterable[Located[Any]] = getattr(model, section)
+        for name, first, later in repeated_names((located.item.name, located) for located in located_items):
+            yield later.error(("name",), "LW201", defined_multiple_times(SECTION_KINDS[section], name),
+                              f"first defined at {first.file}:{first.line}; {section[:-1]} names must be unique"
+                              " across files")
 
 
 def _check_warehouse(model: MergedModel) -> Iterator[Issue]:
@@ -135,18 +143,35 @@ def _check_table(located: Located[schema.Table], tables: dict[str, Located[schem
         yield from _check_rollup(located, table.rollup, tables)
 
 
+def _field_names(table: schema.Table) -> Iterator[tuple[str, tuple[str, int, str]]]:
+    """(name, (section, position, what declares it)) for every name a field of the table's view is
+    referenced by, declarations in order: a time or duration dimension by its own name and by each
+    timeframe or interval name (`created_date`), as in the generated dimension group."""
+    for position, dimension in enumerate(table.dimensions):
+        declared = f"{dimension.type if dimension.type in ('time', 'duration') else ''} dimension '{dimension.name}'"
+        names = {dimension.name: declared.lstrip()}
+        part = "timeframe" if dimension.type == "time" else "interval"
+        for name, timeframe in group_names(dimension.name, dimension.type, timeframes_of(dimension),
+                                           dimension.intervals or DEFAULT_INTERVALS):
+            names.setdefault(name, f"{declared.lstrip()} (its {timeframe} {part})")
+        for name, what in names.items():
+            yield name, ("dimensions", position, what)
+    for position, measure in enumerate(table.measures):
+        yield measure.name, ("measures", position, f"measure '{measure.name}'")
+
+
 def _check_field_names(located: Located[schema.Table]) -> Iterator[Issue]:
-    """Dimensions and measures share one namespace in a view: a repeated name is an error."""
-    seen: dict[str, str] = {}
-    declared = [("dimensions", i, d.name) for i, d in enumerate(located.item.dimensions)]
-    declared += [("measures", i, m.name) for i, m in enumerate(located.item.measures)]
-    for section, position, name in declared:
-        if name in seen:
-            yield located.error((section, position, "name"), "LW201",
-                                f"duplicate field name '{name}' in table '{located.item.name}'",
-                                f"already declared among its {seen[name]}; dimensions and measures share one namespace")
-        else:
-            seen[name] = section
+    """Dimensions (with their timeframes) and measures share one namespace in a view: a repeated
+    name is an error, reported once per declaration that repeats one."""
+    reported: set[tuple[str, int]] = set()
+    for name, (section, position, what), (later_section, later_position, _) in repeated_names(_field_names(located.item)):
+        if (later_section, later_position) in reported:
+            continue
+        reported.add((later_section, later_position))
+        line = located.source.locate((*located.path, section, position, "name")).line
+        yield located.error((later_section, later_position, "name"), "LW201", redefined_field(located.item.name, name),
+                            f"first defined at {located.file}:{line} by {what}; dimensions, their timeframes"
+                            " and measures share one namespace")
 
 
 def _check_physical(located: Located[schema.Table], columns: dict[str, str],
@@ -423,6 +448,11 @@ def _check_explore(located: Located[schema.Explore], tables: dict[str, Located[s
     yield from _check_partition_filter(located, tables[base].item, fields)
     for position, aggregate in enumerate(explore.aggregate_tables):
         yield from _check_aggregate(located, ("aggregate_tables", position), aggregate, base, views, fields, datagroups)
+    positions = ((aggregate.name, position) for position, aggregate in enumerate(explore.aggregate_tables))
+    for name, first, later in repeated_names(positions):
+        line = located.source.locate((*located.path, "aggregate_tables", first, "name")).line
+        yield located.error(("aggregate_tables", later, "name"), "LW201", aggregate_table_defined_twice(name, explore.name),
+                            f"first defined at {located.file}:{line}; an explore's aggregate tables need distinct names")
 
 
 def _check_templated_filters(located: Located[schema.Explore], base: str, views: list[str],
