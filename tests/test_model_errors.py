@@ -9,6 +9,7 @@ import pytest
 
 from lookwright.cli import main
 from lookwright.errors import Issue, ModelError
+from lookwright.lookml.render import render_lookml
 from lookwright.lookml.validator import validate_lookml
 from lookwright.model.compile import load_model
 
@@ -306,3 +307,56 @@ def test_a_repeated_key_is_an_error_not_a_silent_override(tmp_path: Path) -> Non
     error = _only(tmp_path, text)
     assert (error.code, error.line, error.col) == ("LW106", 23, 9)
     assert error.message == "duplicate key 'sql' (first at line 22)"
+
+
+ROLL_UP_HINT = ("; set exact_match: true if the table is for queries that match it exactly, or use measures that roll up"
+                " (count, sum, min, max, average, or a number or ratio over those)")
+USER_COUNT = "    measures:\n      - {name: user_count, type: count}\nexplores:\n"
+ORDERS_MEASURES = (
+    '      - {name: buyers, type: count_distinct, sql: "${TABLE}.user_id"}\n'
+    '      - {name: raw_total, type: sum, sql: "${TABLE}.amount"}\n'
+    '      - {name: per_buyer, type: number, sql: "${total_amount} / NULLIF(${buyers}, 0)"}\n'
+    '      - {name: average_amount, type: ratio, numerator: total_amount, denominator: order_count}\n'
+    '      - {name: doubled_total, type: number, sql: "2 * SUM(${amount})"}\n'
+)
+UNROLLABLE = [
+    ("orders.buyers", "it is a count_distinct measure"),
+    ("orders.raw_total", "it is a sum measure reading ${TABLE} directly (reference a dimension instead)"),
+    ("users.user_count", "it is a count measure of users, whose rows the explore's joins repeat"),
+    ("orders.per_buyer", "it is a number measure over a field that does not roll up"),
+    ("orders.doubled_total", ("it is a number measure calling SUM (only MIN, MAX and COUNT are recomputed from an"
+                              " aggregate table)")),
+]
+
+
+def _aggregate_of(measure: str, exact_match: bool = False) -> str:
+    text = BASE.replace('      - {name: buyers, type: count_distinct, sql: "${TABLE}.user_id"}\n', ORDERS_MEASURES, 1)
+    text = text.replace("explores:\n", USER_COUNT, 1).replace("measures: [orders.total_amount]", f"measures: [{measure}]")
+    return text.replace("        materialization:", "        exact_match: true\n        materialization:") if exact_match else text
+
+
+@pytest.mark.parametrize(("measure", "why"), UNROLLABLE, ids=[m for m, _ in UNROLLABLE])
+def test_a_measure_that_cannot_roll_up_reads_as_the_lookml_warning_about_its_generated_table(
+        tmp_path: Path, measure: str, why: str) -> None:
+    # One rule (field_rules.measure_rolls_up, cannot_roll_up): LW403 on the YAML without exact_match, and
+    # LKML181 (a warning) on the LookML generated from the same YAML with exact_match, same message.
+    (tmp_path / "yaml").mkdir()
+    error = _only(tmp_path / "yaml", _aggregate_of(measure))
+    assert (error.code, error.line) == ("LW403", 41)
+    assert error.message == f"Measure {measure} cannot roll up, so aggregate table orders::daily serves only exact-match queries."
+    assert error.hint == why + ROLL_UP_HINT
+    (tmp_path / "exact").mkdir()
+    (tmp_path / "exact" / "model.yml").write_text(_aggregate_of(measure, exact_match=True))
+    lookml = tmp_path / "lookml"
+    for output in render_lookml(load_model(tmp_path / "exact")):
+        (lookml / output.path).parent.mkdir(parents=True, exist_ok=True)
+        (lookml / output.path).write_text(output.content)
+    found = [(f.severity, f.message) for f in validate_lookml(lookml) if f.code == "LKML181"]
+    assert found == [("warning", error.message)]
+
+
+@pytest.mark.parametrize("measure", ["orders.total_amount", "orders.order_count", "orders.average_amount"])
+def test_measures_that_roll_up_need_no_exact_match(tmp_path: Path, measure: str) -> None:
+    (tmp_path / "model.yml").write_text(_aggregate_of(measure))
+    explore = load_model(tmp_path).explores["orders"]
+    assert [a.measures for a in explore.aggregate_tables] == [[measure]]

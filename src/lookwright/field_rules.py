@@ -19,14 +19,21 @@ the `.lkml` line; the wording is Looker's, so both read like Looker's own valida
   duplicate view / explore name         LW201            LKML130, LKML131
   field defined twice in a view         LW201            LKML122
   aggregate table defined twice         LW201            LKML183
+  measure that cannot roll up           LW403 (error)    LKML181 (warning)
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+import re
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
-from lookwright.vocabulary import AGGREGATE_MEASURE_TYPES, NON_AGGREGATE_MEASURE_TYPES
+from lookwright.vocabulary import (
+    ADDITIVE_MEASURE_TYPES,
+    AGGREGATE_MEASURE_TYPES,
+    NON_AGGREGATE_MEASURE_TYPES,
+    reference_parts,
+)
 
 T = TypeVar("T")
 
@@ -138,3 +145,87 @@ def redefined_field(view: str, name: str) -> str:
 
 def aggregate_table_defined_twice(name: str, explore: str) -> str:
     return f"Aggregate table {name} is defined more than once in explore {explore}."
+
+
+# ---- aggregate tables: which measures roll up (looker.md §2.3, §2.4)
+
+ROLLUP_SQL_FUNCTIONS = frozenset({"MIN", "MAX", "COUNT"})  # SQL aggregates a rolled-up number may call
+SQL_AGGREGATES = re.compile(
+    r"\b(SUM|AVG|AVERAGE|COUNT|MIN|MAX|MEDIAN|PERCENTILE_CONT|PERCENTILE_DISC|APPROX_[A-Z_]+|"
+    r"STRING_AGG|ARRAY_AGG|ARRAY_CONCAT_AGG|STDDEV[A-Z_]*|VARIANCE|VAR_[A-Z]+)\s*\(",
+    re.IGNORECASE,
+)
+FAN_OUT_SENSITIVE = frozenset({"sum", "count", "average"})  # symmetric aggregates over repeated rows
+
+
+def type_rolls_up(measure_type: str, approximate: bool = False) -> bool | None:
+    """The measure-type part of whether an aggregate table can re-aggregate a measure of this LookML
+    type: the additive types (count, sum, min, max, average) can, count_distinct only with
+    allow_approximate_optimization (`approximate`), an expression over other fields (number, string,
+    date, yesno) when what its sql references can (None); median, percentile, list and the
+    *_distinct types never."""
+    if measure_type == "count_distinct":
+        return approximate
+    if measure_type in ADDITIVE_MEASURE_TYPES:
+        return True
+    return None if measure_type in NON_AGGREGATE_MEASURE_TYPES else False
+
+
+def unrollable_functions(sql: str | None) -> list[str]:
+    """The SQL aggregates an expression measure calls that an aggregate table cannot recompute."""
+    called = dict.fromkeys(match.group(1).upper() for match in SQL_AGGREGATES.finditer(sql or ""))
+    return [name for name in called if name not in ROLLUP_SQL_FUNCTIONS]
+
+
+def measure_rolls_up(measure_type: str, sql: str | None, reference_rolls_up: Callable[[tuple[str, ...]], bool],
+                     approximate: bool = False, fanned_out: bool = False) -> bool:
+    """Whether an aggregate table can re-aggregate a measure (LookML type and sql): its type
+    allows it (`type_rolls_up`), an additive one reads no `${TABLE}` column directly and, for sum,
+    count and average, its view's rows are not repeated by the query's joins (`fanned_out`); an
+    expression reads no `${TABLE}` column, calls no SQL aggregate but MIN, MAX and COUNT, and every
+    field it references resolves and rolls up (`reference_rolls_up`, given the reference's parts)."""
+    verdict = type_rolls_up(measure_type, approximate)
+    if verdict is not None and measure_type not in ADDITIVE_MEASURE_TYPES:
+        return verdict
+    text = sql or ""
+    if "${TABLE}" in text:
+        return False
+    if verdict:
+        return not (fanned_out and measure_type in FAN_OUT_SENSITIVE)
+    if unrollable_functions(text):
+        return False
+    return all(reference_rolls_up(parts) for parts in reference_parts(text))
+
+
+def joins_needed(aliases: Iterable[str], depends_on: Mapping[str, Iterable[str]]) -> set[str]:
+    """The joins a query needs: those of the aliases its fields use, plus (transitively) the joins
+    each one's sql_on and required_joins name. `depends_on`: every join alias -> those names."""
+    needed = set(aliases)
+    pending = list(needed)
+    while pending:
+        for alias in depends_on.get(pending.pop(), ()):
+            if alias not in needed:
+                needed.add(alias)
+                pending.append(alias)
+    return needed & set(depends_on)
+
+
+def fanned_out(base: str, joins: Iterable[tuple[str, str | None]]) -> set[str]:
+    """Aliases whose rows repeat because of the joins in use ((alias, relationship), many_to_one
+    when not given): they need symmetric aggregates."""
+    active = list(joins)
+    every = {base, *(alias for alias, _ in active)}
+    fanned: set[str] = set()
+    for alias, relationship in active:
+        if relationship in (None, "many_to_one"):
+            fanned.add(alias)
+        elif relationship == "one_to_many":
+            fanned |= every - {alias}
+        elif relationship == "many_to_many":
+            fanned |= every
+    return fanned
+
+
+def cannot_roll_up(measure: str, explore: str, table: str) -> str:
+    """A measure the aggregate table cannot re-aggregate: Looker uses the table for exact matches only."""
+    return f"Measure {measure} cannot roll up, so aggregate table {explore}::{table} serves only exact-match queries."

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import assert_never
 
 from lookwright.errors import InputError
+from lookwright.field_rules import joins_needed, measure_rolls_up
 from lookwright.lookml.project import (
     AggregateTable,
     Explore,
@@ -17,18 +17,7 @@ from lookwright.lookml.project import (
     View,
     fanned_out_aliases,
 )
-from lookwright.vocabulary import (
-    ADDITIVE_MEASURE_TYPES,
-    NON_AGGREGATE_MEASURE_TYPES,
-    reference_parts,
-)
-
-ALLOWED_SQL_FUNCTIONS = frozenset({"MIN", "MAX", "COUNT"})
-SQL_AGGREGATES = re.compile(
-    r"\b(SUM|AVG|AVERAGE|COUNT|MIN|MAX|MEDIAN|PERCENTILE_CONT|PERCENTILE_DISC|APPROX_[A-Z_]+|"
-    r"STRING_AGG|ARRAY_AGG|ARRAY_CONCAT_AGG|STDDEV[A-Z_]*|VARIANCE|VAR_[A-Z]+)\s*\(",
-    re.IGNORECASE,
-)
+from lookwright.vocabulary import reference_parts
 
 _DAY_DERIVED = frozenset({
     "date", "week", "month", "quarter", "year", "day_of_week", "day_of_week_index",
@@ -250,51 +239,26 @@ def explore_filter_fields(explore: Explore) -> list[str]:
 
 def joined_aliases(explore: Explore, names: Iterable[str]) -> set[str]:
     """Joins a query needs: those its fields use, plus the joins their sql_on depends on."""
-    needed = {name.split(".")[0] for name in names}
-    by_name = {join.name: join for join in explore.joins}
-    pending = list(needed)
-    while pending:
-        join = by_name.get(pending.pop())
-        if join is None:
-            continue
-        for parts in reference_parts(join.sql_on):
-            alias = parts[0]
-            if alias not in needed:
-                needed.add(alias)
-                pending.append(alias)
-        for alias in join.required_joins:
-            if alias not in needed:
-                needed.add(alias)
-                pending.append(alias)
-    return needed & set(by_name)
+    depends_on = {join.name: [*(parts[0] for parts in reference_parts(join.sql_on)), *join.required_joins]
+                  for join in explore.joins}
+    return joins_needed((name.split(".")[0] for name in names), depends_on)
 
 
 def rolls_up(measure: Field, alias: str, explore: Explore, views: dict[str, View],
              fanned: set[str], seen: frozenset[str] = frozenset()) -> bool:
-    """True if an aggregate table can re-aggregate `measure` (looker.md §2.3, §2.4)."""
-    if measure.type == "count_distinct":
-        return measure.allow_approximate_optimization
-    if measure.type in ADDITIVE_MEASURE_TYPES:
-        symmetric = measure.type in {"sum", "count", "average"} and alias in fanned
-        return not symmetric and "${TABLE}" not in (measure.sql or "")
-    if measure.type not in NON_AGGREGATE_MEASURE_TYPES:
-        return False
-    sql = measure.sql or ""
-    if "${TABLE}" in sql:
-        return False
-    functions = {match.group(1).upper() for match in SQL_AGGREGATES.finditer(sql)}
-    if functions - ALLOWED_SQL_FUNCTIONS:
-        return False
-    for parts in reference_parts(sql):
+    """True if an aggregate table can re-aggregate `measure` (field_rules.measure_rolls_up: its
+    type and sql; here the fields it references resolve in the explore and roll up in turn)."""
+
+    def reference_rolls_up(parts: tuple[str, ...]) -> bool:
         ref_alias, name = (alias, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
         key = f"{ref_alias}.{name}"
         referenced = _resolve(explore, views, key)
         if referenced is None or key in seen:
             return False
-        if referenced.kind == "measure" and not rolls_up(referenced, ref_alias, explore, views,
-                                                         fanned, seen | {key}):
-            return False
-    return True
+        return referenced.kind != "measure" or rolls_up(referenced, ref_alias, explore, views, fanned, seen | {key})
+
+    return measure_rolls_up(measure.type, measure.sql, reference_rolls_up,
+                            approximate=measure.allow_approximate_optimization, fanned_out=alias in fanned)
 
 
 def _unrollable_measures(query: _Query) -> list[str]:

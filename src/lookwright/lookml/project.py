@@ -16,6 +16,7 @@ from lkml import tree
 from lkml.lexer import Lexer
 from lkml.parser import Parser
 
+from lookwright.field_rules import fanned_out
 from lookwright.lookml import lex
 from lookwright.lookml.files import Record, decode, parse_record, parse_records
 from lookwright.lookml.lex import RawNode
@@ -687,17 +688,7 @@ def fanned_out_aliases(explore: Explore, joined: Iterable[str] | None = None) ->
 
     `joined` restricts the joins considered (None: every join of the explore)."""
     active = [j for j in explore.joins if joined is None or j.name in set(joined)]
-    every = {explore.alias, *(join.name for join in active)}
-    fanned: set[str] = set()
-    for join in active:
-        relationship = join.relationship or "many_to_one"
-        if relationship == "many_to_one":
-            fanned.add(join.name)
-        elif relationship == "one_to_many":
-            fanned |= every - {join.name}
-        elif relationship == "many_to_many":
-            fanned |= every
-    return fanned
+    return fanned_out(explore.alias, ((join.name, join.relationship) for join in active))
 
 
 # --------------------------------------------------------------------------- includes

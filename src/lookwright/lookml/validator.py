@@ -15,6 +15,7 @@ from lookwright.field_rules import (
     UNCLOSED_CONDITION,
     aggregate_references_measure,
     aggregate_table_defined_twice,
+    cannot_roll_up,
     count_with_sql,
     datagroup_undefined,
     defined_multiple_times,
@@ -864,9 +865,7 @@ def _aggregate_design(table: AggregateTable, explore: Explore, model: Model,
         if not exact and found is not None and found.kind == "measure" and not rolls_up(
             found, alias, explore, model.views, fanned
         ):
-            message = (f"Measure {name} cannot roll up, so aggregate table {label} serves only "
-                       "exact-match queries.")
-            yield _finding(table.file, table.line, "LKML181", message)
+            yield _finding(table.file, table.line, "LKML181", cannot_roll_up(name, explore.name, table.name))
     for name in table.dimensions:
         found = _explore_field(name, explore, model)[1]
         if found is not None and found.kind == "filter":

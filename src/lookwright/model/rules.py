@@ -34,25 +34,32 @@ from typing import Any
 from lookwright.errors import Issue
 from lookwright.field_rules import (
     COUNT_WITH_SQL,
+    FAN_OUT_SENSITIVE,
     MEASURE_REFERENCES_MEASURE,
     UNCLOSED_CONDITION,
     aggregate_table_defined_twice,
+    cannot_roll_up,
     count_with_sql,
     datagroup_undefined,
     defined_multiple_times,
+    fanned_out,
     filters_unsupported,
     increment_key_outside,
+    joins_needed,
     list_without_list_field,
+    measure_rolls_up,
     multiple_primary_keys,
     non_aggregate_filters,
     primary_key_conflicts,
     redefined_field,
     repeated_names,
+    type_rolls_up,
     undefined_datagroup,
     unknown_always_filter_field,
     unknown_field,
     unknown_filter_field,
     unknown_view,
+    unrollable_functions,
 )
 from lookwright.model import schema
 from lookwright.model.merged import (
@@ -66,18 +73,17 @@ from lookwright.model.merged import (
     view_fields,
 )
 from lookwright.vocabulary import (
-    ADDITIVE_MEASURE_TYPES,
     AGGREGATE_MEASURE_TYPES,
     DEFAULT_INTERVALS,
     group_names,
     lookml_measure_type,
+    reference_parts,
     references,
     split_field,
     templated_filters,
     unclosed_condition,
 )
 
-ROLLABLE_MEASURES = ADDITIVE_MEASURE_TYPES | {"number", "ratio"}
 UNCLUSTERABLE = {"FLOAT64": "FLOAT64", "JSON": "JSON", "SKETCH": "a SKETCH (ARRAY<STRUCT>)"}
 TIME_COLUMN_TYPES = frozenset({"DATE", "TIMESTAMP", "DATETIME"})
 DIMENSION_SQL_KEYS = ("sql", "sql_start", "sql_end")
@@ -447,7 +453,8 @@ def _check_explore(located: Located[schema.Explore], tables: dict[str, Located[s
             yield located.error(("always_filter", field_name), "LW301", unknown_always_filter_field(field_name))
     yield from _check_partition_filter(located, tables[base].item, fields)
     for position, aggregate in enumerate(explore.aggregate_tables):
-        yield from _check_aggregate(located, ("aggregate_tables", position), aggregate, base, views, fields, datagroups)
+        yield from _check_aggregate(located, ("aggregate_tables", position), aggregate, base, views, fields, datagroups,
+                                    tables)
     positions = ((aggregate.name, position) for position, aggregate in enumerate(explore.aggregate_tables))
     for name, first, later in repeated_names(positions):
         line = located.source.locate((*located.path, "aggregate_tables", first, "name")).line
@@ -513,9 +520,73 @@ def _resolve(reference: str, base: str, views: list[str], fields: dict[str, dict
     return fields[view].get(name)
 
 
+def _join_graph(explore: schema.Explore, tables: dict[str, Located[schema.Table]]
+                ) -> tuple[dict[str, list[str]], list[tuple[str, str | None]]]:
+    """(join alias -> the aliases its sql_on names, [(alias, relationship)]) of the explore as it is
+    generated: a join's alias is its view, sql_on and relationship derive from foreign keys where
+    not written (as model/compile does)."""
+    depends_on: dict[str, list[str]] = {}
+    relationships: list[tuple[str, str | None]] = []
+    for position, join in enumerate(explore.joins):
+        key = find_join_key(explore, position, tables) if join.sql_on is None or join.relationship is None else None
+        on = [parts[0] for parts in reference_parts(join.sql_on)] if join.sql_on is not None else [
+            key[0], key[2]] if key is not None else []
+        depends_on[join.view] = on
+        relationships.append((join.view, join.relationship or (key[4] if key is not None else None)))
+    return depends_on, relationships
+
+
+def _lookml_sql(measure: schema.Measure) -> str | None:
+    """What the generated measure's sql reads (model/compile writes the whole expression): a ratio
+    its numerator and denominator, a sketch_percentile the table's sketch column."""
+    if measure.type == "ratio":
+        return f"${{{measure.numerator}}} / ${{{measure.denominator}}}"
+    if measure.type == "sketch_percentile":
+        return f"${{TABLE}}.{measure.sketch}"
+    return measure.sql
+
+
+def _rolls_up(info: FieldInfo, alias: str, base: str, views: list[str], fields: dict[str, dict[str, FieldInfo]],
+              fanned: set[str], seen: frozenset[str] = frozenset()) -> bool:
+    """field_rules.measure_rolls_up for a YAML measure of view `alias`, as it is generated."""
+    measure = info.field
+    assert isinstance(measure, schema.Measure)
+
+    def reference_rolls_up(parts: tuple[str, ...]) -> bool:
+        ref_alias, name = (alias, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+        key = f"{ref_alias}.{name}"
+        referenced = _resolve(key, base, views, fields)
+        if referenced is None or key in seen:
+            return False
+        return not referenced.is_measure or _rolls_up(referenced, ref_alias, base, views, fields, fanned, seen | {key})
+
+    return measure_rolls_up(lookml_measure_type(measure.type), _lookml_sql(measure), reference_rolls_up,
+                            fanned_out=alias in fanned)
+
+
+def _unrollable_why(info: FieldInfo, view: str, fanned: set[str]) -> str:
+    """Why a measure that field_rules.measure_rolls_up refuses cannot roll up, for the hint."""
+    assert isinstance(info.field, schema.Measure)
+    kind, sql = lookml_measure_type(info.type), _lookml_sql(info.field) or ""
+    if type_rolls_up(kind) is False:
+        return ""
+    if "${TABLE}" in sql:
+        return " reading ${TABLE} directly (reference a dimension instead)"
+    if kind in FAN_OUT_SENSITIVE and view in fanned:
+        return f" of {view}, whose rows the explore's joins repeat"
+    functions = unrollable_functions(sql)
+    if functions:
+        return f" calling {', '.join(functions)} (only MIN, MAX and COUNT are recomputed from an aggregate table)"
+    return " over a field that does not roll up"
+
+
 def _check_aggregate(located: Located[schema.Explore], path: tuple[str | int, ...], aggregate: schema.AggregateTable,
                      base: str, views: list[str], fields: dict[str, dict[str, FieldInfo]],
-                     datagroups: set[str]) -> Iterator[Issue]:
+                     datagroups: set[str], tables: dict[str, Located[schema.Table]]) -> Iterator[Issue]:
+    depends_on, relationships = _join_graph(located.item, tables)
+    names = [*aggregate.dimensions, *aggregate.measures, *aggregate.filters]
+    joined = joins_needed((split_field(name)[0] or base for name in names), depends_on)
+    fanned = fanned_out(base, (pair for pair in relationships if pair[0] in joined))
     for key in ("dimensions", "measures"):
         for position, reference in enumerate(getattr(aggregate, key)):
             info = _resolve(reference, base, views, fields)
@@ -524,11 +595,14 @@ def _check_aggregate(located: Located[schema.Explore], path: tuple[str | int, ..
                                     f"aggregate table '{aggregate.name}' names '{reference}', which explore "
                                     f"'{located.item.name}' does not have",
                                     "use view.field names; dimension groups need a timeframe (e.g. request_hour)")
-            elif key == "measures" and not aggregate.exact_match and info.type not in ROLLABLE_MEASURES:
+            elif key == "measures" and not aggregate.exact_match and info.is_measure and not _rolls_up(
+                    info, split_field(reference)[0] or base, base, views, fields, fanned):
                 yield located.error((*path, key, position), "LW403",
-                                    f"measure '{reference}' ({info.type}) cannot roll up; aggregate table "
-                                    f"'{aggregate.name}' would only serve queries that match it exactly",
-                                    "set exact_match: true if that is intended, or use a rollable measure type")
+                                    cannot_roll_up(reference, located.item.name, aggregate.name),
+                                    f"it is a {info.type} measure{_unrollable_why(info, split_field(reference)[0] or base, fanned)};"
+                                    " set exact_match: true if the table is for queries that match it exactly,"
+                                    " or use measures that roll up (count, sum, min, max, average, or a number"
+                                    " or ratio over those)")
     for field_name in aggregate.filters:
         if _resolve(field_name, base, views, fields) is None:
             yield located.error((*path, "filters", field_name), "LW402",
