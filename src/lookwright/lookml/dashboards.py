@@ -8,7 +8,6 @@ field, are checked against the parsed project, with Looker's wording and the fil
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import yaml
@@ -126,14 +125,10 @@ class TileQuery:
     timezone: str | None
 
 
-def _documents(project: Project) -> Iterator[dict[str, yaml.Node]]:
-    yield from (dashboard.spec for dashboard in _parse_dashboards(project)[0])  # unreadable files: LKML200
-
-
-def tile_queries(project: Project) -> list[TileQuery]:
-    """Every element query of every `*.dashboard.lookml` file (text tiles and merged queries left out)."""
+def tile_queries(files: DashboardFiles) -> list[TileQuery]:
+    """Every element query of every parsed dashboard (text tiles and merged queries left out)."""
     queries = []
-    for dashboard in _documents(project):
+    for dashboard in (parsed.spec for parsed in files.dashboards):
         defaults: dict[str, str] = {}
         nodes = dashboard.get("filters")
         for node in nodes.value if isinstance(nodes, yaml.SequenceNode) else []:
@@ -172,7 +167,9 @@ class DashboardFindings:
 
 
 @dataclass(frozen=True)
-class _Dashboard:
+class Dashboard:
+    """One `- dashboard:` document of a dashboard file, as YAML nodes (values keep their lines)."""
+
     file: str
     spec: dict[str, yaml.Node]
 
@@ -185,8 +182,17 @@ class _Dashboard:
         return [_mapping(n) for n in nodes.value] if isinstance(nodes, yaml.SequenceNode) else []
 
 
-def _parse_dashboards(project: Project) -> tuple[list[_Dashboard], list[Issue]]:
-    dashboards: list[_Dashboard] = []
+@dataclass(frozen=True)
+class DashboardFiles:
+    """Every `*.dashboard.lookml` file under the project root, parsed once: the dashboards they
+    define, and an LKML200 for each file that is not a list of dashboard documents."""
+
+    dashboards: tuple[Dashboard, ...]
+    problems: tuple[Issue, ...]
+
+
+def parse_dashboards(project: Project) -> DashboardFiles:
+    dashboards: list[Dashboard] = []
     problems: list[Issue] = []
     for path in sorted(project.root.rglob("*.dashboard.lookml")):
         relative = path.relative_to(project.root).as_posix()
@@ -199,30 +205,31 @@ def _parse_dashboards(project: Project) -> tuple[list[_Dashboard], list[Issue]]:
         if not isinstance(root, yaml.SequenceNode):
             problems.append(_issue(relative, 1, "LKML200", "A LookML dashboard file is a list of `- dashboard:` entries"))
             continue
-        dashboards += [_Dashboard(relative, _mapping(document)) for document in root.value]
-    return dashboards, problems
+        dashboards += [Dashboard(relative, _mapping(document)) for document in root.value]
+    return DashboardFiles(tuple(dashboards), tuple(problems))
 
 
-def validate_dashboards(project: Project) -> DashboardFindings:
-    """Every problem of every `*.dashboard.lookml` file under the project root."""
-    dashboards, problems = _parse_dashboards(project)
-    checker = _Checker(project, {name.text: d for d in dashboards if (name := _scalar(d.spec.get("dashboard")))})
-    for dashboard in dashboards:
+def validate_dashboards(project: Project, files: DashboardFiles | None = None) -> DashboardFindings:
+    """Every problem of every `*.dashboard.lookml` file under the project root (`files`: those
+    files already parsed, by `parse_dashboards`)."""
+    files = parse_dashboards(project) if files is None else files
+    checker = _Checker(project, {name.text: d for d in files.dashboards if (name := _scalar(d.spec.get("dashboard")))})
+    for dashboard in files.dashboards:
         checker.check(dashboard)
-    return DashboardFindings(problems + checker.issues + checker.foreign_issues(), checker.unchecked)
+    return DashboardFindings([*files.problems, *checker.issues, *checker.foreign_issues()], checker.unchecked)
 
 
 class _Checker:
     """Checks dashboards against the project; `extends` resolved through the dashboards by name."""
 
-    def __init__(self, project: Project, by_name: dict[str, _Dashboard]) -> None:
+    def __init__(self, project: Project, by_name: dict[str, Dashboard]) -> None:
         self.project, self.by_name = project, by_name
         self.issues: list[Issue] = []
         self.unchecked: dict[str, set[Issue]] = {}
         self.foreign: dict[str, list[tuple[str, int]]] = {}  # model not in the project -> where it is used
         self.complete: dict[str, set[str]] = {}  # model -> the names it resolves completely
 
-    def chain(self, dashboard: _Dashboard) -> list[_Dashboard]:
+    def chain(self, dashboard: Dashboard) -> list[Dashboard]:
         """The dashboard and those it extends, nearest first (a cycle or unknown base ends it)."""
         chain = [dashboard]
         while (base := _scalar(chain[-1].spec.get("extends"))) and base.text in self.by_name:
@@ -232,7 +239,7 @@ class _Checker:
             chain.append(parent)
         return chain
 
-    def check(self, dashboard: _Dashboard) -> None:
+    def check(self, dashboard: Dashboard) -> None:
         chain = self.chain(dashboard)
         filters: dict[str, Field | None] = {}
         for ancestor in reversed(chain[1:]):  # inherited filters are checked in their own dashboard
@@ -378,7 +385,7 @@ class _Checker:
                                           f"{key.text} ({_family(source)})"))
 
 
-def _inherited(element: dict[str, yaml.Node], ancestors: list[_Dashboard]) -> dict[str, yaml.Node]:
+def _inherited(element: dict[str, yaml.Node], ancestors: list[Dashboard]) -> dict[str, yaml.Node]:
     """An element of an extending dashboard with the keys it leaves out taken from the element of
     the same name in the dashboards it extends (Looker merges elements by name)."""
     name = _scalar(element.get("name"))

@@ -34,7 +34,12 @@ from lookwright.field_rules import (
     unknown_view,
 )
 from lookwright.lookml.aggregates import covers, joined_aliases, rolls_up
-from lookwright.lookml.dashboards import TileQuery, tile_queries, validate_dashboards
+from lookwright.lookml.dashboards import (
+    TileQuery,
+    parse_dashboards,
+    tile_queries,
+    validate_dashboards,
+)
 from lookwright.lookml.project import (
     AggregateTable,
     Explore,
@@ -185,7 +190,8 @@ def validate_project(project: Project) -> list[Issue]:
         _finding(p.file, p.line, "LKML001", p.message) for p in project.syntax_problems
     }
     nodes = {item.path: item.nodes for item in project.files}
-    tiles = tile_queries(project)
+    dashboard_files = parse_dashboards(project)  # read once: tile queries and the dashboard check
+    tiles = tile_queries(dashboard_files)
     unchecked: dict[str, set[Issue]] = {}
     for model in project.models.values():
         checked, blind = _split_unresolvable(model, set(_check_model(model, nodes, tiles=tiles)))
@@ -199,7 +205,7 @@ def validate_project(project: Project) -> list[Issue]:
         found = set(_check_model(scope, nodes, modelled=False))
         checked, _ = _split_unresolvable(scope, found, lenient=True)
         findings |= {f for f in checked if f.code not in MODEL_CONTEXT_CODES}
-    dashboards = validate_dashboards(project)
+    dashboards = validate_dashboards(project, dashboard_files)
     for name, blind in dashboards.unchecked.items():
         unchecked.setdefault(name, set()).update(blind)
     findings = {f for f in findings if not f.file.startswith("//")}  # imported projects' files
