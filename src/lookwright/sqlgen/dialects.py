@@ -204,8 +204,17 @@ class DuckDB(Dialect):
         return f"date_diff('day', {start}, {end})"
 
     def sketch_quantile(self, sketch: str, fraction: float, function: str = QUANTILE_FUNCTION) -> str:
-        # DuckDB evaluates an aggregate inside a correlated subquery in the outer group
-        return self._quantile_of(f"(SELECT UNNEST(flatten(list({sketch})), recursive := true)) AS b", fraction)
+        # A correlated subquery over the merged list (as BigQuery's function does) is evaluated
+        # super-linearly by DuckDB (1.5 and 2.0: 21 s for 20 groups of 25 rows): instead, one pass
+        # over the merged entries sorted by bucket carries the running count; the first entry that
+        # reaches fraction x total is in the smallest bucket whose cumulative count does.
+        merged = f"flatten(list({sketch}))"
+        total = f"list_sum(list_transform({merged}, lambda e: e.n))"
+        step = ("lambda acc, e: {'seen': acc.seen + e.n, 'total': acc.total, 'bucket': "
+                f"CASE WHEN acc.bucket IS NULL AND acc.seen + e.n >= {fraction!r} * acc.total "
+                "THEN e.bucket ELSE acc.bucket END}")
+        start = f"{{'seen': CAST(0 AS BIGINT), 'total': {total}, 'bucket': CAST(NULL AS BIGINT)}}"
+        return self.sketch_value(f"list_reduce(list_sort({merged}), {step}, {start}).bucket")
 
 
 DIALECTS: dict[str, Dialect] = {"bigquery": BigQuery(), "duckdb": DuckDB()}
