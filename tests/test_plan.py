@@ -45,8 +45,21 @@ def test_every_incremental_statement_prunes_every_partitioned_table_it_touches(m
                 assert any(b.startswith((">=", "greater", "equal")) for b in access.bounds), (statement.table, access)
     assert {s.table for s in plan.statements if s.full_rebuild} == set(DIMENSIONS)
     assert plan.unpruned_incremental == ()  # `plan --strict` passes: only full rebuilds read everything
-    assert {t for s in plan.statements if s.table == "fact_cost_hourly" for t in s.unpartitioned} == {"dim_region"}
+    assert {t for s in plan.statements if s.table == "fact_cost_hourly" for t in s.unpartitioned} == {
+        "dim_region", "lookwright_watermarks"}
     assert plan.bytes_processed is None and plan.cost() is None  # offline: never a guess
+    # each incremental table's watermark: its newest row, read from the window its last step rewrote
+    newest = {s.table: s.accesses for s in plan.statements if s.sql.startswith("SELECT MAX(")}
+    incremental = {name for name, t in model.tables.items()
+                   if t.rollup is not None or (t.transform is not None and t.transform.incremental_column)}
+    assert set(newest) == incremental and len(incremental) == 17
+    assert newest["fact_performance_requests"] == (
+        TableAccess("fact_performance_requests", "timestamp", True, (">= constant",)),)
+    assert newest["fact_performance_metrics_daily"] == (  # the previous day on (increment_offset 1)
+        TableAccess("fact_performance_metrics_daily", "date", True, (">= constant",)),)
+    records = [s.table for s in plan.statements if s.sql.startswith("MERGE INTO `perf-cost-prod.observability."
+                                                                     "lookwright_watermarks`")]
+    assert sorted(records) == sorted(incremental)  # in each step's own transaction
 
 
 def test_a_planted_unpruned_statement_is_reported(model: SemanticModel) -> None:
@@ -98,7 +111,7 @@ def test_plan_cli_prints_statements_and_declared_queries(capsys: pytest.CaptureF
               "--lookml", str(ROOT / "generated_lookml")])
     assert exit_.value.code in (0, None)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "incremental build from 2025-03-04 09:00 UTC (partitions from 2025-03-04): 34 statements"
+    assert lines[0] == "incremental build from 2025-03-04 09:00 UTC (partitions from 2025-03-04): 68 statements"
     assert ("30 unpruned reads of partitioned tables (by the full rebuilds of bridge_service_resource, dim_endpoint,"
             " dim_environment, dim_region, dim_resource, dim_service, dim_time, dim_user_segment)") in lines
     assert "       raw_spans (partition start_time): NOT PRUNED: reads every partition (the dimension is merged" \

@@ -55,6 +55,8 @@ def model_tables(model: SemanticModel, extra: Mapping[str, Columns] | None = Non
         SWAP_TABLE,
         TABLE_STATE,
         TABLE_STATE_COLUMNS,
+        WATERMARK_COLUMNS,
+        WATERMARKS,
     )
     from lookwright.warehouse.layout import LAYOUT_COLUMNS, LAYOUT_TABLE
     from lookwright.warehouse.quality import RESULTS_COLUMNS
@@ -74,6 +76,7 @@ def model_tables(model: SemanticModel, extra: Mapping[str, Columns] | None = Non
     tables[TABLE_STATE] = TABLE_STATE_COLUMNS
     tables[LAYOUT_TABLE] = LAYOUT_COLUMNS
     tables[SWAP_TABLE] = SWAP_COLUMNS
+    tables[WATERMARKS] = WATERMARK_COLUMNS
     tables["data_quality_results"] = RESULTS_COLUMNS
     tables.update(extra or {})
     return tables

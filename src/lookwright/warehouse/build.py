@@ -69,6 +69,12 @@ TABLE_STATE = "lookwright_table_state"  # what each `build --table` run of one t
 TABLE_STATE_COLUMNS = (("table_name", "STRING"), ("raw_loaded_through", "TIMESTAMP"))
 SWAP_TABLE = "lookwright_swap_pending"  # BigQuery: twins of a committed rebuild still to be swapped in
 SWAP_COLUMNS = (("table_name", "STRING"), ("replace_table", "BOOL"))
+# Each incremental table's last step: the window it rewrote (its newest row is read from there on,
+# which prunes; no row there, or no record: every partition, once) and, for a keep_periods rollup,
+# the first period it kept (every older row was deleted). Recorded in the step's own transaction;
+# forgotten for the tables a rebuild replaces (at its commit point).
+WATERMARKS = "lookwright_watermarks"
+WATERMARK_COLUMNS = (("table_name", "STRING"), ("window_start", "TIMESTAMP"), ("kept_from", "TIMESTAMP"))
 GRAIN_STEP = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1),
               "week": timedelta(weeks=1)}
 NEXT = "__lw_next"  # suffix of the staging twin a full build writes into
@@ -411,6 +417,7 @@ def prepare(warehouse: Warehouse, renderer: TransformRenderer) -> dict[str, Layo
     """
     create_raw_tables(warehouse)
     warehouse.execute(state_ddl(renderer))
+    warehouse.execute(_meta_ddl(renderer, WATERMARKS, WATERMARK_COLUMNS))
     function = quantile_function_sql(renderer.model, warehouse.dialect)
     if function is not None:  # persistent, in the model's dataset: a TEMP FUNCTION lasts one query
         warehouse.execute(function)
@@ -483,35 +490,91 @@ def _twin(renderer: TransformRenderer, table: TableIR) -> str:
     return renderer.dialect.table(f"{project_dataset}.{table.name}{NEXT}", table.name + NEXT)
 
 
-def _rollup_window(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR) -> datetime | date | None:
+@dataclass(frozen=True)
+class Watermark:
+    """What a table's last incremental step recorded (lookwright_watermarks)."""
+
+    window_start: datetime | None  # the window it rewrote (None: it was built in full)
+    kept_from: datetime | None = None  # a keep_periods rollup: the first period it kept
+
+
+def _watermarks(warehouse: Warehouse, renderer: TransformRenderer) -> dict[str, Watermark]:
+    """Every table's recorded watermark (none on a warehouse built before they were recorded)."""
+    if not warehouse.table_exists(WATERMARKS):
+        return {}
+    rows = warehouse.query(f"SELECT table_name, window_start, kept_from FROM {renderer.raw(WATERMARKS)}")
+    return {str(name): Watermark(_as_datetime(start), _as_datetime(kept)) for name, start, kept in rows}
+
+
+def watermark_statement(renderer: TransformRenderer, table: TableIR, mark: Watermark) -> str:
+    """The MERGE recording a table's step in the step's own transaction (constants only)."""
+    null = f"CAST(NULL AS {renderer.dialect.column_type('TIMESTAMP')})"
+    name = "'" + table.name.replace("'", "''") + "'"
+    window, kept = (null if v is None else renderer.literal(v) for v in (mark.window_start, mark.kept_from))
+    return "\n".join([
+        f"MERGE INTO {renderer.raw(WATERMARKS)} AS mark",
+        f"USING (SELECT {name} AS table_name, {window} AS window_start, {kept} AS kept_from) AS step",
+        "ON mark.table_name = step.table_name",
+        "WHEN MATCHED THEN UPDATE SET window_start = step.window_start, kept_from = step.kept_from",
+        "WHEN NOT MATCHED THEN INSERT (table_name, window_start, kept_from)"
+        " VALUES (step.table_name, step.window_start, step.kept_from)"])
+
+
+def newest_sql(renderer: TransformRenderer, table: TableIR, column: str, since: datetime | None) -> str:
+    """The newest value of the table's column, read from `since` on (None: over every partition)."""
+    where = renderer.all_partitions(table) if since is None else renderer.window_predicate(table, column, since)
+    return f"SELECT MAX({column}) FROM {renderer.own(table.name)} WHERE {where}"
+
+
+def _newest(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR, column: str,
+            mark: Watermark | None) -> tuple[datetime | None, bool]:
+    """The column's newest value and whether the recorded window found it: read from the window the
+    table's last step rewrote (its newest row is there: the read prunes to it), else, once, over
+    every partition (no record, or the table changed since: restored, rebuilt from less)."""
+    if mark is not None and mark.window_start is not None:
+        found = _as_datetime(_scalar(warehouse, newest_sql(renderer, table, column, mark.window_start)))
+        if found is not None:
+            return found, True
+    return _as_datetime(_scalar(warehouse, newest_sql(renderer, table, column, None))), False
+
+
+def _rollup_window(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR,
+                   mark: Watermark | None = None) -> datetime | date | None:
+    assert table.rollup is not None
+    return _rollup_start(table, _newest(warehouse, renderer, table, table.rollup.period.column, mark)[0])
+
+
+def _rollup_start(table: TableIR, newest: datetime | None) -> datetime | date | None:
+    """The first period a rollup's incremental step recomputes, from its newest period."""
     rollup = table.rollup
     assert rollup is not None
-    newest = _scalar(warehouse, f"SELECT MAX({rollup.period.column}) FROM {renderer.own(table.name)}"
-                                f" WHERE {renderer.all_partitions(table)}")
     if newest is None:
         return None
-    value = _as_datetime(newest)
-    assert value is not None
-    start = periods_before(value, rollup.increment_offset, rollup.period.grain)
+    start = periods_before(newest, rollup.increment_offset, rollup.period.grain)
     return start if rollup.period.grain in TIMESTAMP_GRAINS else start.date()
 
 
-def _rollup_step(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR) -> tuple[list[str], datetime | None]:
-    """An incremental rollup step: its statements and window (None: in full). A keep_periods rollup
-    recomputes nothing older than its floor and deletes its rows from the oldest to the floor."""
-    period = _rollup_window(warehouse, renderer, table)
+def _rollup_step(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR,
+                 mark: Watermark | None = None) -> tuple[list[str], Watermark]:
+    """An incremental rollup step: its statements and its watermark (window None: in full). A
+    keep_periods rollup recomputes nothing older than its floor and deletes its rows from
+    the oldest to the floor (the oldest: the floor its last step kept, when recorded)."""
+    rollup = table.rollup
+    assert rollup is not None
+    newest, recorded = _newest(warehouse, renderer, table, rollup.period.column, mark)
+    period = _rollup_start(table, newest)
     floor = keep_floor(warehouse, renderer, table, _as_window(period))
     if floor is not None and period is not None:
         period = max(_as_window(period) or floor, floor)  # nothing older than floor is kept
     statements = ([renderer.rollup_full(table, floor)] if period is None
                   else renderer.rollup_statements(table, period))
     if floor is not None:
-        assert table.rollup is not None
-        column = table.rollup.period.column
-        oldest = _as_datetime(_scalar(warehouse, f"SELECT MIN({column}) FROM {renderer.own(table.name)}"
-                                                 f" WHERE {renderer.all_partitions(table)}"))
+        column = rollup.period.column
+        oldest = (mark.kept_from if recorded and mark is not None and mark.kept_from is not None
+                  else _as_datetime(_scalar(warehouse, f"SELECT MIN({column}) FROM {renderer.own(table.name)}"
+                                                       f" WHERE {renderer.all_partitions(table)}")))
         statements += [] if oldest is None else renderer.expire_statements(table, oldest, floor)
-    return statements, _as_window(period)
+    return statements, Watermark(_as_window(period), floor)
 
 
 def keep_floor(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR,
@@ -539,13 +602,12 @@ def periods_before(start: datetime, periods: int, grain: str) -> datetime:
 
 
 def _transform_window(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR,
-                      upstream: list[datetime], previous_loaded_at: datetime | None) -> datetime | None:
+                      upstream: list[datetime], previous_loaded_at: datetime | None,
+                      mark: Watermark | None = None) -> datetime | None:
     """Where an incremental build of the table starts, or None for a full build of it."""
     if table.transform is None or table.transform.incremental_column is None:
         return None
-    column = _incremental_column(table)
-    newest = _as_datetime(_scalar(warehouse, f"SELECT MAX({column}) FROM {renderer.own(table.name)}"
-                                             f" WHERE {renderer.all_partitions(table)}"))
+    newest, _ = _newest(warehouse, renderer, table, _incremental_column(table), mark)
     if newest is None:
         return None
     candidates = [_hour_floor(newest) - late_window(renderer.model)]
@@ -717,11 +779,18 @@ def _swap(warehouse: Warehouse, renderer: TransformRenderer, order: list[TableIR
     _swap_in(warehouse, renderer, pending)
 
 
-def _state_statements(renderer: TransformRenderer, seen_through: datetime | None) -> list[tuple[str, Params]]:
+def _state_statements(renderer: TransformRenderer, seen_through: datetime | None,
+                      rebuilt: Sequence[str] = ()) -> list[tuple[str, Params]]:
+    """The build state's record; the watermarks of the tables rebuilt are forgotten with it (their
+    next incremental step reads every partition once)."""
     state = renderer.raw(STATE_TABLE)
     loaded: object = seen_through if seen_through is not None else TypedNull("TIMESTAMP")
-    return [(f"DELETE FROM {state} WHERE TRUE", None),
-            (f"INSERT INTO {state} (raw_loaded_through) VALUES (?)", [loaded])]
+    statements: list[tuple[str, Params]] = [(f"DELETE FROM {state} WHERE TRUE", None),
+                                            (f"INSERT INTO {state} (raw_loaded_through) VALUES (?)", [loaded])]
+    if rebuilt:
+        marks = ", ".join("?" for _ in rebuilt)
+        statements.append((f"DELETE FROM {renderer.raw(WATERMARKS)} WHERE table_name IN ({marks})", list(rebuilt)))
+    return statements
 
 
 def build(
@@ -749,10 +818,10 @@ def build(
     built, previous_loaded_at = _previous_state(warehouse, renderer)
     full = full_refresh or not built
     seen_through = raw_loaded_through(warehouse, renderer)
-    commit = _state_statements(renderer, seen_through)
+    affected = {t.name for t in order} if full else downstream(renderer, order, set(rebuild))
+    commit = _state_statements(renderer, seen_through, sorted(affected))
     if warehouse.table_exists(TABLE_STATE):  # every table has now seen what this build saw
         commit.append((f"DELETE FROM {renderer.raw(TABLE_STATE)} WHERE TRUE", None))
-    affected = {t.name for t in order} if full else downstream(renderer, order, set(rebuild))
     redone = [t for t in order if t.name in affected]
     kept = [t for t in order if t.name not in affected]
     results: list[StepResult] = []
@@ -805,18 +874,23 @@ def build_tables(warehouse: Warehouse, model: SemanticModel, names: Sequence[str
     state = renderer.raw(TABLE_STATE)
     columns = ", ".join(f"{name} {renderer.dialect.column_type(kind)}" for name, kind in TABLE_STATE_COLUMNS)
     warehouse.execute(f"CREATE TABLE IF NOT EXISTS {state} ({columns})")
+    warehouse.execute(_meta_ddl(renderer, WATERMARKS, WATERMARK_COLUMNS))
     seen = _tables_seen(warehouse, renderer)
+    marks = _watermarks(warehouse, renderer)
     results = []
     for table in order:
         started = time.perf_counter()
         seen_through = raw_loaded_through(warehouse, renderer)
         previous = seen.get(table.name, previous_loaded_at)
         if table.rollup is not None:
-            statements, window = _rollup_step(warehouse, renderer, table)
+            statements, mark = _rollup_step(warehouse, renderer, table, marks.get(table.name))
+            window = mark.window_start
         else:
-            window = _window_since(warehouse, renderer, table, previous)
-            statements = renderer.insert(table, window)
+            window = _window_since(warehouse, renderer, table, previous, marks)
+            statements, mark = renderer.insert(table, window), Watermark(window)
         loaded: object = seen_through if seen_through is not None else TypedNull("TIMESTAMP")
+        if _incremental(table):
+            statements.append(watermark_statement(renderer, table, mark))
         with warehouse.transaction():
             for statement in statements:
                 warehouse.execute(statement)
@@ -831,14 +905,14 @@ def build_tables(warehouse: Warehouse, model: SemanticModel, names: Sequence[str
 
 
 def _window_since(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR,
-                  previous_loaded_at: datetime | None) -> datetime | None:
+                  previous_loaded_at: datetime | None, marks: dict[str, Watermark]) -> datetime | None:
     """Where `build` would start the table if it ran now after the tables it reads (None: in full)."""
     if table.rollup is not None:
-        return _as_window(_rollup_window(warehouse, renderer, table))
+        return _as_window(_rollup_window(warehouse, renderer, table, marks.get(table.name)))
     upstream = [w for name in renderer.dependencies(table)
-                if (w := _window_since(warehouse, renderer, renderer.model.tables[name], previous_loaded_at))
+                if (w := _window_since(warehouse, renderer, renderer.model.tables[name], previous_loaded_at, marks))
                 is not None]
-    return _transform_window(warehouse, renderer, table, upstream, previous_loaded_at)
+    return _transform_window(warehouse, renderer, table, upstream, previous_loaded_at, marks.get(table.name))
 
 
 def _tables_seen(warehouse: Warehouse, renderer: TransformRenderer) -> dict[str, datetime | None]:
@@ -853,22 +927,28 @@ def _incremental_build(warehouse: Warehouse, renderer: TransformRenderer, order:
                        previous_loaded_at: datetime | None,
                        on_step: Callable[[str, int, int], None],
                        seen: dict[str, datetime | None] | None = None) -> list[StepResult]:
-    """Each table from its window on, in one transaction per table; a failure leaves earlier steps built."""
+    """Each table from its window on, in one transaction per table (an incremental table's watermark
+    recorded in it); a failure leaves earlier steps built."""
     windows: dict[str, datetime | None] = {}
     rebuilt: set[str] = set()  # incremental tables rebuilt in full: what reads them must be too
     results: list[StepResult] = []
+    marks = _watermarks(warehouse, renderer)
     for index, table in enumerate(order):
         on_step(table.name, index, len(order))
         started = time.perf_counter()
         if table.rollup is not None:
-            statements, window = _rollup_step(warehouse, renderer, table)
+            statements, mark = _rollup_step(warehouse, renderer, table, marks.get(table.name))
+            window = mark.window_start
         else:
             depends = renderer.dependencies(table)
             upstream = [w for name in depends if (w := windows.get(name)) is not None]
             restarted = any(name in rebuilt for name in depends)
             window = None if restarted else _transform_window(
-                warehouse, renderer, table, upstream, (seen or {}).get(table.name, previous_loaded_at))
-            statements = renderer.insert(table, window)
+                warehouse, renderer, table, upstream, (seen or {}).get(table.name, previous_loaded_at),
+                marks.get(table.name))
+            statements, mark = renderer.insert(table, window), Watermark(window)
+        if _incremental(table):  # the next build reads its newest row from this window on
+            statements.append(watermark_statement(renderer, table, mark))
         _run(warehouse, statements)
         windows[table.name] = window
         rows = _count(warehouse, renderer, table, renderer.own(table.name))

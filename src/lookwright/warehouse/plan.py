@@ -17,7 +17,15 @@ from lookwright.errors import WarehouseError
 from lookwright.model.ir import SemanticModel, TableIR
 from lookwright.sqlgen.dialects import TIMESTAMP_GRAINS
 from lookwright.sqlgen.pruning import EPOCH, TableAccess, partition_access, scanned_tables
-from lookwright.warehouse.build import TransformRenderer, build_order, late_window, periods_before
+from lookwright.warehouse.build import (
+    TransformRenderer,
+    Watermark,
+    build_order,
+    late_window,
+    newest_sql,
+    periods_before,
+    watermark_statement,
+)
 from lookwright.warehouse.sources.schema import RAW_PARTITIONS
 
 TIB = 2**40
@@ -90,7 +98,9 @@ def partition_columns(model: SemanticModel) -> dict[str, str]:
 
 def incremental_statements(model: SemanticModel, window_start: datetime,
                            templates: Path | None = None) -> list[tuple[str, str]]:
-    """(table, statement) for every DML statement an incremental build from window_start sends."""
+    """(table, statement) for every statement an incremental build from window_start sends: each
+    incremental table's watermark read (from the window its previous step rewrote, taken to be this
+    one), its DML and its watermark's record."""
     renderer = TransformRenderer(model, "bigquery", templates)
     statements: list[tuple[str, str]] = []
     for table in build_order(renderer):
@@ -111,8 +121,15 @@ def _table_statements(renderer: TransformRenderer, table: TableIR, window_start:
         expire = [] if keep is None else renderer.expire_statements(
             table, periods_before(window_start, 2 * keep, table.rollup.period.grain),
             periods_before(window_start, keep, table.rollup.period.grain))
-        return renderer.rollup_statements(table, window) + expire
-    return renderer.insert(table, window_start if _is_incremental(table) else None)
+        newest = newest_sql(renderer, table, table.rollup.period.column, start)
+        kept = None if keep is None else periods_before(window_start, keep, table.rollup.period.grain)
+        return [newest, *renderer.rollup_statements(table, window), *expire,
+                watermark_statement(renderer, table, Watermark(start, kept))]
+    if not _is_incremental(table):
+        return renderer.insert(table, None)
+    assert table.transform is not None and table.transform.incremental_column is not None
+    return [newest_sql(renderer, table, table.transform.incremental_column, window_start),
+            *renderer.insert(table, window_start), watermark_statement(renderer, table, Watermark(window_start))]
 
 
 def plan_build(model: SemanticModel, now: datetime, warehouse: Any = None,
