@@ -516,8 +516,8 @@ def watermark_statement(renderer: TransformRenderer, table: TableIR, mark: Water
         f"USING (SELECT {name} AS table_name, {window} AS window_start, {kept} AS kept_from) AS step",
         "ON mark.table_name = step.table_name",
         "WHEN MATCHED THEN UPDATE SET window_start = step.window_start, kept_from = step.kept_from",
-        "WHEN NOT MATCHED THEN INSERT (table_name, window_start, kept_from)"
-        " VALUES (step.table_name, step.window_start, step.kept_from)"])
+        ("WHEN NOT MATCHED THEN INSERT (table_name, window_start, kept_from)"
+         " VALUES (step.table_name, step.window_start, step.kept_from)")])
 
 
 def newest_sql(renderer: TransformRenderer, table: TableIR, column: str, since: datetime | None) -> str:
