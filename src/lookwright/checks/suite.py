@@ -129,17 +129,19 @@ def check_rollups(warehouse_url: str, model_dir: Path = DEFAULT_MODEL_DIR, toler
     return Outcome("rollups", report, failure_message(report), time.perf_counter() - started)
 
 
-def configured_checks(warehouse_url: str | None,
-                      model_dir: Path = DEFAULT_MODEL_DIR) -> list[Callable[[], Outcome]]:
+def configured_checks(warehouse_url: str | None, model_dir: Path = DEFAULT_MODEL_DIR,
+                      options: ConnectOptions | None = None) -> list[Callable[[], Outcome]]:
     """The checks `validate` runs: lookml and aggregates, plus sql and rollups with a warehouse."""
     checks: list[Callable[[], Outcome]] = [lambda: check_lookml(DEFAULT_LOOKML_DIR),
                                            lambda: check_aggregates(model_dir)]
     if warehouse_url:
-        checks += [lambda: check_sql(warehouse_url, model_dir), lambda: check_rollups(warehouse_url, model_dir)]
+        checks += [lambda: check_sql(warehouse_url, model_dir, options),
+                   lambda: check_rollups(warehouse_url, model_dir, options=options)]
     return checks
 
 
-def run_checks(warehouse_url: str | None, model_dir: Path = DEFAULT_MODEL_DIR) -> Iterator[Outcome]:
-    """Each configured check's outcome, in order, as it finishes."""
-    for check in configured_checks(warehouse_url, model_dir):
+def run_checks(warehouse_url: str | None, model_dir: Path = DEFAULT_MODEL_DIR,
+               options: ConnectOptions | None = None) -> Iterator[Outcome]:
+    """Each configured check's outcome, in order, as it finishes (`options`: how to reach BigQuery)."""
+    for check in configured_checks(warehouse_url, model_dir, options):
         yield check()

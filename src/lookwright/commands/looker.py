@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from lookwright.commands.warehouse_options import connect_options, warehouse_options
 from lookwright.looker.client import LookerClient
 from lookwright.looker.deploy import DeployFailed, DeployOptions, load_queries
 from lookwright.looker.deploy import deploy as run_deploy
@@ -81,12 +82,15 @@ def deploy(looker_ini: Path, section: str | None, project: str, branch: str, pro
               help="semantic model directory: its declared queries, compiled over the warehouse tables, are "
                    "the check queries [default: ./semantic when it exists]")
 @QUERIES
-@click.option("--warehouse", default=None, help="duckdb:PATH to compare check-query numbers with")
+@warehouse_options(default=None, name="warehouse",
+                   help_text="The built warehouse to compare check-query numbers with: duckdb:PATH, or"
+                             " bigquery:PROJECT.DATASET[@http://HOST:PORT]")
 @click.option("--now", type=click.DateTime(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]), default=None,
               help="the moment relative date filters ('7 days') count from on the warehouse side, UTC;"
                    " default: now (Looker uses its own clock)")
 def verify(looker_ini: Path, section: str | None, project: str, explore: str | None, lookml_dir: Path,
-           model_dir: Path | None, queries: Path | None, warehouse: str | None, now: datetime | None) -> None:
+           model_dir: Path | None, queries: Path | None, warehouse: str | None, location: str | None,
+           credentials_file: Path | None, maximum_bytes_billed: int | None, now: datetime | None) -> None:
     """Check the deployed model against the generated LookML and the warehouse's numbers."""
     from lookwright.model.compile import load_model
 
@@ -98,7 +102,8 @@ def verify(looker_ini: Path, section: str | None, project: str, explore: str | N
         compared = run_verify(client, lookml_dir, explore=explore,
                               queries=load_queries(queries) if queries else (),
                               warehouse=parse_warehouse(warehouse) if warehouse else None, model=model,
-                              now=now.replace(tzinfo=UTC) if now else None)
+                              now=now.replace(tzinfo=UTC) if now else None,
+                              options=connect_options(location, credentials_file, maximum_bytes_billed))
     except VerifyFailed as failure:
         table = Table("what", "expected", "Looker", title=f"{project}: mismatches")
         for mismatch in failure.mismatches:

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from lookwright.checks.suite import Outcome, check_lookml, lookml_project_dir, run_checks
 from lookwright.commands import parse_filters, plain_console
+from lookwright.commands.warehouse_options import connect_options, warehouse_options
 from lookwright.errors import CheckFailed, InputError
 from lookwright.paths import DEFAULT_LOOKML_DIR as GENERATED_LOOKML
 from lookwright.paths import existing_directory
@@ -18,15 +19,16 @@ DEFAULT_LOOKML_DIR = str(GENERATED_LOOKML)
 
 
 @click.group(name="validate", invoke_without_command=True)
-@click.option("--warehouse", "warehouse_url", default=None,
-              help="Also compile every field and check every rollup on this warehouse"
-                   " (e.g. duckdb:build/demo/warehouse.duckdb).")
+@warehouse_options(default=None, name="warehouse_url",
+                   help_text="Also compile every field and check every rollup on this warehouse:"
+                             " duckdb:PATH, or bigquery:PROJECT.DATASET[@http://HOST:PORT]")
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=Path("semantic"), show_default=True,
               help="Semantic model directory of the aggregates, sql and rollups checks.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="json: one document holding every check's own JSON report.")
 @click.pass_context
-def validate(ctx: click.Context, warehouse_url: str | None, model_dir: Path, output_format: str) -> None:
+def validate(ctx: click.Context, warehouse_url: str | None, location: str | None, credentials_file: Path | None,
+             maximum_bytes_billed: int | None, model_dir: Path, output_format: str) -> None:
     """Validate generated artefacts (LookML, aggregate tables, SQL).
 
     Without a subcommand, runs every check the configuration allows — `lookml` and
@@ -36,7 +38,8 @@ def validate(ctx: click.Context, warehouse_url: str | None, model_dir: Path, out
     if ctx.invoked_subcommand is not None:
         return
     outcomes = []
-    for outcome in run_checks(warehouse_url, model_dir):
+    options = connect_options(location, credentials_file, maximum_bytes_billed)
+    for outcome in run_checks(warehouse_url, model_dir, options):
         if output_format == "text":
             print_outcome(outcome, "text")
         else:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from lookwright.paths import DEFAULT_MODEL_DIR
-from lookwright.warehouse import ConnectOptions
+from lookwright.warehouse import DEFAULT_TIMEOUT_S, ConnectOptions
 from lookwright.warehouse.duckdb import DEFAULT_WAREHOUSE_PATH
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -18,13 +18,14 @@ MODEL_OPTION = click.option("--model", "model_dir", type=click.Path(path_type=Pa
                             help="Folder of the YAML semantic model.")
 URL_HELP = ("duckdb:PATH, or bigquery:PROJECT.DATASET[@http://HOST:PORT] (everything is built there;"
             " the endpoint is an emulator's)")
+JOB_TIMEOUT = "lookwright.job_timeout"  # click context meta key of --job-timeout
 CHECK_HELP = ("The built warehouse to check: duckdb:PATH (it must exist), or bigquery:PROJECT.DATASET"
               "[@http://HOST:PORT]")
 
 
 def warehouse_options(default: str | None = f"duckdb:{DEFAULT_WAREHOUSE_PATH}",
                       required: bool = False, name: str = "url", help_text: str = URL_HELP) -> Callable[[F], F]:
-    """--warehouse plus --location, --credentials and --maximum-bytes-billed (BigQuery only)."""
+    """--warehouse plus --location, --credentials, --maximum-bytes-billed and --job-timeout (BigQuery only)."""
     def decorate(function: F) -> F:
         options = [
             click.option("--warehouse", name, default=default, required=required,
@@ -36,6 +37,10 @@ def warehouse_options(default: str | None = f"duckdb:{DEFAULT_WAREHOUSE_PATH}",
                          help="BigQuery: a service-account key file (default: application default credentials)."),
             click.option("--maximum-bytes-billed", type=click.IntRange(min=1), default=None,
                          help="BigQuery: fail any job that would bill more bytes than this."),
+            click.option("--job-timeout", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
+                         expose_value=False, callback=_remember_timeout,
+                         help=f"BigQuery: cancel a job still running after this many seconds, and fail"
+                              f" (exit 3)  [default: {DEFAULT_TIMEOUT_S:g}]"),
         ]
         for option in reversed(options):
             function = option(function)
@@ -43,7 +48,15 @@ def warehouse_options(default: str | None = f"duckdb:{DEFAULT_WAREHOUSE_PATH}",
     return decorate
 
 
+def _remember_timeout(ctx: click.Context, _: click.Parameter, value: float | None) -> None:
+    """--job-timeout is read by connect_options, so commands need no parameter of their own for it."""
+    if value is not None:
+        ctx.meta[JOB_TIMEOUT] = value
+
+
 def connect_options(location: str | None, credentials_file: Path | None,
                     maximum_bytes_billed: int | None) -> ConnectOptions:
-    command = click.get_current_context().command_path.removeprefix("lookwright ").replace(" ", "-")
-    return ConnectOptions(location, credentials_file, maximum_bytes_billed, command or "lookwright")
+    context = click.get_current_context()
+    command = context.command_path.removeprefix("lookwright ").replace(" ", "-")
+    timeout_s = float(context.meta.get(JOB_TIMEOUT, DEFAULT_TIMEOUT_S))
+    return ConnectOptions(location, credentials_file, maximum_bytes_billed, command or "lookwright", timeout_s)

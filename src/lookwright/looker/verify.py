@@ -18,7 +18,7 @@ from lookwright.lookml.project import Explore, Model, load_project
 from lookwright.model.ir import QueryIR, SemanticModel
 from lookwright.query.compile import QuerySpec, UnsupportedQuery, compile_query
 from lookwright.vocabulary import FieldName
-from lookwright.warehouse import open_warehouse
+from lookwright.warehouse import ConnectOptions, Warehouse, open_warehouse
 
 
 @dataclass(frozen=True, order=True)
@@ -114,15 +114,19 @@ def _normal(value: Any) -> str:
     return str(value)
 
 
-def warehouse_rows(url: str, sql: str) -> list[tuple[str, ...]]:
-    """The rows of `sql` on the warehouse at `url`, normalised like Looker's JSON values."""
+def warehouse_rows(warehouse: Warehouse, sql: str, name: str = "") -> list[tuple[str, ...]]:
+    """The rows of `sql` (check query `name`) on the warehouse, normalised like Looker's JSON values."""
     try:
-        with open_warehouse(url) as warehouse:
-            rows = warehouse.query(sql)
+        rows = warehouse.query(sql)
     except WarehouseError as error:
-        location = Path(url.partition(":")[2])
-        raise WarehouseError(f"check query failed in {location}: {error.__cause__ or error}") from None
+        query = f"check query {name}" if name else "check query"
+        raise WarehouseError(f"{query} failed in {_where(warehouse)}: {error}") from None
     return sorted(tuple(_normal(v) for v in row) for row in rows)
+
+
+def _where(warehouse: Warehouse) -> str:
+    project, dataset = getattr(warehouse, "project", None), getattr(warehouse, "dataset", None)
+    return f"{project}.{dataset}" if project and dataset else str(getattr(warehouse, "path", warehouse.dialect))
 
 
 def looker_rows(client: LookerClient, query: QueryIR) -> list[tuple[str, ...]]:
@@ -132,35 +136,45 @@ def looker_rows(client: LookerClient, query: QueryIR) -> list[tuple[str, ...]]:
     return sorted(tuple(_normal(row.get(name)) for name in query.fields) for row in rows)
 
 
-def warehouse_query(model: SemanticModel, query: QueryIR, now: datetime.datetime | None = None) -> str:
-    """DuckDB SQL computing a check query's rows from the warehouse tables, compiled from the model.
+def warehouse_query(model: SemanticModel, query: QueryIR, now: datetime.datetime | None = None,
+                    dialect: str = "duckdb") -> str:
+    """SQL (DuckDB or BigQuery) computing a check query's rows from the warehouse tables, compiled from the model.
 
     What the query compiler cannot express the way Looker does raises InputError asking for
     hand-written warehouse_sql. `now` is the moment relative date filters count from.
     """
     spec = QuerySpec(query.explore, query.fields, query.filters, query.timezone)
     try:
-        return compile_query(model, spec, now).sql
+        return compile_query(model, spec, now, dialect).sql
     except UnsupportedQuery as error:
         raise InputError(f"check query {query.name}: {error.reason}; give it warehouse_sql instead (--queries)") \
             from None
 
 
 def check_numbers(client: LookerClient, queries: tuple[QueryIR, ...], warehouse: str,
-                  model: SemanticModel | None = None, now: datetime.datetime | None = None) -> list[Mismatch]:
-    """Each check query must return the same rows from Looker and from the warehouse."""
+                  model: SemanticModel | None = None, now: datetime.datetime | None = None,
+                  options: ConnectOptions | None = None) -> list[Mismatch]:
+    """Each check query must return the same rows from Looker and from the warehouse.
+
+    On BigQuery the queries are compiled to BigQuery SQL over the URL's dataset (where the
+    pipeline built the tables), as `lookwright build` targets it.
+    """
+    expected: list[list[tuple[str, ...]]] = []
+    with open_warehouse(warehouse, options, must_exist=True) as connection:  # closed before Looker runs them
+        built = connection.target(model) if model is not None else None
+        for query in queries:
+            sql = query.warehouse_sql
+            if sql is None:
+                if built is None:
+                    raise InputError(f"check query {query.name} has no warehouse_sql and no semantic model to compile")
+                sql = warehouse_query(built, query, now, connection.dialect)
+            expected.append(warehouse_rows(connection, sql, query.name))
     mismatches = []
-    for query in queries:
-        sql = query.warehouse_sql
-        if sql is None:
-            if model is None:
-                raise InputError(f"check query {query.name} has no warehouse_sql and no semantic model to compile")
-            sql = warehouse_query(model, query, now)
-        expected = warehouse_rows(warehouse, sql)
+    for query, rows in zip(queries, expected, strict=True):
         actual = looker_rows(client, query)
-        if expected != actual:
+        if rows != actual:
             where = Location(query.origin.file, query.origin.line) if query.origin is not None else Location("", 0)
-            mismatches.append(mismatch(where, f"query {query.name}", _rows_text(expected), _rows_text(actual)))
+            mismatches.append(mismatch(where, f"query {query.name}", _rows_text(rows), _rows_text(actual)))
     return mismatches
 
 
@@ -169,10 +183,12 @@ def _rows_text(rows: list[tuple[str, ...]]) -> str:
 
 
 def parse_warehouse(spec: str) -> str:
-    """The `duckdb:PATH` URL of an existing warehouse file (check queries compile to DuckDB SQL)."""
+    """The URL of a built warehouse: `duckdb:PATH` of an existing file, or `bigquery:PROJECT.DATASET[@ENDPOINT]`."""
     kind, _, location = spec.partition(":")
+    if kind == "bigquery" and location:
+        return spec
     if kind != "duckdb" or not location:
-        raise InputError(f"unsupported warehouse {spec!r}; use duckdb:PATH")
+        raise InputError(f"unsupported warehouse {spec!r}; use duckdb:PATH or bigquery:PROJECT.DATASET")
     if not Path(location).exists():
         raise InputError(f"warehouse file {location} does not exist")
     return spec
@@ -180,20 +196,22 @@ def parse_warehouse(spec: str) -> str:
 
 def verify(client: LookerClient, lookml_dir: Path, *, explore: str | None = None,
            queries: tuple[QueryIR, ...] = (), warehouse: str | None = None,
-           model: SemanticModel | None = None, now: datetime.datetime | None = None) -> int:
+           model: SemanticModel | None = None, now: datetime.datetime | None = None,
+           options: ConnectOptions | None = None) -> int:
     """Run every check; raise VerifyFailed listing all mismatches; return how many queries were compared.
 
     `queries` override the semantic model's declared queries. Numbers are compared when a
     warehouse is given; explicit queries without one are an input error. `now` is the moment
-    relative date filters are evaluated at on the warehouse side (default: the current time).
+    relative date filters are evaluated at on the warehouse side (default: the current time);
+    `options`: how to reach BigQuery.
     """
     mismatches = check_explores(client, lookml_dir, explore)
     if queries and warehouse is None:
-        raise InputError("check queries need --warehouse duckdb:PATH")
+        raise InputError("check queries need --warehouse duckdb:PATH or bigquery:PROJECT.DATASET")
     chosen = queries or (declared_queries(model) if model is not None else ())
     chosen = tuple(q for q in chosen if explore is None or q.explore == explore)
     if warehouse is not None and chosen:
-        mismatches.extend(check_numbers(client, chosen, warehouse, model, now))
+        mismatches.extend(check_numbers(client, chosen, warehouse, model, now, options))
     if mismatches:
         raise VerifyFailed(mismatches)
     return len(chosen) if warehouse is not None else 0

@@ -9,18 +9,22 @@ from lookwright.warehouse.duckdb import DEFAULT_WAREHOUSE_PATH, DuckDBWarehouse
 from lookwright.warehouse.duckdb import open_warehouse as open_duckdb
 
 BIGQUERY_URL_SCHEME = "bigquery:"
+DEFAULT_TIMEOUT_S = 300.0  # a BigQuery job still running after this is cancelled
 
-__all__ = ["DEFAULT_WAREHOUSE_PATH", "ConnectOptions", "DuckDBWarehouse", "Warehouse", "open_warehouse"]
+__all__ = ["DEFAULT_TIMEOUT_S", "DEFAULT_WAREHOUSE_PATH", "ConnectOptions", "DuckDBWarehouse", "Warehouse",
+           "open_warehouse"]
 
 
 @dataclass(frozen=True)
 class ConnectOptions:
-    """How to reach BigQuery (ignored by DuckDB): job location, a key file, a cost cap, the command."""
+    """How to reach BigQuery (ignored by DuckDB): job location, a key file, a cost cap, the command,
+    and how long a job may run before it is cancelled."""
 
     location: str | None = None
     credentials_file: Path | None = None
     maximum_bytes_billed: int | None = None
     command: str = "lookwright"
+    timeout_s: float = DEFAULT_TIMEOUT_S
 
 
 def open_warehouse(url: str, options: ConnectOptions | None = None, must_exist: bool = False) -> Warehouse:
@@ -36,4 +40,5 @@ def open_warehouse(url: str, options: ConnectOptions | None = None, must_exist: 
         message = f"warehouse URL {url!r} needs google-cloud-bigquery: {error}"
         raise WarehouseError(message) from error
     return open_bigquery(url, location=options.location, credentials_file=options.credentials_file,
-                         maximum_bytes_billed=options.maximum_bytes_billed, command=options.command)
+                         maximum_bytes_billed=options.maximum_bytes_billed, command=options.command,
+                         timeout_s=options.timeout_s)

@@ -19,6 +19,7 @@ from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY
 
 from lookwright.errors import WarehouseError
+from lookwright.warehouse import DEFAULT_TIMEOUT_S
 from lookwright.warehouse.base import Params, TypedNull, Warehouse, retarget
 
 if TYPE_CHECKING:
@@ -26,13 +27,17 @@ if TYPE_CHECKING:
     from lookwright.warehouse.layout import Layout
 
 URL_SCHEME = "bigquery:"
-DEFAULT_TIMEOUT_S = 300.0
 API_DEADLINE_S = 30.0  # retrying one API call (never a job that ran) gives up after this
 READ_ONLY = re.compile(r"^\s*(?:--[^\n]*\n\s*)*(SELECT|WITH)\b", re.IGNORECASE)
 _TARGET = re.compile(r"^\s*(?:--[^\n]*\n\s*)*(?:INSERT\s+INTO|MERGE(?:\s+INTO)?|DELETE\s+FROM|UPDATE|TRUNCATE\s+TABLE"
                      r"|CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP\s+)?TABLE(?:\s+IF\s+NOT\s+EXISTS)?|DROP\s+TABLE"
                      r"(?:\s+IF\s+EXISTS)?|ALTER\s+TABLE)\s+(`[^`]+`|[\w.-]+)", re.IGNORECASE)
 _LABEL = re.compile(r"[^a-z0-9_-]+")
+_REQUEST = re.compile(r"^(?:GET|POST|PUT|PATCH|DELETE) \S+: ")
+
+
+class Refused(Exception):
+    """BigQuery's answer to a job it refused, as its status and message (a dry run's failure's cause)."""
 
 
 @dataclass(frozen=True)
@@ -78,8 +83,10 @@ def _first_line(sql: str) -> str:
 
 
 def _message(error: BaseException) -> str:
+    """BigQuery's status and message, without the request the client prefixes ("POST https://...: ")."""
     if isinstance(error, api_exceptions.GoogleAPICallError):
-        return f"{error.code} {error.message}" if error.code else str(error.message)
+        message = _REQUEST.sub("", str(error.message), count=1)
+        return f"{error.code} {message}" if error.code else message
     return str(error) or type(error).__name__
 
 
@@ -335,7 +342,9 @@ class BigQueryWarehouse(Warehouse):
             job = self.client.query(sql, job_config=config, retry=self._retry, timeout=self.timeout_s,
                                     job_retry=None, location=location)
         except _ERRORS as error:
-            raise self._fail(sql, error) from error
+            refused = Refused(_message(error).split("\n\n")[0])  # what `validate sql` reports: no job id
+            refused.__cause__ = error
+            raise self._fail(sql, error) from refused
         return int(job.total_bytes_processed or 0)
 
     def load_json(self, table: str, path: Path, columns: tuple[tuple[str, str], ...]) -> None:
@@ -508,9 +517,10 @@ class BigQueryWarehouse(Warehouse):
 
 
 def open_bigquery(url: str, *, location: str | None = None, credentials_file: Path | None = None,
-                  maximum_bytes_billed: int | None = None, command: str = "lookwright") -> BigQueryWarehouse:
+                  maximum_bytes_billed: int | None = None, command: str = "lookwright",
+                  timeout_s: float = DEFAULT_TIMEOUT_S) -> BigQueryWarehouse:
     """Open `bigquery:PROJECT.DATASET` (default credentials) or `...@http://HOST:PORT` (an emulator)."""
     project, dataset, endpoint = parse_url(url)
     return BigQueryWarehouse(project, dataset, endpoint=endpoint, location=location,
                              credentials_file=credentials_file, maximum_bytes_billed=maximum_bytes_billed,
-                             command=command)
+                             command=command, timeout_s=timeout_s)
