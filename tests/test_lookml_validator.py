@@ -57,6 +57,8 @@ CASES = [
      "Variable not found amout."),
     ("templated_filter_unknown_field", "shop.model.lkml", 5, "error", "LKML107",
      "Variable not found orders.creatd_date."),
+    ("templated_filter_unscoped_unknown", "events.view.lkml", 27, "error", "LKML107",
+     "Variable not found date_rang."),
     ("templated_filter_unclosed", "shop.model.lkml", 5, "error", "LKML108",
      "Liquid syntax error: 'condition' tag was never closed"),
     ("unknown_datagroup", "shop.model.lkml", 11, "error", "LKML141",
@@ -190,6 +192,7 @@ VALID_PATTERNS = [
     "dashboard_includes",  # *.dashboard and *.dashboard.lookml
     "liquid_variables",  # _in_query on a view, _user_attributes, _filters, _model._name ...
     "templated_filters",  # {% condition view.field %} sql {% endcondition %} in sql_on, sql_always_where, sql
+    "templated_filters_own_view",  # {% condition %} in a filter's sql, {% condition own_filter %} unscoped
     "duration_dimension",  # type: duration_day with sql_start / sql_end
     "type_cast_reference",  # ${created_raw::datetime}
     "imported_project_present",  # manifest local_dependency + imported_projects/hub_lib/

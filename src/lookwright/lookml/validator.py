@@ -454,16 +454,26 @@ def _check_field(declared: Field, view: View, views: dict[str, View]) -> Iterato
         for variable in _liquid_variables(text, view, views):
             yield _finding(declared.file, declared.line, "LKML107",
                            f"Variable not found {variable}.")
-    for key in FIELD_EXPRESSION_KEYS:  # templated filters name a field of some view, fully scoped
+    for key in FIELD_EXPRESSION_KEYS:
         yield from _unclosed_condition(node.get(key), declared.file, declared.line)
         for name in templated_filters(node.get(key)):
-            scope, _, field_name = name.partition(".")
-            if not field_name or _resolve(scope, field_name, views) is None:
+            if not _templated_filter_resolves(name, declared, view, views):
                 yield _finding(declared.file, declared.line, "LKML107", f"Variable not found {name}.")
     yield from _unexpected_parameters(declared, view)
     yield from _field_references(declared, view, views)
     if declared.kind == "measure":
         yield from _check_measure(declared, view, views)
+
+
+def _templated_filter_resolves(name: str, declared: Field, view: View, views: dict[str, View]) -> bool:
+    """`{% condition view.field %}` names a field of some view; an unscoped name, a field of the
+    declaring view; no name at all, in a `filter:` field's own sql, that filter (Looker's `filter` docs)."""
+    if not name:
+        return declared.kind == "filter"
+    scope, _, field_name = name.partition(".")
+    if not field_name:
+        return view.field(name) is not None
+    return _resolve(scope, field_name, views) is not None
 
 
 def _unclosed_condition(text: str | None, file: str, line: int) -> Iterator[Issue]:
