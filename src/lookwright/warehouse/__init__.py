@@ -4,12 +4,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lookwright.errors import WarehouseError
-from lookwright.warehouse.base import Warehouse
+from lookwright.warehouse.base import DEFAULT_TIMEOUT_S, Warehouse
 from lookwright.warehouse.duckdb import DEFAULT_WAREHOUSE_PATH, DuckDBWarehouse
 from lookwright.warehouse.duckdb import open_warehouse as open_duckdb
 
 BIGQUERY_URL_SCHEME = "bigquery:"
-DEFAULT_TIMEOUT_S = 300.0  # a BigQuery job still running after this is cancelled
 
 __all__ = ["DEFAULT_TIMEOUT_S", "DEFAULT_WAREHOUSE_PATH", "ConnectOptions", "DuckDBWarehouse", "Warehouse",
            "open_warehouse"]

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from lookwright.model.ir import SemanticModel
     from lookwright.warehouse.layout import Layout
 
+DEFAULT_TIMEOUT_S = 300.0  # a BigQuery job still running after this is cancelled
+
 Params = Sequence[Any] | dict[str, Any] | None
 
 

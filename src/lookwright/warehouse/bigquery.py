@@ -19,8 +19,7 @@ from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY
 
 from lookwright.errors import WarehouseError
-from lookwright.warehouse import DEFAULT_TIMEOUT_S
-from lookwright.warehouse.base import Params, TypedNull, Warehouse, retarget
+from lookwright.warehouse.base import DEFAULT_TIMEOUT_S, Params, TypedNull, Warehouse, retarget
 
 if TYPE_CHECKING:
     from lookwright.model.ir import SemanticModel
