@@ -1,8 +1,10 @@
-"""History is never lost, on the BigQuery API emulator: rebuilds swap staging twins in by copy jobs.
+"""History is never lost, on the BigQuery API emulator: a rebuild swaps its staging twins in at one
+DML commit point, and copy jobs follow it only for the tables that need a new table.
 
 One dataset is built once and the tests run in order on it, each leaving it consistent (the
 emulator is slow; one build is ~25 jobs per table). Every request goes through a loopback proxy
-that can refuse a copy job the way BigQuery does, to fail a swap half-way. Every SQL statement
+that can refuse a query or copy job the way BigQuery does (to fail a commit point or a swap
+half-way), stall a copy, or press Ctrl-C in the middle of the commit point. Every SQL statement
 the adapter sent is analysed by ZetaSQL at the end.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
+import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,10 +53,14 @@ class Interrupted(Exception):
 
 
 class Proxy(BaseHTTPRequestHandler):
-    """Forwards every request to the emulator; refuses the copy job onto `refuse_copy_to` with a 403."""
+    """Forwards every request to the emulator; refuses the copy job onto `refuse_copy_to`, or the
+    query job whose SQL starts with `refuse_query`, with a 403; presses Ctrl-C (SIGINT to the main
+    thread) once the query job whose SQL starts with `interrupt_after` ran, before answering it."""
 
     upstream: ClassVar[str] = ""
     refuse_copy_to: ClassVar[str | None] = None
+    refuse_query: ClassVar[str | None] = None
+    interrupt_after: ClassVar[str | None] = None
     stall_copy_to: ClassVar[str | None] = None  # answer the copy job onto it as running, forever
     stalled: ClassVar[list[str]] = []  # the job ids of the stalled copies
     cancelled: ClassVar[list[str]] = []
@@ -88,6 +95,17 @@ class Proxy(BaseHTTPRequestHandler):
                 return True
         return False
 
+    def _query(self, body: bytes) -> str | None:
+        """The SQL of a query job being inserted."""
+        if self.command != "POST" or not body:
+            return None
+        query = json.loads(body).get("configuration", {}).get("query")
+        return None if query is None else str(query["query"])
+
+    def _refuse(self) -> None:
+        error = {"error": {"code": 403, "message": DENIED, "errors": [{"reason": "accessDenied", "message": DENIED}]}}
+        self._send(403, {"Content-Type": "application/json"}, json.dumps(error).encode())
+
     def _forward(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
         if self._stall(body):
@@ -95,10 +113,13 @@ class Proxy(BaseHTTPRequestHandler):
         if self.command == "POST" and body and self.refuse_copy_to is not None:
             copy = json.loads(body).get("configuration", {}).get("copy")
             if copy is not None and copy["destinationTable"]["tableId"] == self.refuse_copy_to:
-                error = {"error": {"code": 403, "message": DENIED,
-                                   "errors": [{"reason": "accessDenied", "message": DENIED}]}}
-                self._send(403, {"Content-Type": "application/json"}, json.dumps(error).encode())
+                self._refuse()
                 return
+        sql = self._query(body)
+        if sql is not None and self.refuse_query is not None and sql.startswith(self.refuse_query):
+            self._refuse()
+            return
+        interrupt = sql is not None and self.interrupt_after is not None and sql.startswith(self.interrupt_after)
         target = urlsplit(self.upstream)
         connection = http.client.HTTPConnection(target.hostname or "", target.port, timeout=120)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
@@ -107,6 +128,11 @@ class Proxy(BaseHTTPRequestHandler):
         data = answer.read()
         kept = {k: v for k, v in answer.getheaders()
                 if k.lower() not in ("transfer-encoding", "connection", "content-length")}
+        if interrupt:  # the job ran; the client is waiting for its answer when Ctrl-C comes
+            type(self).interrupt_after = None
+            main = threading.main_thread().ident
+            assert main is not None
+            signal.pthread_kill(main, signal.SIGINT)
         self._send(answer.status, kept, data)
         connection.close()
 
@@ -172,9 +198,10 @@ def built(proxy: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Buil
         yield Built(w, model, tmp_path_factory.mktemp("semantic"))
 
 
-def _snapshot(w: BigQueryWarehouse, model: SemanticModel) -> dict[str, list[tuple[Any, ...]]]:
-    """Every fact, rollup and dimension: none may lose a row (a dimension keeps the members of expired rows)."""
-    facts = [name for name, t in model.tables.items() if t.kind in ("fact", "rollup", "dimension")]
+def _snapshot(w: BigQueryWarehouse, model: SemanticModel, missing: str = "") -> dict[str, list[tuple[Any, ...]]]:
+    """Every fact, rollup and dimension (but `missing`): none may lose a row (a dimension keeps the members of
+    expired rows)."""
+    facts = [name for name, t in model.tables.items() if t.kind in ("fact", "rollup", "dimension") and name != missing]
     return {name: sorted(w.query(f"SELECT * FROM {name}"), key=repr) for name in sorted(facts)}
 
 
@@ -197,17 +224,48 @@ def test_an_interrupted_full_refresh_leaves_every_table_as_it_was(built: Built) 
     assert _twins(w) != []  # dropped by the next build (the next test's)
 
 
-def test_a_full_refresh_swaps_by_copy_jobs_and_keeps_rollup_history(built: Built) -> None:
+def _queries(w: BigQueryWarehouse, start: int) -> list[str]:
+    return [s.sql for s in w.sent[start:] if s.kind == "query"]
+
+
+def _commit_point(queries: list[str], first: str) -> tuple[int, list[str]]:
+    """Where the transaction holding the statement `first` starts, and its statements, BEGIN to COMMIT."""
+    begin = max(i for i in range(queries.index(first)) if queries[i] == "BEGIN TRANSACTION")
+    end = queries.index("COMMIT TRANSACTION", begin)
+    return begin, queries[begin:end + 1]
+
+
+def _swap_dml(w: BigQueryWarehouse, model: SemanticModel, names: list[str]) -> list[str]:
+    """The DML putting each twin's rows in its table's place (every partition, as `require_partition_filter` needs)."""
+    renderer = TransformRenderer(w.target(model), "bigquery")
+    statements = []
+    for name in names:
+        table = renderer.model.tables[name]
+        every = renderer.all_partitions(table) if table.require_partition_filter else "TRUE"
+        columns = ", ".join(c.name for c in table.columns)
+        own = f"`{PROJECT}.{DATASET}.{name}`"
+        twin = f"`{PROJECT}.{DATASET}.{name}__lw_next`"
+        statements += [f"DELETE FROM {own} WHERE {every}",
+                       f"INSERT INTO {own} ({columns})\nSELECT {columns} FROM {twin}\nWHERE {every}"]
+    return statements
+
+
+def test_a_full_refresh_swaps_every_table_at_one_commit_point_and_keeps_rollup_history(built: Built) -> None:
     w, model = built.warehouse, built.model
     before = _snapshot(w, model)
     w.execute("DELETE FROM raw_spans WHERE start_time < ?", [LATER - timedelta(days=1)])  # past raw retention
     start = len(w.sent)
     assert build(w, model, full_refresh=True).full_refresh
-    sent = w.sent[start:]
-    copies = [s.sql for s in sent if s.kind == "copy"]
-    assert copies == [f"COPY {PROJECT}.{DATASET}.{name}__lw_next TO {PROJECT}.{DATASET}.{name}"
-                      for name in _order(w, model)]
-    assert [s.sql for s in sent if s.sql.startswith("DROP TABLE IF EXISTS")] == []  # nothing replaced
+    assert [s.sql for s in w.sent[start:] if s.kind == "copy"] == []  # every table keeps its layout: no copy job
+    queries, order = _queries(w, start), _order(w, model)
+    swap = _swap_dml(w, model, order)
+    begin, commit = _commit_point(queries, swap[0])
+    assert commit[1:1 + len(swap)] == swap  # every table, in build order, in the one transaction
+    assert [s for s in commit if SWAP_TABLE in s] == []  # nothing waits for a copy job
+    assert [s for s in commit if s.startswith(("CREATE", "DROP", "ALTER"))] == []
+    after = queries[begin + len(commit):]
+    assert after == [f"DROP TABLE `{PROJECT}.{DATASET}.{name}__lw_next`" for name in order]  # then only the twins go
+    assert [s for s in queries if s.startswith("DROP TABLE IF EXISTS")] == []  # nothing replaced
     assert _snapshot(w, model) == before  # the first day outlives its raw spans, and checkout in the dimensions
     assert w.query(f"SELECT COUNT(*) FROM {SWAP_TABLE}") == [(0,)] and _twins(w) == []
     joined = (f"SELECT s.service_name, h.hour, h.request_count FROM {HOURLY} AS h"
@@ -215,6 +273,49 @@ def test_a_full_refresh_swaps_by_copy_jobs_and_keeps_rollup_history(built: Built
     hourly = [("checkout", T0.replace(tzinfo=UTC), 6), ("search", LATER.replace(tzinfo=UTC), 4)]
     assert w.query(joined) == hourly  # the 730-day rollup still joins to the member whose raw rows expired
     assert build(w, model).rebuilt == () and w.query(joined) == hourly  # and after the dimension's MERGE
+
+
+def test_a_refused_commit_point_leaves_every_table_as_it_was(built: Built) -> None:
+    w, model = built.warehouse, built.model
+    before = _snapshot(w, model)
+    Proxy.refuse_query = "COMMIT TRANSACTION"  # the full refresh's only transaction is its commit point
+    start = len(w.sent)
+    try:
+        with pytest.raises(WarehouseError) as failure:
+            build(w, model, full_refresh=True)
+    finally:
+        Proxy.refuse_query = None
+    message = str(failure.value)
+    assert message.startswith(f"COMMIT TRANSACTION: 403 {DENIED}\n")
+    queries = _queries(w, start)
+    assert queries[-2:] == ["COMMIT TRANSACTION", "ROLLBACK TRANSACTION"]  # the session's transaction is ended
+    assert queries.count("BEGIN TRANSACTION") == 1 and _swap_dml(w, model, _order(w, model))[-1] in queries
+    assert _snapshot(w, model) == before  # every table's rows as they were, though each had its DML sent
+    assert w.query(f"SELECT COUNT(*) FROM {SWAP_TABLE}") == [(0,)]
+    assert len(_twins(w)) == len(model.tables)  # left to the next build, which drops them first
+    assert build(w, model).rebuilt == () and _twins(w) == []
+    assert _snapshot(w, model) == before
+
+
+def test_ctrl_c_in_the_middle_of_the_commit_point_leaves_every_table_as_it_was(built: Built) -> None:
+    w, model = built.warehouse, built.model
+    before = _snapshot(w, model)
+    order = _order(w, model)
+    inserted = _swap_dml(w, model, [DAILY])[1]  # DAILY is in the middle of the build order
+    assert 0 < order.index(DAILY) < len(order) - 1
+    Proxy.interrupt_after = inserted
+    start = len(w.sent)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            build(w, model, full_refresh=True)
+    finally:
+        Proxy.interrupt_after = None
+    queries = _queries(w, start)
+    assert queries[-2:] == [inserted, "ROLLBACK TRANSACTION"]  # the DML before it ran in the transaction, rolled back
+    assert _swap_dml(w, model, order[:order.index(DAILY)])[0] in queries
+    assert _snapshot(w, model) == before
+    assert w.query(f"SELECT COUNT(*) FROM {SWAP_TABLE}") == [(0,)] and len(_twins(w)) == len(model.tables)
+    assert build(w, model).rebuilt == () and _twins(w) == [] and _snapshot(w, model) == before
 
 
 def _order(w: BigQueryWarehouse, model: SemanticModel) -> list[str]:
@@ -245,6 +346,11 @@ def test_changed_options_and_clustering_applied_in_place_and_a_repartition_copie
         " partition_expiration_days = 3650, require_partition_filter = False,"
         " description = 'Performance per service, endpoint, region and environment per day, from the hourly"
         " rollup.'")]
+    journal = f"INSERT INTO `{PROJECT}.{DATASET}.{SWAP_TABLE}` (table_name, replace_table) VALUES (?, ?)"
+    queries = _queries(w, start)
+    begin, commit = _commit_point(queries, journal)  # the commit point lists it for its copy job, moves no rows
+    assert [s for s in _swap_dml(w, edited, [DAILY]) if s in commit] == []
+    assert queries.index(f"DROP TABLE IF EXISTS `{PROJECT}.{DATASET}.{DAILY}`") == begin + len(commit)  # then its copy
     cost = w.client.get_table(f"{PROJECT}.{DATASET}.{COST_DAILY}")
     assert (cost.clustering_fields, cost.time_partitioning.expiration_ms) == (["date", "service_key"], 4000 * 86_400_000)
     layouts = recorded_layouts(w, TransformRenderer(w.target(edited), "bigquery"))
@@ -254,50 +360,82 @@ def test_changed_options_and_clustering_applied_in_place_and_a_repartition_copie
     built.model = edited
 
 
+HOURLY_DAY = "    partition: {column: hour}\n    cluster_by: [service_key, endpoint_key]"
+HOURLY_MONTH = "    partition: {column: hour, granularity: month}\n    cluster_by: [service_key, endpoint_key]"
+
+
+def _rebuilt_with_readers(w: BigQueryWarehouse, model: SemanticModel, name: str) -> list[str]:
+    from lookwright.warehouse.build import build_order, downstream
+
+    renderer = TransformRenderer(w.target(model), "bigquery")
+    order = build_order(renderer)
+    found = downstream(renderer, order, {name})
+    return [t.name for t in order if t.name in found]
+
+
 def test_a_copy_refused_half_way_is_finished_by_the_next_build(built: Built) -> None:
-    w, model = built.warehouse, built.model
-    before = _snapshot(w, model)
-    Proxy.refuse_copy_to = DAILY
+    """A re-partitioned table with readers: the readers switch at the commit point, the table by
+    its copy job after it; the copy refused, the journal keeps it for the next build."""
+    w = built.warehouse
+    before = _snapshot(w, built.model)
+    model = _model(built.folder, {"performance.yml": (HOURLY_DAY, HOURLY_MONTH)})
+    rebuilt = _rebuilt_with_readers(w, model, HOURLY)
+    assert rebuilt[0] == HOURLY and len(rebuilt) > 1
+    Proxy.refuse_copy_to = HOURLY
+    start = len(w.sent)
     try:
         with pytest.raises(WarehouseError) as failure:
-            build(w, model, full_refresh=True)
+            build(w, model)
     finally:
         Proxy.refuse_copy_to = None
     message = str(failure.value)
-    assert message.startswith(f"COPY {PROJECT}.{DATASET}.{DAILY}__lw_next TO {PROJECT}.{DATASET}.{DAILY}: 403 ")
+    assert message.startswith(f"COPY {PROJECT}.{DATASET}.{HOURLY}__lw_next TO {PROJECT}.{DATASET}.{HOURLY}: 403 ")
     assert message.endswith(DENIED)
-    assert f"{DAILY}__lw_next" in _twins(w)  # committed: the twins wait in the journal, nothing is lost
-    assert w.query(f"SELECT COUNT(*) FROM {SWAP_TABLE}")[0][0] == len(model.tables)
+    readers = _swap_dml(w, model, rebuilt[1:])
+    _, commit = _commit_point(_queries(w, start), readers[0])
+    assert commit[1:1 + len(readers)] == readers  # committed: the readers hold their new rows
+    assert [s.sql for s in w.sent[start:] if s.kind == "copy"] == [
+        f"COPY {PROJECT}.{DATASET}.{HOURLY}__lw_next TO {PROJECT}.{DATASET}.{HOURLY}"]
+    assert w.query(f"SELECT table_name, replace_table FROM {SWAP_TABLE}") == [(HOURLY, True)]
+    assert _twins(w) == sorted(f"{name}__lw_next" for name in rebuilt)  # the readers' dropped by the next build
+    assert not w.table_exists(HOURLY)  # dropped for its copy: missing until the next build copies it
+    assert _snapshot(w, model, missing=HOURLY) == {k: v for k, v in before.items() if k != HOURLY}
+    start = len(w.sent)
     assert build(w, model).rebuilt == ()  # the layouts were recorded at the commit point
+    assert [s.sql for s in w.sent[start:] if s.kind == "copy"] == [
+        f"COPY {PROJECT}.{DATASET}.{HOURLY}__lw_next TO {PROJECT}.{DATASET}.{HOURLY}"]
     assert _twins(w) == [] and w.query(f"SELECT COUNT(*) FROM {SWAP_TABLE}") == [(0,)]
+    assert recorded_layouts(w, TransformRenderer(w.target(model), "bigquery"))[HOURLY].partition == "hour/month"
     assert _snapshot(w, model) == before
+    built.model = model
 
 
 def test_a_copy_timing_out_is_cancelled_and_the_next_build_finishes_the_swap(built: Built, proxy: str) -> None:
-    w, model = built.warehouse, built.model
-    before = _snapshot(w, model)
-    Proxy.stall_copy_to, Proxy.stalled, Proxy.cancelled = DAILY, [], []
+    w = built.warehouse
+    before = _snapshot(w, built.model)
+    model = _model(built.folder, {"performance.yml": (HOURLY_MONTH, HOURLY_DAY)})  # back to daily partitions
+    rebuilt = _rebuilt_with_readers(w, model, HOURLY)
+    Proxy.stall_copy_to, Proxy.stalled, Proxy.cancelled = HOURLY, [], []
     try:
         with (BigQueryWarehouse(PROJECT, DATASET, endpoint=proxy, timeout_s=10, command="test") as quick,
               pytest.raises(WarehouseError) as failure):
-            build(quick, model, full_refresh=True)
+            build(quick, model)
     finally:
         Proxy.stall_copy_to = None
-    assert str(failure.value) == (f"COPY {PROJECT}.{DATASET}.{DAILY}__lw_next TO {PROJECT}.{DATASET}.{DAILY}:"
+    assert str(failure.value) == (f"COPY {PROJECT}.{DATASET}.{HOURLY}__lw_next TO {PROJECT}.{DATASET}.{HOURLY}:"
                                   " no result within 10 s; the job was cancelled")
     assert len(Proxy.stalled) == 1 and Proxy.cancelled == Proxy.stalled
-    order = _order(w, model)
-    swapped = order[:order.index(DAILY)]  # copied before it; DAILY and what follows wait as twins
-    assert _twins(w) == sorted(f"{name}__lw_next" for name in order if name not in swapped)
-    assert w.query(f"SELECT COUNT(*) FROM {SWAP_TABLE}")[0][0] == len(model.tables)  # the whole swap list
-    assert _snapshot(w, model) == before  # every table as it was (the copied ones hold the same rows)
+    assert _twins(w) == sorted(f"{name}__lw_next" for name in rebuilt)
+    assert w.query(f"SELECT table_name, replace_table FROM {SWAP_TABLE}") == [(HOURLY, True)]
+    assert not w.table_exists(HOURLY)  # dropped for its copy (the residual window plan prints)
+    assert _snapshot(w, model, missing=HOURLY) == {k: v for k, v in before.items() if k != HOURLY}
     start = len(w.sent)
     assert build(w, model).rebuilt == ()  # the next build finishes the swap, then builds incrementally
-    copies = [s.sql for s in w.sent[start:] if s.kind == "copy"]
-    assert copies == [f"COPY {PROJECT}.{DATASET}.{name}__lw_next TO {PROJECT}.{DATASET}.{name}"
-                      for name in order if name not in swapped]
+    assert [s.sql for s in w.sent[start:] if s.kind == "copy"] == [
+        f"COPY {PROJECT}.{DATASET}.{HOURLY}__lw_next TO {PROJECT}.{DATASET}.{HOURLY}"]
     assert _twins(w) == [] and w.query(f"SELECT COUNT(*) FROM {SWAP_TABLE}") == [(0,)]
     assert _snapshot(w, model) == before
+    built.model = model
 
 
 def test_every_statement_sent_passes_zetasql(built: Built) -> None:

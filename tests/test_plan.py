@@ -9,6 +9,7 @@ import pytest
 
 pytest.importorskip("zetasql", reason="zetasql is not installed")
 
+from lookwright.commands.plan import SWAP_WINDOW
 from lookwright.model.compile import load_model
 from lookwright.model.ir import SemanticModel
 from lookwright.sqlgen.analyzer import analyzer_for
@@ -118,7 +119,11 @@ def test_plan_cli_prints_statements_and_declared_queries(capsys: pytest.CaptureF
            " from its whole sources on every build)" in lines  # one MERGE a dimension: it keeps every member
     assert "       raw_db_query_log (partition log_timestamp): NOT PRUNED: reads every partition (the table is rebuilt in" \
            " full on every build)" in lines  # bridge_service_resource
-    assert lines[lines.index("declared queries: 6") - 1].startswith("not atomic across tables: each step commits")
+    swap = lines[lines.index("declared queries: 6") - 1]  # the window a reader may see a mix in
+    assert swap == SWAP_WINDOW and swap.startswith("not atomic across tables: each step of an incremental build")
+    assert ("switches its tables at one commit point (on BigQuery one DML transaction), except, on BigQuery, each"
+            " table that needs a new table (a re-partition, a retyped, removed or reordered column): a copy job puts"
+            " it in place after the commit point") in swap
     with pytest.raises(SystemExit) as exit_:
         main(["plan", "--now", "2025-03-04 10:17", "--strict", "--model", str(ROOT / "semantic"),
               "--lookml", str(ROOT / "generated_lookml")])

@@ -18,10 +18,13 @@ if TYPE_CHECKING:
     from lookwright.warehouse.plan import PlannedStatement
 
 
-SWAP_WINDOW = ("not atomic across tables: each step commits on its own, and a rebuild on BigQuery swaps its"
-               " tables in by one copy job each after its commit point; until the last step or copy (or the"
-               " next build, which finishes an interrupted swap first) a reader may see a new table beside"
-               " an older one (ARCHITECTURE.md, \"What a reader sees during a build\")")
+SWAP_WINDOW = ("not atomic across tables: each step of an incremental build commits on its own, so between two"
+               " steps a reader may see a new table beside an older one. A rebuild (full refresh, model change)"
+               " switches its tables at one commit point (on BigQuery one DML transaction), except, on BigQuery,"
+               " each table that needs a new table (a re-partition, a retyped, removed or reordered column): a copy"
+               " job puts it in place after the commit point, the old table dropped just before; from the commit"
+               " to its copy (or to the next build, which finishes an interrupted swap first) a reader sees it"
+               " old, then missing, beside the new others (ARCHITECTURE.md, \"What a reader sees during a build\")")
 
 
 def _why_whole(model: SemanticModel, statement: PlannedStatement) -> str:

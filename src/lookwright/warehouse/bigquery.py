@@ -477,6 +477,12 @@ class BigQueryWarehouse(Warehouse):
                                  " so BigQuery rolled it back")
         try:
             self._run("COMMIT TRANSACTION", None, control=True)
+        except WarehouseError:
+            # A COMMIT that failed committed nothing; one that never reached BigQuery left the
+            # transaction open in the session, which later transactions reuse: end it.
+            self._failed_in_transaction = True
+            self.rollback()
+            raise
         finally:
             self._in_transaction = False
 

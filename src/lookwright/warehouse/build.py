@@ -3,12 +3,14 @@
 BigQuery's rules hold by construction, on DuckDB too:
 - DDL never runs inside a BigQuery transaction: tables are created, columns added and options
   altered before any `BEGIN`; a full build writes every table into a new staging twin
-  (`<table>__lw_next`) and swaps the twins in at the end without copying rows by DML. DuckDB swaps
-  them all in one transaction (DROP + RENAME; its DDL is transactional). BigQuery's DDL is not, so
-  the twins are swapped in by copy jobs (free, atomic per table) after a commit point: one DML
-  transaction records the new layouts and the list of twins to swap in `lookwright_swap_pending`;
-  a swap interrupted after it is finished by the next build, before anything else. Either way a
-  rebuild that fails or is interrupted before its commit point leaves the previous tables as they were.
+  (`<table>__lw_next`) and swaps the twins in at one commit point. DuckDB swaps them all in one
+  transaction (DROP + RENAME; its DDL is transactional). BigQuery's DDL is not, so its commit point
+  is one DML transaction: it replaces the rows of every rebuilt table that keeps its layout by its
+  twin's (DELETE + INSERT ... SELECT), records the new layouts and the build state, and lists in
+  `lookwright_swap_pending` the tables that need a new table (a re-partition, a retyped, removed or
+  reordered column), which copy jobs put in place after it; a swap interrupted after the commit is
+  finished by the next build, before anything else. Either way a rebuild that fails or is
+  interrupted before its commit point leaves the previous tables as they were.
 - the layout each table was given is recorded (warehouse/layout.py): changed retention, partition
   filter, description or clustering is applied in place (BigQuery: one tables.update, no job),
   and a changed partitioning, a removed column or a retyped one gets a new table, staged and
@@ -22,8 +24,9 @@ BigQuery's rules hold by construction, on DuckDB too:
   last attributes), so the long-retention rollups holding its key still join; members are never
   deleted (which are unreferenced would take a scan of every referencing table's whole history).
 
-Not atomic across tables: each step commits on its own, and BigQuery's copy jobs follow the commit
-point one table at a time (ARCHITECTURE.md, "What a reader sees during a build").
+Not atomic across tables: each step commits on its own; a rebuild's tables switch at its commit
+point, except, on BigQuery, those needing a new table, whose copy jobs follow it one table at a time
+(ARCHITECTURE.md, "What a reader sees during a build").
 """
 
 from __future__ import annotations
@@ -753,14 +756,31 @@ def _rebuild(warehouse: Warehouse, renderer: TransformRenderer, order: list[Tabl
     return results
 
 
+def _new_table(change: LayoutChange | None) -> bool:
+    """Whether a rebuilt table must become a new table on BigQuery: DML cannot change its
+    partitioning or its columns' types and order (a column added in place is appended)."""
+    return change is not None and (change.needs_new_table or change.reordered)
+
+
+def _move_statements(renderer: TransformRenderer, table: TableIR) -> list[tuple[str, Params]]:
+    """DML putting the twin's rows in the table's place (valid in a BigQuery transaction)."""
+    every = renderer.all_partitions(table) if table.require_partition_filter else "TRUE"
+    columns = ", ".join(c.name for c in table.columns)
+    own, twin = renderer.own(table.name), _twin(renderer, table)
+    return [(f"DELETE FROM {own} WHERE {every}", None),
+            (f"INSERT INTO {own} ({columns})\nSELECT {columns} FROM {twin}\nWHERE {every}", None)]
+
+
 def _swap(warehouse: Warehouse, renderer: TransformRenderer, order: list[TableIR],
           changes: dict[str, LayoutChange], commit: list[tuple[str, Params]]) -> None:
-    """Put every twin in its table's place, recording the new layouts, without copying rows by DML.
+    """Put every twin in its table's place at one commit point, recording the new layouts.
 
-    DuckDB: one transaction drops each table and renames its twin. BigQuery: one DML transaction
-    (the commit point) records the layouts and the twins to swap; then copy jobs put each twin in
-    place (onto a new table where the partitioning or columns changed: a copy cannot change them)
-    and the twins are dropped.
+    DuckDB: one transaction drops each table and renames its twin. BigQuery (no DDL in a
+    transaction): one DML transaction, the commit point, replaces the rows of every table that
+    keeps its layout by its twin's (DELETE + INSERT ... SELECT), records the layouts and the build
+    state, and lists in `lookwright_swap_pending` the tables that need a new table (a changed
+    partitioning, a retyped, removed or reordered column: DML cannot change them); after it, one
+    copy job each puts those twins in place (`_swap_in`), and the twins are dropped.
     """
     record = _record_statements(renderer, [t for t in order if t.name in changes]) + commit
     if warehouse.transactional_ddl:
@@ -770,13 +790,20 @@ def _swap(warehouse: Warehouse, renderer: TransformRenderer, order: list[TableIR
             statements.append((f"ALTER TABLE {_twin(renderer, table)} RENAME TO {table.name}", None))
         _run_with(warehouse, statements + record)
         return
-    pending = [(t.name, t.name in changes) for t in order]  # changed columns or partitioning: a new table
-    journal = renderer.raw(SWAP_TABLE)
-    values: list[object] = [value for row in pending for value in row]
-    rows = ", ".join("(?, ?)" for _ in pending)
-    _run_with(warehouse, [(f"DELETE FROM {journal} WHERE TRUE", None),
-                          (f"INSERT INTO {journal} (table_name, replace_table) VALUES {rows}", values), *record])
-    _swap_in(warehouse, renderer, pending)
+    replaced = [t for t in order if _new_table(changes.get(t.name))]
+    moved = [t for t in order if t not in replaced]
+    swap = [statement for table in moved for statement in _move_statements(renderer, table)]
+    if replaced:
+        journal = renderer.raw(SWAP_TABLE)
+        values: list[object] = [value for t in replaced for value in (t.name, True)]
+        rows = ", ".join("(?, ?)" for _ in replaced)
+        swap += [(f"DELETE FROM {journal} WHERE TRUE", None),
+                 (f"INSERT INTO {journal} (table_name, replace_table) VALUES {rows}", values)]
+    _run_with(warehouse, swap + record)  # the commit point: before it every table is as it was
+    if replaced:
+        _swap_in(warehouse, renderer, [(t.name, True) for t in replaced])
+    for table in moved:  # in place since the commit; one left behind is dropped by the next prepare
+        warehouse.execute(f"DROP TABLE {_twin(renderer, table)}")
 
 
 def _state_statements(renderer: TransformRenderer, seen_through: datetime | None,
