@@ -7,23 +7,37 @@ times out (a loopback proxy answers that copy job as running, forever).
 
 from __future__ import annotations
 
+import http.client
 import json
+import shutil
 import threading
+import time
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import pytest
 
 pytest.importorskip("google.cloud.bigquery", reason="google-cloud-bigquery is not installed")
 
+from bq_emulator import Emulator, bq_emulator_fixture  # noqa: F401
+from conftest_looker import Generated, read_tree
+from fakes.looker_server import FakeLooker
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery
 from test_bigquery_bad_input import DENIED, WRONG_PLACE, FakeBigQuery
 from test_validate_sql import BROKEN_LINE, FLAGSHIP_FIELDS, FLAGSHIP_VIEWS, broken_model
 
 from lookwright.cli import main
+from lookwright.errors import WarehouseError
+from lookwright.warehouse.bigquery import BigQueryWarehouse
 
 ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["conftest_looker"]
+ANSWER_GET = FakeBigQuery.do_GET  # as the fake answers GETs (tests replace do_GET with wrappers of it)
 UNRECOGNIZED = "Unrecognized name: no_such_column at [1:8]"
 
 
@@ -62,7 +76,7 @@ def _no_tables(handler: FakeBigQuery) -> None:
     if "/tables/" in handler.path:
         handler._error(404, "notFound", f"Not found: Table p:d.{handler.path.split('/tables/')[1].split('?')[0]}")
     else:
-        FakeBigQuery.do_GET(handler)
+        ANSWER_GET(handler)
 
 
 def _exit(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -97,6 +111,17 @@ def test_validate_sql_on_bigquery_sends_only_dry_runs_and_bisects_to_the_field(
     assert all(job["configuration"]["dryRun"] is True for job in FakeBigQuery.jobs)
 
 
+def test_plan_on_bigquery_dry_runs_every_statement(fake: str, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(FakeBigQuery, "do_POST", DryRuns.do_POST)
+    code, out, _ = _exit(["plan", "--now", "2025-03-04 10:17", "--warehouse", f"bigquery:p.d@{fake}",
+                          "--price-per-tib", "5", "--model", str(ROOT / "semantic")], capsys)
+    assert code == 0
+    assert ("bytes: unknown (an endpoint override is taken for an emulator, whose dry runs report none)"
+            in out.splitlines())
+    assert FakeBigQuery.jobs and all(job["configuration"]["dryRun"] is True for job in FakeBigQuery.jobs)
+    assert {job["configuration"]["labels"]["command"] for job in FakeBigQuery.jobs} == {"plan"}
+
 def test_validate_takes_the_bigquery_options(fake: str, capsys: pytest.CaptureFixture[str],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(FakeBigQuery, "mode", "located")
@@ -109,3 +134,178 @@ def test_validate_takes_the_bigquery_options(fake: str, capsys: pytest.CaptureFi
     assert jobs and {job["jobReference"]["location"] for job in jobs} == {"US"}
     assert {job["configuration"]["labels"]["command"] for job in jobs} == {"validate"}
     assert {job["configuration"]["query"]["maximumBytesBilled"] for job in jobs} == {"1000"}
+
+
+
+ANSWER_POST = FakeBigQuery.do_POST
+
+
+def _hanging_insert(handler: FakeBigQuery) -> None:
+    """jobs.insert answers (the job created, running) only after the client's read timeout."""
+    if handler.path.split("?")[0].endswith("/jobs"):
+        time.sleep(3)
+    ANSWER_POST(handler)
+
+
+def test_a_job_whose_insert_call_outlasts_the_timeout_is_cancelled(
+        fake: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The insert's HTTP read times out and its retries run out of time: the job, named by us, is cancelled."""
+    monkeypatch.setattr(FakeBigQuery, "mode", "slow")
+    monkeypatch.setattr(FakeBigQuery, "do_POST", _hanging_insert)
+    with BigQueryWarehouse("p", "d", endpoint=fake, timeout_s=1.0, command="test") as w,\
+            pytest.raises(WarehouseError) as failure:
+        w.execute("INSERT INTO t (a) VALUES (1)")
+    assert str(failure.value) == "INSERT INTO t (a) VALUES (1): no result within 1 s; the job was cancelled"
+    time.sleep(3.5)  # the fake records the insert when it answers, after the cancel
+    job_ids = {job["jobReference"]["jobId"] for job in FakeBigQuery.jobs}
+    assert len(job_ids) == 1 and next(iter(job_ids)).startswith("lookwright_")  # a retried insert: the same job
+    assert FakeBigQuery.cancelled == list(job_ids)
+
+# ---- on the emulator ------------------------------------------------------------------------------
+
+DAILY = "fact_performance_metrics_daily"
+
+
+class StallCopies(BaseHTTPRequestHandler):
+    """Forwards every request to the emulator, but answers a copy job onto `stall_to` as running, forever."""
+
+    upstream: ClassVar[str] = ""
+    stall_to: ClassVar[str | None] = None
+    stalled: ClassVar[list[str]] = []
+    cancelled: ClassVar[list[str]] = []
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _send(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for key, value in (headers or {"Content-Type": "application/json"}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _running(self, job_id: str) -> bytes:
+        return json.dumps({"jobReference": {"projectId": "lw-cli", "jobId": job_id, "location": "US"},
+                           "status": {"state": "RUNNING"}, "configuration": {"copy": {}}}).encode()
+
+    def _forward(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
+        path = self.path.split("?")[0]
+        job_id = path.split("/jobs/")[-1].removesuffix("/cancel") if "/jobs/" in path else ""
+        if job_id in self.stalled:
+            if path.endswith("/cancel"):
+                type(self).cancelled.append(job_id)
+                self._send(200, b'{"kind": "bigquery#jobCancelResponse", "job": ' + self._running(job_id) + b"}")
+            else:
+                self._send(200, self._running(job_id))
+            return
+        if self.command == "POST" and body and self.stall_to is not None:
+            job = json.loads(body)
+            copy = job.get("configuration", {}).get("copy")
+            if copy is not None and copy["destinationTable"]["tableId"] == self.stall_to:
+                type(self).stalled.append(job["jobReference"]["jobId"])
+                self._send(200, self._running(job["jobReference"]["jobId"]))
+                return
+        target = urlsplit(self.upstream)
+        connection = http.client.HTTPConnection(target.hostname or "", target.port, timeout=120)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+        connection.request(self.command, self.path, body=body or None, headers=headers)
+        answer = connection.getresponse()
+        data = answer.read()
+        kept = {k: v for k, v in answer.getheaders()
+                if k.lower() not in ("transfer-encoding", "connection", "content-length")}
+        self._send(answer.status, data, kept)
+        connection.close()
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
+
+
+@pytest.fixture(scope="module")
+def proxy(bq_emulator: Emulator) -> Iterator[str]:
+    StallCopies.upstream = bq_emulator.endpoint
+    server = ThreadingHTTPServer(("127.0.0.1", 0), StallCopies)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _client(endpoint: str, project: str) -> bigquery.Client:
+    return bigquery.Client(project=project, credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+                           client_options=ClientOptions(api_endpoint=endpoint))
+
+
+def test_a_copy_job_timing_out_in_a_rebuild_is_exit_3_naming_the_table(
+        proxy: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    client = _client(proxy, "lw-cli")
+    client.create_dataset("lw-cli.swap")
+    url = f"bigquery:lw-cli.swap@{proxy}"
+    assert _exit(["synth", "--days", "1", "--requests", "200", str(tmp_path / "sources")], capsys)[0] == 0
+    assert _exit(["load", "--warehouse", url, str(tmp_path / "sources")], capsys)[0] == 0
+    assert _exit(["build", "--warehouse", url, "--skip-checks"], capsys)[0] == 0
+    figures = f"SELECT COUNT(*), SUM(request_count), SUM(error_count) FROM `lw-cli.swap.{DAILY}`"
+    before = tuple(next(iter(client.query(figures).result())).values())
+    assert before[0] > 0
+    model = tmp_path / "semantic"
+    shutil.copytree(ROOT / "semantic", model)
+    performance = model / "performance.yml"
+    text = performance.read_text()
+    at = text.index(f"  - name: {DAILY}\n")  # its partitioning by month: a re-partition always takes a copy job
+    end = text.index("    partition: {column: date}\n", at) + len("    partition: {column: date}\n")
+    performance.write_text(text[:end].removesuffix("{column: date}\n") + "{column: date, granularity: month}\n"
+                           + text[end:])
+
+    StallCopies.stall_to, StallCopies.stalled, StallCopies.cancelled = DAILY, [], []
+    try:
+        code, _, err = _exit(["build", "--warehouse", url, "--model", str(model), "--skip-checks",
+                              "--job-timeout", "30"], capsys)
+    finally:
+        StallCopies.stall_to = None
+    assert code == 3
+    last = err.rstrip().splitlines()[-1]
+    assert last.startswith("error: COPY lw-cli.swap.")
+    assert last.endswith(f" TO lw-cli.swap.{DAILY}: no result within 30 s; the job was cancelled")
+    assert "Traceback" not in err
+    assert len(StallCopies.stalled) == 1 and StallCopies.cancelled == StallCopies.stalled
+
+    assert _exit(["build", "--warehouse", url, "--model", str(model), "--skip-checks"], capsys)[0] == 0
+    assert tuple(next(iter(client.query(figures).result())).values()) == before  # the next build finished the swap
+
+
+def test_verify_compares_the_declared_queries_with_bigquery(
+        bq_emulator: Emulator, fake_looker: FakeLooker, generated: Generated, looker_ini: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The model names shop-prod.main; the URL's dataset is where the tables were built, and where they are read."""
+    fake_looker.seed({rel: text for rel, text in read_tree(generated.lookml_dir).items() if rel.endswith(".lkml")})
+    client = _client(bq_emulator.endpoint, "lw-verify")
+    client.create_dataset("lw-verify.shop")
+    for statement in (
+            "CREATE TABLE `lw-verify.shop.customers` (id INT64, country STRING)",
+            "INSERT INTO `lw-verify.shop.customers` VALUES (1, 'DE'), (2, 'FR'), (3, 'DE')",
+            ("CREATE TABLE `lw-verify.shop.orders` (id INT64, customer_id INT64, status STRING,"
+            " created_at TIMESTAMP, amount NUMERIC)"),
+            ("INSERT INTO `lw-verify.shop.orders` VALUES"  # conftest_looker's rows, which the fake Looker reads
+            " (1, 1, 'complete', TIMESTAMP '2024-01-03 10:00:00', 10.50),"
+            " (2, 2, 'complete', TIMESTAMP '2024-01-04 11:00:00', 20.00),"
+            " (3, 3, 'returned', TIMESTAMP '2024-02-01 09:30:00', 7.25),"
+            " (4, 1, 'complete', TIMESTAMP '2024-02-11 18:00:00', 2.25)")):
+        client.query(statement).result()
+    argv = ["verify", "--looker-ini", str(looker_ini), "--project", "lw_project", "--lookml-dir",
+            str(generated.lookml_dir), "--model", str(generated.model_dir),
+            "--warehouse", f"bigquery:lw-verify.shop@{bq_emulator.endpoint}"]
+    code, out, _ = _exit(argv, capsys)
+    assert (code, out) == (0, "lw_project: generated LookML and Looker agree, 3 check queries equal the warehouse\n")
+
+    client.query("UPDATE `lw-verify.shop.orders` SET amount = amount * 2 WHERE status = 'returned'").result()
+    code, out, _ = _exit(argv, capsys)
+    assert code == 1
+    assert [line for line in out.splitlines() if line.startswith("│")] == [  # the returned order, doubled
+        "│ query german_revenue    │ DE, 27.25, 9.08333      │ DE, 20, 6.66667          │",
+        "│ query monthly_revenue   │ 2024-01, 30.5; 2024-02, │ 2024-01, 30.5; 2024-02,  │",
+        "│                         │ 16.75                   │ 9.5                      │",
+        "│ query revenue_by_status │ complete, 32.75, 3;     │ complete, 32.75, 3;      │",
+        "│                         │ returned, 14.5, 1       │ returned, 7.25, 1        │"]

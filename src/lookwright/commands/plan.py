@@ -90,8 +90,10 @@ def plan(model_dir: str, url: str | None, location: str | None, credentials_file
             console.print(f"       dry run failed: {statement.error}")
     total = result.bytes_processed
     cost = result.cost()
-    console.print("bytes: unknown offline (dry runs on BigQuery report them)" if total is None
-                  else f"bytes: {total:,}; on-demand cost ${cost:,.4f} at ${price_per_tib}/TiB")
+    unknown = ("bytes: unknown offline (dry runs on BigQuery report them)" if url is None
+               else "bytes: unknown (an endpoint override is taken for an emulator, whose dry runs report none)"
+               if "@" in url else "bytes: unknown (a dry run failed)")
+    console.print(unknown if total is None else f"bytes: {total:,}; on-demand cost ${cost:,.4f} at ${price_per_tib}/TiB")
     unpruned = result.unpruned
     rebuilds = sorted({table for table, _ in unpruned
                        if any(s.full_rebuild for s in result.statements if s.table == table)})

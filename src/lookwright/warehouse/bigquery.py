@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import re
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -307,30 +308,51 @@ class BigQueryWarehouse(Warehouse):
         self._record(sql, config, "query")
         job_retry = DEFAULT_JOB_RETRY if READ_ONLY.match(sql) and not self._in_transaction else None
         job: bigquery.QueryJob | None = None
+        # a job that may write is named here, so it can be cancelled even when its insert call timed out
+        job_id = None if job_retry is not None else f"lookwright_{uuid.uuid4().hex}"
         try:
-            job = self.client.query(sql, job_config=config, retry=self._retry, timeout=self.timeout_s,
-                                    job_retry=job_retry, location=location)
+            try:
+                job = self.client.query(sql, job_config=config, retry=self._retry, timeout=self.timeout_s,
+                                        job_retry=job_retry, location=location, job_id=job_id)
+            except api_exceptions.Conflict:
+                if job_id is None:
+                    raise
+                # the insert was retried after BigQuery had created the job: it is ours, follow it
+                found = self.client.get_job(job_id, location=location, retry=self._retry, timeout=self.timeout_s)
+                if not isinstance(found, bigquery.QueryJob):
+                    raise
+                job = found
             job.result(retry=self._retry, timeout=self.timeout_s)
-        except concurrent.futures.TimeoutError as error:
-            self._cancel(job)
+        except (concurrent.futures.TimeoutError, api_exceptions.RetryError) as error:
             if self._in_transaction:
                 self._failed_in_transaction = True
-            raise WarehouseError(f"{_first_line(sql)}: no result within {self.timeout_s:g} s;"
-                                 " the job was cancelled") from error
+            raise self._given_up(_first_line(sql), job, error, job_id, location) from error
         except _ERRORS as error:
             if self._in_transaction:
                 self._failed_in_transaction = True
             raise self._fail(sql, error) from error
         return job
 
-    def _cancel(self, job: bigquery.QueryJob | bigquery.CopyJob | bigquery.LoadJob | None) -> None:
+    def _given_up(self, statement: str, job: bigquery.QueryJob | bigquery.CopyJob | bigquery.LoadJob | None,
+                  error: BaseException, job_id: str | None = None, location: str | None = None) -> WarehouseError:
+        """No result in time (the poll timed out, or the API calls' retries ran out of time): cancel the job.
+
+        A job whose insert call got no answer is cancelled by the id it was given; without one
+        there is no job to name, and the failure is the API's own.
+        """
+        if job is not None:
+            job_id, location = job.job_id, job.location
+        if job_id is None:
+            return WarehouseError(f"{statement}: {_message(error)}")
+        self._cancel(job_id, location)
+        return WarehouseError(f"{statement}: no result within {self.timeout_s:g} s; the job was cancelled")
+
+    def _cancel(self, job_id: str, location: str | None) -> None:
         """Cancel a job that is still running (a client-side timeout does not stop it)."""
-        if job is None or job.job_id is None:
-            return
         try:
-            self.client.cancel_job(job.job_id, location=job.location, retry=self._retry, timeout=self.timeout_s)
+            self.client.cancel_job(job_id, location=location, retry=self._retry, timeout=self.timeout_s)
         except _ERRORS:
-            pass  # it finished or failed meanwhile; the caller reports the timeout either way
+            pass  # it finished, failed or never started meanwhile; the caller reports the timeout either way
 
     def dry_run(self, sql: str, params: Params = None) -> int:
         """Validate the statement without running it (nothing billed); the bytes it would process."""
@@ -365,10 +387,9 @@ class BigQueryWarehouse(Warehouse):
                 job = self.client.load_table_from_file(handle, reference, job_config=config, location=location,
                                                        timeout=self.timeout_s)
             job.result(retry=self._retry, timeout=self.timeout_s)
-        except concurrent.futures.TimeoutError as error:
-            self._cancel(job)  # a load job writes all its rows or none: cancelled, it writes none
-            raise WarehouseError(f"load job into {reference} from {path}: no result within {self.timeout_s:g} s;"
-                                 " the job was cancelled") from error
+        except (concurrent.futures.TimeoutError, api_exceptions.RetryError) as error:
+            # a load job writes all its rows or none: cancelled, it writes none
+            raise self._given_up(f"load job into {reference} from {path}", job, error) from error
         except (*_ERRORS, OSError) as error:
             raise WarehouseError(f"load job into {reference} from {path}: {_message(error)}") from error
 
@@ -396,9 +417,8 @@ class BigQueryWarehouse(Warehouse):
             job = self.client.copy_table(source_id, destination_id, job_config=config, location=location,
                                          retry=self._retry, timeout=self.timeout_s)
             job.result(retry=self._retry, timeout=self.timeout_s)
-        except concurrent.futures.TimeoutError as error:
-            self._cancel(job)
-            raise WarehouseError(f"{statement}: no result within {self.timeout_s:g} s; the job was cancelled") from error
+        except (concurrent.futures.TimeoutError, api_exceptions.RetryError) as error:
+            raise self._given_up(statement, job, error) from error
         except _ERRORS as error:
             raise WarehouseError(f"{statement}: {_message(error)}") from error
 
