@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ pytest.importorskip("zetasql", reason="zetasql is not installed")
 from bq_emulator import Emulator, bq_emulator_fixture  # noqa: F401
 
 from lookwright.checks.rollups import validate_rollups
-from lookwright.demo.pipeline import source_files
+from lookwright.demo.pipeline import DemoSummary, source_files, summarize
 from lookwright.demo.synth import SynthConfig, synthesize
 from lookwright.model.compile import load_model
 from lookwright.model.ir import SemanticModel
@@ -56,6 +56,7 @@ class Run:
     warehouse: Warehouse
     reports: dict[str, BuildReport]
     checks: CheckRun | None = None
+    summary: DemoSummary | None = None
 
 
 def _figures(w: Warehouse, model: SemanticModel) -> dict[str, Any]:
@@ -128,6 +129,7 @@ def _pipeline(w: Warehouse, model: SemanticModel, files: list[tuple[str, Path]])
     with pytest.raises(Interrupted):
         build(w, model, full_refresh=True, on_step=interrupt)
     figures.append(_figures(w, model))
+    run.summary = summarize(w, model)  # what `lookwright demo --warehouse` prints
     return run, figures
 
 
@@ -180,6 +182,22 @@ def test_numbers_equal_duckdb_after_every_step(duckdb_run: tuple[Run, list[Any]]
     assert [(r.table, r.check_name, r.failing) for r in bq_run.checks.results] == [
         (r.table, r.check_name, r.failing) for r in duck_run.checks.results]
     assert bq_run.checks.failures == ()
+
+
+def test_the_demo_summary_is_the_same_on_bigquery(duckdb_run: tuple[Run, list[Any]],
+                                                  bigquery_run: tuple[Run, list[Any]]) -> None:
+    duck, bq = duckdb_run[0].summary, bigquery_run[0].summary
+    assert duck is not None and bq is not None
+    assert bq.rows == duck.rows and all(n > 0 for name, n in duck.rows if name.startswith(("fact_", "dim_")))
+    for mine, theirs in ((bq.cost_by_team, duck.cost_by_team), (bq.cost_per_request, duck.cost_per_request),
+                         (bq.efficiency, duck.efficiency), (bq.attribution, duck.attribution)):
+        assert [row[0] for row in mine] == [row[0] for row in theirs] and theirs
+        assert [row[1:] for row in mine] == [pytest.approx(row[1:], rel=1e-9) for row in theirs]
+    assert [row[0] for row in bq.per_service] == [row[0] for row in duck.per_service] and duck.per_service
+    assert [row[1:] for row in bq.per_service] == [pytest.approx(row[1:], rel=1e-9) for row in duck.per_service]
+    assert bq.incidents == tuple(
+        replace(i, cost_per_1k=pytest.approx(i.cost_per_1k, rel=1e-9),
+                normal_cost_per_1k=pytest.approx(i.normal_cost_per_1k, rel=1e-9)) for i in duck.incidents)
 
 
 def test_validate_rollups_passes_on_bigquery(bigquery_run: tuple[Run, list[Any]], model: SemanticModel) -> None:

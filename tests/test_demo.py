@@ -155,10 +155,11 @@ def test_planted_incidents_are_found_again_at_the_demo_density(tmp_path: Path) -
     config = SynthConfig(days=1, requests=round(SynthConfig.requests / SynthConfig.days))
     paths = DemoPaths(tmp_path)
     ensure_sources(paths, config, lambda _: None)
-    build_warehouse(paths, load_model(ROOT / "semantic"), lambda _: None, lambda *_: None)
+    model = load_model(ROOT / "semantic")
+    build_warehouse(paths, model, lambda _: None, lambda *_: None)
     planted = json.loads((paths.sources / "incidents.json").read_text(encoding="utf-8"))
     with DuckDBWarehouse(paths.warehouse) as w:
-        found = find_incidents(w)
+        found = find_incidents(w, model)
     assert [(i["service"], i["region"], i["start"], i["end"], i["kind"]) for i in planted] == PLANTED
     assert [(f.service, f.region, f.first_hour, f.last_hour, f.what) for f in found] == FOUND
     assert all(f.cost_per_1k is not None and f.normal_cost_per_1k is not None for f in found)

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from lookwright.demo.synth import SynthConfig, synthesize
 from lookwright.model.ir import SemanticModel
+from lookwright.sqlgen.dialects import DIALECTS
+from lookwright.sqlgen.render import every_partition
 from lookwright.warehouse.base import Warehouse
 from lookwright.warehouse.build import STATE_TABLE, BuildReport, build
 from lookwright.warehouse.duckdb import DuckDBWarehouse
@@ -131,29 +135,45 @@ def _rows(warehouse: Warehouse, sql: str) -> list[tuple[Any, ...]]:
     return warehouse.query(sql)
 
 
+def _count(warehouse: Warehouse, model: SemanticModel, name: str) -> int:
+    where = f" WHERE {_every(model, warehouse, name)}" if name in model.tables else ""
+    return int(_rows(warehouse, f"SELECT COUNT(*) FROM {name}{where}")[0][0])
+
+
+def _every(model: SemanticModel, warehouse: Warehouse, name: str, alias: str = "") -> str:
+    """A predicate reading every partition of a model table: BigQuery refuses a query of a table
+    with `require_partition_filter` that does not filter its partition column."""
+    return every_partition(model.tables[name], DIALECTS[warehouse.dialect], alias) or "TRUE"
+
+
 def summarize(warehouse: Warehouse, model: SemanticModel) -> DemoSummary:
-    """The demo's summary, read from the built tables."""
+    """The demo's summary, read from the built tables (on DuckDB or BigQuery)."""
     names = sorted(RAW_TABLES) + sorted(model.tables) + [STATE_TABLE, RESULTS_TABLE]
-    rows = tuple((name, int(_rows(warehouse, f"SELECT COUNT(*) FROM {name}")[0][0])) for name in names)
-    by_team = _rows(warehouse, """
+    rows = tuple((name, _count(warehouse, model, name)) for name in names)
+    cost = _every(model, warehouse, "fact_cost_hourly", "c")
+    joined = _every(model, warehouse, "fact_performance_cost_joined", "j")
+    by_team = _rows(warehouse, f"""
         SELECT COALESCE(s.team, '(no team)') AS team,
                SUM(CASE WHEN NOT c.is_estimated THEN c.total_cost ELSE 0 END) AS real_cost,
                SUM(CASE WHEN c.is_estimated THEN c.total_cost ELSE 0 END) AS estimated_cost
         FROM fact_cost_hourly AS c JOIN dim_service AS s ON s.service_key = c.service_key
+        WHERE {cost}
         GROUP BY 1 ORDER BY real_cost DESC, team""")
     per_request = _rows(warehouse, f"""
         SELECT s.service_name, SUM(j.total_cost) / SUM(j.request_count) AS cost_per_request,
                SUM(j.request_count) AS requests
         FROM fact_performance_cost_joined AS j JOIN dim_service AS s ON s.service_key = j.service_key
+        WHERE {joined}
         GROUP BY 1 HAVING SUM(j.request_count) > 0
         ORDER BY cost_per_request DESC, s.service_name LIMIT {TOP}""")
     efficiency = _rows(warehouse, f"""
         SELECT s.service_name, AVG(j.performance_efficiency_score) AS score
         FROM fact_performance_cost_joined AS j JOIN dim_service AS s ON s.service_key = j.service_key
-        WHERE j.performance_efficiency_score IS NOT NULL
+        WHERE j.performance_efficiency_score IS NOT NULL AND {joined}
         GROUP BY 1 ORDER BY score DESC, s.service_name LIMIT {TOP}""")
-    attribution = _rows(warehouse, """
-        SELECT attribution_method, SUM(total_cost) FROM fact_cost_hourly GROUP BY 1 ORDER BY 1""")
+    attribution = _rows(warehouse, f"""
+        SELECT c.attribution_method, SUM(c.total_cost) FROM fact_cost_hourly AS c WHERE {cost}
+        GROUP BY 1 ORDER BY 1""")
     return DemoSummary(
         rows=rows,
         cost_by_team=tuple((str(t), float(r), float(e)) for t, r, e in by_team),
@@ -161,7 +181,7 @@ def summarize(warehouse: Warehouse, model: SemanticModel) -> DemoSummary:
         efficiency=tuple((str(s), float(v)) for s, v in efficiency),
         attribution=tuple((str(m), float(c)) for m, c in attribution),
         per_service=per_service(warehouse, model),
-        incidents=find_incidents(warehouse),
+        incidents=find_incidents(warehouse, model),
     )
 
 
@@ -183,7 +203,8 @@ def per_service(warehouse: Warehouse, model: SemanticModel) -> tuple[tuple[Any, 
 
     every_day = {"fact_performance_cost_joined.joined_date": "after 1970-01-01"}  # not the explore's always_filter
     spec = QuerySpec("fact_performance_cost_joined", PER_SERVICE_FIELDS, every_day, model.warehouse.timezone)
-    sql = query_sql(model, spec, ("fact_performance_cost_joined.sum_total_cost desc",))
+    sql = query_sql(warehouse.target(model), spec, ("fact_performance_cost_joined.sum_total_cost desc",),
+                    dialect=warehouse.dialect)
     return tuple(tuple(row) for row in warehouse.query(sql) if row[3])
 
 
@@ -200,43 +221,99 @@ class FoundIncident:
     normal_cost_per_1k: float | None
 
 
-def find_incidents(warehouse: Warehouse) -> tuple[FoundIncident, ...]:
+@dataclass(frozen=True)
+class _Hour:
+    """One service-region-hour of the joined fact (hours with requests)."""
+
+    service: str
+    region: str
+    hour: datetime
+    requests: int
+    errors: int
+    p95: float | None
+    cost: float | None
+
+
+@dataclass(frozen=True)
+class _Normal:
+    """A service-region's own normal: median hourly p95, overall error rate and cost per 1k requests."""
+
+    p95: float | None
+    error_rate: float
+    cost_per_1k: float | None
+
+
+RUN_GAP = timedelta(hours=2)  # flagged hours at most this far apart are one incident
+MIN_REQUESTS = 20
+
+
+def find_incidents(warehouse: Warehouse, model: SemanticModel) -> tuple[FoundIncident, ...]:
     """Hours (with >= 20 requests) whose p95 is >= 5x the service-region's median hourly p95, or whose
     error rate is >= 10 points above its overall error rate, merged into runs (one quiet hour, e.g. a night hour
-    with few requests, does not split an incident)."""
-    rows = warehouse.query("""
-        WITH hourly AS (
-          SELECT s.service_name AS service, r.region_code AS region, j.hour,
-                 SUM(j.request_count) AS requests, SUM(j.error_count) AS errors, MAX(j.duration_p95_ms) AS p95,
-                 SUM(j.total_cost) AS cost
-          FROM fact_performance_cost_joined j JOIN dim_service s USING (service_key)
-          JOIN dim_region r USING (region_key)
-          WHERE j.request_count > 0 GROUP BY 1, 2, 3),
-        normal AS (
-          SELECT service, region, median(p95) AS p95, 1.0 * SUM(errors) / SUM(requests) AS error_rate,
-                 1000 * SUM(cost) / SUM(requests) AS cost_per_1k
-          FROM hourly GROUP BY 1, 2),
-        flagged AS (
-          SELECT h.*, n.p95 AS normal_p95, n.error_rate AS normal_errors, n.cost_per_1k AS normal_cost,
-                 h.requests >= 20 AND h.p95 >= 5 * n.p95 AS slow,
-                 h.requests >= 20 AND 1.0 * h.errors / h.requests >= n.error_rate + 0.10 AS failing
-          FROM hourly h JOIN normal n USING (service, region)),
-        previous AS (
-          SELECT *, LAG(hour) OVER (PARTITION BY service, region, slow, failing ORDER BY hour) AS before
-          FROM flagged WHERE slow OR failing),
-        runs AS (
-          SELECT *, SUM(CASE WHEN hour - before <= INTERVAL 2 HOUR THEN 0 ELSE 1 END)
-                      OVER (PARTITION BY service, region, slow, failing ORDER BY hour) AS grp
-          FROM previous)
-        SELECT service, region, MIN(hour), MAX(hour), bool_or(slow), MAX(p95 / normal_p95), MAX(p95), ANY_VALUE(normal_p95),
-               SUM(errors) / SUM(requests), ANY_VALUE(normal_errors), 1000 * SUM(cost) / SUM(requests), ANY_VALUE(normal_cost)
-        FROM runs GROUP BY service, region, slow, failing, grp
-        HAVING COUNT(*) >= 1 ORDER BY MIN(hour), service""")
-    found = []
-    for service, region, first, last, slow, factor, p95, normal_p95, rate, normal_rate, cost, normal_cost in rows:
-        what = (f"p95 {factor:.1f}x normal ({p95:,.0f} ms vs {normal_p95:,.0f} ms)" if slow
-                else f"errors {100 * rate:.0f}% vs {100 * normal_rate:.1f}% normally")
-        found.append(FoundIncident(str(service), str(region), f"{first:%Y-%m-%d %H:00}", f"{last:%H:59}", what,
-                                   None if cost is None else float(cost),
-                                   None if normal_cost is None else float(normal_cost)))
-    return tuple(found)
+    with few requests, does not split an incident). One portable query reads the hours; the rest is Python,
+    so DuckDB and BigQuery find the same incidents."""
+    hours = _hours(warehouse, model)
+    groups: dict[tuple[str, str], list[_Hour]] = {}
+    for hour in hours:
+        groups.setdefault((hour.service, hour.region), []).append(hour)
+    found = [incident for members in groups.values() for incident in _incidents(members, _normal(members))]
+    return tuple(sorted(found, key=lambda f: (f.first_hour, f.service, f.region, f.what)))
+
+
+def _hours(warehouse: Warehouse, model: SemanticModel) -> list[_Hour]:
+    rows = warehouse.query(f"""
+        SELECT s.service_name, r.region_code, j.hour,
+               SUM(j.request_count), SUM(j.error_count), MAX(j.duration_p95_ms), SUM(j.total_cost)
+        FROM fact_performance_cost_joined AS j JOIN dim_service AS s ON s.service_key = j.service_key
+        JOIN dim_region AS r ON r.region_key = j.region_key
+        WHERE j.request_count > 0 AND {_every(model, warehouse, "fact_performance_cost_joined", "j")}
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""")
+    return [_Hour(str(service), str(region), hour, int(requests), int(errors),
+                  None if p95 is None else float(p95), None if cost is None else float(cost))
+            for service, region, hour, requests, errors, p95, cost in rows]
+
+
+def _normal(hours: list[_Hour]) -> _Normal:
+    requests = sum(h.requests for h in hours)
+    p95s = [h.p95 for h in hours if h.p95 is not None]
+    costs = [h.cost for h in hours if h.cost is not None]
+    return _Normal(statistics.median(p95s) if p95s else None, sum(h.errors for h in hours) / requests,
+                   1000 * sum(costs) / requests if costs else None)
+
+
+def _flags(hour: _Hour, normal: _Normal) -> tuple[bool, bool]:
+    """(slow, failing) for one hour."""
+    busy = hour.requests >= MIN_REQUESTS
+    slow = busy and hour.p95 is not None and normal.p95 is not None and hour.p95 >= 5 * normal.p95
+    failing = busy and hour.errors / hour.requests >= normal.error_rate + 0.10
+    return slow, failing
+
+
+def _incidents(hours: list[_Hour], normal: _Normal) -> list[FoundIncident]:
+    """Flagged hours with the same (slow, failing) flags, at most RUN_GAP apart, as one incident each."""
+    runs: dict[tuple[bool, bool], list[list[_Hour]]] = {}
+    for hour in sorted(hours, key=lambda h: h.hour):
+        flags = _flags(hour, normal)
+        if not any(flags):
+            continue
+        same = runs.setdefault(flags, [])
+        if same and hour.hour - same[-1][-1].hour <= RUN_GAP:
+            same[-1].append(hour)
+        else:
+            same.append([hour])
+    return [_incident(run, normal, slow) for (slow, _), found in runs.items() for run in found]
+
+
+def _incident(run: list[_Hour], normal: _Normal, slow: bool) -> FoundIncident:
+    requests = sum(h.requests for h in run)
+    costs = [h.cost for h in run if h.cost is not None]
+    if slow:
+        assert normal.p95 is not None
+        p95 = max(h.p95 for h in run if h.p95 is not None)
+        what = f"p95 {p95 / normal.p95:.1f}x normal ({p95:,.0f} ms vs {normal.p95:,.0f} ms)"
+    else:
+        rate = sum(h.errors for h in run) / requests
+        what = f"errors {100 * rate:.0f}% vs {100 * normal.error_rate:.1f}% normally"
+    first, last = run[0], run[-1]
+    return FoundIncident(first.service, first.region, f"{first.hour:%Y-%m-%d %H:00}", f"{last.hour:%H:59}", what,
+                         1000 * sum(costs) / requests if costs else None, normal.cost_per_1k)
