@@ -37,6 +37,7 @@ from lookwright.model.ir import SemanticModel
 from lookwright.sqlgen.dialects import DIALECTS
 from lookwright.warehouse.build import BuildReport, build
 from lookwright.warehouse.duckdb import DuckDBWarehouse
+from lookwright.warehouse.sources.ledger import LEDGER
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -254,6 +255,10 @@ def append_hour(warehouse: DuckDBWarehouse) -> tuple[datetime, dict[str, int]]:
             source = f"FROM {table} WHERE date_trunc('hour', {column}) = TIMESTAMP '{newest}'"
             added[table] = int(warehouse.query(f"SELECT COUNT(*) {source}")[0][0])
             warehouse.execute(f"INSERT INTO {table} SELECT * REPLACE ({shift}) {source}")
+            warehouse.execute(  # recorded in the load ledger, as the loaders do: builds read what landed from it
+                f"INSERT INTO {LEDGER} (raw_table, source_file, loaded_at, first_event, last_event, row_count)"
+                f" SELECT '{table}', source_file, MAX(loaded_at), MIN({column}), MAX({column}), COUNT(*) FROM {table}"
+                " WHERE source_file = 'bench:appended-hour' GROUP BY source_file")
     return newest + timedelta(hours=1), added
 
 

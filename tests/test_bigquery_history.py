@@ -29,7 +29,7 @@ pytest.importorskip("google.cloud.bigquery", reason="google-cloud-bigquery is no
 pytest.importorskip("zetasql", reason="zetasql is not installed")
 
 from bq_emulator import Emulator, bq_emulator_fixture  # noqa: F401
-from fixtures.build.raw import ROOT, T0, span
+from fixtures.build.raw import ROOT, T0, record_loads, span
 
 from lookwright.errors import WarehouseError
 from lookwright.model.compile import load_model
@@ -192,6 +192,7 @@ def built(proxy: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Buil
             columns = ", ".join(row)
             w.execute(f"INSERT INTO raw_spans ({columns}) VALUES ({', '.join('?' for _ in row)})",
                       list(row.values()))
+        record_loads(w, "raw_spans", rows)  # as the loader does
         w.sent.clear()
         model = _model(ROOT / "semantic")
         build(w, model)

@@ -8,11 +8,14 @@ changed since (restored, emptied), is read over every partition once, then recor
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from fixtures.build.raw import (
     LOADED,
     MODEL,
+    ROOT,
     T0,
     cur,
     insert,
@@ -25,6 +28,8 @@ from fixtures.build.raw import (
 
 from lookwright.warehouse import DuckDBWarehouse
 from lookwright.warehouse.build import WATERMARKS
+from lookwright.warehouse.sources import load
+from lookwright.warehouse.sources.ledger import LEDGER
 
 H = timedelta(hours=1)
 INCREMENTAL = sorted(name for name, t in MODEL.tables.items()
@@ -98,3 +103,106 @@ def test_a_table_emptied_past_its_recorded_window_is_read_whole_and_rebuilt_from
     assert w.query("SELECT COUNT(*) FROM fact_performance_requests")[0][0] == 7
     assert w.query(f"SELECT window_start FROM {WATERMARKS} WHERE table_name = 'fact_performance_requests'") == [
         (datetime(2025, 3, 3, 11),)]
+
+
+FIXTURES = ROOT / "tests" / "fixtures" / "sources"
+
+
+def test_each_load_records_its_rows_event_times_in_the_ledger_and_a_reload_deletes_only_their_partitions(
+        tmp_path: Path) -> None:
+    w = warehouse()
+    assert w.query(f"SELECT raw_table, source_file, loaded_at FROM {LEDGER}") == [("*", None, None)]  # new: nothing before
+    path = tmp_path / "cur.csv"
+    shutil.copy(FIXTURES / "cur" / "cur_legacy.csv", path)
+    first = load(w, "cur", path)
+    rows = w.query(f"SELECT raw_table, source_file, first_event, last_event, row_count FROM {LEDGER}"
+                   " WHERE raw_table <> '*'")
+    span_ = w.query("SELECT MIN(line_item_usage_start_date), MAX(line_item_usage_start_date) FROM raw_aws_cur")[0]
+    assert rows == [("raw_aws_cur", first.file, span_[0], span_[1], first.rows_loaded)]
+    loaded_at = w.query(f"SELECT loaded_at FROM {LEDGER} WHERE raw_table <> '*'")[0][0]
+    assert w.query("SELECT DISTINCT loaded_at FROM raw_aws_cur") == [(loaded_at,)]  # the same transaction
+    since = len(w.sent)
+    again = load(w, "cur", path)
+    delete = next(s for s in w.sent[since:] if s.startswith("DELETE FROM raw_aws_cur"))
+    assert delete == ("DELETE FROM raw_aws_cur WHERE source_file = ? AND line_item_usage_start_date >= ?"
+                      " AND line_item_usage_start_date <= ?")
+    assert w.query("SELECT COUNT(*) FROM raw_aws_cur")[0][0] == again.rows_loaded == first.rows_loaded
+    assert w.query(f"SELECT COUNT(*), MIN(first_event), MAX(last_event) FROM {LEDGER} WHERE raw_table <> '*'") == [
+        (2, span_[0], span_[1])]
+
+
+def _cost_window(w: DuckDBWarehouse, since: int) -> str:
+    """fact_cost_hourly's late-data window query, sent after `since`."""
+    return next(s for s in w.sent[since:] if s.startswith("SELECT MIN(hour) AS window_start") and "is_estimated" in s)
+
+
+def test_late_cost_reopens_its_hour_from_the_ledger_without_reading_a_raw_table() -> None:
+    w = warehouse()
+    insert(w, "raw_spans", [span(f"s{h}", f"s{h}", T0 + h * H + timedelta(minutes=1)) for h in range(6)])
+    insert(w, "raw_aws_cur", [cur(T0 + h * H, 1.0, service="checkout", environment="production") for h in range(6)])
+    run(w)
+    run(w)
+    insert(w, "raw_aws_cur", [cur(T0, 2.0, resource="i-2", service="checkout", environment="production",
+                                  loaded_at=LOADED + timedelta(days=2))])
+    since = len(w.sent)
+    report = run(w)
+    assert (report.step("fact_cost_hourly").mode, report.step("fact_cost_hourly").window_start) == ("incremental", T0)
+    window = _cost_window(w, since)
+    assert "raw_" not in window and "TIMESTAMP '2025-03-03 10:00:00'" in window  # a constant from the ledger
+    assert "is_estimated AND hour >= TIMESTAMP '2025-03-03 14:00:00'" in window  # from its last window on
+    assert [s for s in w.sent[since:] if "MAX(loaded_at)" in s] == [
+        f"SELECT MAX(loaded_at) FROM {LEDGER}",
+        (f"SELECT raw_table, MIN(first_event), MAX(last_event), MAX(loaded_at) FROM {LEDGER}"
+         " WHERE loaded_at > ? OR raw_table = '*' GROUP BY raw_table")]
+    assert w.query("SELECT hour, SUM(total_cost) FROM fact_cost_hourly GROUP BY 1 ORDER BY 1") == [
+        (T0, 3.0), *[(T0 + h * H, 1.0) for h in range(1, 6)]]
+
+
+def test_a_warehouse_loaded_before_the_ledger_existed_reads_its_raw_tables_once() -> None:
+    """An older lookwright loaded rows and kept no ledger: the ledger is created with a baseline (the
+    newest load then), and the first build whose previous build saw less reads the raw tables."""
+    w = warehouse()
+    insert(w, "raw_spans", [span(f"s{h}", f"s{h}", T0 + h * H + timedelta(minutes=1)) for h in range(6)])
+    insert(w, "raw_aws_cur", [cur(T0 + h * H, 1.0, service="checkout", environment="production") for h in range(6)])
+    run(w)
+    late = cur(T0, 2.0, resource="i-2", service="checkout", environment="production",
+               loaded_at=LOADED + timedelta(days=2))
+    w.execute(f"INSERT INTO raw_aws_cur ({', '.join(late)}) VALUES ({', '.join('?' for _ in late)})",
+              list(late.values()))  # as an older loader did
+    w.execute(f"DROP TABLE {LEDGER}")
+    since = len(w.sent)
+    report = run(w)
+    assert w.query(f"SELECT raw_table, loaded_at FROM {LEDGER}") == [("*", LOADED + timedelta(days=2))]
+    window = _cost_window(w, since)
+    assert "FROM raw_aws_cur WHERE loaded_at > TIMESTAMP '2025-03-04 00:00:00'" in window  # read, once
+    assert report.step("fact_cost_hourly").window_start == T0
+    assert w.query("SELECT hour, SUM(total_cost) FROM fact_cost_hourly GROUP BY 1 ORDER BY 1") == [
+        (T0, 3.0), *[(T0 + h * H, 1.0) for h in range(1, 6)]]
+    since = len(w.sent)
+    run(w)
+    window = _cost_window(w, since)
+    assert "raw_" not in window
+
+
+def test_dimensions_keyed_by_their_attributes_merge_only_what_the_new_loads_touched() -> None:
+    """dim_endpoint, dim_environment, dim_time and dim_user_segment read the raw partitions the loads
+    since the previous build touched (constants from the ledger) and end up as a full refresh makes them."""
+    w = _scenario()
+    run(w)
+    new = span("n", "n", T0 + 9 * H + timedelta(minutes=2), route="/api/new", segment="enterprise",
+               environment="staging", loaded_at=LOADED + H, source_file="new.jsonl")
+    insert(w, "raw_spans", [new])
+    since = len(w.sent)
+    run(w)
+    merges = {m[1]: sql for sql in w.sent[since:] if (m := re.match(r"MERGE INTO (dim_\w+)", sql)) is not None}
+    touched = "start_time >= TIMESTAMP '2025-03-03 19:02:00' AND start_time <= TIMESTAMP '2025-03-03 19:02:00'"
+    for name in ("dim_endpoint", "dim_environment", "dim_time", "dim_user_segment"):
+        assert touched in merges[name], name
+    assert "line_item_usage_start_date >= TIMESTAMP '2025-03-04 00:00:00' AND line_item_usage_start_date <" \
+           " TIMESTAMP '2025-03-04 00:00:00'" in merges["dim_environment"]  # no cost loaded since: nothing read
+    assert "FROM raw_spans\n  WHERE kind = 2 OR parent_span_id IS NULL\n" in merges["dim_service"]  # whole: its tags
+    assert ("/api/new",) in w.query("SELECT route FROM dim_endpoint")
+    assert w.query("SELECT COUNT(*), MIN(hour_start), MAX(hour_start) FROM dim_time") == [(10, T0, T0 + 9 * H)]
+    incremental = snapshot(w)
+    run(w, full_refresh=True)
+    assert snapshot(w) == incremental

@@ -133,7 +133,7 @@ DEMO_REBUILD = [
     ("fact_performance_service_monthly", "incremental", "2025-02-01 00:00", "20", "20"),
     ("fact_performance_service_weekly", "incremental", "2025-02-24 00:00", "20", "20"),
     ("fact_resource_metrics_hourly", "incremental", "2025-03-04 22:00", "90", "2,160"),
-    ("bridge_service_resource", "full", "", "461", "461"),
+    ("bridge_service_resource", "incremental", "2025-03-04 00:00", "175", "461"),  # its newest day
     ("fact_cost_hourly", "incremental", "2025-03-04 00:00", "1,466", "4,380"),
     ("fact_cost_service_daily", "incremental", "2025-03-03 00:00", "40", "40"),
     ("fact_cost_service_monthly", "incremental", "2025-02-01 00:00", "20", "20"),

@@ -8,6 +8,7 @@ CREATE TABLE IF NOT EXISTS `perf-cost-prod.observability.bridge_service_resource
   allocation_method STRING OPTIONS(description="tag, usage_share or activity."),
   allocation_share FLOAT64 OPTIONS(description="Share of the resource's cost (0-1) on that day.")
 )
+PARTITION BY date
 OPTIONS(
   description = "Which services use which resources, with each one's share of a shared resource."
 )

@@ -61,6 +61,7 @@ def model_tables(model: SemanticModel, extra: Mapping[str, Columns] | None = Non
     from lookwright.warehouse.layout import LAYOUT_COLUMNS, LAYOUT_TABLE
     from lookwright.warehouse.quality import RESULTS_COLUMNS
     from lookwright.warehouse.sources import RAW_TABLES
+    from lookwright.warehouse.sources.ledger import LEDGER, LEDGER_COLUMNS
     from lookwright.warehouse.sources.schema import raw_columns, stage_columns
 
     tables: dict[str, Columns] = {}
@@ -77,6 +78,7 @@ def model_tables(model: SemanticModel, extra: Mapping[str, Columns] | None = Non
     tables[LAYOUT_TABLE] = LAYOUT_COLUMNS
     tables[SWAP_TABLE] = SWAP_COLUMNS
     tables[WATERMARKS] = WATERMARK_COLUMNS
+    tables[LEDGER] = LEDGER_COLUMNS
     tables["data_quality_results"] = RESULTS_COLUMNS
     tables.update(extra or {})
     return tables

@@ -18,6 +18,11 @@ BigQuery's rules hold by construction, on DuckDB too:
 - every DELETE has a WHERE clause;
 - every window is computed first (one small query) and bound as a constant, so each statement
   filters the partition column of what it reads and writes with a constant and BigQuery prunes;
+  the windows themselves read no partition they do not rewrite: each table's newest row is read
+  from the window its last step rewrote (lookwright_watermarks), and what arrived since the previous
+  build, late data included, comes from the load ledger (sources/ledger.py), as constants; the
+  dimensions whose attributes are functions of their key merge only the raw partitions those
+  loads touched;
 - history is never lost: a full build keeps the rows of an incremental table that are older than
   anything its sources still hold (the 730- and 3,650-day rollups outlive the 90-day facts), and a
   dimension is merged by primary key, never emptied: a member whose raw rows expired stays (with its
@@ -65,6 +70,7 @@ from lookwright.warehouse.layout import (
     unrecorded_layout,
 )
 from lookwright.warehouse.sources import RAW_TABLES, create_raw_tables
+from lookwright.warehouse.sources.ledger import BASELINE, DATE_COLUMNS, LEDGER, event_column
 
 STATE_TABLE = "lookwright_build_state"
 STATE_COLUMNS = (("raw_loaded_through", "TIMESTAMP"),)
@@ -82,6 +88,10 @@ GRAIN_STEP = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day":
               "week": timedelta(weeks=1)}
 NEXT = "__lw_next"  # suffix of the staging twin a full build writes into
 EPOCH = datetime(1970, 1, 1)
+
+
+# raw table -> the first and last event time the loads since a moment touched (rows loaded or replaced)
+Loads = dict[str, tuple[datetime | None, datetime | None]]
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,16 @@ class TransformRenderer:
         assert base is not None
         self.sql.env.loader = jinja2.ChoiceLoader([base, jinja2.FileSystemLoader(str(DEFAULT_TEMPLATES))])
         self.dialect = self.sql.dialect
+        self.touched_reads: list[str] = []  # raw tables read through `touched` by the last render
+
+    def merges_new_loads(self, table: TableIR) -> bool:
+        """A dimension whose template reads only what the new loads touched (`touched`): its
+        attributes are functions of its key, so merging the new members is the whole update."""
+        if not merges_members(table) or table.transform is None:
+            return False
+        self.touched_reads = []
+        self.transform(table, None, {}, EPOCH)
+        return bool(self.touched_reads)
 
     def raw(self, name: str) -> str:
         """A raw (loader-owned) table, qualified like the model's tables."""
@@ -145,21 +165,58 @@ class TransformRenderer:
         """A model table in a FROM clause, read whole (a subquery saying so, where one is required)."""
         return read_all(self.model.tables[name], self.sql.ref(name), self.dialect)
 
-    def _context(self, table: TableIR, window_start: datetime | None,
-                 previous_loaded_at: datetime | None) -> dict[str, object]:
+    def _context(self, table: TableIR, window_start: datetime | None, previous_loaded_at: datetime | None,
+                 loads: Loads | None = None, recorded: datetime | None = None,
+                 new_loads: Loads | None = None) -> dict[str, object]:
+        null = f"CAST(NULL AS {self.dialect.column_type('TIMESTAMP')})"
+
+        def loaded_from(raw_table: str) -> str:
+            """The first hour of the rows loaded into a raw table since previous_loaded_at (NULL: none):
+            a constant from the load ledger, or, without one, a read of the raw table."""
+            if loads is not None:
+                first = loads.get(raw_table, (None, None))[0]
+                return null if first is None else self.literal(_hour_floor(first))
+            hour = self.dialect.trunc(f"CAST({event_column(raw_table)} AS {self.dialect.column_type('TIMESTAMP')})",
+                                      "hour")
+            since = self.literal(previous_loaded_at or EPOCH)
+            return f"(SELECT MIN({hour}) FROM {self.raw(raw_table)} WHERE loaded_at > {since})"
+
+        def since_recorded(column: str) -> str:
+            """The table's own rows from the window its last step rewrote (every partition: unknown)."""
+            return (self.all_partitions(table) if recorded is None
+                    else self.window_predicate(table, column, recorded))
+
+        def touched(raw_table: str, alias: str = "") -> str:
+            """A dimension merged from the new loads only (`new_loads_only`): the raw table's partitions
+            the loads since the previous build touched, as constants (none: an empty range)."""
+            self.touched_reads.append(raw_table)
+            column = f"{alias}.{event_column(raw_table)}" if alias else event_column(raw_table)
+            first, last = (new_loads or {}).get(raw_table, (None, None))
+            as_date = event_column(raw_table) in DATE_COLUMNS
+            if first is None or last is None:
+                empty = self.literal((previous_loaded_at or EPOCH).date() if as_date else previous_loaded_at or EPOCH)
+                return f"{column} >= {empty} AND {column} < {empty}"
+            low, high = (self.literal(v.date() if as_date else v) for v in (first, last))
+            return f"{column} >= {low} AND {column} <= {high}"
+
         return {
             "table": table, "ref": self.sql.ref, "raw": self.raw,
             "every_partition": lambda name, alias="": self.all_partitions(self.model.tables[name], alias),
             "window_start": None if window_start is None else self.literal(window_start),
             "previous_loaded_at": None if previous_loaded_at is None else self.literal(previous_loaded_at),
+            "loaded_from": loaded_from, "since_recorded": since_recorded,
+            "new_loads_only": new_loads is not None, "touched": touched,
         }
 
-    def transform(self, table: TableIR, window_start: datetime | None = None) -> str:
-        """The SELECT producing the table's rows (at or after window_start when given)."""
+    def transform(self, table: TableIR, window_start: datetime | None = None, new_loads: Loads | None = None,
+                  previous_loaded_at: datetime | None = None) -> str:
+        """The SELECT producing the table's rows (at or after window_start when given; a dimension's
+        from the raw partitions `new_loads` touched since previous_loaded_at, where its template says so)."""
         spec = table.transform
         if spec is None:
             raise InputError(f"table {table.name} has neither a transform nor a rollup")
-        return self.sql.render(spec.template, **self._context(table, window_start, None))
+        return self.sql.render(spec.template, **self._context(table, window_start, previous_loaded_at,
+                                                              new_loads=new_loads))
 
     def window_template(self, table: TableIR) -> str | None:
         spec = table.transform
@@ -172,12 +229,15 @@ class TransformRenderer:
             return None
         return name
 
-    def extra_window(self, table: TableIR, previous_loaded_at: datetime | None) -> str | None:
-        """The table's own window query (one row, column window_start), if it declares one."""
+    def extra_window(self, table: TableIR, previous_loaded_at: datetime | None, loads: Loads | None = None,
+                     recorded: datetime | None = None) -> str | None:
+        """The table's own window query (one row, column window_start), if it declares one: with the
+        load ledger's `loads` since previous_loaded_at (constants), and reading the table itself from
+        `recorded` on (the window its last step rewrote) when known."""
         name = self.window_template(table)
         if name is None:
             return None
-        return self.sql.render(name, **self._context(table, None, previous_loaded_at))
+        return self.sql.render(name, **self._context(table, None, previous_loaded_at, loads, recorded))
 
     def insert_all(self, table: TableIR, window_start: datetime | None = None) -> str:
         """The INSERT of the table's transformed rows (from window_start on when given, unfiltered)."""
@@ -185,21 +245,23 @@ class TransformRenderer:
         select = self.transform(table, window_start).strip()
         return f"INSERT INTO {self.sql.ref(table.name)} ({columns})\nSELECT {columns} FROM (\n{select}\n) AS transformed"
 
-    def insert(self, table: TableIR, window_start: datetime | None) -> list[str]:
+    def insert(self, table: TableIR, window_start: datetime | None, new_loads: Loads | None = None,
+               previous_loaded_at: datetime | None = None) -> list[str]:
         """Statements replacing the table's rows from window_start on (all rows when None).
 
-        A dimension is merged instead (see `merge`): its members outlive the raw rows they came from.
+        A dimension is merged instead (see `merge`): its members outlive the raw rows they came from;
+        with `new_loads` (the ledger's since previous_loaded_at), from what those loads touched.
         """
         target = self.sql.ref(table.name)
         if window_start is None and merges_members(table):
-            return [self.merge(table)]
+            return [self.merge(table, new_loads, previous_loaded_at)]
         insert = self.insert_all(table, window_start)
         if window_start is None:
             return [f"DELETE FROM {target} WHERE {self.all_partitions(table)}", insert]
         where = self.window_predicate(table, _incremental_column(table), window_start)
         return [f"DELETE FROM {target} WHERE {where}", f"{insert}\nWHERE {where}"]
 
-    def merge(self, table: TableIR) -> str:
+    def merge(self, table: TableIR, new_loads: Loads | None = None, previous_loaded_at: datetime | None = None) -> str:
         """One MERGE of a dimension's transformed rows into it, by its primary key: a new member is
         inserted, a member the sources still describe gets their attributes, and a member they no
         longer mention (its raw rows expired) is kept as it was, so the long-retention rollups that
@@ -207,7 +269,7 @@ class TransformRenderer:
         keys = table.primary_key
         columns = [c.name for c in table.columns]
         attributes = [name for name in columns if name not in keys]
-        select = self.transform(table).strip()
+        select = self.transform(table, None, new_loads, previous_loaded_at).strip()
         on = " AND ".join(f"dim.{key} = fresh.{key}" for key in keys)
         lines = [f"MERGE INTO {self.sql.ref(table.name)} AS dim",
                  f"USING (\nSELECT {', '.join(columns)} FROM (\n{select}\n) AS transformed\n) AS fresh",
@@ -361,10 +423,40 @@ def _hour_floor(value: datetime) -> datetime:
 
 
 def raw_loaded_through(warehouse: Warehouse, renderer: TransformRenderer | None = None) -> datetime | None:
-    """The newest loaded_at over every raw table: what this build has seen."""
+    """The newest load into any raw table: what this build has seen. From the load ledger (its
+    baseline counts the loads before it); without one, the newest loaded_at of every raw table."""
     name = renderer.raw if renderer is not None else (lambda table: table)
+    if warehouse.table_exists(LEDGER):
+        return _as_datetime(_scalar(warehouse, loaded_through_sql(name(LEDGER))))
     parts = " UNION ALL ".join(f"SELECT MAX(loaded_at) AS t FROM {name(table)}" for table in sorted(RAW_TABLES))
     return _as_datetime(_scalar(warehouse, f"SELECT MAX(t) FROM ({parts}) AS loads"))
+
+
+def loaded_through_sql(ledger: str) -> str:
+    return f"SELECT MAX(loaded_at) FROM {ledger}"
+
+
+def loads_sql(renderer: TransformRenderer, since: str = "?") -> str:
+    """The ledger's loads after `since` (a parameter), per raw table, and its baseline."""
+    return (f"SELECT raw_table, MIN(first_event), MAX(last_event), MAX(loaded_at) FROM {renderer.raw(LEDGER)}"
+            f" WHERE loaded_at > {since} OR raw_table = '{BASELINE}' GROUP BY raw_table")
+
+
+def _ledger_loads(warehouse: Warehouse, renderer: TransformRenderer, since: datetime | None,
+                  cache: dict[datetime, Loads | None]) -> Loads | None:
+    """raw table -> the first event time of the rows loaded since `since`, from the load ledger; None
+    when it cannot tell: no ledger, or loads before it (its baseline) that `since` has not seen."""
+    if since is None:
+        return None
+    if since not in cache:
+        cache[since] = None
+        if warehouse.table_exists(LEDGER):
+            rows = warehouse.query(loads_sql(renderer), [since])
+            baseline = next((_as_datetime(at) for table, _, _, at in rows if table == BASELINE), None)
+            if baseline is None or baseline <= since:
+                cache[since] = {str(table): (_as_datetime(first), _as_datetime(last))
+                                for table, first, last, _ in rows if table != BASELINE}
+    return cache[since]
 
 
 def _previous_state(warehouse: Warehouse, renderer: TransformRenderer) -> tuple[bool, datetime | None]:
@@ -606,21 +698,31 @@ def periods_before(start: datetime, periods: int, grain: str) -> datetime:
 
 def _transform_window(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR,
                       upstream: list[datetime], previous_loaded_at: datetime | None,
-                      mark: Watermark | None = None) -> datetime | None:
-    """Where an incremental build of the table starts, or None for a full build of it."""
+                      mark: Watermark | None = None, loads: Loads | None = None) -> datetime | None:
+    """Where an incremental build of the table starts, or None for a full build of it. `loads`: the
+    load ledger's since previous_loaded_at (None: read from the raw tables)."""
     if table.transform is None or table.transform.incremental_column is None:
         return None
-    newest, _ = _newest(warehouse, renderer, table, _incremental_column(table), mark)
+    newest, found = _newest(warehouse, renderer, table, _incremental_column(table), mark)
     if newest is None:
         return None
-    candidates = [_hour_floor(newest) - late_window(renderer.model)]
+    # a table by day rewrites its newest day whole; what arrives late for an earlier one comes with the
+    # windows of the tables it reads and of its own late-data template
+    by_day = table.column(_incremental_column(table)).type == "DATE"
+    candidates = [_hour_floor(newest) - (timedelta(0) if by_day else late_window(renderer.model))]
     candidates += upstream
-    extra = renderer.extra_window(table, previous_loaded_at)
+    recorded = mark.window_start if found and mark is not None else None
+    extra = renderer.extra_window(table, previous_loaded_at, loads, recorded)
     if extra is not None:
         value = _as_datetime(_scalar(warehouse, extra))
         if value is not None:
             candidates.append(_hour_floor(value))
-    return min(candidates)
+    return day_aligned(table, min(candidates))
+
+
+def day_aligned(table: TableIR, window: datetime) -> datetime:
+    """A window on a DATE column starts at midnight: its step rewrites whole days."""
+    return window.replace(hour=0) if table.column(_incremental_column(table)).type == "DATE" else window
 
 
 def _rows_from(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR, window: datetime) -> int:
@@ -904,6 +1006,7 @@ def build_tables(warehouse: Warehouse, model: SemanticModel, names: Sequence[str
     warehouse.execute(_meta_ddl(renderer, WATERMARKS, WATERMARK_COLUMNS))
     seen = _tables_seen(warehouse, renderer)
     marks = _watermarks(warehouse, renderer)
+    loads: dict[datetime, Loads | None] = {}
     results = []
     for table in order:
         started = time.perf_counter()
@@ -913,8 +1016,9 @@ def build_tables(warehouse: Warehouse, model: SemanticModel, names: Sequence[str
             statements, mark = _rollup_step(warehouse, renderer, table, marks.get(table.name))
             window = mark.window_start
         else:
-            window = _window_since(warehouse, renderer, table, previous, marks)
-            statements, mark = renderer.insert(table, window), Watermark(window)
+            window = _window_since(warehouse, renderer, table, previous, marks, loads)
+            new_loads = _ledger_loads(warehouse, renderer, previous, loads) if merges_members(table) else None
+            statements, mark = renderer.insert(table, window, new_loads, previous), Watermark(window)
         loaded: object = seen_through if seen_through is not None else TypedNull("TIMESTAMP")
         if _incremental(table):
             statements.append(watermark_statement(renderer, table, mark))
@@ -932,14 +1036,16 @@ def build_tables(warehouse: Warehouse, model: SemanticModel, names: Sequence[str
 
 
 def _window_since(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR,
-                  previous_loaded_at: datetime | None, marks: dict[str, Watermark]) -> datetime | None:
+                  previous_loaded_at: datetime | None, marks: dict[str, Watermark],
+                  loads: dict[datetime, Loads | None]) -> datetime | None:
     """Where `build` would start the table if it ran now after the tables it reads (None: in full)."""
     if table.rollup is not None:
         return _as_window(_rollup_window(warehouse, renderer, table, marks.get(table.name)))
     upstream = [w for name in renderer.dependencies(table)
-                if (w := _window_since(warehouse, renderer, renderer.model.tables[name], previous_loaded_at, marks))
-                is not None]
-    return _transform_window(warehouse, renderer, table, upstream, previous_loaded_at, marks.get(table.name))
+                if (w := _window_since(warehouse, renderer, renderer.model.tables[name], previous_loaded_at, marks,
+                                       loads)) is not None]
+    return _transform_window(warehouse, renderer, table, upstream, previous_loaded_at, marks.get(table.name),
+                             _ledger_loads(warehouse, renderer, previous_loaded_at, loads))
 
 
 def _tables_seen(warehouse: Warehouse, renderer: TransformRenderer) -> dict[str, datetime | None]:
@@ -960,6 +1066,7 @@ def _incremental_build(warehouse: Warehouse, renderer: TransformRenderer, order:
     rebuilt: set[str] = set()  # incremental tables rebuilt in full: what reads them must be too
     results: list[StepResult] = []
     marks = _watermarks(warehouse, renderer)
+    loads: dict[datetime, Loads | None] = {}
     for index, table in enumerate(order):
         on_step(table.name, index, len(order))
         started = time.perf_counter()
@@ -970,10 +1077,12 @@ def _incremental_build(warehouse: Warehouse, renderer: TransformRenderer, order:
             depends = renderer.dependencies(table)
             upstream = [w for name in depends if (w := windows.get(name)) is not None]
             restarted = any(name in rebuilt for name in depends)
+            previous = (seen or {}).get(table.name, previous_loaded_at)
             window = None if restarted else _transform_window(
-                warehouse, renderer, table, upstream, (seen or {}).get(table.name, previous_loaded_at),
-                marks.get(table.name))
-            statements, mark = renderer.insert(table, window), Watermark(window)
+                warehouse, renderer, table, upstream, previous, marks.get(table.name),
+                _ledger_loads(warehouse, renderer, previous, loads))
+            new_loads = _ledger_loads(warehouse, renderer, previous, loads) if merges_members(table) else None
+            statements, mark = renderer.insert(table, window, new_loads, previous), Watermark(window)
         if _incremental(table):  # the next build reads its newest row from this window on
             statements.append(watermark_statement(renderer, table, mark))
         _run(warehouse, statements)

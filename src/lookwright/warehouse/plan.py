@@ -18,14 +18,20 @@ from lookwright.model.ir import SemanticModel, TableIR
 from lookwright.sqlgen.dialects import TIMESTAMP_GRAINS
 from lookwright.sqlgen.pruning import EPOCH, TableAccess, partition_access, scanned_tables
 from lookwright.warehouse.build import (
+    Loads,
     TransformRenderer,
     Watermark,
     build_order,
+    day_aligned,
     late_window,
+    loaded_through_sql,
+    loads_sql,
     newest_sql,
     periods_before,
     watermark_statement,
 )
+from lookwright.warehouse.sources import RAW_TABLES
+from lookwright.warehouse.sources.ledger import LEDGER
 from lookwright.warehouse.sources.schema import RAW_PARTITIONS
 
 TIB = 2**40
@@ -98,14 +104,25 @@ def partition_columns(model: SemanticModel) -> dict[str, str]:
 
 def incremental_statements(model: SemanticModel, window_start: datetime,
                            templates: Path | None = None) -> list[tuple[str, str]]:
-    """(table, statement) for every statement an incremental build from window_start sends: each
-    incremental table's watermark read (from the window its previous step rewrote, taken to be this
-    one), its DML and its watermark's record."""
+    """(table, statement) for every statement an incremental build from window_start sends: what the
+    load ledger says was loaded since the previous build (an hour before), then per table its
+    watermark read (from the window its previous step rewrote, taken to be this one), its late-data
+    window (constants from the ledger), its DML and its watermark's record."""
     renderer = TransformRenderer(model, "bigquery", templates)
-    statements: list[tuple[str, str]] = []
+    previous = window_start - timedelta(hours=1)
+    statements: list[tuple[str, str]] = [(LEDGER_STEP, loaded_through_sql(renderer.raw(LEDGER))),
+                                         (LEDGER_STEP, loads_sql(renderer, renderer.literal(previous)))]
+    loads: Loads = {name: (window_start, window_start + timedelta(hours=1)) for name in RAW_TABLES}
     for table in build_order(renderer):
-        statements += [(table.name, sql) for sql in _table_statements(renderer, table, window_start)]
+        table_statements = _table_statements(renderer, table, window_start, loads, previous)
+        extra = renderer.extra_window(table, previous, loads, window_start) if _is_incremental(table) else None
+        if extra is not None:
+            table_statements.insert(1, extra.strip())
+        statements += [(table.name, sql) for sql in table_statements]
     return statements
+
+
+LEDGER_STEP = "(load ledger)"  # what plan names the reads of the load ledger every build starts with
 
 
 def _is_incremental(table: TableIR) -> bool:
@@ -113,7 +130,8 @@ def _is_incremental(table: TableIR) -> bool:
     return table.rollup is not None or (transform is not None and transform.incremental_column is not None)
 
 
-def _table_statements(renderer: TransformRenderer, table: TableIR, window_start: datetime) -> list[str]:
+def _table_statements(renderer: TransformRenderer, table: TableIR, window_start: datetime, loads: Loads,
+                      previous: datetime) -> list[str]:
     if table.rollup is not None:
         start = periods_before(window_start, table.rollup.increment_offset, table.rollup.period.grain)
         window: datetime | date = start if table.rollup.period.grain in TIMESTAMP_GRAINS else start.date()
@@ -126,8 +144,9 @@ def _table_statements(renderer: TransformRenderer, table: TableIR, window_start:
         return [newest, *renderer.rollup_statements(table, window), *expire,
                 watermark_statement(renderer, table, Watermark(start, kept))]
     if not _is_incremental(table):
-        return renderer.insert(table, None)
+        return renderer.insert(table, None, loads, previous)
     assert table.transform is not None and table.transform.incremental_column is not None
+    window_start = day_aligned(table, window_start)
     return [newest_sql(renderer, table, table.transform.incremental_column, window_start),
             *renderer.insert(table, window_start), watermark_statement(renderer, table, Watermark(window_start))]
 
@@ -147,7 +166,9 @@ def plan_build(model: SemanticModel, now: datetime, warehouse: Any = None,
     partitions = partition_columns(model)
     window_start = now.replace(minute=0, second=0, microsecond=0) - max(late_window(model), timedelta(hours=1))
     planned = []
-    rebuilt = {name for name, table in model.tables.items() if not _is_incremental(table)}
+    renderer = TransformRenderer(model, "bigquery", templates)
+    rebuilt = {name for name, table in model.tables.items()  # the dimensions merging new loads are windowed
+               if not _is_incremental(table) and not renderer.merges_new_loads(table)}
     for table, sql in incremental_statements(model, window_start, templates):
         resolved = analyzer.analyze(sql)
         accesses = tuple(partition_access(resolved, partitions))

@@ -30,6 +30,7 @@ from lookwright.warehouse.build import (
     STATE_TABLE,
     TABLE_STATE,
     TABLE_STATE_COLUMNS,
+    WATERMARKS,
     TransformRenderer,
 )
 
@@ -195,9 +196,15 @@ def _seen_by(warehouse: Warehouse, state: str, table_state: str | None, table: s
 
 
 def _record_seen(warehouse: Warehouse, state_ref: str, table: str, seen: object) -> list[tuple[str, list[Any]]]:
+    """What the restored table has seen; and its watermark is forgotten (its next step reads it whole once)."""
     value = seen if seen is not None else TypedNull("TIMESTAMP")
-    return [(f"DELETE FROM {state_ref} WHERE table_name = ?", [table]),
-            (f"INSERT INTO {state_ref} (table_name, raw_loaded_through) VALUES (?, ?)", [table, value])]
+    statements: list[tuple[str, list[Any]]] = [
+        (f"DELETE FROM {state_ref} WHERE table_name = ?", [table]),
+        (f"INSERT INTO {state_ref} (table_name, raw_loaded_through) VALUES (?, ?)", [table, value])]
+    if warehouse.table_exists(WATERMARKS):
+        marks = f"`{warehouse.qualify(WATERMARKS)}`" if _is_bigquery(warehouse) else WATERMARKS  # type: ignore[attr-defined]
+        statements.append((f"DELETE FROM {marks} WHERE table_name = ?", [table]))
+    return statements
 
 
 def _table_state_ddl(warehouse: Warehouse, ref: str) -> str:

@@ -19,6 +19,7 @@ from lookwright.warehouse.sources import (
 )
 from lookwright.warehouse.sources.base import BadRow, LoadReport, Source
 from lookwright.warehouse.sources.base import load_file as _load_file
+from lookwright.warehouse.sources.ledger import ensure_ledger
 from lookwright.warehouse.sources.schema import bigquery_raw_ddl
 
 _MODULES = (otlp, cur, gcp_billing, azure_cost, query_log, cloudwatch, app_logs, rum, openslo)
@@ -33,6 +34,7 @@ def create_raw_tables(warehouse: Warehouse) -> None:
     """Create every raw table that does not exist yet (on BigQuery in BigQuery types, partitioned by day)."""
     for table in RAW_TABLES:
         warehouse.execute(raw_ddl(warehouse, table))
+    ensure_ledger(warehouse)
 
 
 def raw_ddl(warehouse: Warehouse, table: str) -> str:

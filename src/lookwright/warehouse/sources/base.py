@@ -93,17 +93,25 @@ def load_file(warehouse: Warehouse, source: Source, path: Path, create_sql: str)
 
     (BigQuery loads go through `bigquery_load.load_bigquery_file` instead.)
     """
+    from lookwright.warehouse.sources import ledger
+
     name = source_name(path)
     warnings = stage_file(warehouse, source, name)  # a TEMP table: a file that cannot be read creates nothing
     warehouse.execute(create_sql)  # DDL before the transaction: BigQuery forbids it inside
+    ledger.ensure_ledger(warehouse)
+    loaded_span = ledger.stage_span(warehouse, source.table, STAGE_TABLE, " WHERE bad_reason IS NULL")
     with warehouse.transaction():
-        warehouse.execute(f"DELETE FROM {source.table} WHERE source_file = ?", [name])
+        replaced = ledger.previous_range(warehouse, source.table, name)
+        bounded, bounds = ledger.replace_predicate(source.table, replaced)  # only the partitions its rows are in
+        warehouse.execute(f"DELETE FROM {source.table} WHERE source_file = ?{bounded}", [name, *bounds])
         warehouse.execute(
             f"INSERT INTO {source.table} BY NAME SELECT * EXCLUDE (bad_reason),"
             " ? AS source_file, CAST(now() AS TIMESTAMP) AS loaded_at"
             f" FROM {STAGE_TABLE} WHERE bad_reason IS NULL ORDER BY source_line",
             [name],
         )
+        warehouse.execute(*ledger.record_load(warehouse, source.table, name, "CAST(now() AS TIMESTAMP)",
+                                              loaded_span, replaced))
         loaded = warehouse.query(f"SELECT count(*) FROM {STAGE_TABLE} WHERE bad_reason IS NULL")
         bad = warehouse.query(
             f"SELECT source_line, bad_reason FROM {STAGE_TABLE} WHERE bad_reason IS NOT NULL"

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from lookwright.errors import WarehouseError
 from lookwright.warehouse.base import Warehouse
 from lookwright.warehouse.duckdb import DuckDBWarehouse
+from lookwright.warehouse.sources import ledger
 from lookwright.warehouse.sources.base import (
     STAGE_TABLE,
     BadRow,
@@ -52,6 +53,7 @@ def load_into_bigquery(warehouse: Warehouse, source: Source, name: str, create_s
         local.execute(f"COPY (SELECT {names} FROM {STAGE_TABLE} WHERE bad_reason IS NULL ORDER BY source_line)"
                       f" TO '{rows_path.as_posix()}' (FORMAT JSON)")
         loaded = int(local.query(f"SELECT count(*) FROM {STAGE_TABLE} WHERE bad_reason IS NULL")[0][0])
+        loaded_span = ledger.stage_span(local, table, STAGE_TABLE, " WHERE bad_reason IS NULL")
         bad = local.query(f"SELECT source_line, bad_reason FROM {STAGE_TABLE} WHERE bad_reason IS NOT NULL"
                           " ORDER BY source_line, bad_reason")
         warehouse.execute(create_sql)  # DDL outside the transaction
@@ -63,12 +65,17 @@ def load_into_bigquery(warehouse: Warehouse, source: Source, name: str, create_s
             _drop_quietly(warehouse, staged)
             raise
     try:
+        ledger.ensure_ledger(warehouse)  # DDL outside the transaction
         with warehouse.transaction():
-            warehouse.execute(f"DELETE FROM {target} WHERE source_file = @source_file",
-                              {"source_file": name})
+            replaced = ledger.previous_range(warehouse, table, name)
+            bounded, bounds = ledger.replace_predicate(table, replaced)  # only the partitions its rows are in
+            warehouse.execute(f"DELETE FROM {target} WHERE source_file = ?{bounded}", [name, *bounds])
+            loaded_at = datetime.now(UTC).replace(microsecond=0)
             warehouse.execute(f"INSERT INTO {target} ({raw_names})\nSELECT {names}, @source_file AS source_file,"
                               f" @loaded_at AS loaded_at FROM {staged}",
-                              {"source_file": name, "loaded_at": datetime.now(UTC).replace(microsecond=0)})
+                              {"source_file": name, "loaded_at": loaded_at})
+            warehouse.execute(*ledger.record_load(warehouse, table, name, loaded_at.replace(tzinfo=None),
+                                                  loaded_span, replaced))
     finally:
         warehouse.execute(f"DROP TABLE IF EXISTS {staged}")
     return LoadReport(name, table, loaded, [BadRow(name, int(line), str(reason)) for line, reason in bad], warnings)
