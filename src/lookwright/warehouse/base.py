@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -115,3 +116,15 @@ class Warehouse(ABC):
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def naive_utc(value: object) -> datetime | None:
+    """A timestamp read back from a warehouse as a naive UTC datetime (BigQuery returns aware ones,
+    DuckDB naive UTC; a DATE is its midnight)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    raise WarehouseError(f"expected a timestamp, got {value!r}")

@@ -39,7 +39,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import jinja2
@@ -55,7 +55,7 @@ from lookwright.sqlgen.render import (
     quantile_function_sql,
     read_all,
 )
-from lookwright.warehouse.base import Params, TypedNull, Warehouse
+from lookwright.warehouse.base import Params, TypedNull, Warehouse, naive_utc
 from lookwright.warehouse.layout import (
     LAYOUT_COLUMNS,
     LAYOUT_TABLE,
@@ -402,17 +402,6 @@ def late_window(model: SemanticModel) -> timedelta:
     return timedelta(hours=max(offsets, default=0))
 
 
-def _as_datetime(value: object) -> datetime | None:
-    """A naive UTC datetime (BigQuery returns aware ones, DuckDB naive UTC)."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
-    raise WarehouseError(f"expected a timestamp, got {value!r}")
-
-
 def _scalar(warehouse: Warehouse, sql: str) -> object:
     rows = warehouse.query(sql)
     return rows[0][0] if rows else None
@@ -427,9 +416,9 @@ def raw_loaded_through(warehouse: Warehouse, renderer: TransformRenderer | None 
     baseline counts the loads before it); without one, the newest loaded_at of every raw table."""
     name = renderer.raw if renderer is not None else (lambda table: table)
     if warehouse.table_exists(LEDGER):
-        return _as_datetime(_scalar(warehouse, loaded_through_sql(name(LEDGER))))
+        return naive_utc(_scalar(warehouse, loaded_through_sql(name(LEDGER))))
     parts = " UNION ALL ".join(f"SELECT MAX(loaded_at) AS t FROM {name(table)}" for table in sorted(RAW_TABLES))
-    return _as_datetime(_scalar(warehouse, f"SELECT MAX(t) FROM ({parts}) AS loads"))
+    return naive_utc(_scalar(warehouse, f"SELECT MAX(t) FROM ({parts}) AS loads"))
 
 
 def loaded_through_sql(ledger: str) -> str:
@@ -452,16 +441,16 @@ def _ledger_loads(warehouse: Warehouse, renderer: TransformRenderer, since: date
         cache[since] = None
         if warehouse.table_exists(LEDGER):
             rows = warehouse.query(loads_sql(renderer), [since])
-            baseline = next((_as_datetime(at) for table, _, _, at in rows if table == BASELINE), None)
+            baseline = next((naive_utc(at) for table, _, _, at in rows if table == BASELINE), None)
             if baseline is None or baseline <= since:
-                cache[since] = {str(table): (_as_datetime(first), _as_datetime(last))
+                cache[since] = {str(table): (naive_utc(first), naive_utc(last))
                                 for table, first, last, _ in rows if table != BASELINE}
     return cache[since]
 
 
 def _previous_state(warehouse: Warehouse, renderer: TransformRenderer) -> tuple[bool, datetime | None]:
     rows = warehouse.query(f"SELECT raw_loaded_through FROM {renderer.raw(STATE_TABLE)}")
-    return (bool(rows), _as_datetime(rows[0][0]) if rows else None)
+    return (bool(rows), naive_utc(rows[0][0]) if rows else None)
 
 
 def _meta_ddl(renderer: TransformRenderer, name: str, columns: tuple[tuple[str, str], ...]) -> str:
@@ -598,7 +587,7 @@ def _watermarks(warehouse: Warehouse, renderer: TransformRenderer) -> dict[str, 
     if not warehouse.table_exists(WATERMARKS):
         return {}
     rows = warehouse.query(f"SELECT table_name, window_start, kept_from FROM {renderer.raw(WATERMARKS)}")
-    return {str(name): Watermark(_as_datetime(start), _as_datetime(kept)) for name, start, kept in rows}
+    return {str(name): Watermark(naive_utc(start), naive_utc(kept)) for name, start, kept in rows}
 
 
 def watermark_statement(renderer: TransformRenderer, table: TableIR, mark: Watermark) -> str:
@@ -627,10 +616,10 @@ def _newest(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR, c
     table's last step rewrote (its newest row is there: the read prunes to it), else, once, over
     every partition (no record, or the table changed since: restored, rebuilt from less)."""
     if mark is not None and mark.window_start is not None:
-        found = _as_datetime(_scalar(warehouse, newest_sql(renderer, table, column, mark.window_start)))
+        found = naive_utc(_scalar(warehouse, newest_sql(renderer, table, column, mark.window_start)))
         if found is not None:
             return found, True
-    return _as_datetime(_scalar(warehouse, newest_sql(renderer, table, column, None))), False
+    return naive_utc(_scalar(warehouse, newest_sql(renderer, table, column, None))), False
 
 
 def _rollup_window(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR,
@@ -666,7 +655,7 @@ def _rollup_step(warehouse: Warehouse, renderer: TransformRenderer, table: Table
     if floor is not None:
         column = rollup.period.column
         oldest = (mark.kept_from if recorded and mark is not None and mark.kept_from is not None
-                  else _as_datetime(_scalar(warehouse, f"SELECT MIN({column}) FROM {renderer.own(table.name)}"
+                  else naive_utc(_scalar(warehouse, f"SELECT MIN({column}) FROM {renderer.own(table.name)}"
                                                        f" WHERE {renderer.all_partitions(table)}")))
         statements += [] if oldest is None else renderer.expire_statements(table, oldest, floor)
     return statements, Watermark(_as_window(period), floor)
@@ -683,7 +672,7 @@ def keep_floor(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR
     where = (renderer.all_partitions(source) if since is None
              else renderer.window_predicate(source, rollup.period.source, since))
     period = renderer.dialect.trunc(rollup.period.source, rollup.period.grain)
-    newest = _as_datetime(_scalar(warehouse, f"SELECT MAX({period}) FROM {renderer.sql.ref(source.name)}"
+    newest = naive_utc(_scalar(warehouse, f"SELECT MAX({period}) FROM {renderer.sql.ref(source.name)}"
                                              f" WHERE {where}"))
     return None if newest is None else periods_before(newest, rollup.keep_periods - 1, rollup.period.grain)
 
@@ -714,7 +703,7 @@ def _transform_window(warehouse: Warehouse, renderer: TransformRenderer, table: 
     recorded = mark.window_start if found and mark is not None else None
     extra = renderer.extra_window(table, previous_loaded_at, loads, recorded)
     if extra is not None:
-        value = _as_datetime(_scalar(warehouse, extra))
+        value = naive_utc(_scalar(warehouse, extra))
         if value is not None:
             candidates.append(_hour_floor(value))
     return day_aligned(table, min(candidates))
@@ -787,7 +776,7 @@ def _keep_history(warehouse: Warehouse, renderer: TransformRenderer, table: Tabl
     if floor is None:
         where = renderer.all_partitions(table)
     else:
-        bound = floor if isinstance(floor, date) and not isinstance(floor, datetime) else _as_datetime(floor)
+        bound = floor if isinstance(floor, date) and not isinstance(floor, datetime) else naive_utc(floor)
         assert bound is not None
         where = f"{column} < {renderer.literal(bound)}"
         partition = _partition_column(table)
@@ -1053,7 +1042,7 @@ def _tables_seen(warehouse: Warehouse, renderer: TransformRenderer) -> dict[str,
     if not warehouse.table_exists(TABLE_STATE):
         return {}
     rows = warehouse.query(f"SELECT table_name, raw_loaded_through FROM {renderer.raw(TABLE_STATE)}")
-    return {str(name): _as_datetime(seen) for name, seen in rows}
+    return {str(name): naive_utc(seen) for name, seen in rows}
 
 
 def _incremental_build(warehouse: Warehouse, renderer: TransformRenderer, order: list[TableIR],

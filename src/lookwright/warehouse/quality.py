@@ -9,11 +9,10 @@ from pathlib import Path
 
 from lookwright.errors import CheckFailed
 from lookwright.model.ir import SemanticModel
-from lookwright.warehouse.base import Warehouse
+from lookwright.warehouse.base import Warehouse, naive_utc
 from lookwright.warehouse.build import (
     STATE_TABLE,
     TransformRenderer,
-    _as_datetime,
     raw_loaded_through,
 )
 from lookwright.warehouse.sources import create_raw_tables
@@ -83,7 +82,7 @@ def freshness_results(warehouse: Warehouse, model: SemanticModel, renderer: Tran
         return [CheckResult(STATE_TABLE, "built", "error", 1)]
     state = warehouse.query(f"SELECT raw_loaded_through FROM {renderer.raw(STATE_TABLE)}")
     loaded = raw_loaded_through(warehouse)
-    through = _as_datetime(state[0][0]) if state else None
+    through = naive_utc(state[0][0]) if state else None
     stale = not state or (loaded is not None and (through is None or loaded > through))
     results = [CheckResult(STATE_TABLE, "built", "error", 0),
                CheckResult(STATE_TABLE, "built_after_last_load", "error", int(stale))]

@@ -15,10 +15,10 @@ too (`record_load`), or builds will not see it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any
 
-from lookwright.warehouse.base import Params, TypedNull, Warehouse
+from lookwright.warehouse.base import Params, TypedNull, Warehouse, naive_utc
 from lookwright.warehouse.sources.schema import RAW_PARTITIONS
 
 LEDGER = "lookwright_loads"
@@ -57,17 +57,7 @@ def ensure_ledger(warehouse: Warehouse) -> None:
         parts = " UNION ALL ".join(f"SELECT MAX(loaded_at) AS t FROM {qualified(warehouse, t)}" for t in existing)
         newest = warehouse.query(f"SELECT MAX(t) FROM ({parts}) AS loads")[0][0]
     with warehouse.transaction():
-        warehouse.execute(*_insert(warehouse, BASELINE, None, _naive(newest), None, None, None))
-
-
-def _naive(value: object) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
-    raise TypeError(f"expected a timestamp, got {value!r}")
+        warehouse.execute(*_insert(warehouse, BASELINE, None, naive_utc(newest), None, None, None))
 
 
 def _insert(warehouse: Warehouse, table: str, source_file: str | None, loaded_at: datetime | str | None,
@@ -89,7 +79,7 @@ def previous_range(warehouse: Warehouse, table: str, source_file: str) -> tuple[
     (None: never loaded since the ledger exists, so its rows may be anywhere)."""
     rows = warehouse.query(f"SELECT MIN(first_event), MAX(last_event) FROM {qualified(warehouse, LEDGER)}"
                            " WHERE raw_table = ? AND source_file = ?", [table, source_file])
-    first, last = (_naive(rows[0][0]), _naive(rows[0][1])) if rows else (None, None)
+    first, last = (naive_utc(rows[0][0]), naive_utc(rows[0][1])) if rows else (None, None)
     return None if first is None or last is None else (first, last)
 
 
@@ -126,11 +116,11 @@ def stage_span(warehouse: Warehouse, table: str, stage: str, where: str = "") ->
         return None, None, int(rows[0][0])
     rows = warehouse.query(f"SELECT MIN(CAST({column} AS TIMESTAMP)), MAX(CAST({column} AS TIMESTAMP)), COUNT(*)"
                            f" FROM {stage}{where}")
-    return _naive(rows[0][0]), _naive(rows[0][1]), int(rows[0][2])
+    return naive_utc(rows[0][0]), naive_utc(rows[0][1]), int(rows[0][2])
 
 
 def loads_since(warehouse: Warehouse, qualified_ledger: str, since: datetime) -> dict[str, datetime | None]:
     """raw table -> the earliest event time of the rows loaded (or replaced) after `since`."""
     rows = warehouse.query(f"SELECT raw_table, MIN(first_event) FROM {qualified_ledger}"
                            f" WHERE loaded_at > ? AND raw_table <> '{BASELINE}' GROUP BY raw_table", [since])
-    return {str(table): _naive(first) for table, first in rows}
+    return {str(table): naive_utc(first) for table, first in rows}
