@@ -8,7 +8,8 @@ loads a few hand-made spans (tests/fixtures/build/raw.py), builds the flagship m
 what the adapter sent (`BigQueryWarehouse.sent`, by kind) for: a full refresh (every table rebuilt)
 and a re-partition of `fact_performance_metrics_hourly` (it and its readers rebuilt). "Commit point"
 is the transaction that writes the build state; "after it" is every job the swap sends after its COMMIT,
-the window in which a reader may see new tables beside old ones.
+the window in which a reader may see new tables beside old ones (and, before 2026-12-02's atomic
+replacement, a re-partitioned table missing between its DROP TABLE IF EXISTS and its copy job).
 """
 
 from __future__ import annotations
@@ -52,7 +53,10 @@ def measure(w: BigQueryWarehouse, what: str, run: Callable[[], BuildReport]) -> 
     after = sent[end + 1:]
     print(f"{what}: {len(report.rebuilt)} tables rebuilt; {len(sent)} jobs ({dict(sorted(kinds.items()))}); commit point"
           f" {end - begin + 1} statements (BEGIN..COMMIT); after it {len(after)} jobs, of which"
-          f" {sum(1 for s in after if s.kind == 'copy')} copy jobs; {seconds:.1f} s", flush=True)
+          f" {sum(1 for s in after if s.kind == 'copy')} copy jobs,"
+          f" {sum(1 for s in after if s.sql.startswith('CREATE OR REPLACE TABLE'))} CREATE OR REPLACE TABLE,"
+          f" {sum(1 for s in after if s.sql.startswith('DROP TABLE IF EXISTS'))} DROP TABLE IF EXISTS"
+          f" (the table missing until its copy); {seconds:.1f} s", flush=True)
 
 
 def main() -> None:

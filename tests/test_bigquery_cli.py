@@ -1,8 +1,8 @@
 """Issue 11 as a user meets it: each command that takes a warehouse, run through the CLI on BigQuery.
 
 The fake transport of test_bigquery_bad_input answers `validate sql`'s dry runs (and refuses any
-job that would run); the emulator runs `verify`'s check queries and a rebuild whose copy job
-times out (a loopback proxy answers that copy job as running, forever).
+job that would run); the emulator runs `verify`'s check queries and a rebuild whose replacement of
+a re-partitioned table times out (a loopback proxy answers that query job as running, forever).
 """
 
 from __future__ import annotations
@@ -166,11 +166,12 @@ def test_a_job_whose_insert_call_outlasts_the_timeout_is_cancelled(
 DAILY = "fact_performance_metrics_daily"
 
 
-class StallCopies(BaseHTTPRequestHandler):
-    """Forwards every request to the emulator, but answers a copy job onto `stall_to` as running, forever."""
+class StallJobs(BaseHTTPRequestHandler):
+    """Forwards every request to the emulator, but answers the query job whose SQL starts with
+    `stall_query` as running, forever."""
 
     upstream: ClassVar[str] = ""
-    stall_to: ClassVar[str | None] = None
+    stall_query: ClassVar[str | None] = None
     stalled: ClassVar[list[str]] = []
     cancelled: ClassVar[list[str]] = []
     protocol_version = "HTTP/1.1"
@@ -188,23 +189,27 @@ class StallCopies(BaseHTTPRequestHandler):
 
     def _running(self, job_id: str) -> bytes:
         return json.dumps({"jobReference": {"projectId": "lw-cli", "jobId": job_id, "location": "US"},
-                           "status": {"state": "RUNNING"}, "configuration": {"copy": {}}}).encode()
+                           "status": {"state": "RUNNING"}, "configuration": {"query": {}}}).encode()
 
     def _forward(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
         path = self.path.split("?")[0]
-        job_id = path.split("/jobs/")[-1].removesuffix("/cancel") if "/jobs/" in path else ""
+        job_id = next((path.split(f"/{kind}/")[-1].removesuffix("/cancel") for kind in ("jobs", "queries")
+                       if f"/{kind}/" in path), "")
         if job_id in self.stalled:
             if path.endswith("/cancel"):
                 type(self).cancelled.append(job_id)
                 self._send(200, b'{"kind": "bigquery#jobCancelResponse", "job": ' + self._running(job_id) + b"}")
+            elif "/queries/" in path:  # getQueryResults: not complete yet
+                reference = {"projectId": "lw-cli", "jobId": job_id, "location": "US"}
+                self._send(200, json.dumps({"jobReference": reference, "jobComplete": False}).encode())
             else:
                 self._send(200, self._running(job_id))
             return
-        if self.command == "POST" and body and self.stall_to is not None:
+        if self.command == "POST" and body and self.stall_query is not None:
             job = json.loads(body)
-            copy = job.get("configuration", {}).get("copy")
-            if copy is not None and copy["destinationTable"]["tableId"] == self.stall_to:
+            query = job.get("configuration", {}).get("query")
+            if query is not None and str(query["query"]).startswith(self.stall_query):
                 type(self).stalled.append(job["jobReference"]["jobId"])
                 self._send(200, self._running(job["jobReference"]["jobId"]))
                 return
@@ -224,8 +229,8 @@ class StallCopies(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def proxy(bq_emulator: Emulator) -> Iterator[str]:
-    StallCopies.upstream = bq_emulator.endpoint
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StallCopies)
+    StallJobs.upstream = bq_emulator.endpoint
+    server = ThreadingHTTPServer(("127.0.0.1", 0), StallJobs)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -239,7 +244,7 @@ def _client(endpoint: str, project: str) -> bigquery.Client:
                            client_options=ClientOptions(api_endpoint=endpoint))
 
 
-def test_a_copy_job_timing_out_in_a_rebuild_is_exit_3_naming_the_table(
+def test_a_replacement_timing_out_in_a_rebuild_is_exit_3_naming_the_table_which_keeps_its_rows(
         proxy: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     client = _client(proxy, "lw-cli")
     client.create_dataset("lw-cli.swap")
@@ -254,23 +259,24 @@ def test_a_copy_job_timing_out_in_a_rebuild_is_exit_3_naming_the_table(
     shutil.copytree(ROOT / "semantic", model)
     performance = model / "performance.yml"
     text = performance.read_text()
-    at = text.index(f"  - name: {DAILY}\n")  # its partitioning by month: a re-partition always takes a copy job
+    at = text.index(f"  - name: {DAILY}\n")  # its partitioning by month: a re-partition takes a new table
     end = text.index("    partition: {column: date}\n", at) + len("    partition: {column: date}\n")
     performance.write_text(text[:end].removesuffix("{column: date}\n") + "{column: date, granularity: month}\n"
                            + text[end:])
 
-    StallCopies.stall_to, StallCopies.stalled, StallCopies.cancelled = DAILY, [], []
+    replace = f"CREATE OR REPLACE TABLE `lw-cli.swap.{DAILY}` ("
+    StallJobs.stall_query, StallJobs.stalled, StallJobs.cancelled = replace, [], []
     try:
         code, _, err = _exit(["build", "--warehouse", url, "--model", str(model), "--skip-checks",
                               "--job-timeout", "30"], capsys)
     finally:
-        StallCopies.stall_to = None
+        StallJobs.stall_query = None
     assert code == 3
     last = err.rstrip().splitlines()[-1]
-    assert last.startswith("error: COPY lw-cli.swap.")
-    assert last.endswith(f" TO lw-cli.swap.{DAILY}: no result within 30 s; the job was cancelled")
+    assert last == f"error: {replace}: no result within 30 s; the job was cancelled"
     assert "Traceback" not in err
-    assert len(StallCopies.stalled) == 1 and StallCopies.cancelled == StallCopies.stalled
+    assert len(StallJobs.stalled) == 1 and StallJobs.cancelled == StallJobs.stalled
+    assert tuple(next(iter(client.query(figures).result())).values()) == before  # the previous table, still there
 
     assert _exit(["build", "--warehouse", url, "--model", str(model), "--skip-checks"], capsys)[0] == 0
     assert tuple(next(iter(client.query(figures).result())).values()) == before  # the next build finished the swap

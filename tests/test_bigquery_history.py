@@ -1,10 +1,11 @@
 """History is never lost, on the BigQuery API emulator: a rebuild swaps its staging twins in at one
-DML commit point, and copy jobs follow it only for the tables that need a new table.
+DML commit point, and one CREATE OR REPLACE TABLE ... AS SELECT each follows it only for the tables
+that need a new table (atomic per table: a refused or timed-out one leaves the previous table).
 
 One dataset is built once and the tests run in order on it, each leaving it consistent (the
 emulator is slow; one build is ~25 jobs per table). Every request goes through a loopback proxy
-that can refuse a query or copy job the way BigQuery does (to fail a commit point or a swap
-half-way), stall a copy, or press Ctrl-C in the middle of the commit point. Every SQL statement
+that can refuse a query job the way BigQuery does (to fail a commit point or a swap half-way),
+stall one, or press Ctrl-C in the middle of the commit point. Every SQL statement
 the adapter sent is analysed by ZetaSQL at the end.
 """
 
@@ -53,16 +54,16 @@ class Interrupted(Exception):
 
 
 class Proxy(BaseHTTPRequestHandler):
-    """Forwards every request to the emulator; refuses the copy job onto `refuse_copy_to`, or the
-    query job whose SQL starts with `refuse_query`, with a 403; presses Ctrl-C (SIGINT to the main
-    thread) once the query job whose SQL starts with `interrupt_after` ran, before answering it."""
+    """Forwards every request to the emulator; refuses the query job whose SQL starts with
+    `refuse_query` with a 403; answers the one whose SQL starts with `stall_query` as running,
+    forever (never forwarded); presses Ctrl-C (SIGINT to the main thread) once the query job whose
+    SQL starts with `interrupt_after` ran, before answering it."""
 
     upstream: ClassVar[str] = ""
-    refuse_copy_to: ClassVar[str | None] = None
     refuse_query: ClassVar[str | None] = None
     interrupt_after: ClassVar[str | None] = None
-    stall_copy_to: ClassVar[str | None] = None  # answer the copy job onto it as running, forever
-    stalled: ClassVar[list[str]] = []  # the job ids of the stalled copies
+    stall_query: ClassVar[str | None] = None
+    stalled: ClassVar[list[str]] = []  # the job ids of the stalled jobs
     cancelled: ClassVar[list[str]] = []
     protocol_version = "HTTP/1.1"
 
@@ -71,28 +72,30 @@ class Proxy(BaseHTTPRequestHandler):
 
     def _running(self, job_id: str) -> bytes:
         return json.dumps({"jobReference": {"projectId": PROJECT, "jobId": job_id, "location": "US"},
-                           "status": {"state": "RUNNING"}, "configuration": {"copy": {}}}).encode()
+                           "status": {"state": "RUNNING"}, "configuration": {"query": {}}}).encode()
 
     def _stall(self, body: bytes) -> bool:
-        """Whether the request is the stalled copy job's (answered here, never forwarded)."""
+        """Whether the request is the stalled job's (answered here, never forwarded)."""
         path = self.path.split("?")[0]
-        if self.command == "POST" and path.endswith("/cancel"):
-            job_id = path.split("/jobs/")[1].removesuffix("/cancel")
-            if job_id in self.stalled:
+        json_type = {"Content-Type": "application/json"}
+        job_id = next((path.split(f"/{kind}/")[1].removesuffix("/cancel") for kind in ("jobs", "queries")
+                       if f"/{kind}/" in path), "")
+        if job_id in self.stalled:
+            if path.endswith("/cancel"):
                 type(self).cancelled.append(job_id)
-                self._send(200, {"Content-Type": "application/json"},
-                           b'{"kind": "bigquery#jobCancelResponse", "job": ' + self._running(job_id) + b"}")
-                return True
-        if self.command == "GET" and "/jobs/" in path and path.split("/jobs/")[1] in self.stalled:
-            self._send(200, {"Content-Type": "application/json"}, self._running(path.split("/jobs/")[1]))
+                self._send(200, json_type, b'{"kind": "bigquery#jobCancelResponse", "job": ' + self._running(job_id) + b"}")
+            elif "/queries/" in path:  # getQueryResults: not complete yet
+                reference = {"projectId": PROJECT, "jobId": job_id, "location": "US"}
+                self._send(200, json_type, json.dumps({"jobReference": reference, "jobComplete": False}).encode())
+            else:
+                self._send(200, json_type, self._running(job_id))
             return True
-        if self.command == "POST" and body and self.stall_copy_to is not None:
-            job = json.loads(body)
-            copy = job.get("configuration", {}).get("copy")
-            if copy is not None and copy["destinationTable"]["tableId"] == self.stall_copy_to:
-                type(self).stalled.append(job["jobReference"]["jobId"])
-                self._send(200, {"Content-Type": "application/json"}, self._running(job["jobReference"]["jobId"]))
-                return True
+        sql = self._query(body)
+        if sql is not None and self.stall_query is not None and sql.startswith(self.stall_query):
+            job_id = json.loads(body)["jobReference"]["jobId"]
+            type(self).stalled.append(job_id)
+            self._send(200, json_type, self._running(job_id))
+            return True
         return False
 
     def _query(self, body: bytes) -> str | None:
@@ -110,11 +113,6 @@ class Proxy(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
         if self._stall(body):
             return
-        if self.command == "POST" and body and self.refuse_copy_to is not None:
-            copy = json.loads(body).get("configuration", {}).get("copy")
-            if copy is not None and copy["destinationTable"]["tableId"] == self.refuse_copy_to:
-                self._refuse()
-                return
         sql = self._query(body)
         if sql is not None and self.refuse_query is not None and sql.startswith(self.refuse_query):
             self._refuse()
@@ -325,7 +323,25 @@ def _order(w: BigQueryWarehouse, model: SemanticModel) -> list[str]:
     return [t.name for t in build_order(TransformRenderer(w.target(model), "bigquery"))]
 
 
-def test_changed_options_and_clustering_applied_in_place_and_a_repartition_copies_every_row(built: Built) -> None:
+def _replacement(w: BigQueryWarehouse, model: SemanticModel, queries: list[str], name: str) -> str:
+    """The statement replacing a table by its twin: the twin's own DDL (the model's layout) made
+    CREATE OR REPLACE of the table, AS SELECT every column of the twin (every partition)."""
+    table = TransformRenderer(w.target(model), "bigquery").model.tables[name]
+    own, twin = f"`{PROJECT}.{DATASET}.{name}`", f"`{PROJECT}.{DATASET}.{name}__lw_next`"
+    ddl = next(q for q in queries if q.startswith(f"CREATE TABLE IF NOT EXISTS {twin} ("))
+    select = f"AS SELECT {', '.join(c.name for c in table.columns)} FROM {twin}"
+    if table.require_partition_filter:
+        select += f"\nWHERE {TransformRenderer(w.target(model), 'bigquery').all_partitions(table)}"
+    return f"CREATE OR REPLACE TABLE {own}{ddl.strip().removeprefix(f'CREATE TABLE IF NOT EXISTS {twin}')}\n{select}"
+
+
+def _table(w: BigQueryWarehouse, name: str) -> tuple[object, ...]:
+    """What a reader sees of a table besides its rows: it was not replaced while these are equal."""
+    t = w.client.get_table(f"{PROJECT}.{DATASET}.{name}")
+    return (t.created, t.schema, t.time_partitioning, t.clustering_fields, t.description)
+
+
+def test_changed_options_and_clustering_applied_in_place_and_a_repartition_replaces_the_table(built: Built) -> None:
     w = built.warehouse
     before = _snapshot(w, built.model)
     edited = _model(built.folder, {"performance.yml": (
@@ -335,23 +351,22 @@ def test_changed_options_and_clustering_applied_in_place_and_a_repartition_copie
                      "    partition: {column: date}\n    cluster_by: [date, service_key]\n    retention_days: 4000")})
     start = len(w.sent)
     assert build(w, edited).rebuilt == (DAILY,)  # the re-partition of the daily performance rollup (no readers)
-    assert [s.sql for s in w.sent[start:] if s.kind == "copy"] == [
-        f"COPY {PROJECT}.{DATASET}.{DAILY}__lw_next TO {PROJECT}.{DATASET}.{DAILY}"]  # the only table swapped
+    assert [s.kind for s in w.sent[start:] if s.kind not in ("query", "update")] == []  # no copy job
     sent = [s.sql for s in w.sent[start:]]
     assert [s for s in sent if s.startswith(("ALTER TABLE", "UPDATE TABLE", "DROP TABLE IF EXISTS"))] == [
         (f"UPDATE TABLE {PROJECT}.{DATASET}.{COST_DAILY} SET clustering_fields = ['date', 'service_key'],"
         " partition_expiration_days = 4000, require_partition_filter = False,"
-        " description = 'Cost per service per day (the dashboard grain), from the hourly cost fact.'"),
-        f"DROP TABLE IF EXISTS `{PROJECT}.{DATASET}.{DAILY}`",  # a copy cannot change the partitioning
-        (f"UPDATE TABLE {PROJECT}.{DATASET}.{DAILY} SET clustering_fields = ['service_key'],"
-        " partition_expiration_days = 3650, require_partition_filter = False,"
-        " description = 'Performance per service, endpoint, region and environment per day, from the hourly"
-        " rollup.'")]
+        " description = 'Cost per service per day (the dashboard grain), from the hourly cost fact.'")]  # never dropped
     journal = f"INSERT INTO `{PROJECT}.{DATASET}.{SWAP_TABLE}` (table_name, replace_table) VALUES (?, ?)"
     queries = _queries(w, start)
-    begin, commit = _commit_point(queries, journal)  # the commit point lists it for its copy job, moves no rows
+    begin, commit = _commit_point(queries, journal)  # the commit point lists it for its replacement, moves no rows
     assert [s for s in _swap_dml(w, edited, [DAILY]) if s in commit] == []
-    assert queries.index(f"DROP TABLE IF EXISTS `{PROJECT}.{DATASET}.{DAILY}`") == begin + len(commit)  # then its copy
+    replacement = _replacement(w, edited, queries, DAILY)
+    assert "\nPARTITION BY DATE_TRUNC(date, MONTH)\nCLUSTER BY service_key\nOPTIONS(\n  partition_expiration_days = 3650," \
+        in replacement  # the model's new layout, options and clustering in the one statement
+    assert queries[begin + len(commit):] == [  # then the one atomic statement, and the twin goes
+        replacement, f"DROP TABLE `{PROJECT}.{DATASET}.{DAILY}__lw_next`",
+        "BEGIN TRANSACTION", f"DELETE FROM `{PROJECT}.{DATASET}.{SWAP_TABLE}` WHERE TRUE", "COMMIT TRANSACTION"]
     cost = w.client.get_table(f"{PROJECT}.{DATASET}.{COST_DAILY}")
     assert (cost.clustering_fields, cost.time_partitioning.expiration_ms) == (["date", "service_key"], 4000 * 86_400_000)
     layouts = recorded_layouts(w, TransformRenderer(w.target(edited), "bigquery"))
@@ -374,66 +389,73 @@ def _rebuilt_with_readers(w: BigQueryWarehouse, model: SemanticModel, name: str)
     return [t.name for t in order if t.name in found]
 
 
-def test_a_copy_refused_half_way_is_finished_by_the_next_build(built: Built) -> None:
+def test_a_replacement_refused_half_way_leaves_the_table_and_is_finished_by_the_next_build(built: Built) -> None:
     """A re-partitioned table with readers: the readers switch at the commit point, the table by
-    its copy job after it; the copy refused, the journal keeps it for the next build."""
+    its CREATE OR REPLACE after it; that refused, the table is the previous one, rows and layout,
+    and the journal keeps it for the next build."""
     w = built.warehouse
-    before = _snapshot(w, built.model)
+    before, old = _snapshot(w, built.model), _table(w, HOURLY)
     model = _model(built.folder, {"performance.yml": (HOURLY_DAY, HOURLY_MONTH)})
     rebuilt = _rebuilt_with_readers(w, model, HOURLY)
     assert rebuilt[0] == HOURLY and len(rebuilt) > 1
-    Proxy.refuse_copy_to = HOURLY
+    replace = f"CREATE OR REPLACE TABLE `{PROJECT}.{DATASET}.{HOURLY}` ("
+    Proxy.refuse_query = replace
     start = len(w.sent)
     try:
         with pytest.raises(WarehouseError) as failure:
             build(w, model)
     finally:
-        Proxy.refuse_copy_to = None
+        Proxy.refuse_query = None
     message = str(failure.value)
-    assert message.startswith(f"COPY {PROJECT}.{DATASET}.{HOURLY}__lw_next TO {PROJECT}.{DATASET}.{HOURLY}: 403 ")
-    assert message.endswith(DENIED)
+    assert message.startswith(f"{replace} (table {PROJECT}.{DATASET}.{HOURLY}): 403 {DENIED}\n")
+    queries = _queries(w, start)
     readers = _swap_dml(w, model, rebuilt[1:])
-    _, commit = _commit_point(_queries(w, start), readers[0])
+    begin, commit = _commit_point(queries, readers[0])
     assert commit[1:1 + len(readers)] == readers  # committed: the readers hold their new rows
-    assert [s.sql for s in w.sent[start:] if s.kind == "copy"] == [
-        f"COPY {PROJECT}.{DATASET}.{HOURLY}__lw_next TO {PROJECT}.{DATASET}.{HOURLY}"]
+    replacement = _replacement(w, model, queries, HOURLY)
+    assert queries[begin + len(commit):] == [replacement]  # refused: nothing after it
+    assert [s.kind for s in w.sent[start:] if s.kind == "copy"] == []
     assert w.query(f"SELECT table_name, replace_table FROM {SWAP_TABLE}") == [(HOURLY, True)]
     assert _twins(w) == sorted(f"{name}__lw_next" for name in rebuilt)  # the readers' dropped by the next build
-    assert not w.table_exists(HOURLY)  # dropped for its copy: missing until the next build copies it
-    assert _snapshot(w, model, missing=HOURLY) == {k: v for k, v in before.items() if k != HOURLY}
+    assert _table(w, HOURLY) == old and _snapshot(w, model) == before  # the previous table, never missing
     start = len(w.sent)
     assert build(w, model).rebuilt == ()  # the layouts were recorded at the commit point
-    assert [s.sql for s in w.sent[start:] if s.kind == "copy"] == [
-        f"COPY {PROJECT}.{DATASET}.{HOURLY}__lw_next TO {PROJECT}.{DATASET}.{HOURLY}"]
+    queries = _queries(w, start)
+    pending = f"SELECT table_name, replace_table FROM `{PROJECT}.{DATASET}.{SWAP_TABLE}`"
+    at = queries.index(pending)  # in prepare, before any step
+    assert queries[at:at + 3] == [pending, replacement, f"DROP TABLE `{PROJECT}.{DATASET}.{HOURLY}__lw_next`"]
+    assert "BEGIN TRANSACTION" not in queries[:at]
+    assert _table(w, HOURLY)[0] != old[0]  # a new table
     assert _twins(w) == [] and w.query(f"SELECT COUNT(*) FROM {SWAP_TABLE}") == [(0,)]
     assert recorded_layouts(w, TransformRenderer(w.target(model), "bigquery"))[HOURLY].partition == "hour/month"
     assert _snapshot(w, model) == before
     built.model = model
 
 
-def test_a_copy_timing_out_is_cancelled_and_the_next_build_finishes_the_swap(built: Built, proxy: str) -> None:
+def test_a_replacement_timing_out_is_cancelled_leaves_the_table_and_the_next_build_finishes_it(
+        built: Built, proxy: str) -> None:
     w = built.warehouse
-    before = _snapshot(w, built.model)
+    before, old = _snapshot(w, built.model), _table(w, HOURLY)
     model = _model(built.folder, {"performance.yml": (HOURLY_MONTH, HOURLY_DAY)})  # back to daily partitions
     rebuilt = _rebuilt_with_readers(w, model, HOURLY)
-    Proxy.stall_copy_to, Proxy.stalled, Proxy.cancelled = HOURLY, [], []
+    replace = f"CREATE OR REPLACE TABLE `{PROJECT}.{DATASET}.{HOURLY}` ("
+    Proxy.stall_query, Proxy.stalled, Proxy.cancelled = replace, [], []
     try:
         with (BigQueryWarehouse(PROJECT, DATASET, endpoint=proxy, timeout_s=10, command="test") as quick,
               pytest.raises(WarehouseError) as failure):
             build(quick, model)
     finally:
-        Proxy.stall_copy_to = None
-    assert str(failure.value) == (f"COPY {PROJECT}.{DATASET}.{HOURLY}__lw_next TO {PROJECT}.{DATASET}.{HOURLY}:"
-                                  " no result within 10 s; the job was cancelled")
+        Proxy.stall_query = None
+    assert str(failure.value) == f"{replace}: no result within 10 s; the job was cancelled"
     assert len(Proxy.stalled) == 1 and Proxy.cancelled == Proxy.stalled
     assert _twins(w) == sorted(f"{name}__lw_next" for name in rebuilt)
     assert w.query(f"SELECT table_name, replace_table FROM {SWAP_TABLE}") == [(HOURLY, True)]
-    assert not w.table_exists(HOURLY)  # dropped for its copy (the residual window plan prints)
-    assert _snapshot(w, model, missing=HOURLY) == {k: v for k, v in before.items() if k != HOURLY}
+    assert _table(w, HOURLY) == old and _snapshot(w, model) == before  # the previous table, never missing
     start = len(w.sent)
     assert build(w, model).rebuilt == ()  # the next build finishes the swap, then builds incrementally
-    assert [s.sql for s in w.sent[start:] if s.kind == "copy"] == [
-        f"COPY {PROJECT}.{DATASET}.{HOURLY}__lw_next TO {PROJECT}.{DATASET}.{HOURLY}"]
+    assert [s.sql for s in w.sent[start:] if s.sql.startswith(replace)] == [
+        s.sql for s in quick.sent if s.sql.startswith(replace)]  # the same statement, run again
+    assert [s.kind for s in w.sent[start:] if s.kind == "copy"] == [] and _table(w, HOURLY)[0] != old[0]
     assert _twins(w) == [] and w.query(f"SELECT COUNT(*) FROM {SWAP_TABLE}") == [(0,)]
     assert _snapshot(w, model) == before
     built.model = model

@@ -137,8 +137,9 @@ def test_plan_cli_prints_statements_and_declared_queries(capsys: pytest.CaptureF
     swap = lines[lines.index("declared queries: 6") - 1]  # the window a reader may see a mix in
     assert swap == SWAP_WINDOW and swap.startswith("not atomic across tables: each step of an incremental build")
     assert ("switches its tables at one commit point (on BigQuery one DML transaction), except, on BigQuery, each"
-            " table that needs a new table (a re-partition, a retyped, removed or reordered column): a copy job puts"
-            " it in place after the commit point") in swap
+            " table that needs a new table (a re-partition, a retyped, removed or reordered column): one CREATE OR"
+            " REPLACE TABLE ... AS SELECT from its twin replaces it after the commit point, atomic for the table"
+            " (never missing; it reads the twin once, billed)") in swap
     with pytest.raises(SystemExit) as exit_:
         main(["plan", "--now", "2025-03-04 10:17", "--strict", "--model", str(ROOT / "semantic"),
               "--lookml", str(ROOT / "generated_lookml")])

@@ -21,10 +21,11 @@ if TYPE_CHECKING:
 SWAP_WINDOW = ("not atomic across tables: each step of an incremental build commits on its own, so between two"
                " steps a reader may see a new table beside an older one. A rebuild (full refresh, model change)"
                " switches its tables at one commit point (on BigQuery one DML transaction), except, on BigQuery,"
-               " each table that needs a new table (a re-partition, a retyped, removed or reordered column): a copy"
-               " job puts it in place after the commit point, the old table dropped just before; from the commit"
-               " to its copy (or to the next build, which finishes an interrupted swap first) a reader sees it"
-               " old, then missing, beside the new others (ARCHITECTURE.md, \"What a reader sees during a build\")")
+               " each table that needs a new table (a re-partition, a retyped, removed or reordered column): one"
+               " CREATE OR REPLACE TABLE ... AS SELECT from its twin replaces it after the commit point, atomic for"
+               " the table (never missing; it reads the twin once, billed); until it has run (or the next build, which"
+               " finishes an interrupted swap first) a reader sees that table old beside the new others"
+               " (ARCHITECTURE.md, \"What a reader sees during a build\")")
 
 
 def _why_whole(model: SemanticModel, statement: PlannedStatement) -> str:

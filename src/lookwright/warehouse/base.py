@@ -82,10 +82,8 @@ class Warehouse(ABC):
     def close(self) -> None:
         """Release the connection."""
 
-    def copy_table(self, source: str, destination: str, *, replace: bool = False) -> None:
-        """Put a copy of source in destination's place in one atomic step (a new table when `replace`).
-
-        Only warehouses without transactional DDL need it (build swaps staging twins with it)."""
+    def copy_table(self, source: str, destination: str) -> None:
+        """Put a copy of source's rows in destination's place in one atomic step (a warehouse with copy jobs)."""
         raise WarehouseError(f"copying {source} to {destination}: {type(self).__name__} has no copy jobs")
 
     def update_layout(self, name: str, layout: Layout) -> None:

@@ -393,16 +393,14 @@ class BigQueryWarehouse(Warehouse):
         except (*_ERRORS, OSError) as error:
             raise WarehouseError(f"load job into {reference} from {path}: {_message(error)}") from error
 
-    def copy_table(self, source: str, destination: str, *, replace: bool = False) -> None:
+    def copy_table(self, source: str, destination: str) -> None:
         """A copy job (free of charge): source's rows replace destination's in one atomic step.
 
         A copy cannot change the destination's partitioning, clustering or columns ("Cannot
-        replace a table with a different partitioning spec"), so with `replace` the destination
-        is dropped first and the copy creates it with the source's schema, partitioning and clustering.
+        replace a table with a different partitioning spec"): a rebuild that needs a new table
+        replaces it by one CREATE OR REPLACE TABLE ... AS SELECT instead (build._swap_in).
         """
         source_id, destination_id = self.qualify(source), self.qualify(destination)
-        if replace:
-            self.execute(f"DROP TABLE IF EXISTS `{destination_id}`")
         statement = f"COPY {source_id} TO {destination_id}"
         config = bigquery.CopyJobConfig(
             write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,

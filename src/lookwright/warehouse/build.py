@@ -8,9 +8,10 @@ BigQuery's rules hold by construction, on DuckDB too:
   is one DML transaction: it replaces the rows of every rebuilt table that keeps its layout by its
   twin's (DELETE + INSERT ... SELECT), records the new layouts and the build state, and lists in
   `lookwright_swap_pending` the tables that need a new table (a re-partition, a retyped, removed or
-  reordered column), which copy jobs put in place after it; a swap interrupted after the commit is
-  finished by the next build, before anything else. Either way a rebuild that fails or is
-  interrupted before its commit point leaves the previous tables as they were.
+  reordered column), each put in place after it by one CREATE OR REPLACE TABLE ... AS SELECT from
+  its twin (atomic per table: never missing); a swap interrupted after the commit is finished by
+  the next build, before anything else. Either way a rebuild that fails or is interrupted before
+  its commit point leaves the previous tables as they were.
 - the layout each table was given is recorded (warehouse/layout.py): changed retention, partition
   filter, description or clustering is applied in place (BigQuery: one tables.update, no job),
   and a changed partitioning, a removed column or a retyped one gets a new table, staged and
@@ -30,7 +31,7 @@ BigQuery's rules hold by construction, on DuckDB too:
   deleted (which are unreferenced would take a scan of every referencing table's whole history).
 
 Not atomic across tables: each step commits on its own; a rebuild's tables switch at its commit
-point, except, on BigQuery, those needing a new table, whose copy jobs follow it one table at a time
+point, except, on BigQuery, those needing a new table, each replaced after it, one table at a time
 (ARCHITECTURE.md, "What a reader sees during a build").
 """
 
@@ -557,16 +558,39 @@ def _finish_swap(warehouse: Warehouse, renderer: TransformRenderer) -> None:
 
 
 def _swap_in(warehouse: Warehouse, renderer: TransformRenderer, pending: list[tuple[str, bool]]) -> None:
-    """Copy each twin onto its table (a new table where it must be) and drop it; then clear the journal."""
-    for name, replace in pending:
+    """Replace each table by its twin in one atomic DDL statement and drop the twin; then clear the journal.
+
+    A statement that fails or times out leaves the previous table as it was and the journal
+    entry pending: the next build runs it again (the same rows from the same twin)."""
+    for name, _replace in pending:  # `_swap` journals only tables needing a new table; an older entry works alike
         table = renderer.model.tables[name]
         if not warehouse.table_exists(name + NEXT):
             continue  # swapped in before the interruption
-        warehouse.copy_table(_twin(renderer, table), renderer.own(name), replace=replace)
-        if replace:  # a copy job carries the partitioning and clustering, not every option
-            warehouse.update_layout(name, model_layout(table))
+        warehouse.execute(_replace_statement(renderer, table))
         warehouse.execute(f"DROP TABLE {_twin(renderer, table)}")
     _run(warehouse, [f"DELETE FROM {renderer.raw(SWAP_TABLE)} WHERE TRUE"])
+
+
+CREATE_HEAD = "CREATE TABLE IF NOT EXISTS "
+
+
+def _replace_statement(renderer: TransformRenderer, table: TableIR) -> str:
+    """`CREATE OR REPLACE TABLE <table> (<columns>) PARTITION BY ... AS SELECT ... FROM <twin>`.
+
+    BigQuery's way to give a table a new partitioning or new column types: one statement, atomic
+    for the table (a reader sees the old table or the new, never none). The layout is the table's
+    own DDL (create_table.sql.j2, as the twin got it); the twin is read once (billed)."""
+    ddl = renderer.sql.render("create_table.sql.j2", table=table, ref=renderer.own(table.name)).strip()
+    if not ddl.startswith(CREATE_HEAD):
+        path = renderer.sql.env.get_template("create_table.sql.j2").filename
+        raise InputError(f"{path}:1: table {table.name}'s DDL starts with {(ddl.splitlines() or [''])[0]!r};"
+                         f" hint: begin it with '{CREATE_HEAD}{{{{ ref }}}}', which a rebuild turns into"
+                         " CREATE OR REPLACE TABLE to put a re-partitioned table in place")
+    columns = ", ".join(c.name for c in table.columns)
+    select = f"AS SELECT {columns} FROM {_twin(renderer, table)}"
+    if table.require_partition_filter:
+        select += f"\nWHERE {renderer.all_partitions(table)}"
+    return f"CREATE OR REPLACE TABLE {ddl.removeprefix(CREATE_HEAD)}\n{select}"
 
 
 def _twin(renderer: TransformRenderer, table: TableIR) -> str:
@@ -871,7 +895,8 @@ def _swap(warehouse: Warehouse, renderer: TransformRenderer, order: list[TableIR
     keeps its layout by its twin's (DELETE + INSERT ... SELECT), records the layouts and the build
     state, and lists in `lookwright_swap_pending` the tables that need a new table (a changed
     partitioning, a retyped, removed or reordered column: DML cannot change them); after it, one
-    copy job each puts those twins in place (`_swap_in`), and the twins are dropped.
+    CREATE OR REPLACE TABLE ... AS SELECT each puts those twins in place (`_swap_in`), and the twins
+    are dropped.
     """
     record = _record_statements(renderer, [t for t in order if t.name in changes]) + commit
     if warehouse.transactional_ddl:
@@ -885,6 +910,8 @@ def _swap(warehouse: Warehouse, renderer: TransformRenderer, order: list[TableIR
     moved = [t for t in order if t not in replaced]
     swap = [statement for table in moved for statement in _move_statements(renderer, table)]
     if replaced:
+        for table in replaced:  # a template that cannot become CREATE OR REPLACE fails before the commit point
+            _replace_statement(renderer, table)
         journal = renderer.raw(SWAP_TABLE)
         values: list[object] = [value for t in replaced for value in (t.name, True)]
         rows = ", ".join("(?, ?)" for _ in replaced)
