@@ -13,6 +13,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -58,17 +59,24 @@ class DryRuns(FakeBigQuery):
                                "statistics": {"totalBytesProcessed": "2048", "query": {"totalBytesProcessed": "2048"}}})
 
 
-@pytest.fixture
-def fake() -> Iterator[str]:
-    """test_bigquery_bad_input's fake transport on a loopback port, its records emptied."""
-    FakeBigQuery.jobs, FakeBigQuery.cancelled, FakeBigQuery.loads = [], [], []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeBigQuery)
+@contextmanager
+def _on_loopback(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """`handler` served on a free loopback port in a thread; yields its endpoint."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def fake() -> Iterator[str]:
+    """test_bigquery_bad_input's fake transport on a loopback port, its records emptied."""
+    FakeBigQuery.jobs, FakeBigQuery.cancelled, FakeBigQuery.loads = [], [], []
+    with _on_loopback(FakeBigQuery) as endpoint:
+        yield endpoint
 
 
 def _no_tables(handler: FakeBigQuery) -> None:
@@ -230,13 +238,8 @@ class StallJobs(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def proxy(bq_emulator: Emulator) -> Iterator[str]:
     StallJobs.upstream = bq_emulator.endpoint
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StallJobs)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _on_loopback(StallJobs) as endpoint:
+        yield endpoint
 
 
 def _client(endpoint: str, project: str) -> bigquery.Client:
