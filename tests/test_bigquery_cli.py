@@ -7,23 +7,19 @@ a re-partitioned table times out (a loopback proxy answers that query job as run
 
 from __future__ import annotations
 
-import http.client
 import json
 import shutil
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from typing import Any
 
 import pytest
 
 pytest.importorskip("google.cloud.bigquery", reason="google-cloud-bigquery is not installed")
 
 from bq_emulator import Emulator, bq_emulator_fixture  # noqa: F401
+from bq_proxy import EmulatorProxy, on_loopback
 from conftest_looker import Generated, read_tree
 from fakes.looker_server import FakeLooker
 from google.api_core.client_options import ClientOptions
@@ -59,23 +55,11 @@ class DryRuns(FakeBigQuery):
                                "statistics": {"totalBytesProcessed": "2048", "query": {"totalBytesProcessed": "2048"}}})
 
 
-@contextmanager
-def _on_loopback(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    """`handler` served on a free loopback port in a thread; yields its endpoint."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
 def fake() -> Iterator[str]:
     """test_bigquery_bad_input's fake transport on a loopback port, its records emptied."""
     FakeBigQuery.jobs, FakeBigQuery.cancelled, FakeBigQuery.loads = [], [], []
-    with _on_loopback(FakeBigQuery) as endpoint:
+    with on_loopback(FakeBigQuery) as endpoint:
         yield endpoint
 
 
@@ -174,71 +158,10 @@ def test_a_job_whose_insert_call_outlasts_the_timeout_is_cancelled(
 DAILY = "fact_performance_metrics_daily"
 
 
-class StallJobs(BaseHTTPRequestHandler):
-    """Forwards every request to the emulator, but answers the query job whose SQL starts with
-    `stall_query` as running, forever."""
-
-    upstream: ClassVar[str] = ""
-    stall_query: ClassVar[str | None] = None
-    stalled: ClassVar[list[str]] = []
-    cancelled: ClassVar[list[str]] = []
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _send(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for key, value in (headers or {"Content-Type": "application/json"}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _running(self, job_id: str) -> bytes:
-        return json.dumps({"jobReference": {"projectId": "lw-cli", "jobId": job_id, "location": "US"},
-                           "status": {"state": "RUNNING"}, "configuration": {"query": {}}}).encode()
-
-    def _forward(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
-        path = self.path.split("?")[0]
-        job_id = next((path.split(f"/{kind}/")[-1].removesuffix("/cancel") for kind in ("jobs", "queries")
-                       if f"/{kind}/" in path), "")
-        if job_id in self.stalled:
-            if path.endswith("/cancel"):
-                type(self).cancelled.append(job_id)
-                self._send(200, b'{"kind": "bigquery#jobCancelResponse", "job": ' + self._running(job_id) + b"}")
-            elif "/queries/" in path:  # getQueryResults: not complete yet
-                reference = {"projectId": "lw-cli", "jobId": job_id, "location": "US"}
-                self._send(200, json.dumps({"jobReference": reference, "jobComplete": False}).encode())
-            else:
-                self._send(200, self._running(job_id))
-            return
-        if self.command == "POST" and body and self.stall_query is not None:
-            job = json.loads(body)
-            query = job.get("configuration", {}).get("query")
-            if query is not None and str(query["query"]).startswith(self.stall_query):
-                type(self).stalled.append(job["jobReference"]["jobId"])
-                self._send(200, self._running(job["jobReference"]["jobId"]))
-                return
-        target = urlsplit(self.upstream)
-        connection = http.client.HTTPConnection(target.hostname or "", target.port, timeout=120)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-        connection.request(self.command, self.path, body=body or None, headers=headers)
-        answer = connection.getresponse()
-        data = answer.read()
-        kept = {k: v for k, v in answer.getheaders()
-                if k.lower() not in ("transfer-encoding", "connection", "content-length")}
-        self._send(answer.status, data, kept)
-        connection.close()
-
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
-
-
 @pytest.fixture(scope="module")
 def proxy(bq_emulator: Emulator) -> Iterator[str]:
-    StallJobs.upstream = bq_emulator.endpoint
-    with _on_loopback(StallJobs) as endpoint:
+    EmulatorProxy.upstream = bq_emulator.endpoint
+    with on_loopback(EmulatorProxy) as endpoint:
         yield endpoint
 
 
@@ -268,17 +191,17 @@ def test_a_replacement_timing_out_in_a_rebuild_is_exit_3_naming_the_table_which_
                            + text[end:])
 
     replace = f"CREATE OR REPLACE TABLE `lw-cli.swap.{DAILY}` ("
-    StallJobs.stall_query, StallJobs.stalled, StallJobs.cancelled = replace, [], []
+    EmulatorProxy.stall_query, EmulatorProxy.stalled, EmulatorProxy.cancelled = replace, [], []
     try:
         code, _, err = _exit(["build", "--warehouse", url, "--model", str(model), "--skip-checks",
                               "--job-timeout", "30"], capsys)
     finally:
-        StallJobs.stall_query = None
+        EmulatorProxy.stall_query = None
     assert code == 3
     last = err.rstrip().splitlines()[-1]
     assert last == f"error: {replace}: no result within 30 s; the job was cancelled"
     assert "Traceback" not in err
-    assert len(StallJobs.stalled) == 1 and StallJobs.cancelled == StallJobs.stalled
+    assert len(EmulatorProxy.stalled) == 1 and EmulatorProxy.cancelled == EmulatorProxy.stalled
     assert tuple(next(iter(client.query(figures).result())).values()) == before  # the previous table, still there
 
     assert _exit(["build", "--warehouse", url, "--model", str(model), "--skip-checks"], capsys)[0] == 0
