@@ -36,11 +36,20 @@ STOP_TIMEOUT_S = 10.0
 # for DuckDB 2.x. lookwright uses no GEOGRAPHY, so the launcher loads spatial only when it is
 # already installed locally and otherwise starts without it. Format extensions (avro) are
 # switched off by BQEMU_ENABLE_FORMAT_EXTENSIONS=false for the same reason.
+#
+# BigQuery's tables.get numRows counts every committed row (lookwright's build reports it after each
+# step: BigQueryWarehouse.row_count). bqemulator 1.4.0 refreshes numRows only on load and copy jobs,
+# CREATE TABLE ... AS SELECT and streaming inserts, never after DML (measured: CREATE TABLE, then
+# INSERT of two rows, DELETE, MERGE: numRows "0" throughout; a load of 2 rows then an INSERT: "2"),
+# so the launcher answers every table resource with the table's committed COUNT(*), as BigQuery does.
 LAUNCHER = """
 import sys
 from bqemulator.storage import engine
 
+ENGINES = []
+
 def _load_spatial_if_installed(self):
+    ENGINES.append(self)  # started: its connection answers numRows below
     installed = self.connection.execute(
         "SELECT installed FROM duckdb_extensions() WHERE extension_name = 'spatial'").fetchall()
     if installed and installed[0][0]:
@@ -50,6 +59,25 @@ def _load_spatial_if_installed(self):
               file=sys.stderr)
 
 engine.DuckDBEngine._load_spatial = _load_spatial_if_installed
+from bqemulator.api.routes import tables
+from bqemulator.storage.sql_identifiers import quoted_table_ref
+
+_to_rest = tables._table_to_rest
+
+def _table_with_its_rows(table):
+    body = _to_rest(table)
+    if table.table_type == "TABLE" and ENGINES:
+        reference = quoted_table_ref(table.project_id, table.dataset_id, table.table_id)
+        cursor = ENGINES[-1].connection.cursor()  # its own connection: committed rows only
+        try:
+            body["numRows"] = str(cursor.execute(f"SELECT COUNT(*) FROM {reference}").fetchone()[0])
+        except Exception as error:  # no storage behind the catalog entry: the catalog's number
+            print(f"bq_emulator: numRows of {reference}: {error}", file=sys.stderr)
+        finally:
+            cursor.close()
+    return body
+
+tables._table_to_rest = _table_with_its_rows
 from bqemulator.cli import main
 sys.exit(main())
 """

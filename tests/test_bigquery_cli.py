@@ -109,10 +109,79 @@ def test_plan_on_bigquery_dry_runs_every_statement(fake: str, capsys: pytest.Cap
     code, out, _ = _exit(["plan", "--now", "2025-03-04 10:17", "--warehouse", f"bigquery:p.d@{fake}",
                           "--price-per-tib", "5", "--model", str(ROOT / "semantic")], capsys)
     assert code == 0
-    assert ("bytes: unknown (an endpoint override is taken for an emulator, whose dry runs report none)"
+    # the URL's endpoint without --credentials: an anonymous client, which only an emulator answers
+    assert ("bytes: unknown (an emulator: the client sends no credentials, and its dry runs report no bytes)"
             in out.splitlines())
     assert FakeBigQuery.jobs and all(job["configuration"]["dryRun"] is True for job in FakeBigQuery.jobs)
     assert {job["configuration"]["labels"]["command"] for job in FakeBigQuery.jobs} == {"plan"}
+
+
+class NoBytes(DryRuns):
+    """A dry run answered done, with statistics that report no totalBytesProcessed."""
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        job = json.loads(self.rfile.read(length) or b"{}")
+        type(self).jobs.append(job)
+        self._answer(200, {"jobReference": {"projectId": "p", "location": "EU"}, "status": {"state": "DONE"},
+                           "configuration": job["configuration"], "statistics": {"query": {"statementType": "SELECT"}}})
+
+
+def _credentialed(endpoint: str) -> BigQueryWarehouse:
+    """BigQuery through an endpoint override (a regional or private endpoint), with credentials."""
+    from google.oauth2.credentials import Credentials
+
+    client = bigquery.Client(project="p", credentials=Credentials("a-token"),  # type: ignore[no-untyped-call]
+                             client_options=ClientOptions(api_endpoint=endpoint))
+    return BigQueryWarehouse("p", "d", client, endpoint, command="plan")
+
+
+def test_plan_through_an_endpoint_with_credentials_reports_the_dry_runs_bytes(
+        fake: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import datetime
+
+    from lookwright.model.compile import load_model
+    from lookwright.warehouse.plan import TIB, plan_build
+
+    monkeypatch.setattr(FakeBigQuery, "do_POST", DryRuns.do_POST)
+    with _credentialed(fake) as w:
+        assert w.emulator is False
+        plan = plan_build(load_model(ROOT / "semantic"), datetime(2025, 3, 4, 10, 17), w, price_per_tib=5.0)
+    count = len(plan.statements)
+    assert count > 50 and len(FakeBigQuery.jobs) == count
+    assert {s.bytes_processed for s in plan.statements} == {2048}  # as each dry run reported
+    assert plan.bytes_processed == 2048 * count and plan.cost() == pytest.approx(2048 * count / TIB * 5.0)
+    monkeypatch.setattr(FakeBigQuery, "do_POST", NoBytes.do_POST)
+    with _credentialed(fake) as w:
+        assert w.dry_run("SELECT 1") is None  # reported none: unknown, never 0
+
+
+def _tables(handler: FakeBigQuery) -> None:
+    """tables.get: a table of 5 billion rows (numRows), or a view (no numRows); else as the fake answers."""
+    if "/tables/" not in handler.path:
+        ANSWER_GET(handler)
+        return
+    name = handler.path.split("/tables/")[1].split("?")[0]
+    TABLE_GETS.append(name)
+    table = {"tableReference": {"projectId": "p", "datasetId": "d", "tableId": name}}
+    handler._answer(200, table | ({"type": "VIEW"} if name == "a_view" else {"type": "TABLE", "numRows": "5000000000"}))
+
+
+TABLE_GETS: list[str] = []
+
+
+def test_row_count_is_one_tables_get_and_no_job(fake: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """BigQuery's numRows from the table's metadata: nothing run, nothing billed (a COUNT(*) of the
+    request fact filtering its partition column would read that column in every partition)."""
+    monkeypatch.setattr(FakeBigQuery, "do_GET", _tables)
+    TABLE_GETS.clear()
+    with BigQueryWarehouse("p", "d", endpoint=fake) as w:
+        assert w.row_count("fact_performance_requests") == 5_000_000_000
+        with pytest.raises(WarehouseError) as view:
+            w.row_count("a_view")
+        assert w.sent == []
+    assert str(view.value) == "counting the rows of p.d.a_view: BigQuery reports no numRows for it (a VIEW)"
+    assert (TABLE_GETS, FakeBigQuery.jobs) == (["fact_performance_requests", "a_view"], [])
 
 def test_validate_takes_the_bigquery_options(fake: str, capsys: pytest.CaptureFixture[str],
                                              monkeypatch: pytest.MonkeyPatch) -> None:

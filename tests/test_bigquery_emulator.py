@@ -307,6 +307,46 @@ def test_statements_after_a_failure_in_the_transaction_are_refused(
     assert warehouse.query(f"SELECT COUNT(*) FROM {scratch}") == [(0,)]
 
 
+def test_row_count_is_the_tables_metadata_after_dml_transactions_and_loads(
+        warehouse: BigQueryWarehouse, scratch: str, tmp_path: Path) -> None:
+    """numRows from tables.get (no job): every committed row, none of a transaction rolled back.
+    The test launcher makes bqemulator answer numRows as BigQuery does (tests/bq_emulator.py)."""
+    start = len(warehouse.sent)
+    assert warehouse.row_count(scratch) == 0
+    warehouse.execute(f"INSERT INTO {scratch} VALUES (1, 'a'), (2, 'b')")
+    assert warehouse.row_count(scratch) == 2
+    with warehouse.transaction():
+        warehouse.execute(f"DELETE FROM {scratch} WHERE k = 1")
+        warehouse.execute(f"INSERT INTO {scratch} VALUES (3, 'c'), (4, 'd')")
+    assert warehouse.row_count(scratch) == 3
+    warehouse.begin()
+    warehouse.execute(f"INSERT INTO {scratch} VALUES (5, 'e')")
+    warehouse.rollback()
+    warehouse.execute(f"MERGE {scratch} AS t USING (SELECT 9 AS k, 'z' AS v) AS s ON t.k = s.k"
+                      " WHEN NOT MATCHED THEN INSERT (k, v) VALUES (s.k, s.v)")
+    assert warehouse.row_count(scratch) == 4
+    assert warehouse.query(f"SELECT COUNT(*) FROM {scratch}") == [(4,)]
+    rows = tmp_path / "rows.json"
+    rows.write_text('{"k": 1}\n{"k": 2}\n', encoding="utf-8")
+    warehouse.load_json("lw_loaded", rows, (("k", "INT64"),))
+    warehouse.execute("INSERT INTO lw_loaded (k) VALUES (3)")
+    assert warehouse.row_count("lw_loaded") == 3
+    warehouse.execute("DROP TABLE lw_loaded")
+    counted = [s.sql for s in warehouse.sent[start:] if "COUNT(" in s.sql]
+    assert counted == [f"SELECT COUNT(*) FROM {scratch}"]  # the test's own: row_count sends no job
+    with pytest.raises(WarehouseError, match=f"^counting the rows of {PROJECT}.{DATASET}.no_such_table: no such table$"):
+        warehouse.row_count("no_such_table")
+
+
+def test_the_emulator_is_known_by_its_client_and_its_dry_runs_report_no_bytes(warehouse: BigQueryWarehouse) -> None:
+    """Its client sends no credentials (BigQuery answers no such call); the emulator answers every
+    dry run with totalBytesProcessed "0", which is no measure of anything: bytes unknown."""
+    assert warehouse.emulator is True
+    assert warehouse.client.query(f"SELECT * FROM {REQUESTS}", job_config=bigquery.QueryJobConfig(
+        dry_run=True, default_dataset=f"{PROJECT}.{DATASET}")).total_bytes_processed == 0
+    assert warehouse.dry_run(f"SELECT * FROM {REQUESTS}") is None
+
+
 def test_transaction_misuse_is_refused(warehouse: BigQueryWarehouse) -> None:
     with pytest.raises(WarehouseError, match="^COMMIT TRANSACTION: no transaction is open"):
         warehouse.commit()

@@ -275,7 +275,7 @@ def test_a_one_column_change_rebuilds_only_that_table_and_what_reads_it(tmp_path
         f"ALTER TABLE {DAILY} ADD COLUMN duration_top_ms DOUBLE",  # in place, before anything else
         f"CREATE TABLE IF NOT EXISTS {twin}", f"INSERT INTO {twin}",  # from the whole hourly rollup
         f"SELECT MIN(date) FROM {twin} WHERE date >= DATE '1970-01-01'", f"INSERT INTO {twin}",  # older history
-        f"SELECT COUNT(*) FROM {twin} WHERE date >= DATE '1970-01-01'",
+        f"SELECT COUNT(*) FROM {twin}",  # DuckDB's row_count: the rows after the step
         f"DROP TABLE {DAILY}", f"ALTER TABLE {twin} RENAME TO {DAILY}"]
     after = snapshot(w, edited)
     assert {name: rows for name, rows in after.items() if name != DAILY} == \

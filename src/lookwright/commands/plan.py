@@ -68,11 +68,13 @@ def plan(model_dir: str, url: str | None, location: str | None, credentials_file
     model = load_model(existing_directory(model_dir, "model"))
     project = load_project(existing_directory(lookml_dir, "LookML"))
     moment = (now or datetime.now(UTC)).replace(tzinfo=None)
+    emulator = False
     if url is None:
         result = plan_build(model, moment, price_per_tib=price_per_tib, templates=templates)
         queries = plan_queries(model, project, moment)
     else:
         with open_warehouse(url, connect_options(location, credentials_file, maximum_bytes_billed)) as warehouse:
+            emulator = bool(getattr(warehouse, "emulator", False))
             result = plan_build(model, moment, warehouse, price_per_tib, templates)
             queries = plan_queries(model, project, moment, warehouse)
     console = plain_console()
@@ -92,8 +94,9 @@ def plan(model_dir: str, url: str | None, location: str | None, credentials_file
     total = result.bytes_processed
     cost = result.cost()
     unknown = ("bytes: unknown offline (dry runs on BigQuery report them)" if url is None
-               else "bytes: unknown (an endpoint override is taken for an emulator, whose dry runs report none)"
-               if "@" in url else "bytes: unknown (a dry run failed)")
+               else "bytes: unknown (an emulator: the client sends no credentials, and its dry runs report no bytes)"
+               if emulator else "bytes: unknown (a dry run failed)" if any(s.error for s in result.statements)
+               else "bytes: unknown (a dry run reported none)")
     console.print(unknown if total is None else f"bytes: {total:,}; on-demand cost ${cost:,.4f} at ${price_per_tib}/TiB")
     unpruned = result.unpruned
     rebuilds = sorted({table for table, _ in unpruned

@@ -79,6 +79,11 @@ class Warehouse(ABC):
         """The column names of a table or view, in order."""
 
     @abstractmethod
+    def row_count(self, name: str) -> int:
+        """The rows a table holds now, every partition, as the warehouse knows it most cheaply
+        (`name` as `table_exists` takes it): what a build reports after each step."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release the connection."""
 

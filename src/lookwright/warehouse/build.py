@@ -17,6 +17,9 @@ BigQuery's rules hold by construction, on DuckDB too:
   and a changed partitioning, a removed column or a retyped one gets a new table, staged and
   swapped in like a rebuild, the kept columns' history copied into it (cast where lossless);
 - every DELETE has a WHERE clause;
+- the rows a table holds after its step (`StepResult.rows`) are the warehouse's own count
+  (`Warehouse.row_count`): BigQuery's table metadata (numRows: no job, no bytes; a COUNT(*)
+  would read the partition column of every partition), DuckDB's COUNT(*);
 - every window is computed first (one small query) and bound as a constant, so each statement
   filters the partition column of what it reads and writes with a constant and BigQuery prunes;
   the windows themselves read no partition they do not rewrite: each table's newest row is read
@@ -766,10 +769,6 @@ def _run_with(warehouse: Warehouse, statements: Sequence[tuple[str, Params]]) ->
             warehouse.execute(statement, params)
 
 
-def _count(warehouse: Warehouse, renderer: TransformRenderer, table: TableIR, ref: str) -> int:
-    return int(str(_scalar(warehouse, f"SELECT COUNT(*) FROM {ref} WHERE {renderer.all_partitions(table)}")))
-
-
 def _as_window(value: datetime | date | None) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
@@ -859,8 +858,7 @@ def _rebuild(warehouse: Warehouse, renderer: TransformRenderer, order: list[Tabl
                 _keep_history(warehouse, renderer, table, changes.get(table.name))
             if merges_members(table) and not first:
                 _keep_members(warehouse, renderer, table, changes.get(table.name))
-            target = renderer.own(table.name) if first else _twin(renderer, table)
-            rows = _count(warehouse, renderer, table, target)
+            rows = warehouse.row_count(table.name if first else table.name + NEXT)
             results.append(StepResult(table.name, "full", None, rows, time.perf_counter() - started))
     finally:
         sql.redirect.clear()
@@ -1044,7 +1042,7 @@ def build_tables(warehouse: Warehouse, model: SemanticModel, names: Sequence[str
             warehouse.execute(f"DELETE FROM {state} WHERE table_name = ?", [table.name])
             warehouse.execute(f"INSERT INTO {state} (table_name, raw_loaded_through) VALUES (?, ?)",
                               [table.name, loaded])
-        rows = _count(warehouse, renderer, table, renderer.own(table.name))
+        rows = warehouse.row_count(table.name)
         written = rows if window is None else _rows_from(warehouse, renderer, table, window)
         results.append(StepResult(table.name, "full" if window is None else "incremental", window, rows,
                                   time.perf_counter() - started, written))
@@ -1103,7 +1101,7 @@ def _incremental_build(warehouse: Warehouse, renderer: TransformRenderer, order:
             statements.append(watermark_statement(renderer, table, mark))
         _run(warehouse, statements)
         windows[table.name] = window
-        rows = _count(warehouse, renderer, table, renderer.own(table.name))
+        rows = warehouse.row_count(table.name)
         if window is None and _incremental(table) and rows > 0:  # still empty: nothing downstream changes
             rebuilt.add(table.name)
         written = rows if window is None else _rows_from(warehouse, renderer, table, window)

@@ -98,6 +98,10 @@ class DuckDBWarehouse(Warehouse):
         )
         return [str(row[0]) for row in rows]
 
+    def row_count(self, name: str) -> int:
+        """COUNT(*) of the whole table: local, nothing billed, and exact."""
+        return int(self.query(f"SELECT COUNT(*) FROM {name}")[0][0])
+
     def close(self) -> None:
         self._connection.close()
 

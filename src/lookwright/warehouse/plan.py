@@ -3,7 +3,9 @@ whether each partitioned table it touches is pruned to the window.
 
 Offline, pruning is read from ZetaSQL's analysis of the exact statements the build would send
 (`lookwright.sqlgen.pruning`); bytes and cost come only from real BigQuery dry runs and are
-never guessed (the emulator reports 0 bytes, so the plan says "unknown" there).
+never guessed: `BigQueryWarehouse.dry_run` says None where the dry run reports none, or comes from an
+emulator (a client without credentials; bqemulator reports 0 bytes for everything), and the plan says
+"unknown" there. A regional or private endpoint reached with credentials is BigQuery: its bytes count.
 """
 
 from __future__ import annotations
@@ -176,9 +178,7 @@ def plan_build(model: SemanticModel, now: datetime, warehouse: Any = None,
         scanned, error = None, None
         if warehouse is not None and hasattr(warehouse, "dry_run"):
             try:
-                dry = int(warehouse.dry_run(sql))
-                # an emulator (an endpoint override) answers 0 for everything: bytes stay unknown
-                scanned = None if getattr(warehouse, "endpoint", None) else dry
+                scanned = warehouse.dry_run(sql)  # None where the dry run reports no bytes (an emulator)
             except WarehouseError as failure:
                 error = str(failure)
         planned.append(PlannedStatement(table, sql, accesses, scanned, error, whole, table in rebuilt))
@@ -247,8 +247,7 @@ def plan_queries(model: SemanticModel, project: Any, now: datetime, warehouse: A
             accesses = tuple(partition_access(resolved, partitions))
             whole = tuple(t for t in scanned_tables(resolved) if t not in partitions)
             if warehouse is not None and hasattr(warehouse, "dry_run"):
-                dry = int(warehouse.dry_run(sql))
-                scanned = None if getattr(warehouse, "endpoint", None) else dry
+                scanned = warehouse.dry_run(sql)
         except (UnsupportedQuery, AnalysisFailed, WarehouseError) as failure:
             error = str(failure)
         planned.append(PlannedQuery(name, query.explore, used, pruned_by, sql, accesses, whole,
