@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_model_errors import BASE, _only
 
+from lookwright.errors import WarehouseError
 from lookwright.model.compile import load_model
+from lookwright.model.ir import SemanticModel
 from lookwright.sqlgen.render import SqlRenderer, bq_string
 
+ROOT = Path(__file__).resolve().parents[1]
 CASES = [
     ("LW502", "    cluster_by: [amount]\n", 7, "clustering column 'amount' of 'orders' is FLOAT64",
      "BigQuery clusters only on top-level columns that are not FLOAT64, JSON, ARRAY or STRUCT"),
@@ -92,3 +96,61 @@ def test_a_read_of_every_partition_bounds_the_partition_column_by_its_own_type(t
         "day": ("o.day >= DATE '1970-01-01'", "day >= DATE '1970-01-01'"),
         "local_at": ("o.local_at >= DATETIME '1970-01-01 00:00:00'", "local_at >= TIMESTAMP '1970-01-01 00:00:00'"),
     }
+
+
+DOCUMENTED = ("BigQuery fills no ingestion-time partitioned table from a query: PARTITION BY _PARTITIONDATE or"
+              " TIMESTAMP_TRUNC(_PARTITIONTIME, ...) \"cannot be used with the AS query_statement clause\""
+              " (https://cloud.google.com/bigquery/docs/reference/standard-sql/data-definition-language"
+              "#partition_expression)")
+
+
+def ingestion_daily(tmp_path: Path, partition: str = "{ingestion: true}", remove: bool = False) -> SemanticModel:
+    """The flagship model with fact_performance_metrics_daily partitioned as given (and one column removed)."""
+    import shutil
+
+    folder = tmp_path / "semantic"
+    shutil.copytree(ROOT / "semantic", folder)
+    path = folder / "performance.yml"
+    text = path.read_text(encoding="utf-8")
+    at = text.index("  - name: fact_performance_metrics_daily")
+    daily = text[at:].replace("partition: {column: date}", f"partition: {partition}", 1)
+    if remove:
+        daily = daily.replace("        - {name: duration_p999_ms, agg: percentile, sketch: duration_sketch,"
+                              " percentile: 99.9}\n", "", 1)
+    path.write_text(text[:at] + daily, encoding="utf-8")
+    return load_model(folder)
+
+
+def test_an_ingestion_time_partitioned_table_is_never_replaced_by_create_table_as_select(tmp_path: Path) -> None:
+    """BigQuery's DDL reference: an ingestion-time partition expression "cannot be used with the AS
+    query_statement clause". ZetaSQL knows no _PARTITIONDATE and the emulator accepts it, so the
+    rule is lookwright's: a change needing a new table of such a table is refused (`prepare`
+    raises it with every other problem, before anything is written)."""
+    from lookwright.warehouse.build import (
+        TransformRenderer,
+        _replace_statement,
+        ingestion_replacement,
+    )
+    from lookwright.warehouse.layout import diff
+
+    daily = "fact_performance_metrics_daily"
+    column, ingestion = load_model(ROOT / "semantic"), ingestion_daily(tmp_path / "a")
+    removed = ingestion_daily(tmp_path / "b", remove=True)
+
+    def change(old: SemanticModel, new: SemanticModel) -> Any:
+        return diff(daily, TransformRenderer(old, "bigquery").layout(old.tables[daily]),
+                    TransformRenderer(new, "bigquery").layout(new.tables[daily]))
+
+    assert ingestion_replacement(ingestion.tables[daily], change(column, ingestion)) == (
+        f"table {daily}: its partitioning changed, which takes a new table, and {DOCUMENTED}")
+    assert ingestion_replacement(removed.tables[daily], change(ingestion, removed)) == (
+        f"table {daily}: its columns changed (duration_p999_ms removed), which takes a new table, and {DOCUMENTED}")
+    assert ingestion_replacement(column.tables[daily], change(ingestion, column)) is None  # to a column: CTAS
+    assert ingestion_replacement(ingestion.tables[daily], None) is None  # unchanged
+    with pytest.raises(WarehouseError, match=f"^table {daily}: BigQuery fills no ingestion-time partitioned"):
+        _replace_statement(TransformRenderer(ingestion, "bigquery"), ingestion.tables[daily])
+    hourly = TransformRenderer(ingestion_daily(tmp_path / "c", "{ingestion: true, granularity: hour}"), "bigquery")
+    with pytest.raises(WarehouseError, match=r"\(CREATE OR REPLACE TABLE \.\.\. AS SELECT; https://"):
+        _replace_statement(hourly, hourly.model.tables[daily])
+    replaced = _replace_statement(TransformRenderer(column, "bigquery"), column.tables[daily])
+    assert "PARTITION BY date" in replaced and "\nAS SELECT " in replaced  # a column's partitioning: one CTAS

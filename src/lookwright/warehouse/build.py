@@ -9,8 +9,9 @@ BigQuery's rules hold by construction, on DuckDB too:
   twin's (DELETE + INSERT ... SELECT), records the new layouts and the build state, and lists in
   `lookwright_swap_pending` the tables that need a new table (a re-partition, a retyped, removed or
   reordered column), each put in place after it by one CREATE OR REPLACE TABLE ... AS SELECT from
-  its twin (atomic per table: never missing); a swap interrupted after the commit is finished by
-  the next build, before anything else. Either way a rebuild that fails or is interrupted before
+  its twin (atomic per table: never missing; BigQuery creates no ingestion-time partitioned table
+  AS SELECT, so such a change to one is refused before anything is written); a swap interrupted
+  after the commit is finished by the next build, before anything else. Either way a rebuild that fails or is interrupted before
   its commit point leaves the previous tables as they were.
 - the layout each table was given is recorded (warehouse/layout.py): changed retention, partition
   filter, description or clustering is applied in place (BigQuery: one tables.update, no job),
@@ -495,6 +496,33 @@ def _lossy_retypes(table: TableIR, change: LayoutChange) -> list[str]:
             if (problem := lossy(table.name, column, old, new)) is not None]
 
 
+PARTITION_EXPRESSION = ("https://cloud.google.com/bigquery/docs/reference/standard-sql/"
+                        "data-definition-language#partition_expression")
+INGESTION_HINT = ("partition it by a column (`partition: {column: ...}`), or keep its partitioning and its"
+                  " columns' types and order (a column added at the end is added in place)")
+
+
+def ingestion_replacement(table: TableIR, change: LayoutChange | None) -> str | None:
+    """Why BigQuery cannot put the table's twin in its place, or None when it can.
+
+    BigQuery's DDL reference (PARTITION_EXPRESSION): `_PARTITIONDATE`, `DATE(_PARTITIONTIME)` and
+    `TIMESTAMP_TRUNC(_PARTITIONTIME, ...)` "cannot be used with the AS query_statement clause", so
+    an ingestion-time partitioned table cannot be the CREATE OR REPLACE TABLE ... AS SELECT a
+    change needing a new table ends in (`_replace_statement`); creating it empty and inserting
+    after would leave readers an empty table in between. Neither ZetaSQL (which knows no
+    pseudo-column) nor the emulator (which accepts it) says so.
+    """
+    partition = table.partition
+    if not _new_table(change) or partition is None or not partition.ingestion:
+        return None
+    assert change is not None
+    what = [*(f"{c} retyped" for c, _, _ in change.retyped), *(f"{c} removed" for c in change.removed)]
+    why = "its partitioning changed" if change.repartitioned else f"its columns changed ({', '.join(what or ['reordered'])})"
+    return (f"table {table.name}: {why}, which takes a new table, and BigQuery fills no ingestion-time"
+            " partitioned table from a query: PARTITION BY _PARTITIONDATE or TIMESTAMP_TRUNC(_PARTITIONTIME, ...)"
+            f" \"cannot be used with the AS query_statement clause\" ({PARTITION_EXPRESSION})")
+
+
 def prepare(warehouse: Warehouse, renderer: TransformRenderer) -> dict[str, LayoutChange]:
     """Create what is missing, finish an interrupted swap, and apply in place what can be, outside any transaction.
 
@@ -517,6 +545,7 @@ def prepare(warehouse: Warehouse, renderer: TransformRenderer) -> dict[str, Layo
     changes: dict[str, LayoutChange] = {}
     applied: list[TableIR] = []
     problems: list[str] = []
+    ingestion: list[str] = []  # BigQuery: ingestion-time partitioned tables that would need a new table
     for table in renderer.model.tables.values():
         if warehouse.table_exists(table.name + NEXT):  # left over by a failed or interrupted rebuild
             warehouse.execute(f"DROP TABLE {_twin(renderer, table)}")
@@ -533,8 +562,12 @@ def prepare(warehouse: Warehouse, renderer: TransformRenderer) -> dict[str, Layo
             continue
         changes[table.name] = change
         problems += _lossy_retypes(table, change)
-    if problems:
-        raise WarehouseError("\n".join([*problems, f"nothing was changed; {LOSSY_HINT}"]))
+        refused = None if warehouse.transactional_ddl else ingestion_replacement(table, change)
+        if refused is not None:
+            ingestion.append(refused)
+    if problems or ingestion:
+        hints = ([LOSSY_HINT] if problems else []) + ([INGESTION_HINT] if ingestion else [])
+        raise WarehouseError("\n".join([*problems, *ingestion, f"nothing was changed; {'; or '.join(hints)}"]))
     for name, change in changes.items():
         table = renderer.model.tables[name]
         have = warehouse.columns(name)
@@ -582,7 +615,12 @@ def _replace_statement(renderer: TransformRenderer, table: TableIR) -> str:
 
     BigQuery's way to give a table a new partitioning or new column types: one statement, atomic
     for the table (a reader sees the old table or the new, never none). The layout is the table's
-    own DDL (create_table.sql.j2, as the twin got it); the twin is read once (billed)."""
+    own DDL (create_table.sql.j2, as the twin got it); the twin is read once (billed). An
+    ingestion-time partitioned table cannot be (`ingestion_replacement`; `prepare` refuses first)."""
+    partition = table.partition
+    if partition is not None and partition.ingestion:
+        raise WarehouseError(f"table {table.name}: BigQuery fills no ingestion-time partitioned table from a query"
+                             f" (CREATE OR REPLACE TABLE ... AS SELECT; {PARTITION_EXPRESSION}); {INGESTION_HINT}")
     ddl = renderer.sql.render("create_table.sql.j2", table=table, ref=renderer.own(table.name)).strip()
     if not ddl.startswith(CREATE_HEAD):
         path = renderer.sql.env.get_template("create_table.sql.j2").filename
