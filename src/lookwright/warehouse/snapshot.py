@@ -98,7 +98,7 @@ def bigquery_snapshot_sql(table_id: str, snapshot_table_id: str, at: datetime | 
 
 def bigquery_restore_sql(table_id: str, snapshot_table_id: str, *, emulator: bool = False) -> list[str]:
     """The table replaced by a clone of its snapshot: one atomic statement on BigQuery. The emulator
-    ignores OR REPLACE there (409 Already Exists), so on an endpoint override the table is dropped first."""
+    ignores OR REPLACE there (409 Already Exists), so against an emulator the table is dropped first."""
     if emulator:
         return [f"DROP TABLE `{table_id}`", f"CREATE TABLE `{table_id}` CLONE `{snapshot_table_id}`"]
     return [f"CREATE OR REPLACE TABLE `{table_id}` CLONE `{snapshot_table_id}`"]
@@ -229,8 +229,9 @@ def _state_tables(warehouse: Warehouse) -> tuple[str, ...]:
 
 def _bigquery_snapshot(warehouse: Any, model: SemanticModel, expires_in_days: int) -> Snapshot:
     # one instant for every table, read from BigQuery itself (a client clock ahead of it would be
-    # "in the future"); an emulator (an endpoint override) takes neither FOR SYSTEM_TIME nor OPTIONS
-    emulator = getattr(warehouse, "endpoint", None) is not None
+    # "in the future"); an emulator (BigQueryWarehouse.emulator: a client without credentials) takes
+    # neither FOR SYSTEM_TIME nor OPTIONS
+    emulator = bool(getattr(warehouse, "emulator", False))
     at = _utc(warehouse.query("SELECT CURRENT_TIMESTAMP()")[0][0]).replace(microsecond=0)
     ident = snapshot_id(at)
     expires = at + timedelta(days=expires_in_days)
@@ -276,7 +277,7 @@ def _bigquery_list(warehouse: Any) -> list[Snapshot]:
 def _bigquery_restore(warehouse: Any, model: SemanticModel, table: str, snapshot: str) -> None:
     source = _snapshot_id_of(warehouse, table, snapshot)
     for sql in bigquery_restore_sql(warehouse.qualify(table), source,
-                                    emulator=getattr(warehouse, "endpoint", None) is not None):
+                                    emulator=bool(getattr(warehouse, "emulator", False))):
         warehouse.execute(sql)
     state = f"`{_snapshot_id_of(warehouse, STATE_TABLE, snapshot)}`"
     table_state = f"`{_snapshot_id_of(warehouse, TABLE_STATE, snapshot)}`"
