@@ -187,7 +187,7 @@ def _connections(connect: Callable[[], Warehouse]) -> Iterator[Callable[[], Ware
 
 def validate_sql(model: SemanticModel, connect: Callable[[], Warehouse], workers: int = 2) -> SqlReport:
     """Compile every view (in parallel, one connection per worker) and bisect failures to fields."""
-    tables = list(model.tables.values())
+    tables = model.views()  # the warehouse-only tables are no views
     with _connections(connect) as current, ThreadPoolExecutor(max_workers=workers) as pool:
         def check(table: TableIR) -> list[Issue]:
             warehouse = current()
@@ -210,7 +210,7 @@ def validate_sql_offline(model: SemanticModel) -> SqlReport:
         error = analyzer.check(sql)
         return None if error is None else f"BigQuery (ZetaSQL): {error.format()}"
 
-    tables = list(model.tables.values())
+    tables = model.views()  # the warehouse-only tables are no views
     failures = [f for table in tables for f in _check_view(model, table, check, "bigquery")]
     fields = sum(len(t.dimensions) + len(t.measures) for t in tables)
     return SqlReport(len(tables), fields, tuple(failures))

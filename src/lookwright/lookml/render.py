@@ -22,7 +22,7 @@ from lookwright.output.writer import OutputFile, header
 def render_lookml(model: SemanticModel, tables: list[str] | None = None, *, shared: bool = True) -> list[OutputFile]:
     """View files of `tables` (default: all), plus the explore and model files when `shared`."""
     names = list(model.tables) if tables is None else tables
-    files = [_view_file(model.tables[name]) for name in names]
+    files = [_view_file(model.tables[name]) for name in names if model.tables[name].lookml]  # not warehouse-only
     if shared:
         files += [_explore_file(explore) for explore in model.explores.values()]
         files += [_model_file(model, m) for m in model.models.values()]

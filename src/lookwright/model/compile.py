@@ -155,6 +155,7 @@ def _compile_table(located: Located[schema.Table], tables: dict[str, Located[sch
         partition=table.partition, cluster_by=tuple(table.cluster_by), retention_days=table.retention_days,
         require_partition_filter=table.require_partition_filter, rollup=table.rollup,
         transform=table.transform, checks=tuple(table.checks), primary_key=tuple(table.primary_key or ()),
+        lookml=table.lookml,
     )
 
 

@@ -108,6 +108,7 @@ class TableIR:
     transform: schema.Transform | None = None
     checks: tuple[schema.Check, ...] = ()
     primary_key: tuple[str, ...] = ()  # the table's primary_key columns, as declared
+    lookml: bool = True  # False: warehouse-only (built, checked, planned), no LookML view
 
     @cached_property
     def fields(self) -> dict[str, FieldIR]:
@@ -256,6 +257,10 @@ class SemanticModel:
     models: dict[str, ModelIR]
     queries: dict[str, QueryIR]
     dashboards: dict[str, DashboardIR] = field(default_factory=dict)
+
+    def views(self) -> list[TableIR]:
+        """The tables that are LookML views (every table but the warehouse-only ones, `lookml: false`)."""
+        return [table for table in self.tables.values() if table.lookml]
 
     def tiles(self) -> list[TileIR]:
         """Every tile of every dashboard, in dashboard name then tile order."""

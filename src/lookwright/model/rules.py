@@ -24,6 +24,7 @@ Codes (stable; tests assert them):
   LW509 require_partition_filter on a table without partitioning
   LW510 explore over a table that requires a partition filter does not always filter its partition column
   LW511 keep_periods on a rollup of DATE periods, or not more than its increment_offset
+  LW512 an explore, join or field reference names a warehouse-only table (`lookml: false`: no LookML view)
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ def validate(model: MergedModel) -> list[Issue]:
         problems += _check_model(located_model, explores, datagroups)
     for query in model.queries:
         problems += _check_query(query, explores, tables, fields)
+    problems += _check_warehouse_only(model, tables)
     from lookwright.model.dashboards import check_dashboards
 
     problems += check_dashboards(model, fields)
@@ -460,6 +462,43 @@ def _check_explore(located: Located[schema.Explore], tables: dict[str, Located[s
         line = located.source.locate((*located.path, "aggregate_tables", first, "name")).line
         yield located.error(("aggregate_tables", later, "name"), "LW201", aggregate_table_defined_twice(name, explore.name),
                             f"first defined at {located.file}:{line}; an explore's aggregate tables need distinct names")
+
+
+WAREHOUSE_ONLY_HINT = ("a table with `lookml: false` is built, checked and planned but has no LookML view:"
+                       " remove `lookml: false` to make it a view, or use a view built from it")
+
+
+def _check_warehouse_only(model: MergedModel, tables: dict[str, Located[schema.Table]]) -> Iterator[Issue]:
+    """Nothing LookML names a warehouse-only table: not an explore's base view, a join, or a
+    `${view.field}` reference in a view's fields (it has no view to name)."""
+    only = {name for name, located in tables.items() if not located.item.lookml}
+    if not only:
+        return
+    for located in model.explores:
+        explore = located.item
+        base = explore.view or explore.name
+        if base in only:
+            yield located.error(("view",) if explore.view else ("name",), "LW512",
+                                f"explore {explore.name} is based on {base}, a warehouse-only table"
+                                " (lookml: false)", WAREHOUSE_ONLY_HINT)
+        for position, join in enumerate(explore.joins):
+            if join.view in only:
+                yield located.error(("joins", position, "view"), "LW512",
+                                    f"explore {explore.name} joins {join.view}, a warehouse-only table"
+                                    " (lookml: false)", WAREHOUSE_ONLY_HINT)
+    for located in model.tables:
+        table = located.item
+        if not table.lookml:
+            continue
+        for section, items in (("dimensions", table.dimensions), ("measures", table.measures)):
+            for position, spec in enumerate(items):
+                for key in ("sql", "sql_start", "sql_end", "sql_distinct_key"):
+                    for reference in references(getattr(spec, key, None)):
+                        view, _ = split_field(reference)
+                        if view in only and view != table.name:
+                            yield located.error((section, position, key), "LW512",
+                                                f"{table.name}.{spec.name} references ${{{reference}}} of {view},"
+                                                " a warehouse-only table (lookml: false)", WAREHOUSE_ONLY_HINT)
 
 
 def _check_templated_filters(located: Located[schema.Explore], base: str, views: list[str],

@@ -193,6 +193,7 @@ class Table(StrictModel):
     transform: Transform | None = None
     checks: tuple[Check, ...] = ()
     hidden: bool = False
+    lookml: bool = Field(default=True, description='false: a warehouse-only table: built, checked and planned like the others, no LookML view (an explore, join or field reference to it is an error).')
 
 
 class Join(StrictModel):

@@ -55,6 +55,16 @@ class Dialect:
         """SUM of floating-point values; dialects where that depends on row order override it."""
         return f"SUM({expression})"
 
+    def exact_partial(self, expression: str) -> str:
+        """A partial sum kept in a BIGNUMERIC column (a daily profile's), exact: partial sums of any
+        split of the rows add up, by `exact_total`, to the same value; on DuckDB the very value
+        `exact_sum` gives over all the rows at once."""
+        return f"SUM(CAST({expression} AS {self.column_type('BIGNUMERIC')}))"
+
+    def exact_total(self, partial: str) -> str:
+        """The FLOAT64 total of `exact_partial` sums."""
+        return self.float_cast(f"SUM({partial})")
+
     def sketch_bucket(self, expression: str) -> str:
         return self.int_cast(f"CEIL(LN(GREATEST({expression}, 0.001)) / {_ln_gamma()})")
 
@@ -153,7 +163,7 @@ class BigQuery(Dialect):
 
 DUCKDB_TYPES = {
     "STRING": "VARCHAR", "INT64": "BIGINT", "FLOAT64": "DOUBLE", "NUMERIC": "DECIMAL(38, 9)",
-    "BIGNUMERIC": "DECIMAL(38, 9)", "BOOL": "BOOLEAN", "DATE": "DATE", "DATETIME": "TIMESTAMP",
+    "BIGNUMERIC": "DECIMAL(38, 18)", "BOOL": "BOOLEAN", "DATE": "DATE", "DATETIME": "TIMESTAMP",
     "TIMESTAMP": "TIMESTAMP", "JSON": "JSON", "BYTES": "BLOB", "SKETCH": "STRUCT(bucket BIGINT, n BIGINT)[]",
 }
 
@@ -195,7 +205,7 @@ class DuckDB(Dialect):
     def exact_sum(self, expression: str) -> str:
         # a parallel DOUBLE sum changes in the last bits with row order; a DECIMAL sum is exact,
         # so rebuilding the same rows gives byte-identical results
-        return f"CAST(SUM(CAST({expression} AS DECIMAL(38, 18))) AS DOUBLE)"
+        return f"CAST(SUM(CAST({expression} AS {DUCKDB_TYPES['BIGNUMERIC']})) AS DOUBLE)"  # = exact_total(exact_partial)
 
     def parameter(self, name: str) -> str:
         return f"${name}"
