@@ -331,8 +331,10 @@ def test_failed_step_rolls_back_and_leaves_tables_consistent() -> None:
     w.execute("ALTER TABLE raw_aws_cur RENAME COLUMN line_item_unblended_cost TO broken")
     with pytest.raises(WarehouseError) as failure:
         run(w)
-    assert str(failure.value).startswith('MERGE INTO dim_environment AS dim: Binder Error: Referenced column'
-                                         ' "line_item_unblended_cost" not found in FROM clause!')
+    # the first step reading the cost exports: a daily profile, rewriting its window (DELETE + INSERT, rolled back)
+    assert str(failure.value).startswith('INSERT INTO cost_daily_tags (day, service_name, team, cost_center, line_count):'
+                                         ' Binder Error: Referenced column "line_item_unblended_cost" not found in FROM'
+                                         ' clause!')
     assert snapshot(w) == before
     w.execute("ALTER TABLE raw_aws_cur RENAME COLUMN broken TO line_item_unblended_cost")
     run(w)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from fixtures.build.raw import (
@@ -63,9 +63,9 @@ def test_every_incremental_table_reads_its_newest_row_from_its_last_window_only(
     second = run(w)
     reads = _newest_reads(w, since)
     assert set(reads) == set(INCREMENTAL)
-    empty = sorted(s.table for s in second.steps if s.rows == 0)  # no logs, beacons or metrics: nothing to read
+    empty = sorted(s.table for s in second.steps if s.rows == 0)  # no logs, beacons, metrics or SLOs: nothing to read
     assert empty == ["fact_log_events", "fact_log_events_hourly", "fact_resource_metrics_hourly", "fact_rum_events",
-                     "fact_rum_hourly"]
+                     "fact_rum_hourly", "slo_daily_targets"]
     assert sorted(t for t, where in reads.items() if "1970-01-01" in where) == empty  # every other: its window
     assert reads["fact_performance_requests"] == "timestamp >= TIMESTAMP '2025-03-03 14:00:00'"
     assert reads["fact_performance_metrics_daily"] == f"date >= DATE '{first.step('fact_performance_metrics_daily').window_start:%Y-%m-%d}'"
@@ -86,7 +86,7 @@ def test_a_warehouse_built_before_watermarks_were_recorded_reads_every_partition
     since = len(w.sent)
     run(w)
     assert [t for t, where in _newest_reads(w, since).items() if "1970-01-01" in where and "_log_" not in t
-            and "_rum_" not in t and t != "fact_resource_metrics_hourly"] == []
+            and "_rum_" not in t and t not in ("fact_resource_metrics_hourly", "slo_daily_targets")] == []
 
 
 def test_a_table_emptied_past_its_recorded_window_is_read_whole_and_rebuilt_from_its_newest_row() -> None:
@@ -200,9 +200,63 @@ def test_dimensions_keyed_by_their_attributes_merge_only_what_the_new_loads_touc
         assert touched in merges[name], name
     assert "line_item_usage_start_date >= TIMESTAMP '2025-03-04 00:00:00' AND line_item_usage_start_date <" \
            " TIMESTAMP '2025-03-04 00:00:00'" in merges["dim_environment"]  # no cost loaded since: nothing read
-    assert "FROM raw_spans\n  WHERE kind = 2 OR parent_span_id IS NULL\n" in merges["dim_service"]  # whole: its tags
+    assert [name for name, sql in merges.items() if "raw_" in sql] == [
+        "dim_endpoint", "dim_environment", "dim_time", "dim_user_segment"]  # the others: from their daily profiles
     assert ("/api/new",) in w.query("SELECT route FROM dim_endpoint")
     assert w.query("SELECT COUNT(*), MIN(hour_start), MAX(hour_start) FROM dim_time") == [(10, T0, T0 + 9 * H)]
     incremental = snapshot(w)
     run(w, full_refresh=True)
     assert snapshot(w) == incremental
+
+
+PROFILES = ("cost_daily_tags", "query_log_daily_services", "region_daily_prices", "resource_daily_latest",
+            "slo_daily_targets", "span_daily_profile")
+DIMENSIONS_FROM_PROFILES = ("dim_region", "dim_resource", "dim_service")
+
+
+def _slo(service: str, target: float, loaded_at: datetime) -> dict[str, object]:
+    return {"service": service, "slo_name": f"{service}-availability", "sli": "availability",
+            "indicator_kind": "ratioMetric", "budgeting_method": "Occurrences", "target": target,
+            "source_file": f"{service}.slo.yaml", "source_line": 1, "loaded_at": loaded_at}
+
+
+def test_dimensions_aggregating_every_raw_row_merge_from_daily_profiles_rewritten_over_their_windows() -> None:
+    """dim_service, dim_region and dim_resource read their daily profiles (never a raw table); each profile
+    rewrites the days the loads since the previous build touched, late cost of an earlier day included,
+    reading only those raw partitions (constants); the result is what a full rebuild of the same rows makes."""
+    w = _scenario()
+    run(w)
+    later = LOADED + H
+    insert(w, "raw_spans", [span("n", "n", T0 + 20 * H, service="search", provider="gcp", region="europe-west1",
+                                 loaded_at=later, source_file="new.jsonl")])  # the next day, a new service and region
+    insert(w, "raw_aws_cur", [cur(T0 - 24 * H, 4.0, resource="i-9", service="search", team="core", region="eu-west-1",
+                                  loaded_at=later)])  # late: a day before anything built
+    insert(w, "raw_service_slos", [_slo("search", 0.999, later)])
+    since = len(w.sent)
+    report = run(w)
+    assert {name: (report.step(name).mode, report.step(name).window_start) for name in PROFILES} == {
+        "cost_daily_tags": ("incremental", datetime(2025, 3, 2)),  # the late line's day
+        "region_daily_prices": ("incremental", datetime(2025, 3, 2)),
+        "resource_daily_latest": ("incremental", datetime(2025, 3, 2)),
+        "query_log_daily_services": ("incremental", datetime(2025, 3, 3)),  # its newest day, nothing new
+        "span_daily_profile": ("incremental", datetime(2025, 3, 3)),
+        "slo_daily_targets": ("full", None)}  # it was empty
+    sent = w.sent[since:]
+    inserts = {m[1]: sql for sql in sent if (m := re.match(r"INSERT INTO (\w+) ", sql)) and m[1] in PROFILES}
+    assert "FROM raw_spans\n  WHERE start_time >= TIMESTAMP '2025-03-03 00:00:00'\n" in inserts["span_daily_profile"]
+    for name in ("cost_daily_tags", "region_daily_prices", "resource_daily_latest"):
+        assert ("FROM raw_aws_cur\n  WHERE date_trunc('hour', line_item_usage_start_date) >= TIMESTAMP"
+                " '2025-03-02 00:00:00'") in inserts[name], name
+    merges = {m[1]: sql for sql in sent if (m := re.match(r"MERGE INTO (dim_\w+)", sql)) is not None}
+    for name in DIMENSIONS_FROM_PROFILES:
+        assert "raw_" not in merges[name] and "day >= DATE '1970-01-01'" in merges[name], name
+    assert w.query("SELECT team, sla_availability, language, deployment_type FROM dim_service"
+                   " WHERE service_name = 'search'") == [("core", 0.999, "java", "serverless")]
+    assert sorted(w.query("SELECT provider, region_code FROM dim_region")) == [
+        ("aws", "eu-west-1"), ("aws", "us-east-1"), ("gcp", "europe-west1")]
+    assert ("i-9", "compute") in w.query("SELECT resource_id, resource_type FROM dim_resource")
+    assert w.query("SELECT COUNT(*), MIN(day) FROM resource_daily_latest") == [(2, date(2025, 3, 2))]
+    incremental = snapshot(w)
+    run(w, full_refresh=True)
+    assert snapshot(w) == incremental
+

@@ -360,3 +360,43 @@ def test_measures_that_roll_up_need_no_exact_match(tmp_path: Path, measure: str)
     (tmp_path / "model.yml").write_text(_aggregate_of(measure))
     explore = load_model(tmp_path).explores["orders"]
     assert [a.measures for a in explore.aggregate_tables] == [[measure]]
+
+
+WAREHOUSE_ONLY = """\
+  - name: order_days
+    kind: fact
+    lookml: false
+    partition: {column: day}
+    transform: {template: transforms/order_days.sql.j2, incremental_column: day}
+    columns:
+      - {name: day, type: DATE, required: true}
+      - {name: orders, type: INT64}
+"""
+
+
+def test_a_warehouse_only_table_gets_ddl_and_no_view(tmp_path: Path) -> None:
+    (tmp_path / "model.yml").write_text(BASE.replace("explores:\n", WAREHOUSE_ONLY + "explores:\n", 1))
+    model = load_model(tmp_path)
+    assert [t.name for t in model.views()] == ["orders", "users"] and not model.tables["order_days"].lookml
+    assert [f.path for f in render_lookml(model) if f.path.startswith("views/")] == [
+        "views/orders.view.lkml", "views/users.view.lkml"]
+    with pytest.raises(SystemExit) as done:
+        main(["generate", "--model", str(tmp_path), "--lookml-out", str(tmp_path / "lookml"),
+              "--sql-out", str(tmp_path / "sql")])
+    assert done.value.code in (0, None)
+    assert sorted(p.name for p in (tmp_path / "lookml" / "views").iterdir()) == ["orders.view.lkml", "users.view.lkml"]
+    assert (tmp_path / "sql" / "bigquery" / "ddl" / "order_days.sql").is_file()
+
+
+def test_lookml_naming_a_warehouse_only_table_is_lw512(tmp_path: Path) -> None:
+    """An explore based on a `lookml: false` table, a join of one and a field reference to one: LW512 each, at its line."""
+    text = (BASE.replace("    kind: dimension\n", "    kind: dimension\n    lookml: false\n", 1)
+            .replace("      - {name: amount, type: number}",
+                     "      - {name: amount, type: number}\n      - {name: user, sql: \"${users.id}\"}", 1)
+            .replace("models:\n", "  - {name: users}\nmodels:\n", 1))
+    errors = [e for e in _errors(tmp_path, text) if e.code == "LW512"]
+    assert [(e.code, e.line, e.message) for e in errors] == [
+        ("LW512", 18, "orders.user references ${users.id} of users, a warehouse-only table (lookml: false)"),
+        ("LW512", 33, "explore orders joins users, a warehouse-only table (lookml: false)"),
+        ("LW512", 39, "explore users is based on users, a warehouse-only table (lookml: false)")]
+    assert errors[0].hint.startswith("a table with `lookml: false` is built, checked and planned but has no LookML view")

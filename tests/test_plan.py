@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2025, 3, 4, 10, 17)
 # Reads not bounded below by a constant: only the merges, on every build, of the dimensions whose
 # attributes aggregate every raw row (region's measured cost multiplier, resource's latest cost line,
-# service's most frequent tags) from the raw tables (bench/README.md); every incremental step bounds
-# every partitioned table it reads (fact_cost_hourly's estimate reads the 30 days before its window),
+# service's most frequent tags), from their small daily profiles, never the raw tables (bench/README.md);
+# every incremental step bounds every partitioned table it reads (fact_cost_hourly's estimate reads the 30 days before its window),
 # and so do the other dimensions (the raw partitions the loads since the previous build touched).
 DIMENSIONS = ("dim_region", "dim_resource", "dim_service")
 NEW_LOADS = ("dim_endpoint", "dim_environment", "dim_time", "dim_user_segment")
@@ -55,7 +55,7 @@ def test_every_incremental_statement_prunes_every_partitioned_table_it_touches(m
     newest = {s.table: s.accesses for s in plan.statements if s.sql.startswith("SELECT MAX(") and s.table in model.tables}
     incremental = {name for name, t in model.tables.items()
                    if t.rollup is not None or (t.transform is not None and t.transform.incremental_column)}
-    assert set(newest) == incremental and len(incremental) == 18
+    assert set(newest) == incremental and len(incremental) == 24
     assert newest["fact_performance_requests"] == (
         TableAccess("fact_performance_requests", "timestamp", True, (">= constant",)),)
     assert newest["fact_performance_metrics_daily"] == (  # the previous day on (increment_offset 1)
@@ -67,10 +67,14 @@ def test_every_incremental_statement_prunes_every_partitioned_table_it_touches(m
     assert [(s.table, s.accesses, s.unpartitioned) for s in plan.statements[:2]] == [
         ("(load ledger)", (), ("lookwright_loads",)), ("(load ledger)", (), ("lookwright_loads",))]
     windows = {s.table: s for s in plan.statements if s.sql.startswith("SELECT MIN(hour) AS window_start")}
-    constant = ["bridge_service_resource", "fact_log_events", "fact_resource_metrics_hourly", "fact_rum_events"]
+    profiles = [name for name, t in model.tables.items() if not t.lookml]  # the daily profiles: late data per source
+    assert sorted(profiles) == ["cost_daily_tags", "query_log_daily_services", "region_daily_prices",
+                                "resource_daily_latest", "slo_daily_targets", "span_daily_profile"]
+    constant = ["bridge_service_resource", "fact_log_events", "fact_resource_metrics_hourly", "fact_rum_events",
+                *profiles]
     assert sorted(windows) == sorted([*constant, "fact_cost_hourly"])
     assert sorted((t, w.accesses, w.unpartitioned) for t, w in windows.items() if t != "fact_cost_hourly") == [
-        (t, (), ()) for t in constant]  # constants only
+        (t, (), ()) for t in sorted(constant)]  # constants only
     for name in NEW_LOADS:  # the raw partitions the new loads touched, bounded both ways
         merge = next(s for s in plan.statements if s.table == name)
         assert merge.accesses and not merge.full_rebuild and all(
@@ -128,11 +132,12 @@ def test_plan_cli_prints_statements_and_declared_queries(capsys: pytest.CaptureF
               "--lookml", str(ROOT / "generated_lookml")])
     assert exit_.value.code in (0, None)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "incremental build from 2025-03-04 09:00 UTC (partitions from 2025-03-04): 77 statements"
-    assert "14 unpruned reads of partitioned tables (by the full rebuilds of dim_region, dim_resource, dim_service)" \
+    assert lines[0] == "incremental build from 2025-03-04 09:00 UTC (partitions from 2025-03-04): 107 statements"
+    assert "7 unpruned reads of partitioned tables (by the full rebuilds of dim_region, dim_resource, dim_service)" \
         in lines
-    assert "       raw_spans (partition start_time): NOT PRUNED: reads every partition (the dimension is merged" \
+    assert "       span_daily_profile (partition day): NOT PRUNED: reads every partition (the dimension is merged" \
            " from its whole sources on every build)" in lines  # one MERGE a dimension: it keeps every member
+    assert [line for line in lines if "raw_" in line and "NOT PRUNED" in line] == []  # no raw table, ever
     assert "       raw_db_query_log (partition log_timestamp): pruned >= constant" in lines  # bridge_service_resource
     swap = lines[lines.index("declared queries: 6") - 1]  # the window a reader may see a mix in
     assert swap == SWAP_WINDOW and swap.startswith("not atomic across tables: each step of an incremental build")
@@ -175,7 +180,7 @@ def test_a_planted_unpruned_read_of_a_newly_required_table_fails_plan_strict(
     lines = capsys.readouterr().out.splitlines()
     step = lines.index(next(line for line in lines if ". fact_performance_cost_joined: INSERT INTO" in line))
     assert "       fact_cost_hourly (partition hour): NOT PRUNED: reads every partition" in lines[step + 1:step + 4]
-    assert "15 unpruned reads of partitioned tables" in " ".join(lines)
+    assert "8 unpruned reads of partitioned tables" in " ".join(lines)
     with pytest.raises(SystemExit) as exit_:
         main([*argv, "--strict"])
     assert exit_.value.code == 1

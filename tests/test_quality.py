@@ -26,9 +26,11 @@ def test_every_check_passes_and_is_stored() -> None:
     w = _built()
     result = run_checks(w, MODEL)
     assert result.failures == ()
-    # this warehouse loads no logs, RUM or CloudWatch rows: their facts are empty, a warning each
+    # this warehouse loads no logs, RUM, CloudWatch rows, query logs or SLO documents: their facts and
+    # profiles are empty, a warning each
     assert [(r.table, r.check_name) for r in result.warnings] == [
-        ("fact_log_events", "not_empty"), ("fact_resource_metrics_hourly", "not_empty"), ("fact_rum_events", "not_empty")]
+        ("fact_log_events", "not_empty"), ("fact_resource_metrics_hourly", "not_empty"), ("fact_rum_events", "not_empty"),
+        ("query_log_daily_services", "not_empty"), ("slo_daily_targets", "not_empty")]
     names = {r.check_name for r in result.results}
     assert {"requests_unique_span", "requests_duration_in_range", "cost_unique_grain",
             "cost_daily_availability", "cost_conserved_per_day", "dim_service__required_not_null"} <= names

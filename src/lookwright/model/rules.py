@@ -486,19 +486,21 @@ def _check_warehouse_only(model: MergedModel, tables: dict[str, Located[schema.T
                 yield located.error(("joins", position, "view"), "LW512",
                                     f"explore {explore.name} joins {join.view}, a warehouse-only table"
                                     " (lookml: false)", WAREHOUSE_ONLY_HINT)
-    for located in model.tables:
-        table = located.item
+    for view_located in model.tables:
+        table = view_located.item
         if not table.lookml:
             continue
-        for section, items in (("dimensions", table.dimensions), ("measures", table.measures)):
-            for position, spec in enumerate(items):
-                for key in ("sql", "sql_start", "sql_end", "sql_distinct_key"):
-                    for reference in references(getattr(spec, key, None)):
-                        view, _ = split_field(reference)
-                        if view in only and view != table.name:
-                            yield located.error((section, position, key), "LW512",
-                                                f"{table.name}.{spec.name} references ${{{reference}}} of {view},"
-                                                " a warehouse-only table (lookml: false)", WAREHOUSE_ONLY_HINT)
+        specs: list[tuple[str, int, schema.Dimension | schema.Measure]] = [
+            *(("dimensions", i, d) for i, d in enumerate(table.dimensions)),
+            *(("measures", i, m) for i, m in enumerate(table.measures))]
+        for section, position, spec in specs:
+            for key in ("sql", "sql_start", "sql_end", "sql_distinct_key"):
+                for reference in references(getattr(spec, key, None)):
+                    view, _ = split_field(reference)
+                    if view in only and view != table.name:
+                        yield view_located.error((section, position, key), "LW512",
+                                                 f"{table.name}.{spec.name} references ${{{reference}}} of {view},"
+                                                 " a warehouse-only table (lookml: false)", WAREHOUSE_ONLY_HINT)
 
 
 def _check_templated_filters(located: Located[schema.Explore], base: str, views: list[str],

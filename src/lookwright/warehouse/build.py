@@ -27,7 +27,14 @@ BigQuery's rules hold by construction, on DuckDB too:
   from the window its last step rewrote (lookwright_watermarks), and what arrived since the previous
   build, late data included, comes from the load ledger (sources/ledger.py), as constants; the
   dimensions whose attributes are functions of their key merge only the raw partitions those
-  loads touched;
+  loads touched; the three whose attributes are functions of every raw row (dim_service's most
+  frequent tags and MIN language, dim_region's measured cost multiplier, dim_resource's latest
+  cost line) merge from their daily profiles (semantic/profiles.yml, `lookml: false`): per member
+  and day the state that merges exactly (MIN, any, counts, exact BIGNUMERIC partial sums, the
+  day's first line in the dimension's order), each profile reading one source and incremental by
+  day like any table (its window: its newest day and every day the loads since the previous
+  build touched, from the ledger), so no step reads a raw partition outside the loads' days and
+  the dimensions equal what they would be over every raw row;
 - history is never lost: a full build keeps the rows of an incremental table that are older than
   anything its sources still hold (the 730- and 3,650-day rollups outlive the 90-day facts), and a
   dimension is merged by primary key, never emptied: a member whose raw rows expired stays (with its
