@@ -24,8 +24,8 @@ HOURLY = "fact_performance_metrics_hourly"
 LATER = T0 + timedelta(days=10)
 READS_REQUESTS = (  # the request fact and every table built from it, directly or not, in build order
     REQUESTS, HOURLY, DAILY, "fact_performance_service_daily", "fact_performance_service_monthly",
-    "fact_performance_service_weekly", "bridge_service_resource", "fact_cost_hourly", "fact_cost_service_daily",
-    "fact_cost_service_monthly", "fact_performance_cost_joined", "bridge_trace_cost", "mv_performance_realtime")
+    "fact_performance_service_weekly", "mv_performance_realtime", "bridge_service_resource", "fact_cost_hourly",
+    "fact_cost_service_daily", "fact_cost_service_monthly", "fact_performance_cost_joined", "bridge_trace_cost")
 
 
 class Interrupted(Exception):
