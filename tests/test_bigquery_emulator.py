@@ -28,8 +28,8 @@ from lookwright.warehouse.bigquery import BigQueryWarehouse, parse_url
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT, DATASET = "perf-cost-prod", "observability"  # where the flagship model's tables live
 REQUESTS, HOURLY, DAILY = "fact_performance_requests", "fact_performance_metrics_hourly", "fact_performance_metrics_daily"
-FLAGSHIP_TABLES = 25
-CHECKS = 41  # rows the committed sql/bigquery/checks files return
+FLAGSHIP_TABLES = 31
+CHECKS = 47  # rows the committed sql/bigquery/checks files return
 EMULATOR = "bqemulator 1.4.0"
 
 # trace, span, timestamp, service, endpoint, region, duration_ms, status, is_error, request B, response B

@@ -260,3 +260,70 @@ def test_dimensions_aggregating_every_raw_row_merge_from_daily_profiles_rewritte
     run(w, full_refresh=True)
     assert snapshot(w) == incremental
 
+
+
+SLO_FILE = """\
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: checkout-availability
+  labels:
+    sli: availability
+spec:
+  service: checkout
+  indicator:
+    metadata:
+      name: checkout-good-ratio
+    spec:
+      ratioMetric:
+        counter: true
+        good:
+          metricSource:
+            type: Prometheus
+            spec:
+              query: good
+        total:
+          metricSource:
+            type: Prometheus
+            spec:
+              query: total
+  timeWindow:
+    - duration: 28d
+      isRolling: true
+  budgetingMethod: Occurrences
+  objectives:
+    - displayName: nines
+      target: {target}
+"""
+
+
+def _load_slo(w: DuckDBWarehouse, path: Path, target: str, days_ago: int = 0) -> None:
+    path.write_text(SLO_FILE.replace("{target}", target).replace("checkout-availability", path.stem))
+    load(w, "openslo", path)
+    if days_ago:  # as if loaded that many days ago
+        shift = f"INTERVAL {days_ago} DAY"
+        w.execute(f"UPDATE raw_service_slos SET loaded_at = loaded_at - {shift} WHERE source_file = ?", [str(path)])
+        w.execute(f"UPDATE {LEDGER} SET loaded_at = loaded_at - {shift} WHERE source_file = ?", [str(path)])
+
+
+def test_a_reloaded_slo_document_replaces_its_target_in_dim_service(tmp_path: Path) -> None:
+    """slo_daily_targets is by load day, and an SLO document has no event time: a reload deletes the file's
+    rows from whichever load day they are in, so any SLO load rewrites every day of the profile (a few rows per
+    service and load day) and the lowered target (MAX over the documents) replaces the old one, as a full
+    rebuild has it; a build without an SLO load rewrites the newest load day only."""
+    w = _scenario()
+    _load_slo(w, tmp_path / "a.yaml", "0.999", days_ago=3)
+    _load_slo(w, tmp_path / "b.yaml", "0.95", days_ago=1)
+    run(w)
+    assert w.query("SELECT sla_availability FROM dim_service WHERE service_name = 'checkout'") == [(0.999,)]
+    assert w.query("SELECT COUNT(*) FROM slo_daily_targets") == [(2,)]  # two load days
+    newest = w.query("SELECT MAX(day) FROM slo_daily_targets")[0][0]
+    assert run(w).step("slo_daily_targets").window_start == datetime.combine(newest, datetime.min.time())
+    _load_slo(w, tmp_path / "a.yaml", "0.99")  # the older file again, its target lowered
+    report = run(w)
+    assert report.step("slo_daily_targets").window_start == datetime(1970, 1, 1)  # every load day
+    assert w.query("SELECT sla_availability FROM dim_service WHERE service_name = 'checkout'") == [(0.99,)]
+    assert w.query("SELECT COUNT(*) FROM slo_daily_targets") == [(2,)]  # b's day and today; a's old day is gone
+    incremental = snapshot(w)
+    run(w, full_refresh=True)
+    assert snapshot(w) == incremental

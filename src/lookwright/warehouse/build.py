@@ -33,7 +33,8 @@ BigQuery's rules hold by construction, on DuckDB too:
   and day the state that merges exactly (MIN, any, counts, exact BIGNUMERIC partial sums, the
   day's first line in the dimension's order), each profile reading one source and incremental by
   day like any table (its window: its newest day and every day the loads since the previous
-  build touched, from the ledger), so no step reads a raw partition outside the loads' days and
+  build touched, from the ledger; every load day of the SLO documents after an SLO load, as they
+  have no event time), so no step reads a raw partition outside the loads' days and
   the dimensions equal what they would be over every raw row;
 - history is never lost: a full build keeps the rows of an incremental table that are older than
   anything its sources still hold (the 730- and 3,650-day rollups outlive the 90-day facts), and a
@@ -184,12 +185,20 @@ class TransformRenderer:
 
         def loaded_from(raw_table: str) -> str:
             """The first hour of the rows loaded into a raw table since previous_loaded_at (NULL: none):
-            a constant from the load ledger, or, without one, a read of the raw table."""
+            a constant from the load ledger, or, without one, a read of the raw table. A table
+            partitioned by its load time (the SLO documents) has no event time: a reload deletes the
+            file's earlier rows from whichever load day they are in, so any load since means every
+            partition (the epoch)."""
+            by_load = event_column(raw_table) == "loaded_at"
             if loads is not None:
                 first = loads.get(raw_table, (None, None))[0]
+                if by_load and raw_table in loads:
+                    return self.literal(EPOCH)
                 return null if first is None else self.literal(_hour_floor(first))
             hour = self.dialect.trunc(f"CAST({event_column(raw_table)} AS {self.dialect.column_type('TIMESTAMP')})",
                                       "hour")
+            if by_load:
+                hour = self.literal(EPOCH)
             since = self.literal(previous_loaded_at or EPOCH)
             return f"(SELECT MIN({hour}) FROM {self.raw(raw_table)} WHERE loaded_at > {since})"
 
