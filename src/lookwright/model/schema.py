@@ -172,7 +172,7 @@ class Check(StrictModel):
 
 
 class Table(StrictModel):
-    """A warehouse table and the LookML view of the same name."""
+    """A warehouse table and the LookML view of the same name (none for a warehouse-only table, `lookml: false`)."""
 
     name: Identifier
     kind: Literal["fact", "dimension", "bridge", "rollup"]
