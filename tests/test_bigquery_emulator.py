@@ -351,7 +351,7 @@ def test_a_change_an_ingestion_time_table_cannot_take_is_refused_before_anything
         bq_emulator: Emulator, tmp_path: Path) -> None:
     """The emulator would run CREATE OR REPLACE TABLE ... PARTITION BY _PARTITIONDATE AS SELECT;
     BigQuery refuses it (test_bigquery_model_rules), so prepare does, before any twin or record."""
-    from test_bigquery_model_rules import DOCUMENTED, ingestion_daily
+    from test_bigquery_model_rules import DOCUMENTED, INGESTED, ingestion_partitioned
 
     from lookwright.warehouse.build import (
         INGESTION_HINT,
@@ -367,12 +367,12 @@ def test_a_change_an_ingestion_time_table_cannot_take_is_refused_before_anything
         recorded = recorded_layouts(wh, renderer)
         start = len(wh.sent)
         with pytest.raises(WarehouseError) as refused:
-            prepare(wh, TransformRenderer(wh.target(ingestion_daily(tmp_path)), "bigquery"))
-        assert str(refused.value) == (f"table {DAILY}: its partitioning changed, which takes a new table, and"
+            prepare(wh, TransformRenderer(wh.target(ingestion_partitioned(tmp_path)), "bigquery"))
+        assert str(refused.value) == (f"table {INGESTED}: its partitioning changed, which takes a new table, and"
                                       f" {DOCUMENTED}\nnothing was changed; {INGESTION_HINT}")
         sent = [s.sql.split("(")[0].strip() for s in wh.sent[start:] if not s.sql.startswith("SELECT")]
         assert all(s.startswith(("CREATE TABLE IF NOT EXISTS", "CREATE OR REPLACE FUNCTION")) for s in sent), sent
-        assert recorded_layouts(wh, renderer) == recorded and not wh.table_exists(f"{DAILY}__lw_next")
+        assert recorded_layouts(wh, renderer) == recorded and not wh.table_exists(f"{INGESTED}__lw_next")
 
 
 def test_transaction_misuse_is_refused(warehouse: BigQueryWarehouse) -> None:

@@ -21,6 +21,8 @@ CASES = [
      "'orders' partitions the DATE column 'day' by hour", "BigQuery rejects DATE_TRUNC(date, HOUR)"),
     ("LW508", "    partition: {column: created_at, ingestion: true}\n", 7,
      "'orders' partitions by ingestion time and by column 'created_at'", "use either `ingestion: true`"),
+    ("LW513", "    partition: {ingestion: true}\n    transform: {template: t.sql.j2, incremental_column: created_at}\n", 7,
+     "'orders' is built incrementally but partitioned by ingestion time", "BigQuery stamps each row with the time"),
     ("LW509", "    require_partition_filter: true\n", 7,
      "'orders' requires a partition filter but is not partitioned", "add `partition:`"),
 ]
@@ -104,20 +106,26 @@ DOCUMENTED = ("BigQuery fills no ingestion-time partitioned table from a query: 
               "#partition_expression)")
 
 
-def ingestion_daily(tmp_path: Path, partition: str = "{ingestion: true}", remove: bool = False) -> SemanticModel:
-    """The flagship model with fact_performance_metrics_daily partitioned as given (and one column removed)."""
+INGESTED = "dim_time"  # ingestion-time partitioning is for tables rebuilt or merged whole (LW513)
+
+
+def ingestion_partitioned(tmp_path: Path, partition: str = "{ingestion: true}", remove: bool = False) -> SemanticModel:
+    """The flagship model with dim_time partitioned as given (and its column `shift` removed)."""
     import shutil
 
     folder = tmp_path / "semantic"
     shutil.copytree(ROOT / "semantic", folder)
-    path = folder / "performance.yml"
+    path = folder / "dimensions.yml"
     text = path.read_text(encoding="utf-8")
-    at = text.index("  - name: fact_performance_metrics_daily")
-    daily = text[at:].replace("partition: {column: date}", f"partition: {partition}", 1)
+    at = text.index(f"  - name: {INGESTED}\n")
+    table = text[at:].replace("    transform: {template: transforms/dim_time.sql.j2}\n",
+                              f"    transform: {{template: transforms/dim_time.sql.j2}}\n    partition: {partition}\n", 1)
     if remove:
-        daily = daily.replace("        - {name: duration_p999_ms, agg: percentile, sketch: duration_sketch,"
-                              " percentile: 99.9}\n", "", 1)
-    path.write_text(text[:at] + daily, encoding="utf-8")
+        for line in ('      - {name: shift, type: STRING, description: "On-call shift (apac, emea, americas)."}\n',
+                     "      - {name: shift}\n"):
+            assert line in table
+            table = table.replace(line, "", 1)
+    path.write_text(text[:at] + table, encoding="utf-8")
     return load_model(folder)
 
 
@@ -133,9 +141,9 @@ def test_an_ingestion_time_partitioned_table_is_never_replaced_by_create_table_a
     )
     from lookwright.warehouse.layout import diff
 
-    daily = "fact_performance_metrics_daily"
-    column, ingestion = load_model(ROOT / "semantic"), ingestion_daily(tmp_path / "a")
-    removed = ingestion_daily(tmp_path / "b", remove=True)
+    daily = INGESTED
+    column, ingestion = load_model(ROOT / "semantic"), ingestion_partitioned(tmp_path / "a")
+    removed = ingestion_partitioned(tmp_path / "b", remove=True)
 
     def change(old: SemanticModel, new: SemanticModel) -> Any:
         return diff(daily, TransformRenderer(old, "bigquery").layout(old.tables[daily]),
@@ -144,13 +152,14 @@ def test_an_ingestion_time_partitioned_table_is_never_replaced_by_create_table_a
     assert ingestion_replacement(ingestion.tables[daily], change(column, ingestion)) == (
         f"table {daily}: its partitioning changed, which takes a new table, and {DOCUMENTED}")
     assert ingestion_replacement(removed.tables[daily], change(ingestion, removed)) == (
-        f"table {daily}: its columns changed (duration_p999_ms removed), which takes a new table, and {DOCUMENTED}")
+        f"table {daily}: its columns changed (shift removed), which takes a new table, and {DOCUMENTED}")
     assert ingestion_replacement(column.tables[daily], change(ingestion, column)) is None  # to a column: CTAS
     assert ingestion_replacement(ingestion.tables[daily], None) is None  # unchanged
     with pytest.raises(WarehouseError, match=f"^table {daily}: BigQuery fills no ingestion-time partitioned"):
         _replace_statement(TransformRenderer(ingestion, "bigquery"), ingestion.tables[daily])
-    hourly = TransformRenderer(ingestion_daily(tmp_path / "c", "{ingestion: true, granularity: hour}"), "bigquery")
+    hourly = TransformRenderer(ingestion_partitioned(tmp_path / "c", "{ingestion: true, granularity: hour}"), "bigquery")
     with pytest.raises(WarehouseError, match=r"\(CREATE OR REPLACE TABLE \.\.\. AS SELECT; https://"):
         _replace_statement(hourly, hourly.model.tables[daily])
-    replaced = _replace_statement(TransformRenderer(column, "bigquery"), column.tables[daily])
+    rollup = "fact_performance_metrics_daily"
+    replaced = _replace_statement(TransformRenderer(column, "bigquery"), column.tables[rollup])
     assert "PARTITION BY date" in replaced and "\nAS SELECT " in replaced  # a column's partitioning: one CTAS

@@ -25,6 +25,7 @@ Codes (stable; tests assert them):
   LW510 explore over a table that requires a partition filter does not always filter its partition column
   LW511 keep_periods on a rollup of DATE periods, or not more than its increment_offset
   LW512 an explore, join or field reference names a warehouse-only table (`lookml: false`: no LookML view)
+  LW513 an incremental table (a rollup, an incremental_column) partitioned by ingestion time
 """
 
 from __future__ import annotations
@@ -182,6 +183,11 @@ def _check_field_names(located: Located[schema.Table]) -> Iterator[Issue]:
                             " and measures share one namespace")
 
 
+def _built_incrementally(table: schema.Table) -> bool:
+    """A rollup or a transform with an incremental_column: each build rewrites a window of its rows."""
+    return table.rollup is not None or (table.transform is not None and table.transform.incremental_column is not None)
+
+
 def _check_physical(located: Located[schema.Table], columns: dict[str, str],
                     tables: dict[str, Located[schema.Table]]) -> Iterator[Issue]:
     table = located.item
@@ -202,6 +208,13 @@ def _check_physical(located: Located[schema.Table], columns: dict[str, str],
         yield located.error(("partition", "column"), "LW508",
                             f"'{table.name}' partitions by ingestion time and by column '{partition.column}'",
                             "use either `ingestion: true` (with a granularity) or `column`, not both")
+    if partition is not None and partition.ingestion and _built_incrementally(table):
+        yield located.error(("partition", "ingestion"), "LW513",
+                            f"'{table.name}' is built incrementally but partitioned by ingestion time",
+                            "BigQuery stamps each row with the time it is written, so every build would move"
+                            " the window it rewrites into the partition of the day it runs: no filter on the"
+                            " partition would select periods, nothing could prune, and retention would count"
+                            " from the last rewrite; partition by its time column (`partition: {column: ...}`)")
     if table.require_partition_filter and partition is None:
         yield located.error(("require_partition_filter",), "LW509",
                             f"'{table.name}' requires a partition filter but is not partitioned",
