@@ -94,8 +94,10 @@ def test_build_command_is_incremental_on_the_demo_warehouse(
         main(["build", "--warehouse", "duckdb:out/warehouse.duckdb", "--model", str(ROOT / "semantic")])
     err = capsys.readouterr().err
     assert done.value.code == 0, err
-    assert build_rows(err) == DEMO_REBUILD
     with DuckDBWarehouse("out/warehouse.duckdb") as w:
+        loaded = w.query("SELECT MAX(loaded_at) FROM raw_service_slos")[0][0]
+        day = f"{loaded:%Y-%m-%d} 00:00"  # the SLO documents' table is partitioned by their (wall-clock) load time
+        assert build_rows(err) == [(*row[:2], day, *row[3:]) if row[2] == SLO_LOAD_DAY else row for row in DEMO_REBUILD]
         assert w.query("SELECT COUNT(*), SUM(request_count) FROM fact_performance_metrics_hourly") == [(3732, 7484)]
 
 
@@ -115,13 +117,13 @@ def build_rows(err: str) -> list[tuple[str, str, str, str, str]]:
 # `lookwright build` on the demo's warehouse (3,000 requests over 2 days, fixed seed): dimensions are
 # rebuilt in full, every fact and rollup incrementally from its late-data window: the rows it rewrote, and
 # the table's rows after. Cost facts go back to the first estimated hour (the 4th's Azure costs are not
-# exported yet), so that estimates are replaced as soon as the bill lands.
+# exported yet), so that estimates are replaced as soon as the bill lands. The daily profiles rewrite their
+# newest day, before the dimensions that merge from them.
+SLO_LOAD_DAY = "<the day the demo loaded the SLO documents>"
 DEMO_REBUILD = [
+    ("cost_daily_tags", "incremental", "2025-03-04 00:00", "14", "34"),
     ("dim_endpoint", "full", "", "199", "199"),
     ("dim_environment", "full", "", "3", "3"),
-    ("dim_region", "full", "", "6", "6"),
-    ("dim_resource", "full", "", "145", "145"),
-    ("dim_service", "full", "", "21", "21"),
     ("dim_time", "full", "", "48", "48"),
     ("dim_user_segment", "full", "", "3", "3"),
     ("fact_log_events", "incremental", "2025-03-04 22:00", "10", "168"),
@@ -133,15 +135,23 @@ DEMO_REBUILD = [
     ("fact_performance_service_monthly", "incremental", "2025-02-01 00:00", "20", "20"),
     ("fact_performance_service_weekly", "incremental", "2025-02-24 00:00", "20", "20"),
     ("fact_resource_metrics_hourly", "incremental", "2025-03-04 22:00", "90", "2,160"),
+    ("fact_rum_events", "incremental", "2025-03-04 22:00", "58", "1,139"),
+    ("fact_rum_hourly", "incremental", "2025-03-04 22:00", "58", "1,082"),
+    ("mv_performance_realtime", "incremental", "2025-03-04 23:56", "2", "47"),  # the newest 90 minutes
+    ("query_log_daily_services", "incremental", "2025-03-04 00:00", "20", "40"),
+    ("region_daily_prices", "incremental", "2025-03-04 00:00", "17", "42"),
+    ("resource_daily_latest", "incremental", "2025-03-04 00:00", "102", "247"),
+    ("dim_resource", "full", "", "145", "145"),
+    ("slo_daily_targets", "incremental", SLO_LOAD_DAY, "20", "20"),  # its newest load day
+    ("span_daily_profile", "incremental", "2025-03-04 00:00", "28", "56"),
+    ("dim_region", "full", "", "6", "6"),
     ("bridge_service_resource", "incremental", "2025-03-04 00:00", "175", "461"),  # its newest day
+    ("dim_service", "full", "", "21", "21"),
     ("fact_cost_hourly", "incremental", "2025-03-04 00:00", "1,466", "4,380"),
     ("fact_cost_service_daily", "incremental", "2025-03-03 00:00", "40", "40"),
     ("fact_cost_service_monthly", "incremental", "2025-02-01 00:00", "20", "20"),
     ("fact_performance_cost_joined", "incremental", "2025-03-04 00:00", "1,143", "3,106"),
     ("bridge_trace_cost", "incremental", "2025-03-04 00:00", "1,502", "3,000"),
-    ("fact_rum_events", "incremental", "2025-03-04 22:00", "58", "1,139"),
-    ("fact_rum_hourly", "incremental", "2025-03-04 22:00", "58", "1,082"),
-    ("mv_performance_realtime", "incremental", "2025-03-04 23:56", "2", "47"),  # the newest 90 minutes
 ]
 
 

@@ -78,8 +78,7 @@ def test_snapshot_list_restore_on_the_emulator(bq: BigQueryWarehouse) -> None:
     restore_table(bq, MODEL, "fact_performance_requests", taken.snapshot_id)  # require_partition_filter
     counts = [s.sql for s in bq.sent[start:] if s.sql.startswith(
         f"SELECT COUNT(*) FROM `{PROJECT}.{DATASET}.fact_performance_requests`")]
-    assert len(counts) == 2 and all(c.endswith(" WHERE timestamp >= TIMESTAMP '1970-01-01 00:00:00+00'")
-                                    for c in counts)
+    assert counts == []  # its rows before and after from the table's metadata, no job over every partition
     analyzer = BigQueryAnalyzer({**model_tables(bq.target(MODEL)), **{
         f"{t}{SUFFIX}{taken.snapshot_id}": model_tables(bq.target(MODEL))[t]
         for t in (*MODEL.tables, STATE_TABLE)}}, [f"{PROJECT}.{DATASET}"])

@@ -135,11 +135,6 @@ def _rows(warehouse: Warehouse, sql: str) -> list[tuple[Any, ...]]:
     return warehouse.query(sql)
 
 
-def _count(warehouse: Warehouse, model: SemanticModel, name: str) -> int:
-    where = f" WHERE {_every(model, warehouse, name)}" if name in model.tables else ""
-    return int(_rows(warehouse, f"SELECT COUNT(*) FROM {name}{where}")[0][0])
-
-
 def _every(model: SemanticModel, warehouse: Warehouse, name: str, alias: str = "") -> str:
     """A predicate reading every partition of a model table: BigQuery refuses a query of a table
     with `require_partition_filter` that does not filter its partition column."""
@@ -149,7 +144,7 @@ def _every(model: SemanticModel, warehouse: Warehouse, name: str, alias: str = "
 def summarize(warehouse: Warehouse, model: SemanticModel) -> DemoSummary:
     """The demo's summary, read from the built tables (on DuckDB or BigQuery)."""
     names = sorted(RAW_TABLES) + sorted(model.tables) + [STATE_TABLE, RESULTS_TABLE]
-    rows = tuple((name, _count(warehouse, model, name)) for name in names)
+    rows = tuple((name, warehouse.row_count(name)) for name in names)  # BigQuery: metadata, no job
     cost = _every(model, warehouse, "fact_cost_hourly", "c")
     joined = _every(model, warehouse, "fact_performance_cost_joined", "j")
     by_team = _rows(warehouse, f"""

@@ -31,7 +31,6 @@ from lookwright.warehouse.build import (
     TABLE_STATE,
     TABLE_STATE_COLUMNS,
     WATERMARKS,
-    TransformRenderer,
 )
 
 ID_FORMAT = "%Y%m%d_%H%M%S"
@@ -166,18 +165,12 @@ def restore_table(warehouse: Warehouse, model: SemanticModel, table: str, snapsh
     found = find_snapshot(warehouse, model, snapshot)
     if table not in found.tables:
         raise InputError(f"snapshot {snapshot} has no table {table} (it holds {', '.join(found.tables)})")
-    # a read that means every partition says so (require_partition_filter tables refuse one that does not)
-    every = TransformRenderer(model, warehouse.dialect).all_partitions(model.tables[table])
-    before = _rows(warehouse, table, every) if warehouse.table_exists(table) else 0
+    before = warehouse.row_count(table) if warehouse.table_exists(table) else 0
     if _is_bigquery(warehouse):
         _bigquery_restore(warehouse, model, table, snapshot)
     else:
         _duckdb_restore(warehouse, table, found)
-    return Restored(table, snapshot, before, _rows(warehouse, table, every))
-
-
-def _rows(warehouse: Warehouse, table: str, where: str) -> int:
-    return int(warehouse.query(f"SELECT COUNT(*) FROM {_name(warehouse, table)} WHERE {where}")[0][0])
+    return Restored(table, snapshot, before, warehouse.row_count(table))
 
 
 def _name(warehouse: Warehouse, table: str) -> str:
